@@ -1,0 +1,265 @@
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::names;
+
+/// Every metric handle, registered in one [`Registry`].
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    /// The registry `/metrics` renders.
+    pub registry: Registry,
+    /// See [`names::INGEST_RECEIVED_POSTS_TOTAL`].
+    pub ingest_received_posts: IntCounterVec,
+    /// See [`names::INGEST_RECEIVED_BYTES_TOTAL`].
+    pub ingest_received_bytes: IntCounterVec,
+    /// See [`names::INGEST_DISCARDED_POSTS_TOTAL`].
+    pub ingest_discarded_posts: IntCounterVec,
+    /// See [`names::SCORE_SCORED_POSTS_TOTAL`].
+    pub score_scored_posts: IntCounter,
+    /// See [`names::SCORE_MATCHED_POSTS_TOTAL`].
+    pub score_matched_posts: IntCounter,
+    /// See [`names::SCORE_KEYWORD_HITS_TOTAL`].
+    pub score_keyword_hits: IntCounterVec,
+    /// See [`names::SCORE_BATCH_DURATION_SECONDS`].
+    pub score_batch_duration: Histogram,
+    /// See [`names::SCORE_AUTOMATON_MEMORY_BYTES`].
+    pub score_automaton_memory: IntGauge,
+    /// See [`names::DETECT_WINDOW_POSTS`].
+    pub detect_window_posts: IntGaugeVec,
+    /// See [`names::DETECT_DISCARDED_POSTS_TOTAL`].
+    pub detect_discarded_posts: IntCounterVec,
+    /// See [`names::DETECT_EVENT_LAG_SECONDS`].
+    pub detect_event_lag: Histogram,
+    /// See [`names::DETECT_SPIKES_TOTAL`].
+    pub detect_spikes: IntCounterVec,
+    /// See [`names::ALERT_SENT_ALERTS_TOTAL`].
+    pub alert_sent_alerts: IntCounterVec,
+    /// See [`names::ALERT_FAILED_ALERTS_TOTAL`].
+    pub alert_failed_alerts: IntCounterVec,
+    /// See [`names::ALERT_SUPPRESSED_ALERTS_TOTAL`].
+    pub alert_suppressed_alerts: IntCounterVec,
+    /// See [`names::TRANSPORT_SENT_MESSAGES_TOTAL`].
+    pub transport_sent_messages: IntCounterVec,
+    /// See [`names::TRANSPORT_RECEIVED_MESSAGES_TOTAL`].
+    pub transport_received_messages: IntCounterVec,
+    /// See [`names::ERRORS_TOTAL`].
+    pub errors: IntCounterVec,
+    /// See [`names::BUILD_INFO`].
+    pub build_info: IntGaugeVec,
+}
+
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("catalogue names are valid");
+    r.register(Box::new(c.clone()))
+        .expect("each name is registered once");
+    c
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("catalogue names are valid");
+    r.register(Box::new(c.clone()))
+        .expect("each name is registered once");
+    c
+}
+
+fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("catalogue names are valid");
+    r.register(Box::new(g.clone()))
+        .expect("each name is registered once");
+    g
+}
+
+fn histogram(r: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+        .expect("catalogue names are valid");
+    r.register(Box::new(h.clone()))
+        .expect("each name is registered once");
+    h
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every Vigil metric registered.
+    pub fn new() -> Metrics {
+        let r = Registry::new();
+        let score_automaton_memory = IntGauge::new(
+            names::SCORE_AUTOMATON_MEMORY_BYTES,
+            "Heap memory of the matching automaton.",
+        )
+        .expect("catalogue names are valid");
+        r.register(Box::new(score_automaton_memory.clone()))
+            .expect("each name is registered once");
+        let m = Metrics {
+            ingest_received_posts: counter_vec(
+                &r,
+                names::INGEST_RECEIVED_POSTS_TOTAL,
+                "Posts read by a source.",
+                &["source"],
+            ),
+            ingest_received_bytes: counter_vec(
+                &r,
+                names::INGEST_RECEIVED_BYTES_TOTAL,
+                "Bytes read by a source.",
+                &["source"],
+            ),
+            ingest_discarded_posts: counter_vec(
+                &r,
+                names::INGEST_DISCARDED_POSTS_TOTAL,
+                "Lines or records rejected by ingest.",
+                &["source", "reason"],
+            ),
+            score_scored_posts: counter(&r, names::SCORE_SCORED_POSTS_TOTAL, "Posts scored."),
+            score_matched_posts: counter(
+                &r,
+                names::SCORE_MATCHED_POSTS_TOTAL,
+                "Posts that matched at least one watch.",
+            ),
+            score_keyword_hits: counter_vec(
+                &r,
+                names::SCORE_KEYWORD_HITS_TOTAL,
+                "Watch term hits.",
+                &["watch"],
+            ),
+            score_batch_duration: histogram(
+                &r,
+                names::SCORE_BATCH_DURATION_SECONDS,
+                "Time to score one batch.",
+                prometheus::exponential_buckets(0.0001, 4.0, 10).expect("valid buckets"),
+            ),
+            score_automaton_memory,
+            detect_window_posts: gauge_vec(
+                &r,
+                names::DETECT_WINDOW_POSTS,
+                "Posts in a watch's latest closed window.",
+                &["watch"],
+            ),
+            detect_discarded_posts: counter_vec(
+                &r,
+                names::DETECT_DISCARDED_POSTS_TOTAL,
+                "Scored posts dropped by detect.",
+                &["reason"],
+            ),
+            detect_event_lag: histogram(
+                &r,
+                names::DETECT_EVENT_LAG_SECONDS,
+                "Processing time minus the event-time watermark.",
+                prometheus::exponential_buckets(0.1, 4.0, 14).expect("valid buckets"),
+            ),
+            detect_spikes: counter_vec(
+                &r,
+                names::DETECT_SPIKES_TOTAL,
+                "Spikes found.",
+                &["watch", "severity"],
+            ),
+            alert_sent_alerts: counter_vec(
+                &r,
+                names::ALERT_SENT_ALERTS_TOTAL,
+                "Alerts delivered by a sink.",
+                &["sink", "severity"],
+            ),
+            alert_failed_alerts: counter_vec(
+                &r,
+                names::ALERT_FAILED_ALERTS_TOTAL,
+                "Alerts a sink failed to deliver after its retries.",
+                &["sink"],
+            ),
+            alert_suppressed_alerts: counter_vec(
+                &r,
+                names::ALERT_SUPPRESSED_ALERTS_TOTAL,
+                "Alerts not sent.",
+                &["reason"],
+            ),
+            transport_sent_messages: counter_vec(
+                &r,
+                names::TRANSPORT_SENT_MESSAGES_TOTAL,
+                "Records sent on a stream.",
+                &["stream"],
+            ),
+            transport_received_messages: counter_vec(
+                &r,
+                names::TRANSPORT_RECEIVED_MESSAGES_TOTAL,
+                "Records received from a stream.",
+                &["stream"],
+            ),
+            errors: counter_vec(
+                &r,
+                names::ERRORS_TOTAL,
+                "Runtime errors.",
+                &["stage", "error_type"],
+            ),
+            build_info: gauge_vec(
+                &r,
+                names::BUILD_INFO,
+                "Always 1.",
+                &["version", "commit"],
+            ),
+            registry: r,
+        };
+        m.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), option_env!("VIGIL_COMMIT").unwrap_or("unknown")])
+            .set(1);
+        m
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("encoding to a Vec cannot fail");
+        String::from_utf8(buf).expect("the text format is UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalogue_name_is_registered() {
+        let m = Metrics::new();
+        // Touch the labelled families so they appear in the output.
+        m.ingest_received_posts.with_label_values(&["x"]).inc();
+        m.ingest_received_bytes.with_label_values(&["x"]).inc();
+        m.ingest_discarded_posts.with_label_values(&["x", "invalid"]).inc();
+        m.score_keyword_hits.with_label_values(&["w"]).inc();
+        m.detect_window_posts.with_label_values(&["w"]).set(1);
+        m.detect_discarded_posts.with_label_values(&["late"]).inc();
+        m.detect_spikes.with_label_values(&["w", "minor"]).inc();
+        m.alert_sent_alerts.with_label_values(&["stdout", "minor"]).inc();
+        m.alert_failed_alerts.with_label_values(&["webhook"]).inc();
+        m.alert_suppressed_alerts.with_label_values(&["duplicate"]).inc();
+        m.transport_sent_messages.with_label_values(&["posts"]).inc();
+        m.transport_received_messages.with_label_values(&["posts"]).inc();
+        m.errors.with_label_values(&["ingest", "input"]).inc();
+        m.score_batch_duration.observe(0.01);
+        m.detect_event_lag.observe(1.0);
+        let text = m.render();
+        for name in names::ALL {
+            assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing");
+        }
+    }
+
+    #[test]
+    fn catalogue_names_follow_the_pattern() {
+        for name in names::ALL {
+            assert!(name.starts_with("vigil_"), "{name}");
+            assert!(!name.contains("_ms") && !name.contains("recv"), "{name}");
+        }
+    }
+
+    #[test]
+    fn metrics_doc_lists_every_name() {
+        let doc = include_str!("../../../docs/METRICS.md");
+        for name in names::ALL {
+            assert!(doc.contains(name), "docs/METRICS.md lacks {name}");
+        }
+    }
+}

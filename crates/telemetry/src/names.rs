@@ -1,0 +1,65 @@
+//! The metric-name catalogue: every metric Vigil emits is named here and
+//! nowhere else (docs/METRICS.md mirrors this list; a test checks it).
+//! Pattern: `vigil_<stage>_<noun>_<unit>`, counters end in `_total`.
+
+/// Posts read by a source (counter; labels: source).
+pub const INGEST_RECEIVED_POSTS_TOTAL: &str = "vigil_ingest_received_posts_total";
+/// Bytes read by a source (counter; labels: source).
+pub const INGEST_RECEIVED_BYTES_TOTAL: &str = "vigil_ingest_received_bytes_total";
+/// Lines or records rejected by ingest (counter; labels: source, reason).
+pub const INGEST_DISCARDED_POSTS_TOTAL: &str = "vigil_ingest_discarded_posts_total";
+/// Posts scored (counter).
+pub const SCORE_SCORED_POSTS_TOTAL: &str = "vigil_score_scored_posts_total";
+/// Posts that matched at least one watch (counter).
+pub const SCORE_MATCHED_POSTS_TOTAL: &str = "vigil_score_matched_posts_total";
+/// Watch term hits (counter; labels: watch).
+pub const SCORE_KEYWORD_HITS_TOTAL: &str = "vigil_score_keyword_hits_total";
+/// Time to score one batch (histogram, seconds).
+pub const SCORE_BATCH_DURATION_SECONDS: &str = "vigil_score_batch_duration_seconds";
+/// Heap memory of the matching automaton (gauge, bytes).
+pub const SCORE_AUTOMATON_MEMORY_BYTES: &str = "vigil_score_automaton_memory_bytes";
+/// Posts in a watch's current window (gauge; labels: watch).
+pub const DETECT_WINDOW_POSTS: &str = "vigil_detect_window_posts";
+/// Scored posts dropped by detect (counter; labels: reason).
+pub const DETECT_DISCARDED_POSTS_TOTAL: &str = "vigil_detect_discarded_posts_total";
+/// Processing time minus the event-time watermark at each batch (histogram, seconds).
+pub const DETECT_EVENT_LAG_SECONDS: &str = "vigil_detect_event_lag_seconds";
+/// Spikes found (counter; labels: watch, severity).
+pub const DETECT_SPIKES_TOTAL: &str = "vigil_detect_spikes_total";
+/// Alerts delivered by a sink (counter; labels: sink, severity).
+pub const ALERT_SENT_ALERTS_TOTAL: &str = "vigil_alert_sent_alerts_total";
+/// Alerts a sink failed to deliver after its retries (counter; labels: sink).
+pub const ALERT_FAILED_ALERTS_TOTAL: &str = "vigil_alert_failed_alerts_total";
+/// Alerts not sent (counter; labels: reason: duplicate, ongoing).
+pub const ALERT_SUPPRESSED_ALERTS_TOTAL: &str = "vigil_alert_suppressed_alerts_total";
+/// Records sent on a stream (counter; labels: stream).
+pub const TRANSPORT_SENT_MESSAGES_TOTAL: &str = "vigil_transport_sent_messages_total";
+/// Records received from a stream (counter; labels: stream).
+pub const TRANSPORT_RECEIVED_MESSAGES_TOTAL: &str = "vigil_transport_received_messages_total";
+/// Runtime errors (counter; labels: stage, error_type).
+pub const ERRORS_TOTAL: &str = "vigil_errors_total";
+/// Always 1 (gauge; labels: version, commit).
+pub const BUILD_INFO: &str = "vigil_build_info";
+
+/// Every name above, for the docs check.
+pub const ALL: &[&str] = &[
+    INGEST_RECEIVED_POSTS_TOTAL,
+    INGEST_RECEIVED_BYTES_TOTAL,
+    INGEST_DISCARDED_POSTS_TOTAL,
+    SCORE_SCORED_POSTS_TOTAL,
+    SCORE_MATCHED_POSTS_TOTAL,
+    SCORE_KEYWORD_HITS_TOTAL,
+    SCORE_BATCH_DURATION_SECONDS,
+    SCORE_AUTOMATON_MEMORY_BYTES,
+    DETECT_WINDOW_POSTS,
+    DETECT_DISCARDED_POSTS_TOTAL,
+    DETECT_EVENT_LAG_SECONDS,
+    DETECT_SPIKES_TOTAL,
+    ALERT_SENT_ALERTS_TOTAL,
+    ALERT_FAILED_ALERTS_TOTAL,
+    ALERT_SUPPRESSED_ALERTS_TOTAL,
+    TRANSPORT_SENT_MESSAGES_TOTAL,
+    TRANSPORT_RECEIVED_MESSAGES_TOTAL,
+    ERRORS_TOTAL,
+    BUILD_INFO,
+];

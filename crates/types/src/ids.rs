@@ -1,0 +1,91 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::records::Level;
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_string())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// The id of a post as its platform gave it (for tweets, `id_str`).
+    PostId
+);
+string_id!(
+    /// A configured watch id (a monitored subject).
+    WatchId
+);
+string_id!(
+    /// A hashed author id: the platform's author id never leaves ingest.
+    AuthorId
+);
+string_id!(
+    /// A stable alert id: the same watch, incident, state and level always give
+    /// the same id, so a replay or an at-least-once redelivery is recognised.
+    AlertId
+);
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Hashes a platform author id with a deployment salt (SHA-256, first 16
+/// bytes in hex). The same salt and id always give the same [`AuthorId`].
+pub fn hash_author(salt: &str, raw: &str) -> AuthorId {
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    h.update([0u8]);
+    h.update(raw.as_bytes());
+    AuthorId(hex(&h.finalize()[..16]))
+}
+
+impl AlertId {
+    /// Derives the id from watch, incident, state and level (SHA-256 of the
+    /// four fields, first 16 bytes in hex).
+    pub fn derive(watch: &str, incident: &str, state: &str, level: Level) -> AlertId {
+        let mut h = Sha256::new();
+        for part in [watch, incident, state, level.as_str()] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        AlertId(hex(&h.finalize()[..16]))
+    }
+}

@@ -1,0 +1,420 @@
+use std::{fmt, str::FromStr};
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::ids::{AlertId, AuthorId, PostId, WatchId};
+
+/// A point in event time: milliseconds since the Unix epoch, UTC.
+///
+/// Serialised as an RFC 3339 string with millisecond precision
+/// (`2026-11-23T14:00:00.000Z`); deserialised from RFC 3339 or from an integer
+/// number of milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct EventTime(pub i64);
+
+impl EventTime {
+    /// Milliseconds since the Unix epoch.
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+
+    /// From whole seconds since the Unix epoch.
+    pub fn from_secs(secs: i64) -> EventTime {
+        EventTime(secs.saturating_mul(1000))
+    }
+
+    /// Converts to a chrono UTC date-time (the epoch when out of range).
+    pub fn to_datetime(self) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(self.0)
+            .single()
+            .unwrap_or_else(|| Utc.timestamp_millis_opt(0).single().expect("epoch is valid"))
+    }
+
+    /// RFC 3339 with milliseconds, `Z` suffix.
+    pub fn to_rfc3339(self) -> String {
+        self.to_datetime()
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
+    /// Parses RFC 3339 (`2026-11-23T14:00:00Z`, any offset).
+    pub fn parse_rfc3339(s: &str) -> Option<EventTime> {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| EventTime(d.timestamp_millis()))
+    }
+}
+
+impl fmt::Display for EventTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl Serialize for EventTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Millis(i64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Millis(ms) => Ok(EventTime(ms)),
+            Raw::Text(s) => EventTime::parse_rfc3339(&s)
+                .ok_or_else(|| serde::de::Error::custom(format!("invalid RFC 3339 time `{s}`"))),
+        }
+    }
+}
+
+/// A post after ingest: the platform's shape is gone, the author is hashed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Post {
+    /// Platform post id.
+    pub id: PostId,
+    /// The platform or collector it came from (`weibo`, `x`, `reddit`...).
+    pub source: String,
+    /// Hashed author id.
+    pub author: AuthorId,
+    /// The post text as published (normalisation for matching happens in score).
+    pub text: String,
+    /// Language tag when the platform gave one (`en`, `zh`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    /// Region or country code when known; counts towards spread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Event time: when the post was published.
+    pub published_at: EventTime,
+    /// When Vigil ingested it (processing time; informational only).
+    pub ingested_at: EventTime,
+}
+
+/// One of the six crisis kinds Vigil has a lexicon for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrisisKind {
+    /// Product quality or safety: defects, recalls, injuries.
+    ProductSafety,
+    /// Service outage: downtime, failures to deliver a service.
+    ServiceOutage,
+    /// Legal: lawsuits, fines, investigations.
+    Legal,
+    /// Data breach or security incident.
+    DataBreach,
+    /// PR / negative media: scandal, boycott, backlash.
+    NegativeMedia,
+    /// Natural disaster or social unrest.
+    Disaster,
+}
+
+impl CrisisKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [CrisisKind; 6] = [
+        CrisisKind::ProductSafety,
+        CrisisKind::ServiceOutage,
+        CrisisKind::Legal,
+        CrisisKind::DataBreach,
+        CrisisKind::NegativeMedia,
+        CrisisKind::Disaster,
+    ];
+
+    /// The snake_case name used in config, JSON and lexicon file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrisisKind::ProductSafety => "product_safety",
+            CrisisKind::ServiceOutage => "service_outage",
+            CrisisKind::Legal => "legal",
+            CrisisKind::DataBreach => "data_breach",
+            CrisisKind::NegativeMedia => "negative_media",
+            CrisisKind::Disaster => "disaster",
+        }
+    }
+
+    /// Position in [`CrisisKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl FromStr for CrisisKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CrisisKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown crisis kind `{s}`"))
+    }
+}
+
+impl fmt::Display for CrisisKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A keyword hit: which term matched where in the normalised text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hit {
+    /// The configured term (normalised form).
+    pub term: String,
+    /// Byte offset of the match start in the normalised text.
+    pub start: u32,
+    /// Byte offset one past the match end in the normalised text.
+    pub end: u32,
+}
+
+/// A crisis-kind hit of a post.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindHit {
+    /// The kind.
+    pub kind: CrisisKind,
+    /// True when a severe term of the kind matched (recall, explosion,
+    /// death, data breach, lawsuit...): the impact that grades a crisis major.
+    pub severe: bool,
+}
+
+/// One (post, watch) match after scoring.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoredPost {
+    /// Post id.
+    pub post_id: PostId,
+    /// The watch that matched.
+    pub watch: WatchId,
+    /// Source platform of the post.
+    pub source: String,
+    /// Region of the post when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Hashed author.
+    pub author: AuthorId,
+    /// Event time.
+    pub published_at: EventTime,
+    /// The watch's term hits, sorted by position.
+    pub hits: Vec<Hit>,
+    /// Sentiment compound score in [-1, 1].
+    pub sentiment: f32,
+    /// Crisis kinds the post hit (each kind at most once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<KindHit>,
+}
+
+/// Crisis grading: minor < moderate < major.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Limited scope and impact.
+    Minor,
+    /// Wide scope (several sources or regions), needs action now.
+    Moderate,
+    /// Threatens reputation, finances or safety.
+    Major,
+}
+
+impl Level {
+    /// Every level, lowest first.
+    pub const ALL: [Level; 3] = [Level::Minor, Level::Moderate, Level::Major];
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Minor => "minor",
+            Level::Moderate => "moderate",
+            Level::Major => "major",
+        }
+    }
+}
+
+impl FromStr for Level {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Level::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| format!("unknown level `{s}` (expected minor, moderate or major)"))
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a spike did to its watch's incident.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    /// A new incident opened.
+    Opened,
+    /// A live incident's level rose.
+    Escalated,
+    /// A live incident is still firing at or below its level.
+    Ongoing,
+    /// The incident was quiet long enough and closed.
+    Resolved,
+}
+
+impl Transition {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Opened => "opened",
+            Transition::Escalated => "escalated",
+            Transition::Ongoing => "ongoing",
+            Transition::Resolved => "resolved",
+        }
+    }
+}
+
+/// Which signal fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// Mention volume far above baseline (z and minimum count).
+    Volume,
+    /// Volume above the absolute floor (fires even during warm-up).
+    AbsoluteFloor,
+    /// The share of negative posts surged.
+    NegativeShare,
+}
+
+/// A detect-stage finding for one watch and one window, with what it did to
+/// the watch's incident.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Spike {
+    /// Watch.
+    pub watch: WatchId,
+    /// Incident id: watch plus the start of the window that opened it.
+    pub incident: String,
+    /// What happened to the incident.
+    pub transition: Transition,
+    /// The incident's level after this spike.
+    pub level: Level,
+    /// Signals that fired (empty for a resolve).
+    pub triggers: Vec<Trigger>,
+    /// Why the level: the grading rule and the figures that fired it.
+    pub reason: String,
+    /// Window start (inclusive).
+    pub window_start: EventTime,
+    /// Window end (exclusive).
+    pub window_end: EventTime,
+    /// Posts in the window.
+    pub observed: u64,
+    /// Baseline posts per window.
+    pub baseline: f64,
+    /// Volume z-score against the baseline.
+    pub z: f64,
+    /// Share of negative posts in the window.
+    pub negative_share: f64,
+    /// Most frequent terms in the window, most frequent first.
+    pub top_terms: Vec<String>,
+    /// Up to 5 sample post ids from the window.
+    pub sample_post_ids: Vec<PostId>,
+    /// Distinct sources in the window.
+    pub distinct_sources: u32,
+    /// Distinct regions in the window.
+    pub distinct_regions: u32,
+    /// Crisis kinds seen in the window.
+    pub crisis_kinds: Vec<CrisisKind>,
+}
+
+/// Incident state carried by an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentState {
+    /// A new incident.
+    Opened,
+    /// Its level rose.
+    Escalated,
+    /// It went quiet and closed.
+    Resolved,
+}
+
+impl IncidentState {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentState::Opened => "opened",
+            IncidentState::Escalated => "escalated",
+            IncidentState::Resolved => "resolved",
+        }
+    }
+}
+
+/// A graded crisis alert, as sinks receive it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Stable id (see [`AlertId::derive`]).
+    pub alert_id: AlertId,
+    /// Watch.
+    pub watch: WatchId,
+    /// Incident id.
+    pub incident: String,
+    /// Level.
+    pub level: Level,
+    /// Incident state.
+    pub state: IncidentState,
+    /// Signals that fired.
+    pub triggers: Vec<Trigger>,
+    /// Why this level.
+    pub reason: String,
+    /// Window start.
+    pub window_start: EventTime,
+    /// Window end.
+    pub window_end: EventTime,
+    /// Posts in the window.
+    pub observed: u64,
+    /// Baseline posts per window.
+    pub baseline: f64,
+    /// Volume z-score.
+    pub z: f64,
+    /// Negative share in the window.
+    pub negative_share: f64,
+    /// Top terms.
+    pub top_terms: Vec<String>,
+    /// Up to 5 sample post ids.
+    pub sample_post_ids: Vec<PostId>,
+    /// Distinct sources.
+    pub distinct_sources: u32,
+    /// Crisis kinds.
+    pub crisis_kinds: Vec<CrisisKind>,
+}
+
+impl Alert {
+    /// Builds the alert for a spike that changed incident state; `None` for an
+    /// [`Transition::Ongoing`] spike, which never alerts by itself.
+    pub fn from_spike(s: &Spike) -> Option<Alert> {
+        let state = match s.transition {
+            Transition::Opened => IncidentState::Opened,
+            Transition::Escalated => IncidentState::Escalated,
+            Transition::Resolved => IncidentState::Resolved,
+            Transition::Ongoing => return None,
+        };
+        Some(Alert {
+            alert_id: AlertId::derive(s.watch.as_str(), &s.incident, state.as_str(), s.level),
+            watch: s.watch.clone(),
+            incident: s.incident.clone(),
+            level: s.level,
+            state,
+            triggers: s.triggers.clone(),
+            reason: s.reason.clone(),
+            window_start: s.window_start,
+            window_end: s.window_end,
+            observed: s.observed,
+            baseline: s.baseline,
+            z: s.z,
+            negative_share: s.negative_share,
+            top_terms: s.top_terms.clone(),
+            sample_post_ids: s.sample_post_ids.clone(),
+            distinct_sources: s.distinct_sources,
+            crisis_kinds: s.crisis_kinds.clone(),
+        })
+    }
+}
