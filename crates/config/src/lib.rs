@@ -35,7 +35,7 @@ pub use crate::{
         ScoreConfig, Sensitive, SinkConfig, TelemetryConfig, TransportConfig, WatchConfig,
         WebhookConfig,
     },
-    validate::{Settings, Watch, MAX_WATCHES},
+    validate::{parse_lexicon, Lexicon, Settings, Watch, MAX_WATCHES},
 };
 
 /// The built-in defaults (lowest layer).

@@ -1,0 +1,253 @@
+//! The pure score core: a [`Post`] in, one [`ScoredPost`] per matching watch
+//! out.
+
+use vigil_config::Settings;
+use vigil_types::{CrisisKind, Hit, KindHit, Post, ScoredPost, WatchId};
+
+use crate::{
+    matcher::{Matcher, MatcherError, RawHit, Use},
+    normalize::normalize_into,
+    sentiment::SentimentScorer,
+};
+
+/// Per-batch counts, for metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScoreStats {
+    /// Posts scored.
+    pub scored: u64,
+    /// Posts that matched at least one watch.
+    pub matched: u64,
+    /// Term hits per watch index (sparse: only watches that hit).
+    pub hits_by_watch: Vec<(u32, u64)>,
+}
+
+/// Reusable buffers, so scoring allocates only for its outputs.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    text: String,
+    hits: Vec<RawHit>,
+    per_watch: Vec<(u32, u32)>, // (watch, index into hits)
+    excluded: Vec<u32>,
+}
+
+/// The scorer: the matching automaton plus the sentiment lexicon.
+#[derive(Debug)]
+pub struct Scorer {
+    matcher: Matcher,
+    sentiment: SentimentScorer,
+    watch_ids: Vec<WatchId>,
+}
+
+impl Scorer {
+    /// Builds the scorer for validated settings.
+    pub fn new(settings: &Settings) -> Result<Scorer, MatcherError> {
+        Ok(Scorer {
+            matcher: Matcher::new(&settings.watches, &settings.lexicons)?,
+            sentiment: SentimentScorer::new(),
+            watch_ids: settings.watches.iter().map(|w| w.id.clone()).collect(),
+        })
+    }
+
+    /// The matcher (automaton memory, pattern count).
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    /// Watch id by index.
+    pub fn watch_id(&self, index: u32) -> &WatchId {
+        &self.watch_ids[index as usize]
+    }
+
+    /// Scores one post, appending one [`ScoredPost`] per matching watch to
+    /// `out`. Returns the number of records appended.
+    pub fn score(
+        &self,
+        post: &Post,
+        scratch: &mut Scratch,
+        stats: &mut ScoreStats,
+        out: &mut Vec<ScoredPost>,
+    ) -> usize {
+        stats.scored += 1;
+        normalize_into(&post.text, &mut scratch.text);
+        self.matcher.find(&scratch.text, &mut scratch.hits);
+        scratch.per_watch.clear();
+        scratch.excluded.clear();
+        let mut kinds = [(false, false); 6]; // (hit, severe) per kind
+        for (i, h) in scratch.hits.iter().enumerate() {
+            for u in &self.matcher.uses[h.pattern as usize] {
+                match *u {
+                    Use::Term { watch } => scratch.per_watch.push((watch, i as u32)),
+                    Use::Exclude { watch } => scratch.excluded.push(watch),
+                    Use::Kind { kind, severe } => {
+                        let k = &mut kinds[kind.index()];
+                        k.0 = true;
+                        k.1 |= severe;
+                    }
+                }
+            }
+        }
+        if scratch.per_watch.is_empty() {
+            return 0;
+        }
+        scratch.per_watch.sort_unstable();
+        let kind_hits: Vec<KindHit> = CrisisKind::ALL
+            .iter()
+            .zip(kinds)
+            .filter(|(_, (hit, _))| *hit)
+            .map(|(k, (_, severe))| KindHit { kind: *k, severe })
+            .collect();
+        let sentiment = self.sentiment.score(&scratch.text);
+        let before = out.len();
+        let mut i = 0;
+        while i < scratch.per_watch.len() {
+            let watch = scratch.per_watch[i].0;
+            let mut j = i;
+            while j < scratch.per_watch.len() && scratch.per_watch[j].0 == watch {
+                j += 1;
+            }
+            if !scratch.excluded.contains(&watch) {
+                let hits: Vec<Hit> = scratch.per_watch[i..j]
+                    .iter()
+                    .map(|&(_, hi)| {
+                        let h = scratch.hits[hi as usize];
+                        Hit {
+                            term: self.matcher.patterns[h.pattern as usize].clone(),
+                            start: h.start,
+                            end: h.end,
+                        }
+                    })
+                    .collect();
+                match stats.hits_by_watch.iter_mut().find(|(w, _)| *w == watch) {
+                    Some(e) => e.1 += hits.len() as u64,
+                    None => stats.hits_by_watch.push((watch, hits.len() as u64)),
+                }
+                out.push(ScoredPost {
+                    post_id: post.id.clone(),
+                    watch: self.watch_ids[watch as usize].clone(),
+                    source: post.source.clone(),
+                    region: post.region.clone(),
+                    author: post.author.clone(),
+                    published_at: post.published_at,
+                    hits,
+                    sentiment,
+                    kinds: kind_hits.clone(),
+                });
+            }
+            i = j;
+        }
+        let n = out.len() - before;
+        if n > 0 {
+            stats.matched += 1;
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_types::{AuthorId, EventTime, PostId};
+
+    const CONFIG: &str = r##"
+[[watches]]
+id = "acme"
+terms = ["acme", "艾克美"]
+exclude = ["acme hotel"]
+[[watches]]
+id = "acme-hotel"
+terms = ["acme hotel"]
+[[watches]]
+id = "ace"
+terms = ["ace"]
+[[watches]]
+id = "tags"
+terms = ["#fail", "@acmehelp"]
+"##;
+
+    fn scorer() -> Scorer {
+        Scorer::new(&Settings::from_toml_str(CONFIG, "t.toml", &[]).unwrap()).unwrap()
+    }
+
+    fn post(text: &str) -> Post {
+        Post {
+            id: PostId::from("p"),
+            source: "x".into(),
+            author: AuthorId::from("a"),
+            text: text.into(),
+            lang: None,
+            region: None,
+            published_at: EventTime(0),
+            ingested_at: EventTime(0),
+        }
+    }
+
+    fn run(s: &Scorer, text: &str) -> Vec<ScoredPost> {
+        let mut out = Vec::new();
+        s.score(&post(text), &mut Scratch::default(), &mut ScoreStats::default(), &mut out);
+        out
+    }
+
+    fn watches(out: &[ScoredPost]) -> Vec<&str> {
+        out.iter().map(|s| s.watch.as_str()).collect()
+    }
+
+    #[test]
+    fn table() {
+        let s = scorer();
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("en word", "Acme is great", &["acme"]),
+            ("en inside word", "acmes and placement", &[]),
+            ("ace not in place", "what a place", &[]),
+            ("ace alone", "an ace serve", &["ace"]),
+            ("full-width", "ＡＣＭＥ 召回", &["acme"]),
+            ("zh anywhere", "我买的艾克美手机坏了", &["acme"]),
+            ("exclude wins for its watch only", "the acme hotel was dirty", &["acme-hotel"]),
+            ("hashtag and mention", "so #fail, cc @acmehelp", &["tags"]),
+            ("hashtag needs the hash", "fail", &[]),
+            ("punctuation boundary", "(acme)!", &["acme"]),
+            ("empty", "", &[]),
+            ("emoji only", "😡😡", &[]),
+        ];
+        for (name, text, want) in cases {
+            let out = run(&s, text);
+            assert_eq!(watches(&out), *want, "case {name}: {text}");
+        }
+    }
+
+    #[test]
+    fn kinds_and_spans() {
+        let s = scorer();
+        let out = run(&s, "ACME recall after explosion, lawsuit coming");
+        assert_eq!(out.len(), 1);
+        let p = &out[0];
+        assert_eq!(p.hits.len(), 1);
+        assert_eq!((p.hits[0].start, p.hits[0].end), (0, 4));
+        let kinds: Vec<_> = p.kinds.iter().map(|k| (k.kind, k.severe)).collect();
+        assert!(kinds.contains(&(CrisisKind::ProductSafety, true)), "{kinds:?}");
+        assert!(kinds.contains(&(CrisisKind::Legal, true)), "{kinds:?}");
+        assert!(p.sentiment < 0.0);
+        let out = run(&s, "艾克美数据泄露");
+        assert!(out[0]
+            .kinds
+            .iter()
+            .any(|k| k.kind == CrisisKind::DataBreach && k.severe));
+    }
+
+    #[test]
+    fn one_record_per_matching_watch() {
+        let s = scorer();
+        let out = run(&s, "ace says acme is fine");
+        assert_eq!(watches(&out), vec!["acme", "ace"]);
+        let mut stats = ScoreStats::default();
+        s.score(&post("acme acme"), &mut Scratch::default(), &mut stats, &mut Vec::new());
+        assert_eq!(stats.matched, 1);
+        assert_eq!(stats.hits_by_watch, vec![(0, 2)]);
+    }
+
+    #[test]
+    fn huge_post_is_scored() {
+        let s = scorer();
+        let text = "lorem ipsum ".repeat(90_000) + "acme";
+        assert_eq!(watches(&run(&s, &text)), vec!["acme"]);
+    }
+}

@@ -1,0 +1,86 @@
+//! The async score runner: Post batches in, ScoredPost batches out.
+
+use std::{sync::Arc, time::Instant};
+
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+use vigil_telemetry::Metrics;
+use vigil_transport::{Consumer, Producer, Record, Stream, TransportError};
+use vigil_types::{Post, ScoredPost};
+
+use crate::{ScoreStats, Scorer, Scratch};
+
+/// Totals of one score run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScoreTotals {
+    /// Posts scored.
+    pub scored: u64,
+    /// Posts that matched at least one watch.
+    pub matched: u64,
+    /// ScoredPost records sent.
+    pub records: u64,
+}
+
+/// Runs the score stage until the input ends (or `cancel` fires and the
+/// input has drained: cancellation stops ingest, and score drains what is
+/// already in flight).
+pub async fn run_score<C, P>(
+    scorer: Arc<Scorer>,
+    mut input: C,
+    mut output: P,
+    metrics: Metrics,
+    _cancel: CancellationToken,
+) -> Result<ScoreTotals, TransportError>
+where
+    C: Consumer<Post>,
+    P: Producer<ScoredPost>,
+{
+    metrics
+        .score_automaton_memory
+        .set(scorer.matcher().memory_usage() as i64);
+    let received = metrics
+        .transport_received_messages
+        .with_label_values(&[Stream::Posts.as_str()]);
+    let sent = metrics
+        .transport_sent_messages
+        .with_label_values(&[Stream::Scored.as_str()]);
+    let mut scratch = Scratch::default();
+    let mut totals = ScoreTotals::default();
+    let mut out: Vec<ScoredPost> = Vec::new();
+    while let Some(batch) = input.recv().await? {
+        let started = Instant::now();
+        received.inc_by(batch.len() as u64);
+        let mut stats = ScoreStats::default();
+        out.clear();
+        for d in &batch {
+            scorer.score(&d.value, &mut scratch, &mut stats, &mut out);
+        }
+        let records: Vec<Record<ScoredPost>> = out
+            .drain(..)
+            .map(|s| Record::new(s.watch.0.clone(), s))
+            .collect();
+        let n = records.len() as u64;
+        output.send(records).await?;
+        let positions: Vec<_> = batch.iter().map(|d| d.position).collect();
+        input.ack(&positions).await?;
+        // Emit once per batch from the stats value.
+        sent.inc_by(n);
+        metrics.score_scored_posts.inc_by(stats.scored);
+        metrics.score_matched_posts.inc_by(stats.matched);
+        for (w, hits) in &stats.hits_by_watch {
+            metrics
+                .score_keyword_hits
+                .with_label_values(&[scorer.watch_id(*w).as_str()])
+                .inc_by(*hits);
+        }
+        metrics
+            .score_batch_duration
+            .observe(started.elapsed().as_secs_f64());
+        totals.scored += stats.scored;
+        totals.matched += stats.matched;
+        totals.records += n;
+    }
+    output.flush().await?;
+    info!(scored = totals.scored, matched = totals.matched, "Score finished.");
+    Ok(totals)
+}
