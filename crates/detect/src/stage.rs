@@ -1,0 +1,125 @@
+//! The async detect runner: ScoredPost batches in, Spike batches out.
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, info_span, Instrument};
+use vigil_telemetry::Metrics;
+use vigil_transport::{Consumer, Producer, Record, Stream, TransportError};
+use vigil_types::{EventTime, ScoredPost, Spike, Transition};
+
+use crate::{Detector, Observation, WindowUpdate};
+
+/// Totals of one detect run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DetectTotals {
+    /// Scored posts counted.
+    pub accepted: u64,
+    /// Dropped as late.
+    pub late: u64,
+    /// Dropped for another reason (future, unknown watch).
+    pub dropped_other: u64,
+    /// Windows that fired (opened, escalated or ongoing).
+    pub spikes: u64,
+}
+
+/// Runs the detect stage until its input ends, then closes the remaining
+/// bins. `now` is the processing-time clock (only used to reject posts from
+/// the future and for the event-lag metric).
+pub async fn run_detect<C, P>(
+    mut detector: Detector,
+    mut input: C,
+    mut output: P,
+    metrics: Metrics,
+    now: fn() -> EventTime,
+    _cancel: CancellationToken,
+) -> Result<DetectTotals, TransportError>
+where
+    C: Consumer<ScoredPost>,
+    P: Producer<Spike>,
+{
+    let received = metrics
+        .transport_received_messages
+        .with_label_values(&[Stream::Scored.as_str()]);
+    let mut totals = DetectTotals::default();
+    let mut spikes = Vec::new();
+    let mut updates = Vec::new();
+    loop {
+        let batch = input.recv().instrument(info_span!("recv")).await?;
+        let Some(batch) = batch else { break };
+        received.inc_by(batch.len() as u64);
+        let t = now();
+        for d in &batch {
+            match detector.observe(&d.value, t) {
+                Observation::Accepted => totals.accepted += 1,
+                o => {
+                    let reason = o.reason().unwrap_or("unknown");
+                    if o == Observation::Late {
+                        totals.late += 1;
+                    } else {
+                        totals.dropped_other += 1;
+                    }
+                    metrics
+                        .detect_discarded_posts
+                        .with_label_values(&[reason])
+                        .inc();
+                }
+            }
+        }
+        detector.advance(&mut spikes, &mut updates);
+        if let Some(wm) = detector.watermark() {
+            metrics
+                .detect_event_lag
+                .observe(((t.0 - wm.0) as f64 / 1000.0).max(0.0));
+        }
+        emit(&mut spikes, &mut updates, &mut output, &metrics, &mut totals).await?;
+        let positions: Vec<_> = batch.iter().map(|d| d.position).collect();
+        input.ack(&positions).await?;
+    }
+    detector.finish(&mut spikes, &mut updates);
+    emit(&mut spikes, &mut updates, &mut output, &metrics, &mut totals).await?;
+    output.flush().await?;
+    info!(
+        accepted = totals.accepted,
+        late = totals.late,
+        spikes = totals.spikes,
+        "Detect finished."
+    );
+    Ok(totals)
+}
+
+async fn emit<P: Producer<Spike>>(
+    spikes: &mut Vec<Spike>,
+    updates: &mut Vec<WindowUpdate>,
+    output: &mut P,
+    metrics: &Metrics,
+    totals: &mut DetectTotals,
+) -> Result<(), TransportError> {
+    for u in updates.drain(..) {
+        metrics
+            .detect_window_posts
+            .with_label_values(&[u.watch.as_str()])
+            .set(u.count as i64);
+    }
+    if spikes.is_empty() {
+        return Ok(());
+    }
+    for s in spikes.iter() {
+        if s.transition != Transition::Resolved {
+            totals.spikes += 1;
+            metrics
+                .detect_spikes
+                .with_label_values(&[s.watch.as_str(), s.level.as_str()])
+                .inc();
+        }
+    }
+    let n = spikes.len() as u64;
+    let records: Vec<Record<Spike>> = spikes
+        .drain(..)
+        .map(|s| Record::new(s.watch.0.clone(), s))
+        .collect();
+    output.send(records).await?;
+    metrics
+        .transport_sent_messages
+        .with_label_values(&[Stream::Spikes.as_str()])
+        .inc_by(n);
+    Ok(())
+}

@@ -1,0 +1,399 @@
+//! Detector tests with explicit event timestamps; nothing sleeps.
+
+use proptest::prelude::*;
+use vigil_config::Settings;
+use vigil_types::{
+    AuthorId, CrisisKind, EventTime, Hit, KindHit, Level, PostId, ScoredPost, Spike, Transition,
+    WatchId,
+};
+
+use crate::{Detector, Observation};
+
+const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+const NOW: EventTime = EventTime(T0 + 365 * 86_400_000);
+
+fn settings(extra: &str) -> Settings {
+    let base = "bin_secs = 60\nwindow_bins = 1\nallowed_lateness_secs = 30\nwarmup_bins = 10\nmin_count = 8\nz_threshold = 4.0\nresolve_after_quiet_bins = 5";
+    let keys: Vec<&str> = extra.lines().filter_map(|l| l.split('=').next()).map(str::trim).collect();
+    let base: Vec<&str> = base
+        .lines()
+        .filter(|l| !keys.contains(&l.split('=').next().unwrap_or("").trim()))
+        .collect();
+    let text = format!(
+        "[detect]\n{}\n{extra}\n[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n[[watches]]\nid = \"other\"\nterms = [\"other\"]\n",
+        base.join("\n")
+    );
+    Settings::from_toml_str(&text, "t.toml", &[]).unwrap()
+}
+
+#[derive(Clone)]
+struct P {
+    watch: &'static str,
+    t_ms: i64,
+    source: &'static str,
+    sentiment: f32,
+    severe: bool,
+}
+
+fn p(t_ms: i64) -> P {
+    P {
+        watch: "acme",
+        t_ms,
+        source: "x",
+        sentiment: 0.0,
+        severe: false,
+    }
+}
+
+fn scored(x: &P, n: usize) -> ScoredPost {
+    ScoredPost {
+        post_id: PostId(format!("{}-{n}", x.t_ms)),
+        watch: WatchId::from(x.watch),
+        source: x.source.to_string(),
+        region: None,
+        author: AuthorId::from("a"),
+        published_at: EventTime(x.t_ms),
+        hits: vec![Hit {
+            term: x.watch.to_string(),
+            start: 0,
+            end: 4,
+        }],
+        sentiment: x.sentiment,
+        kinds: if x.severe {
+            vec![KindHit {
+                kind: CrisisKind::ProductSafety,
+                severe: true,
+            }]
+        } else {
+            vec![]
+        },
+    }
+}
+
+/// `per_min[i]` posts spread evenly over minute `i` after T0.
+fn minutes(per_min: &[u32], make: impl Fn(i64, usize) -> P) -> Vec<P> {
+    let mut v = Vec::new();
+    for (m, &n) in per_min.iter().enumerate() {
+        for k in 0..n {
+            let t = T0 + m as i64 * 60_000 + (k as i64 * 60_000) / i64::from(n.max(1));
+            v.push(make(t, k as usize));
+        }
+    }
+    v
+}
+
+fn run(d: &mut Detector, posts: &[P]) -> (Vec<Spike>, Vec<Observation>) {
+    let mut spikes = Vec::new();
+    let mut updates = Vec::new();
+    let mut obs = Vec::new();
+    for (i, x) in posts.iter().enumerate() {
+        obs.push(d.observe(&scored(x, i), NOW));
+        // Advance after every post: the strictest batching.
+        d.advance(&mut spikes, &mut updates);
+    }
+    d.finish(&mut spikes, &mut updates);
+    (spikes, obs)
+}
+
+fn summary(spikes: &[Spike]) -> Vec<(Transition, Level, i64)> {
+    spikes
+        .iter()
+        .filter(|s| s.transition != Transition::Ongoing)
+        .map(|s| (s.transition, s.level, (s.window_start.0 - T0) / 60_000))
+        .collect()
+}
+
+fn baseline(n: usize, rate: u32) -> Vec<u32> {
+    vec![rate; n]
+}
+
+#[test]
+fn quiet_stream_never_alerts() {
+    let mut d = Detector::new(&settings(""));
+    let per_min: Vec<u32> = (0..240).map(|i| 3 + (i % 3) as u32).collect();
+    let (spikes, _) = run(&mut d, &minutes(&per_min, |t, _| p(t)));
+    assert!(spikes.is_empty(), "{:?}", summary(&spikes));
+}
+
+#[test]
+fn slow_steady_rise_never_alerts() {
+    let mut d = Detector::new(&settings(""));
+    // 4 -> 40 posts per minute over 6 hours.
+    let per_min: Vec<u32> = (0..360).map(|i| 4 + i / 10).collect();
+    let (spikes, _) = run(&mut d, &minutes(&per_min, |t, _| p(t)));
+    assert!(spikes.is_empty(), "{:?}", summary(&spikes));
+}
+
+#[test]
+fn sudden_spike_opens_minor_in_its_onset_bin_then_resolves_once() {
+    let mut d = Detector::new(&settings(""));
+    let mut per_min = baseline(60, 3);
+    per_min.extend([40, 45, 40]);
+    per_min.extend(baseline(30, 3));
+    let (spikes, _) = run(&mut d, &minutes(&per_min, |t, _| p(t)));
+    assert_eq!(
+        summary(&spikes),
+        vec![
+            (Transition::Opened, Level::Minor, 60),
+            (Transition::Resolved, Level::Minor, 67),
+        ]
+    );
+    let open = &spikes[0];
+    assert_eq!(open.observed, 40);
+    assert!(open.z >= 4.0 && (2.5..=3.5).contains(&open.baseline), "{open:?}");
+    assert_eq!(open.top_terms, vec!["acme"]);
+    assert_eq!(open.sample_post_ids.len(), 5);
+    assert!(open.reason.starts_with("minor:"), "{}", open.reason);
+    assert_eq!(open.incident, "acme-20260101T0100Z");
+}
+
+#[test]
+fn spike_across_sources_is_moderate() {
+    let mut d = Detector::new(&settings(""));
+    let sources = ["weibo", "douyin", "zhihu", "wechat"];
+    let mut per_min = baseline(60, 3);
+    per_min.extend([60, 60]);
+    per_min.extend(baseline(10, 3));
+    let posts = minutes(&per_min, |t, k| P {
+        source: sources[k % 4],
+        ..p(t)
+    });
+    let (spikes, _) = run(&mut d, &posts);
+    let s = summary(&spikes);
+    assert_eq!(s[0], (Transition::Opened, Level::Moderate, 60), "{s:?}");
+    assert_eq!(spikes[0].distinct_sources, 4);
+    assert!(spikes[0].reason.contains("across 4 sources"), "{}", spikes[0].reason);
+}
+
+#[test]
+fn recall_spike_is_major() {
+    let mut d = Detector::new(&settings(""));
+    let mut per_min = baseline(60, 3);
+    per_min.extend([30, 30]);
+    per_min.extend(baseline(10, 3));
+    let posts = minutes(&per_min, |t, k| P {
+        severe: t >= T0 + 3_600_000 && k % 2 == 0,
+        sentiment: -0.6,
+        ..p(t)
+    });
+    let (spikes, _) = run(&mut d, &posts);
+    let s = summary(&spikes);
+    assert_eq!(s[0], (Transition::Opened, Level::Major, 60), "{s:?}");
+    assert_eq!(spikes[0].crisis_kinds, vec![CrisisKind::ProductSafety]);
+    assert!(spikes[0].reason.starts_with("major: impact"), "{}", spikes[0].reason);
+}
+
+#[test]
+fn escalation_minor_to_major_alerts_once_per_state() {
+    let mut d = Detector::new(&settings(""));
+    let mut per_min = baseline(60, 3);
+    per_min.extend([30, 30, 40, 40, 40]);
+    per_min.extend(baseline(20, 3));
+    let posts = minutes(&per_min, |t, k| P {
+        severe: t >= T0 + 62 * 60_000 && t < T0 + 65 * 60_000 && k % 2 == 0,
+        ..p(t)
+    });
+    let (spikes, _) = run(&mut d, &posts);
+    assert_eq!(
+        summary(&spikes),
+        vec![
+            (Transition::Opened, Level::Minor, 60),
+            (Transition::Escalated, Level::Major, 62),
+            (Transition::Resolved, Level::Major, 69),
+        ]
+    );
+    // One incident throughout.
+    assert!(spikes.iter().all(|s| s.incident == spikes[0].incident));
+}
+
+#[test]
+fn flapping_keeps_one_incident() {
+    let mut d = Detector::new(&settings(""));
+    let mut per_min = baseline(60, 3);
+    // On/off every other minute: quiet gaps shorter than resolve_after_quiet_bins.
+    for _ in 0..6 {
+        per_min.extend([40, 3]);
+    }
+    per_min.extend(baseline(20, 3));
+    let (spikes, _) = run(&mut d, &minutes(&per_min, |t, _| p(t)));
+    let s = summary(&spikes);
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert_eq!(s[0].0, Transition::Opened);
+    assert_eq!(s[1].0, Transition::Resolved);
+}
+
+#[test]
+fn negative_share_surge_fires_without_volume() {
+    let mut d = Detector::new(&settings(""));
+    let mut per_min = baseline(60, 10);
+    per_min.extend([10, 10, 10]);
+    per_min.extend(baseline(10, 10));
+    let posts = minutes(&per_min, |t, _| P {
+        sentiment: if (T0 + 3_600_000..T0 + 3_780_000).contains(&t) {
+            -0.8
+        } else {
+            0.3
+        },
+        ..p(t)
+    });
+    let (spikes, _) = run(&mut d, &posts);
+    assert_eq!(summary(&spikes)[0].0, Transition::Opened);
+    assert_eq!(spikes[0].triggers, vec![vigil_types::Trigger::NegativeShare]);
+    assert!(spikes[0].negative_share > 0.9);
+}
+
+#[test]
+fn warm_up_suppresses_z_but_absolute_floor_fires() {
+    let mut d = Detector::new(&settings("absolute_count = 100"));
+    // Minute 2 is a big jump, but there is no history yet.
+    let (spikes, _) = run(&mut d, &minutes(&[3, 3, 50, 3, 3], |t, _| p(t)));
+    assert!(spikes.is_empty(), "{:?}", summary(&spikes));
+    let mut d = Detector::new(&settings("absolute_count = 100"));
+    let (spikes, _) = run(&mut d, &minutes(&[3, 3, 150, 3, 3], |t, _| p(t)));
+    assert_eq!(spikes[0].triggers, vec![vigil_types::Trigger::AbsoluteFloor]);
+}
+
+#[test]
+fn late_posts_are_dropped_and_do_not_change_alerts() {
+    let per_min = {
+        let mut v = baseline(60, 3);
+        v.extend([40, 40]);
+        v.extend(baseline(10, 3));
+        v
+    };
+    let posts = minutes(&per_min, |t, _| p(t));
+    let mut d = Detector::new(&settings(""));
+    let (clean, _) = run(&mut d, &posts);
+    // Insert very late posts (5 minutes behind) after minute 20 and 65.
+    let mut with_late = Vec::new();
+    for x in &posts {
+        with_late.push(x.clone());
+        if x.t_ms == T0 + 20 * 60_000 || x.t_ms == T0 + 65 * 60_000 {
+            with_late.push(p(x.t_ms - 300_000));
+        }
+    }
+    let mut d = Detector::new(&settings(""));
+    let (late, obs) = run(&mut d, &with_late);
+    assert_eq!(obs.iter().filter(|o| **o == Observation::Late).count(), 2);
+    let figures = |v: &[Spike]| {
+        v.iter()
+            .map(|s| (s.transition, s.level, s.window_start, s.observed, s.z.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(figures(&late), figures(&clean));
+    assert!(!clean.is_empty());
+}
+
+#[test]
+fn out_of_order_within_lateness_counts() {
+    let mut d = Detector::new(&settings(""));
+    let posts = [p(T0 + 50_000), p(T0 + 25_000), p(T0 + 75_000), p(T0 + 59_000)];
+    let (_, obs) = run(&mut d, &posts);
+    assert!(obs.iter().all(|o| *o == Observation::Accepted), "{obs:?}");
+    let mut d = Detector::new(&settings(""));
+    let posts = [p(T0 + 100_000), p(T0 + 69_000)];
+    let (_, obs) = run(&mut d, &posts);
+    assert_eq!(obs[1], Observation::Late);
+}
+
+#[test]
+fn unknown_watch_and_future_posts_are_rejected() {
+    let mut d = Detector::new(&settings(""));
+    let mut x = scored(&p(T0), 0);
+    x.watch = WatchId::from("nope");
+    assert_eq!(d.observe(&x, NOW), Observation::UnknownWatch);
+    let far = scored(&p(NOW.0 + 2 * 86_400_000), 0);
+    assert_eq!(d.observe(&far, NOW), Observation::Future);
+}
+
+#[test]
+fn watches_are_independent() {
+    let mut d = Detector::new(&settings(""));
+    let mut per_min = baseline(60, 3);
+    per_min.extend([40, 40]);
+    per_min.extend(baseline(10, 3));
+    let mut posts = minutes(&per_min, |t, _| p(t));
+    posts.extend(minutes(&baseline(72, 3), |t, _| P {
+        watch: "other",
+        ..p(t + 1)
+    }));
+    posts.sort_by_key(|x| x.t_ms);
+    let (spikes, _) = run(&mut d, &posts);
+    assert!(spikes.iter().all(|s| s.watch.as_str() == "acme"));
+    assert!(!spikes.is_empty());
+}
+
+#[test]
+fn state_per_watch_is_bounded_over_time() {
+    let mut d = Detector::new(&settings(""));
+    let (_, _) = run(&mut d, &minutes(&baseline(100, 20), |t, _| p(t)));
+    let after_100 = d.watch_state_bytes(0);
+    let mut more = minutes(&baseline(2000, 20), |t, _| p(t));
+    for x in &mut more {
+        x.t_ms += 100 * 60_000;
+    }
+    let (_, _) = run(&mut d, &more);
+    let after_2100 = d.watch_state_bytes(0);
+    assert!(after_2100 <= after_100 + 256, "{after_100} -> {after_2100}");
+}
+
+#[test]
+fn a_long_gap_is_skipped_in_closed_form() {
+    let mut d = Detector::new(&settings(""));
+    let mut posts = minutes(&baseline(30, 3), |t, _| p(t));
+    // A year later.
+    posts.push(p(T0 + 300 * 86_400_000));
+    let (spikes, obs) = run(&mut d, &posts);
+    assert!(obs.iter().all(|o| *o == Observation::Accepted));
+    assert!(spikes.is_empty());
+}
+
+proptest! {
+    /// Model test: the detector's window counts equal a naive recomputation
+    /// from all events (late ones excluded by the same watermark rule), for
+    /// arbitrary out-of-order sequences.
+    #[test]
+    fn window_counts_match_a_naive_model(
+        offsets in prop::collection::vec((0i64..900_000, prop::bool::ANY), 1..300)
+    ) {
+        let s = settings("window_bins = 3\nwarmup_bins = 1000");
+        let mut d = Detector::new(&s);
+        let lateness = 30_000;
+        let bin = 60_000;
+        let mut max_seen = i64::MIN;
+        let mut accepted: Vec<(usize, i64)> = Vec::new();
+        let mut spikes = Vec::new();
+        let mut updates = Vec::new();
+        let mut all_updates = Vec::new();
+        for (i, (off, other)) in offsets.iter().enumerate() {
+            let t = T0 + off;
+            let x = P { watch: if *other { "other" } else { "acme" }, ..p(t) };
+            let o = d.observe(&scored(&x, i), NOW);
+            let naive_late = max_seen != i64::MIN && t < max_seen - lateness;
+            prop_assert_eq!(o == Observation::Late, naive_late);
+            if o == Observation::Accepted {
+                max_seen = max_seen.max(t);
+                accepted.push((usize::from(*other), t));
+            }
+            d.advance(&mut spikes, &mut updates);
+            all_updates.append(&mut updates);
+        }
+        d.finish(&mut spikes, &mut updates);
+        all_updates.append(&mut updates);
+        // The last reported window count per watch equals the naive count of
+        // accepted events in the last 3 bins up to the newest event's bin.
+        let end = (max_seen.div_euclid(bin) + 1) * bin;
+        for (wi, name) in ["acme", "other"].iter().enumerate() {
+            let naive = accepted
+                .iter()
+                .filter(|(w, t)| *w == wi && *t >= end - 3 * bin && *t < end)
+                .count() as u64;
+            let reported = all_updates
+                .iter()
+                .rev()
+                .find(|u| u.watch.as_str() == *name)
+                .map_or(0, |u| u.count);
+            prop_assert_eq!(reported, naive, "watch {}", name);
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Event-time bins for one watch and the EWMA baseline.
+
+use std::collections::VecDeque;
+
+use vigil_types::PostId;
+
+/// Most sample post ids kept per bin and per window.
+pub const SAMPLES: usize = 5;
+
+/// Counts of one fixed-width event-time bin.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bin {
+    /// Bin start, ms.
+    pub start: i64,
+    /// Posts.
+    pub count: u32,
+    /// Posts with sentiment at or below the negative threshold.
+    pub negative: u32,
+    /// Posts that hit a severe crisis term.
+    pub severe: u32,
+    /// Posts per crisis kind (index = `CrisisKind::index`).
+    pub kinds: [u32; 6],
+    /// Interned source ids seen (small, sorted).
+    pub sources: Vec<u32>,
+    /// Interned region ids seen (small, sorted).
+    pub regions: Vec<u32>,
+    /// (interned term, hits).
+    pub terms: Vec<(u32, u32)>,
+    /// First post ids of the bin.
+    pub samples: Vec<PostId>,
+}
+
+fn insert_sorted(v: &mut Vec<u32>, x: u32) {
+    if let Err(i) = v.binary_search(&x) {
+        v.insert(i, x);
+    }
+}
+
+impl Bin {
+    /// An empty bin at `start`.
+    pub fn empty(start: i64) -> Bin {
+        Bin {
+            start,
+            ..Bin::default()
+        }
+    }
+
+    pub(crate) fn add_source(&mut self, s: u32) {
+        insert_sorted(&mut self.sources, s);
+    }
+
+    pub(crate) fn add_region(&mut self, r: u32) {
+        insert_sorted(&mut self.regions, r);
+    }
+
+    pub(crate) fn add_term(&mut self, t: u32) {
+        match self.terms.iter_mut().find(|(id, _)| *id == t) {
+            Some(e) => e.1 += 1,
+            None => self.terms.push((t, 1)),
+        }
+    }
+
+    /// Approximate heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.sources.capacity() * 4
+            + self.regions.capacity() * 4
+            + self.terms.capacity() * 8
+            + self
+                .samples
+                .iter()
+                .map(|p| std::mem::size_of::<PostId>() + p.0.capacity())
+                .sum::<usize>()
+    }
+}
+
+/// Aggregate over the bins of a sliding window.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WindowSummary {
+    /// First bin start.
+    pub start: i64,
+    /// Last bin end.
+    pub end: i64,
+    /// Posts.
+    pub count: u64,
+    /// Negative posts.
+    pub negative: u64,
+    /// Posts with a severe crisis term.
+    pub severe: u64,
+    /// Posts per crisis kind.
+    pub kinds: [u64; 6],
+    /// Distinct sources.
+    pub sources: Vec<u32>,
+    /// Distinct regions.
+    pub regions: Vec<u32>,
+    /// (term, hits), most hits first.
+    pub terms: Vec<(u32, u64)>,
+    /// Sample post ids, newest bin first.
+    pub samples: Vec<PostId>,
+}
+
+impl WindowSummary {
+    /// Share of negative posts (0 for an empty window).
+    pub fn negative_share(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.negative as f64 / self.count as f64
+        }
+    }
+}
+
+/// Summarises `bins` (oldest first), whose last bin ends at `end`.
+pub fn summarize(bins: &VecDeque<Bin>, bin_ms: i64) -> WindowSummary {
+    let mut s = WindowSummary {
+        start: bins.front().map_or(0, |b| b.start),
+        end: bins.back().map_or(0, |b| b.start + bin_ms),
+        ..WindowSummary::default()
+    };
+    for b in bins {
+        s.count += u64::from(b.count);
+        s.negative += u64::from(b.negative);
+        s.severe += u64::from(b.severe);
+        for (k, n) in s.kinds.iter_mut().zip(b.kinds) {
+            *k += u64::from(n);
+        }
+        for &x in &b.sources {
+            insert_sorted(&mut s.sources, x);
+        }
+        for &x in &b.regions {
+            insert_sorted(&mut s.regions, x);
+        }
+        for &(t, n) in &b.terms {
+            match s.terms.iter_mut().find(|(id, _)| *id == t) {
+                Some(e) => e.1 += u64::from(n),
+                None => s.terms.push((t, u64::from(n))),
+            }
+        }
+    }
+    for b in bins.iter().rev() {
+        for p in &b.samples {
+            if s.samples.len() < SAMPLES {
+                s.samples.push(p.clone());
+            }
+        }
+    }
+    s.terms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    s
+}
+
+/// Exponentially weighted mean and variance (West's incremental form).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Ewma {
+    /// Mean.
+    pub mean: f64,
+    /// Variance.
+    pub var: f64,
+    /// Observations folded in.
+    pub n: u64,
+}
+
+impl Ewma {
+    /// Folds in `x` with weight `alpha`. Early on the weight is `1/n` (a
+    /// plain running mean), so the first observations do not bias the
+    /// baseline towards the first value for a whole half-life.
+    pub fn update(&mut self, x: f64, alpha: f64) {
+        if self.n == 0 {
+            self.mean = x;
+            self.var = 0.0;
+        } else {
+            let alpha = alpha.max(1.0 / (self.n as f64 + 1.0));
+            let diff = x - self.mean;
+            let incr = alpha * diff;
+            self.mean += incr;
+            self.var = (1.0 - alpha) * (self.var + diff * incr);
+        }
+        self.n += 1;
+    }
+
+    /// Folds in `k` zero observations at once (a long empty gap).
+    pub fn decay(&mut self, k: u64, alpha: f64) {
+        if self.n == 0 || k == 0 {
+            self.n += k;
+            return;
+        }
+        let f = (1.0 - alpha).powf(k as f64);
+        self.var = self.var * f + self.mean * self.mean * f * (1.0 - f);
+        self.mean *= f;
+        self.n += k;
+    }
+
+    /// Standard deviation.
+    pub fn std(&self) -> f64 {
+        self.var.max(0.0).sqrt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ewma_tracks_a_constant() {
+        let mut e = Ewma::default();
+        for _ in 0..100 {
+            e.update(10.0, 0.1);
+        }
+        assert!((e.mean - 10.0).abs() < 1e-9);
+        assert!(e.std() < 1e-9);
+    }
+
+    #[test]
+    fn ewma_decay_matches_repeated_zero_updates() {
+        let mut a = Ewma::default();
+        let mut b = Ewma::default();
+        for x in [5.0, 7.0, 6.0, 9.0] {
+            a.update(x, 0.2);
+            b.update(x, 0.2);
+        }
+        for _ in 0..7 {
+            a.update(0.0, 0.2);
+        }
+        // (n >= 5 by then, so 1/n < 0.2 and both use alpha = 0.2.)
+        b.decay(7, 0.2);
+        assert!((a.mean - b.mean).abs() < 1e-9, "{} {}", a.mean, b.mean);
+        assert_eq!(a.n, b.n);
+    }
+
+    #[test]
+    fn summary_merges_bins() {
+        let mut bins = VecDeque::new();
+        let mut a = Bin::empty(0);
+        a.count = 2;
+        a.add_source(1);
+        a.add_term(7);
+        a.samples.push(PostId::from("a"));
+        let mut b = Bin::empty(60);
+        b.count = 3;
+        b.negative = 3;
+        b.add_source(2);
+        b.add_source(1);
+        b.add_term(7);
+        b.add_term(8);
+        b.samples.push(PostId::from("b"));
+        bins.push_back(a);
+        bins.push_back(b);
+        let s = summarize(&bins, 60);
+        assert_eq!((s.start, s.end, s.count), (0, 120, 5));
+        assert_eq!(s.sources, vec![1, 2]);
+        assert_eq!(s.terms[0], (7, 2));
+        assert_eq!(s.samples[0].as_str(), "b");
+        assert!((s.negative_share() - 0.6).abs() < 1e-9);
+    }
+}
