@@ -1,1 +1,288 @@
-fn main() {}
+//! The `vigil` binary: parse flags, load config, hand off to vigil-pipeline.
+
+mod gen;
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use vigil_config::Settings;
+use vigil_pipeline::Input;
+use vigil_telemetry::{init_logging, serve_admin, LogFormat, Metrics, Readiness};
+use vigil_types::EventTime;
+
+/// Real-time social listening and crisis detection.
+#[derive(Debug, Parser)]
+#[command(name = "vigil", version, about)]
+struct Cli {
+    /// Log format (logs go to stderr).
+    #[arg(long, value_enum, default_value = "text", global = true, env = "VIGIL_LOG_FORMAT")]
+    log_format: LogFormatArg,
+    /// Default log level (RUST_LOG overrides it).
+    #[arg(long, default_value = "info", global = true)]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Stage {
+    All,
+    Ingest,
+    Score,
+    Detect,
+    Alert,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the pipeline: posts in (JSON lines), alerts out (JSON lines on stdout).
+    Run {
+        /// Configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Input file of JSON lines, or `-` for stdin.
+        #[arg(long)]
+        input: String,
+        /// Admin HTTP address for /metrics, /healthz and /readyz.
+        #[arg(long, default_value = "127.0.0.1:9464", env = "VIGIL_ADMIN_ADDR")]
+        admin_addr: SocketAddr,
+        /// Which stage(s) this process runs.
+        #[arg(long, value_enum, default_value = "all")]
+        stage: Stage,
+    },
+    /// Check or show a configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Write deterministic synthetic posts, a spike sidecar and a config.
+    Gen {
+        /// RNG seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Total lines to write.
+        #[arg(long, default_value_t = 100_000)]
+        posts: u64,
+        /// Number of watches.
+        #[arg(long, default_value_t = 100)]
+        watches: usize,
+        /// Spikes to inject (cycling minor, moderate, major).
+        #[arg(long, default_value_t = 9)]
+        spikes: usize,
+        /// Malformed lines to mix in.
+        #[arg(long, default_value_t = 0)]
+        malformed: u64,
+        /// First event time (RFC 3339).
+        #[arg(long, default_value = "2026-01-01T00:00:00Z")]
+        start: String,
+        /// Span in minutes.
+        #[arg(long, default_value_t = 2880)]
+        minutes: i64,
+        /// Output file (sidecars: <out>.spikes.jsonl, <out>.config.toml).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration; exits non-zero listing every problem.
+    Check {
+        /// Configuration file.
+        file: PathBuf,
+    },
+    /// Print the resolved configuration (all layers), secrets masked.
+    Show {
+        /// Configuration file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(
+        match cli.log_format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        },
+        &cli.log_level,
+    );
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Config { command } => match command {
+            ConfigCommand::Check { file } => match Settings::load(&file) {
+                Ok(s) => {
+                    println!(
+                        "{}: ok ({} watches, {} lexicon terms)",
+                        file.display(),
+                        s.watches.len(),
+                        s.lexicons
+                            .iter()
+                            .map(|l| l.severe.len() + l.signal.len())
+                            .sum::<usize>()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::from(2))
+                }
+            },
+            ConfigCommand::Show { file } => {
+                let s = Settings::load(&file)?;
+                print!("{}", toml::to_string_pretty(&s.config)?);
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::Gen {
+            seed,
+            posts,
+            watches,
+            spikes,
+            malformed,
+            start,
+            minutes,
+            out,
+        } => {
+            let start = EventTime::parse_rfc3339(&start)
+                .with_context(|| format!("--start `{start}` is not RFC 3339"))?;
+            let injected = gen::generate(&gen::GenOptions {
+                seed,
+                posts,
+                watches,
+                spikes,
+                malformed,
+                start,
+                minutes,
+                out: out.clone(),
+            })?;
+            eprintln!(
+                "wrote {posts} lines to {}, {} spikes to {}, config to {}",
+                out.display(),
+                injected.len(),
+                gen::sidecar_path(&out, "spikes.jsonl").display(),
+                gen::sidecar_path(&out, "config.toml").display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run {
+            config,
+            input,
+            admin_addr,
+            stage,
+        } => {
+            let settings = match Settings::load(&config) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            if stage != Stage::All {
+                anyhow::bail!(
+                    "--stage {stage:?} runs one stage per process over Kafka, which needs transport.type = \"kafka\"; this build runs the embedded pipeline (--stage all)"
+                );
+            }
+            let input = if input == "-" {
+                Input::Stdin
+            } else {
+                Input::File(PathBuf::from(input))
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the tokio runtime")?;
+            rt.block_on(run_embedded(settings, input, admin_addr))
+        }
+    }
+}
+
+async fn run_embedded(
+    settings: Settings,
+    input: Input,
+    admin_addr: SocketAddr,
+) -> anyhow::Result<ExitCode> {
+    let metrics = Metrics::new();
+    let ready = Readiness::default();
+    let cancel = CancellationToken::new();
+    let admin_cancel = CancellationToken::new();
+    let admin = serve_admin(admin_addr, metrics.clone(), ready.clone(), admin_cancel.clone())
+        .await
+        .with_context(|| format!("binding the admin address {admin_addr}"))?;
+    info!(addr = %admin.addr, "Admin server listening.");
+
+    let signals = cancel.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        warn!("Shutdown signal received; draining.");
+        signals.cancel();
+        shutdown_signal().await;
+        warn!("Second shutdown signal; exiting now.");
+        std::process::exit(130);
+    });
+
+    let (reader, source) = vigil_pipeline::open_input(&input).await?;
+    let sinks = vigil_alert::build_sinks(&settings.config.alert.sinks)
+        .context("building alert sinks")?;
+    ready.set(true);
+    let summary = vigil_pipeline::run_embedded(
+        &settings,
+        reader,
+        source,
+        sinks,
+        metrics,
+        cancel,
+        |_| {},
+    )
+    .await;
+    ready.set(false);
+    admin_cancel.cancel();
+    let _ = admin.task.await;
+    let summary = summary?;
+    eprintln!("{summary}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

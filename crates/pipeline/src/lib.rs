@@ -1,1 +1,148 @@
-//! placeholder
+//! Vigil's topology builder: wires ingest -> score -> detect -> alert.
+//!
+//! The embedded default ([`run_embedded`]) runs every stage as a task in one
+//! process, joined by bounded in-memory streams (backpressure: a slow stage
+//! slows the ones before it). Stages are generic over the transport traits
+//! and never name a backend; a Kafka backend plugs in here by
+//! `transport.type`.
+//!
+//! Shutdown: cancelling the token stops ingest from reading; every later
+//! stage drains what is in flight, sinks flush, and the run returns its
+//! [`Summary`].
+#![deny(missing_docs)]
+
+mod summary;
+
+use std::{path::PathBuf, sync::Arc, time::Instant};
+
+use anyhow::Context;
+use tokio::io::{AsyncBufRead, BufReader};
+use tokio_util::sync::CancellationToken;
+use tracing::{info_span, Instrument};
+use vigil_alert::{Alerter, Sink};
+use vigil_config::Settings;
+use vigil_detect::Detector;
+use vigil_ingest::{FileReplay, Ingestor};
+use vigil_score::Scorer;
+use vigil_telemetry::{LogLimiter, Metrics};
+use vigil_transport::memory_stream;
+use vigil_types::{Alert, EventTime};
+
+pub use crate::summary::Summary;
+
+/// Where posts come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A JSON-lines file, replayed to its end.
+    File(PathBuf),
+    /// Standard input, until it closes.
+    Stdin,
+}
+
+/// The processing-time clock (ingest time, future-post guard, event lag).
+pub fn wall_clock() -> EventTime {
+    EventTime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0),
+    )
+}
+
+/// Opens the input as a buffered async reader, with its `source` label.
+pub async fn open_input(
+    input: &Input,
+) -> anyhow::Result<(Box<dyn AsyncBufRead + Send + Unpin>, String)> {
+    Ok(match input {
+        Input::File(p) => {
+            let f = tokio::fs::File::open(p)
+                .await
+                .with_context(|| format!("opening input file {}", p.display()))?;
+            (Box::new(BufReader::with_capacity(1 << 16, f)), "file".to_string())
+        }
+        Input::Stdin => (
+            Box::new(BufReader::with_capacity(1 << 16, tokio::io::stdin())),
+            "stdin".to_string(),
+        ),
+    })
+}
+
+/// Runs the four stages in this process over bounded in-memory streams,
+/// until the input ends or `cancel` fires. `tap` sees every alert sent.
+pub async fn run_embedded(
+    settings: &Settings,
+    reader: Box<dyn AsyncBufRead + Send + Unpin>,
+    source: String,
+    sinks: Vec<Sink>,
+    metrics: Metrics,
+    cancel: CancellationToken,
+    tap: impl FnMut(&Alert) + Send + 'static,
+) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let cfg = &settings.config;
+    let cap = cfg.transport.channel_capacity;
+    let scorer = Arc::new(Scorer::new(settings).context("building the score automaton")?);
+    let detector = Detector::new(settings);
+    let limiter = Arc::new(LogLimiter::new(std::time::Duration::from_secs(
+        cfg.telemetry.error_log_interval_secs,
+    )));
+
+    let (posts_tx, posts_rx) = memory_stream(cap);
+    let (scored_tx, scored_rx) = memory_stream(cap);
+    let (spikes_tx, spikes_rx) = memory_stream(cap);
+
+    let replay = FileReplay {
+        reader,
+        source,
+        ingestor: Ingestor::new(&cfg.ingest),
+        producer: posts_tx,
+        batch_size: cfg.transport.batch_size,
+        metrics: metrics.clone(),
+        limiter,
+        now: wall_clock,
+    };
+    let ingest = tokio::spawn(
+        replay
+            .run(cancel.clone())
+            .instrument(info_span!("stage", stage = "ingest", mode = "embedded")),
+    );
+    let score = tokio::spawn(
+        vigil_score::run_score(scorer, posts_rx, scored_tx, metrics.clone(), cancel.clone())
+            .instrument(info_span!("stage", stage = "score", mode = "embedded")),
+    );
+    let detect = tokio::spawn(
+        vigil_detect::run_detect(
+            detector,
+            scored_rx,
+            spikes_tx,
+            metrics.clone(),
+            wall_clock,
+            cancel.clone(),
+        )
+        .instrument(info_span!("stage", stage = "detect", mode = "embedded")),
+    );
+    let alert = tokio::spawn(
+        vigil_alert::run_alert(
+            Alerter::new(cfg.alert.dedupe_capacity),
+            spikes_rx,
+            sinks,
+            metrics.clone(),
+            tap,
+        )
+        .instrument(info_span!("stage", stage = "alert", mode = "embedded")),
+    );
+
+    // Join in pipeline order; a failed stage fails the run (the others end
+    // when their streams close).
+    let ingest = ingest.await.context("ingest task panicked")?.context("ingest stage")?;
+    let score = score.await.context("score task panicked")?.context("score stage")?;
+    let detect = detect.await.context("detect task panicked")?.context("detect stage")?;
+    let alert = alert.await.context("alert task panicked")?.context("alert stage")?;
+    Ok(Summary {
+        ingest,
+        score,
+        detect,
+        alert,
+        wall: started.elapsed(),
+    })
+}

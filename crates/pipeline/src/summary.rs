@@ -1,0 +1,67 @@
+//! The one-line replay summary.
+
+use std::{fmt, time::Duration};
+
+use vigil_alert::AlertTotals;
+use vigil_detect::DetectTotals;
+use vigil_ingest::IngestStats;
+use vigil_score::ScoreTotals;
+use vigil_types::Level;
+
+/// Counts of a whole run.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// Ingest counts.
+    pub ingest: IngestStats,
+    /// Score counts.
+    pub score: ScoreTotals,
+    /// Detect counts.
+    pub detect: DetectTotals,
+    /// Alert counts.
+    pub alert: AlertTotals,
+    /// Wall time.
+    pub wall: Duration,
+}
+
+impl Summary {
+    /// Lines read per second of wall time.
+    pub fn posts_per_sec(&self) -> f64 {
+        self.ingest.lines as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rejected: Vec<String> = self
+            .ingest
+            .rejected
+            .iter()
+            .map(|(r, n)| format!("{r}={n}"))
+            .collect();
+        let level = |l: Level| self.alert.by_level.get(&l).copied().unwrap_or(0);
+        write!(
+            f,
+            "summary: posts_read={} rejected={} ({}) late={} matched={} spikes={} alerts={} (minor={} moderate={} major={}) wall_secs={:.3} posts_per_sec={:.0}",
+            self.ingest.lines,
+            self.ingest.rejected_total() + self.detect.late,
+            if rejected.is_empty() && self.detect.late == 0 {
+                "none".to_string()
+            } else {
+                let mut r = rejected;
+                if self.detect.late > 0 {
+                    r.push(format!("late={}", self.detect.late));
+                }
+                r.join(" ")
+            },
+            self.detect.late,
+            self.score.matched,
+            self.detect.spikes,
+            self.alert.total(),
+            level(Level::Minor),
+            level(Level::Moderate),
+            level(Level::Major),
+            self.wall.as_secs_f64(),
+            self.posts_per_sec(),
+        )
+    }
+}
