@@ -137,6 +137,9 @@ pub struct GradingConfig {
     pub moderate_sources: u32,
     /// Observed/baseline ratio that is moderate on its own.
     pub moderate_ratio_alone: f64,
+    /// Share of the window a source (or region) must carry to count
+    /// towards spread.
+    pub source_min_share: f64,
     /// Posts with a severe crisis term needed for major.
     pub major_severe_posts: u64,
     /// Minimum share of such posts in the window for major.
@@ -228,6 +231,8 @@ pub struct GradingOverride {
     pub moderate_sources: Option<u32>,
     /// See [`GradingConfig::moderate_ratio_alone`].
     pub moderate_ratio_alone: Option<f64>,
+    /// See [`GradingConfig::source_min_share`].
+    pub source_min_share: Option<f64>,
     /// See [`GradingConfig::major_severe_posts`].
     pub major_severe_posts: Option<u64>,
     /// See [`GradingConfig::major_severe_share`].
@@ -241,6 +246,7 @@ impl GradingConfig {
             moderate_ratio: o.moderate_ratio.unwrap_or(self.moderate_ratio),
             moderate_sources: o.moderate_sources.unwrap_or(self.moderate_sources),
             moderate_ratio_alone: o.moderate_ratio_alone.unwrap_or(self.moderate_ratio_alone),
+            source_min_share: o.source_min_share.unwrap_or(self.source_min_share),
             major_severe_posts: o.major_severe_posts.unwrap_or(self.major_severe_posts),
             major_severe_share: o.major_severe_share.unwrap_or(self.major_severe_share),
         }

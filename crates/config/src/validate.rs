@@ -559,6 +559,11 @@ fn check_grading(c: &mut Collector, key: &str, g: &GradingConfig) {
         "must be at least 1",
     );
     c.check(
+        g.source_min_share > 0.0 && g.source_min_share <= 1.0,
+        &format!("{key}.source_min_share"),
+        "must be within (0, 1]",
+    );
+    c.check(
         g.major_severe_posts >= 1,
         &format!("{key}.major_severe_posts"),
         "must be at least 1",

@@ -429,7 +429,7 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
 
 fn grade(g: &GradingConfig, s: &WindowSummary, mean: f64) -> (Level, String) {
     let ratio = s.count as f64 / mean.max(1.0);
-    let spread = s.sources.len().max(s.regions.len()) as u32;
+    let spread = s.spread(g.source_min_share);
     let severe_share = if s.count == 0 {
         0.0
     } else {
@@ -458,8 +458,8 @@ fn grade(g: &GradingConfig, s: &WindowSummary, mean: f64) -> (Level, String) {
         return (
             Level::Moderate,
             format!(
-                "moderate: scope: {} posts = {ratio:.1}x baseline {mean:.1} (>= {:.1}x) across {spread} sources/regions (>= {})",
-                s.count, g.moderate_ratio, g.moderate_sources
+                "moderate: scope: {} posts = {ratio:.1}x baseline {mean:.1} (>= {:.1}x) across {spread} sources/regions with >= {:.0}% of posts each (>= {})",
+                s.count, g.moderate_ratio, g.source_min_share * 100.0, g.moderate_sources
             ),
         );
     }

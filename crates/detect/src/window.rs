@@ -20,19 +20,20 @@ pub struct Bin {
     pub severe: u32,
     /// Posts per crisis kind (index = `CrisisKind::index`).
     pub kinds: [u32; 6],
-    /// Interned source ids seen (small, sorted).
-    pub sources: Vec<u32>,
-    /// Interned region ids seen (small, sorted).
-    pub regions: Vec<u32>,
+    /// (interned source id, posts), sorted by id.
+    pub sources: Vec<(u32, u32)>,
+    /// (interned region id, posts), sorted by id.
+    pub regions: Vec<(u32, u32)>,
     /// (interned term, hits).
     pub terms: Vec<(u32, u32)>,
     /// First post ids of the bin.
     pub samples: Vec<PostId>,
 }
 
-fn insert_sorted(v: &mut Vec<u32>, x: u32) {
-    if let Err(i) = v.binary_search(&x) {
-        v.insert(i, x);
+fn add_count<N: Copy + std::ops::AddAssign>(v: &mut Vec<(u32, N)>, x: u32, n: N) {
+    match v.binary_search_by_key(&x, |e| e.0) {
+        Ok(i) => v[i].1 += n,
+        Err(i) => v.insert(i, (x, n)),
     }
 }
 
@@ -46,11 +47,11 @@ impl Bin {
     }
 
     pub(crate) fn add_source(&mut self, s: u32) {
-        insert_sorted(&mut self.sources, s);
+        add_count(&mut self.sources, s, 1);
     }
 
     pub(crate) fn add_region(&mut self, r: u32) {
-        insert_sorted(&mut self.regions, r);
+        add_count(&mut self.regions, r, 1);
     }
 
     pub(crate) fn add_term(&mut self, t: u32) {
@@ -62,8 +63,8 @@ impl Bin {
 
     /// Approximate heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.sources.capacity() * 4
-            + self.regions.capacity() * 4
+        self.sources.capacity() * 8
+            + self.regions.capacity() * 8
             + self.terms.capacity() * 8
             + self
                 .samples
@@ -88,10 +89,10 @@ pub struct WindowSummary {
     pub severe: u64,
     /// Posts per crisis kind.
     pub kinds: [u64; 6],
-    /// Distinct sources.
-    pub sources: Vec<u32>,
-    /// Distinct regions.
-    pub regions: Vec<u32>,
+    /// (source, posts), sorted by source id.
+    pub sources: Vec<(u32, u64)>,
+    /// (region, posts), sorted by region id.
+    pub regions: Vec<(u32, u64)>,
     /// (term, hits), most hits first.
     pub terms: Vec<(u32, u64)>,
     /// Sample post ids, newest bin first.
@@ -99,6 +100,16 @@ pub struct WindowSummary {
 }
 
 impl WindowSummary {
+    /// Sources (or regions, whichever is more) that each carry a real part
+    /// of the window: at least `min_share` of its posts and at least 2
+    /// posts. A burst from one platform stays narrow even when the usual
+    /// trickle from other platforms falls in the same window.
+    pub fn spread(&self, min_share: f64) -> u32 {
+        let floor = ((self.count as f64 * min_share).ceil() as u64).max(2);
+        let sig = |v: &[(u32, u64)]| v.iter().filter(|(_, n)| *n >= floor).count() as u32;
+        sig(&self.sources).max(sig(&self.regions))
+    }
+
     /// Share of negative posts (0 for an empty window).
     pub fn negative_share(&self) -> f64 {
         if self.count == 0 {
@@ -123,11 +134,11 @@ pub fn summarize(bins: &VecDeque<Bin>, bin_ms: i64) -> WindowSummary {
         for (k, n) in s.kinds.iter_mut().zip(b.kinds) {
             *k += u64::from(n);
         }
-        for &x in &b.sources {
-            insert_sorted(&mut s.sources, x);
+        for &(x, n) in &b.sources {
+            add_count(&mut s.sources, x, u64::from(n));
         }
-        for &x in &b.regions {
-            insert_sorted(&mut s.regions, x);
+        for &(x, n) in &b.regions {
+            add_count(&mut s.regions, x, u64::from(n));
         }
         for &(t, n) in &b.terms {
             match s.terms.iter_mut().find(|(id, _)| *id == t) {
@@ -245,7 +256,8 @@ mod tests {
         bins.push_back(b);
         let s = summarize(&bins, 60);
         assert_eq!((s.start, s.end, s.count), (0, 120, 5));
-        assert_eq!(s.sources, vec![1, 2]);
+        assert_eq!(s.sources, vec![(1, 2), (2, 1)]);
+        assert_eq!(s.spread(0.1), 1);
         assert_eq!(s.terms[0], (7, 2));
         assert_eq!(s.samples[0].as_str(), "b");
         assert!((s.negative_share() - 0.6).abs() < 1e-9);
