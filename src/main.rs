@@ -220,7 +220,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()
                 .context("starting the tokio runtime")?;
-            rt.block_on(run_embedded(settings, input, admin_addr))
+            let result = rt.block_on(run_embedded(settings, input, admin_addr));
+            // stdin is read on a blocking thread that may still wait in read(2):
+            // do not let the runtime's drop wait for it.
+            rt.shutdown_timeout(std::time::Duration::from_millis(200));
+            result
         }
     }
 }

@@ -1,1 +1,7 @@
+//! Vigil's one integration-test binary (as ripgrep's tests/tests.rs):
+//! golden scenarios, the real `vigil` binary over HTTP, the CLI, and `gen`.
 
+mod cli;
+mod gen;
+mod golden;
+mod util;

@@ -392,10 +392,7 @@ struct Decision {
 }
 
 fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
-    let count = s.count as f64;
-    let mean = w.baseline.mean;
-    let std_eff = w.baseline.std().max(mean.max(1.0).sqrt());
-    let z = (count - mean) / std_eff;
+    let z = spike_z(s.count as f64, &w.baseline);
     let warm = w.baseline.n >= p.warmup_bins;
     let mut triggers = Vec::new();
     if warm && s.count >= p.min_count && z >= p.z_threshold {
@@ -406,10 +403,17 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
     }
     let share = s.negative_share();
     let neg_base = if w.negative.n > 0 { w.negative.mean } else { 0.0 };
+    // The surge must also be unlikely as chance: a binomial z-score of the
+    // negative count against the baseline share (floored at 5%), so eight
+    // posts with four negative ones do not fire on a 20% baseline.
+    let p0 = neg_base.clamp(0.05, 0.95);
+    let n = s.count as f64;
+    let neg_z = (s.negative as f64 - n * p0) / (n * p0 * (1.0 - p0)).sqrt().max(1e-9);
     if warm
         && s.count >= p.negative_min_count
         && share >= p.negative_share_min
         && share - neg_base >= p.negative_share_delta
+        && neg_z >= p.z_threshold
     {
         triggers.push(Trigger::NegativeShare);
     }
@@ -425,6 +429,20 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
         sustained,
         z,
     }
+}
+
+/// The spike statistic: the smaller of two z-scores, so a window must be
+/// extreme both as a count (Poisson noise, via Anscombe's variance-
+/// stabilising transform `2(sqrt(x + 3/8) - sqrt(mean + 3/8))`) and against
+/// the variation the baseline has actually seen (EWMA deviation, floored at
+/// one post). The Poisson term keeps low-volume watches from alerting on
+/// chance bursts of a handful of posts; the EWMA term keeps bursty,
+/// seasonal watches from alerting on their usual swings.
+pub fn spike_z(count: f64, baseline: &Ewma) -> f64 {
+    let mean = baseline.mean.max(0.0);
+    let z_poisson = 2.0 * ((count + 0.375).sqrt() - (mean + 0.375).sqrt());
+    let z_ewma = (count - mean) / baseline.std().max(1.0);
+    z_poisson.min(z_ewma)
 }
 
 fn grade(g: &GradingConfig, s: &WindowSummary, mean: f64) -> (Level, String) {
