@@ -1,0 +1,1 @@
+//! Sentiment evaluation (to be written).
