@@ -1,1 +1,83 @@
-fn main(){}
+//! Detect throughput (scored posts/s) with 10,000 watches, and the state
+//! held per watch (printed once: criterion measures time, not memory).
+//! Target: detect is never the bottleneck, >= 2x the scorer's posts/s at
+//! 1,000 watches. Figures go to benches/README.md.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use vigil_detect::Detector;
+use vigil_types::{AuthorId, EventTime, Hit, PostId, ScoredPost, WatchId};
+
+#[path = "common.rs"]
+mod common;
+
+/// 200,000 scored posts over 2 hours of event time, spread over the watches
+/// with a skew (a few busy watches, a long quiet tail).
+fn stream(watches: usize) -> Vec<ScoredPost> {
+    let n = 200_000u64;
+    let start = 1_767_225_600_000i64;
+    let sources = ["x", "weibo", "reddit", "douyin"];
+    (0..n)
+        .map(|i| {
+            let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
+            let w = ((h % 1000) * (h % 1000) / 1000 * watches as u64 / 1000) as usize;
+            ScoredPost {
+                post_id: PostId(format!("p{i}")),
+                watch: WatchId(format!("w{w}")),
+                source: sources[(h % 4) as usize].to_string(),
+                region: None,
+                author: AuthorId::from("a"),
+                published_at: EventTime(start + (i as i64 * 7_200_000) / n as i64),
+                hits: vec![Hit {
+                    term: format!("t{w}"),
+                    start: 0,
+                    end: 3,
+                }],
+                sentiment: if h % 5 == 0 { -0.5 } else { 0.2 },
+                kinds: vec![],
+            }
+        })
+        .collect()
+}
+
+fn detect(c: &mut Criterion) {
+    let mut group = c.benchmark_group("detect");
+    for n in [1_000usize, 10_000] {
+        let settings = common::settings(n);
+        let posts = stream(n);
+        let now = EventTime(posts.last().expect("non-empty").published_at.0 + 1);
+        {
+            let mut d = Detector::new(&settings);
+            let (mut s, mut u) = (Vec::new(), Vec::new());
+            for p in &posts {
+                d.observe(p, now);
+            }
+            d.advance(&mut s, &mut u);
+            let total: usize = (0..d.watch_count()).map(|i| d.watch_state_bytes(i)).sum();
+            eprintln!(
+                "detect/{n} watches: {:.0} bytes of state per watch after 2 h of event time",
+                total as f64 / n as f64
+            );
+        }
+        group.throughput(Throughput::Elements(posts.len() as u64));
+        group.bench_with_input(BenchmarkId::new("observe_advance", n), &n, |b, _| {
+            b.iter_batched(
+                || Detector::new(&settings),
+                |mut d| {
+                    let (mut s, mut u) = (Vec::new(), Vec::new());
+                    for chunk in posts.chunks(512) {
+                        for p in chunk {
+                            d.observe(p, now);
+                        }
+                        d.advance(&mut s, &mut u);
+                    }
+                    s.len()
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, detect);
+criterion_main!(benches);

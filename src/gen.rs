@@ -172,7 +172,9 @@ pub fn generate(o: &GenOptions) -> anyhow::Result<Vec<InjectedSpike>> {
     let mut rng = StdRng::seed_from_u64(o.seed);
     let watches = make_watches(&mut rng, o.watches);
     // Zipf-like popularity (s = 0.8).
-    let weights: Vec<f64> = (1..=watches.len()).map(|r| 1.0 / (r as f64).powf(0.8)).collect();
+    let weights: Vec<f64> = (1..=watches.len())
+        .map(|r| 1.0 / (r as f64).powf(0.8))
+        .collect();
     let wsum: f64 = weights.iter().sum();
     let mut cdf = Vec::with_capacity(weights.len());
     let mut acc = 0.0;
@@ -360,7 +362,14 @@ pub fn generate(o: &GenOptions) -> anyhow::Result<Vec<InjectedSpike>> {
     Ok(spikes)
 }
 
-fn post_line(next_id: &mut u64, t: i64, source: &str, rng: &mut StdRng, text: &str, zh: bool) -> Line {
+fn post_line(
+    next_id: &mut u64,
+    t: i64,
+    source: &str,
+    rng: &mut StdRng,
+    text: &str,
+    zh: bool,
+) -> Line {
     *next_id += 1;
     let author = rng.gen_range(0..50_000u32);
     Line {

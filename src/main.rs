@@ -18,7 +18,13 @@ use vigil_types::EventTime;
 #[command(name = "vigil", version, about)]
 struct Cli {
     /// Log format (logs go to stderr).
-    #[arg(long, value_enum, default_value = "text", global = true, env = "VIGIL_LOG_FORMAT")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        global = true,
+        env = "VIGIL_LOG_FORMAT"
+    )]
     log_format: LogFormatArg,
     /// Default log level (RUST_LOG overrides it).
     #[arg(long, default_value = "info", global = true)]
@@ -238,9 +244,14 @@ async fn run_embedded(
     let ready = Readiness::default();
     let cancel = CancellationToken::new();
     let admin_cancel = CancellationToken::new();
-    let admin = serve_admin(admin_addr, metrics.clone(), ready.clone(), admin_cancel.clone())
-        .await
-        .with_context(|| format!("binding the admin address {admin_addr}"))?;
+    let admin = serve_admin(
+        admin_addr,
+        metrics.clone(),
+        ready.clone(),
+        admin_cancel.clone(),
+    )
+    .await
+    .with_context(|| format!("binding the admin address {admin_addr}"))?;
     info!(addr = %admin.addr, "Admin server listening.");
 
     let signals = cancel.clone();
@@ -254,19 +265,12 @@ async fn run_embedded(
     });
 
     let (reader, source) = vigil_pipeline::open_input(&input).await?;
-    let sinks = vigil_alert::build_sinks(&settings.config.alert.sinks)
-        .context("building alert sinks")?;
+    let sinks =
+        vigil_alert::build_sinks(&settings.config.alert.sinks).context("building alert sinks")?;
     ready.set(true);
-    let summary = vigil_pipeline::run_embedded(
-        &settings,
-        reader,
-        source,
-        sinks,
-        metrics,
-        cancel,
-        |_| {},
-    )
-    .await;
+    let summary =
+        vigil_pipeline::run_embedded(&settings, reader, source, sinks, metrics, cancel, |_| {})
+            .await;
     ready.set(false);
     admin_cancel.cancel();
     let _ = admin.task.await;

@@ -35,7 +35,10 @@ fn run_serves_metrics_while_it_runs_and_prints_a_summary() {
     // While the process runs (stdin still open), scrape /metrics.
     let text = wait_for(Duration::from_secs(30), || {
         let (status, body) = http_get(&addr, "/metrics").ok()?;
-        let n = metric(&body, r#"vigil_ingest_received_posts_total{source="stdin"}"#)?;
+        let n = metric(
+            &body,
+            r#"vigil_ingest_received_posts_total{source="stdin"}"#,
+        )?;
         (status == 200 && n as usize > half).then_some(body)
     })
     .expect("/metrics never showed the posts read");
@@ -47,7 +50,14 @@ fn run_serves_metrics_while_it_runs_and_prints_a_summary() {
         ),
         Some(1.0)
     );
-    assert!(metric(&text, r#"vigil_transport_sent_messages_total{stream="posts"}"#).unwrap() > 0.0);
+    assert!(
+        metric(
+            &text,
+            r#"vigil_transport_sent_messages_total{stream="posts"}"#
+        )
+        .unwrap()
+            > 0.0
+    );
     assert!(text.contains("vigil_build_info{"));
     assert_eq!(http_get(&addr, "/healthz").unwrap().0, 200);
     assert_eq!(http_get(&addr, "/readyz").unwrap().0, 200);
@@ -57,13 +67,20 @@ fn run_serves_metrics_while_it_runs_and_prints_a_summary() {
     }
     drop(stdin);
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let summary = stderr
         .lines()
         .find(|l| l.starts_with("summary:"))
         .unwrap_or_else(|| panic!("no summary in {stderr}"));
-    assert!(summary.contains(&format!("posts_read={}", lines.len() + 1)), "{summary}");
+    assert!(
+        summary.contains(&format!("posts_read={}", lines.len() + 1)),
+        "{summary}"
+    );
     assert!(summary.contains("invalid_json=1"), "{summary}");
     assert!(summary.contains("posts_per_sec="), "{summary}");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -79,7 +96,13 @@ fn run_serves_metrics_while_it_runs_and_prints_a_summary() {
 #[test]
 fn run_file_replay_matches_stdin_replay() {
     let out = vigil()
-        .args(["run", "--config", "config/example.toml", "--input", "examples/posts.jsonl"])
+        .args([
+            "run",
+            "--config",
+            "config/example.toml",
+            "--input",
+            "examples/posts.jsonl",
+        ])
         .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
         .current_dir(root())
         .output()
@@ -88,12 +111,23 @@ fn run_file_replay_matches_stdin_replay() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let ids: Vec<String> = stdout
         .lines()
-        .map(|l| serde_json::from_str::<vigil_types::Alert>(l).unwrap().alert_id.0)
+        .map(|l| {
+            serde_json::from_str::<vigil_types::Alert>(l)
+                .unwrap()
+                .alert_id
+                .0
+        })
         .collect();
     assert_eq!(ids.len(), 6, "{stdout}");
     // Replaying again gives the same alert ids (stable ids).
     let again = vigil()
-        .args(["run", "--config", "config/example.toml", "--input", "examples/posts.jsonl"])
+        .args([
+            "run",
+            "--config",
+            "config/example.toml",
+            "--input",
+            "examples/posts.jsonl",
+        ])
         .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
         .current_dir(root())
         .output()
@@ -147,7 +181,11 @@ fn config_check_lists_every_problem_and_exits_nonzero() {
         "[detect]\nbin_secs = 0\nwindw_bins = 2\n[transport]\ntype = \"carrier-pigeon\"\n[[watches]]\nid = \"Bad Id\"\nterms = []\n",
     )
     .unwrap();
-    let out = vigil().args(["config", "check"]).arg(&bad).output().unwrap();
+    let out = vigil()
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     for key in [
@@ -180,14 +218,23 @@ fn config_show_masks_secrets() {
     let out = vigil().args(["config", "show"]).arg(&f).output().unwrap();
     assert!(out.status.success());
     let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(!shown.contains("SECRET") && !shown.contains("TOKEN123"), "{shown}");
+    assert!(
+        !shown.contains("SECRET") && !shown.contains("TOKEN123"),
+        "{shown}"
+    );
     assert!(shown.contains("bin_secs = 60"), "{shown}");
 }
 
 #[test]
 fn stdout_carries_only_alerts_and_logs_go_to_stderr_as_json() {
     let out = vigil()
-        .args(["--log-format", "json", "run", "--config", "config/example.toml"])
+        .args([
+            "--log-format",
+            "json",
+            "run",
+            "--config",
+            "config/example.toml",
+        ])
         .args(["--input", "examples/posts.jsonl"])
         .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
         .current_dir(root())

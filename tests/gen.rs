@@ -8,8 +8,24 @@ use crate::util::{free_port, read, temp_dir, vigil};
 fn gen(dir: &std::path::Path, seed: u64) -> std::path::PathBuf {
     let out = dir.join(format!("posts-{seed}.jsonl"));
     let st = vigil()
-        .args(["gen", "--seed", &seed.to_string(), "--posts", "30000", "--watches", "30"])
-        .args(["--spikes", "6", "--malformed", "7", "--minutes", "1440", "--out"])
+        .args([
+            "gen",
+            "--seed",
+            &seed.to_string(),
+            "--posts",
+            "30000",
+            "--watches",
+            "30",
+        ])
+        .args([
+            "--spikes",
+            "6",
+            "--malformed",
+            "7",
+            "--minutes",
+            "1440",
+            "--out",
+        ])
         .arg(&out)
         .status()
         .unwrap();
@@ -27,7 +43,10 @@ fn gen_is_deterministic_and_its_spikes_are_detected() {
     assert_eq!(first.lines().count(), 30_000);
     let other = gen(&d, 8);
     assert_ne!(first, read(&other));
-    let zh = first.lines().filter(|l| l.contains("\"lang\":\"zh\"")).count();
+    let zh = first
+        .lines()
+        .filter(|l| l.contains("\"lang\":\"zh\""))
+        .count();
     assert!(zh > 5_000, "ZH posts: {zh}");
     let sources: std::collections::BTreeSet<&str> = first
         .lines()
@@ -44,14 +63,23 @@ fn gen_is_deterministic_and_its_spikes_are_detected() {
         .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("rejected=7"), "{stderr}");
     let opened: BTreeMap<(String, i64), String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str::<vigil_types::Alert>(l).unwrap())
         .filter(|a| a.state == vigil_types::IncidentState::Opened)
-        .map(|a| ((a.watch.0.clone(), a.window_start.0), a.level.as_str().to_string()))
+        .map(|a| {
+            (
+                (a.watch.0.clone(), a.window_start.0),
+                a.level.as_str().to_string(),
+            )
+        })
         .collect();
     let spikes = read(&d.join("posts-7.jsonl.spikes.jsonl"));
     let mut found = 0;

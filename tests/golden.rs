@@ -75,7 +75,11 @@ fn golden_scenarios() {
         .filter(|p| p.join("config.toml").exists())
         .collect();
     dirs.sort();
-    assert!(dirs.len() >= 8, "expected at least 8 scenarios, found {}", dirs.len());
+    assert!(
+        dirs.len() >= 8,
+        "expected at least 8 scenarios, found {}",
+        dirs.len()
+    );
     let mut failures = Vec::new();
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
@@ -137,7 +141,10 @@ fn quiet_scenarios_alert_nothing() {
     for name in ["quiet_stream", "slow_steady_rise"] {
         let (alerts, summary) = run_scenario(&root().join("tests/scenarios").join(name));
         assert!(alerts.is_empty(), "{name}: {alerts:?}");
-        assert!(summary.score.matched > 100, "{name} must carry real traffic");
+        assert!(
+            summary.score.matched > 100,
+            "{name} must carry real traffic"
+        );
     }
 }
 

@@ -253,7 +253,10 @@ mod tests {
         s.deliver(&alert()).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         let got = bodies.lock().unwrap();
-        assert!(got.iter().all(|b| b == &got[0]), "every retry sends the same bytes");
+        assert!(
+            got.iter().all(|b| b == &got[0]),
+            "every retry sends the same bytes"
+        );
     }
 
     #[tokio::test]

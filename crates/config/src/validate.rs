@@ -171,7 +171,9 @@ fn set_path(table: &mut Table, path: &[String], value: Value) -> bool {
 fn env_value(raw: &str) -> Value {
     // Parse as a TOML value when possible (numbers, booleans, arrays), else a string.
     match format!("v = {raw}").parse::<Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| Value::String(raw.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| Value::String(raw.to_string())),
         Err(_) => Value::String(raw.to_string()),
     }
 }
@@ -416,7 +418,11 @@ pub(crate) fn load_layers(
         check_grading(&mut c, "detect.grading", &d.grading);
     }
     if let Some(a) = &alert {
-        c.check(!a.sinks.is_empty(), "alert.sinks", "needs at least one sink");
+        c.check(
+            !a.sinks.is_empty(),
+            "alert.sinks",
+            "needs at least one sink",
+        );
         c.check(
             a.dedupe_capacity >= 1,
             "alert.dedupe_capacity",
@@ -452,12 +458,18 @@ pub(crate) fn load_layers(
 
     let mut watches = Vec::new();
     if watches_raw.is_empty() && root.get("watches").is_none() {
-        c.push("watches", "no watches configured: add at least one [[watches]]");
+        c.push(
+            "watches",
+            "no watches configured: add at least one [[watches]]",
+        );
     }
     if watches_raw.len() > MAX_WATCHES {
         c.push(
             "watches",
-            format!("{} watches configured, at most {MAX_WATCHES}", watches_raw.len()),
+            format!(
+                "{} watches configured, at most {MAX_WATCHES}",
+                watches_raw.len()
+            ),
         );
     }
     let mut seen = HashSet::new();
@@ -466,8 +478,7 @@ pub(crate) fn load_layers(
         let key = format!("watches[{i}]");
         let id_ok = !w.id.is_empty()
             && w.id.len() <= 64
-            && w
-                .id
+            && w.id
                 .chars()
                 .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_');
         c.check(
@@ -476,7 +487,10 @@ pub(crate) fn load_layers(
             "must be 1-64 characters of a-z, 0-9, '-' and '_'",
         );
         if id_ok && !seen.insert(w.id.clone()) {
-            c.push(format!("{key}.id"), format!("duplicate watch id `{}`", w.id));
+            c.push(
+                format!("{key}.id"),
+                format!("duplicate watch id `{}`", w.id),
+            );
         }
         let mut terms = Vec::new();
         let mut uniq = BTreeSet::new();
@@ -655,7 +669,10 @@ terms = ["y"]
         }
         assert!(err.problems().iter().all(|p| p.origin == "bad.toml"));
         let msg = err.to_string();
-        assert!(msg.contains("bad.toml: `detect.windw_bins`: unknown key"), "{msg}");
+        assert!(
+            msg.contains("bad.toml: `detect.windw_bins`: unknown key"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -169,7 +169,10 @@ fn intern(map: &mut HashMap<String, u32>, names: Option<&mut Vec<String>>, s: &s
 impl Detector {
     /// A detector for the watches of `settings`.
     pub fn new(settings: &Settings) -> Detector {
-        let p = DetectorParams::new(&settings.config.detect, settings.config.score.negative_threshold);
+        let p = DetectorParams::new(
+            &settings.config.detect,
+            settings.config.score.negative_threshold,
+        );
         Detector::with_params(
             p,
             settings
@@ -254,7 +257,11 @@ impl Detector {
             }
         }
         self.max_event = self.max_event.max(t);
-        let source = intern(&mut self.sources, Some(&mut self.source_names), &post.source);
+        let source = intern(
+            &mut self.sources,
+            Some(&mut self.source_names),
+            &post.source,
+        );
         let region = post
             .region
             .as_deref()
@@ -362,7 +369,11 @@ impl Detector {
         std::mem::size_of::<WatchState>()
             + w.id.0.capacity()
             + (w.pending.capacity() + w.window.capacity()) * std::mem::size_of::<Bin>()
-            + w.pending.iter().chain(w.window.iter()).map(Bin::heap_bytes).sum::<usize>()
+            + w.pending
+                .iter()
+                .chain(w.window.iter())
+                .map(Bin::heap_bytes)
+                .sum::<usize>()
             + w.incident.as_ref().map_or(0, |i| i.id.capacity())
     }
 
@@ -382,7 +393,10 @@ struct Names<'a> {
 }
 
 fn compact_time(ms: i64) -> String {
-    EventTime(ms).to_datetime().format("%Y%m%dT%H%MZ").to_string()
+    EventTime(ms)
+        .to_datetime()
+        .format("%Y%m%dT%H%MZ")
+        .to_string()
 }
 
 struct Decision {
@@ -402,7 +416,11 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
         triggers.push(Trigger::AbsoluteFloor);
     }
     let share = s.negative_share();
-    let neg_base = if w.negative.n > 0 { w.negative.mean } else { 0.0 };
+    let neg_base = if w.negative.n > 0 {
+        w.negative.mean
+    } else {
+        0.0
+    };
     // The surge must also be unlikely as chance: a binomial z-score of the
     // negative count against the baseline share (floored at 5%), so eight
     // posts with four negative ones do not fire on a 20% baseline.
@@ -594,7 +612,8 @@ fn evaluate(
     let warm = w.baseline.n >= p.warmup_bins;
     let x = s.count as f64;
     let x = if warm {
-        let cap = w.baseline.mean + p.z_threshold * w.baseline.std().max(w.baseline.mean.max(1.0).sqrt());
+        let cap =
+            w.baseline.mean + p.z_threshold * w.baseline.std().max(w.baseline.mean.max(1.0).sqrt());
         x.min(cap)
     } else {
         x

@@ -70,12 +70,26 @@ where
                 .detect_event_lag
                 .observe(((t.0 - wm.0) as f64 / 1000.0).max(0.0));
         }
-        emit(&mut spikes, &mut updates, &mut output, &metrics, &mut totals).await?;
+        emit(
+            &mut spikes,
+            &mut updates,
+            &mut output,
+            &metrics,
+            &mut totals,
+        )
+        .await?;
         let positions: Vec<_> = batch.iter().map(|d| d.position).collect();
         input.ack(&positions).await?;
     }
     detector.finish(&mut spikes, &mut updates);
-    emit(&mut spikes, &mut updates, &mut output, &metrics, &mut totals).await?;
+    emit(
+        &mut spikes,
+        &mut updates,
+        &mut output,
+        &metrics,
+        &mut totals,
+    )
+    .await?;
     output.flush().await?;
     info!(
         accepted = totals.accepted,

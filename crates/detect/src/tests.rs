@@ -14,7 +14,11 @@ const NOW: EventTime = EventTime(T0 + 365 * 86_400_000);
 
 fn settings(extra: &str) -> Settings {
     let base = "bin_secs = 60\nwindow_bins = 1\nallowed_lateness_secs = 30\nwarmup_bins = 10\nmin_count = 8\nz_threshold = 4.0\nresolve_after_quiet_bins = 5";
-    let keys: Vec<&str> = extra.lines().filter_map(|l| l.split('=').next()).map(str::trim).collect();
+    let keys: Vec<&str> = extra
+        .lines()
+        .filter_map(|l| l.split('=').next())
+        .map(str::trim)
+        .collect();
     let base: Vec<&str> = base
         .lines()
         .filter(|l| !keys.contains(&l.split('=').next().unwrap_or("").trim()))
@@ -140,7 +144,10 @@ fn sudden_spike_opens_minor_in_its_onset_bin_then_resolves_once() {
     );
     let open = &spikes[0];
     assert_eq!(open.observed, 40);
-    assert!(open.z >= 4.0 && (2.5..=3.5).contains(&open.baseline), "{open:?}");
+    assert!(
+        open.z >= 4.0 && (2.5..=3.5).contains(&open.baseline),
+        "{open:?}"
+    );
     assert_eq!(open.top_terms, vec!["acme"]);
     assert_eq!(open.sample_post_ids.len(), 5);
     assert!(open.reason.starts_with("minor:"), "{}", open.reason);
@@ -162,7 +169,11 @@ fn spike_across_sources_is_moderate() {
     let s = summary(&spikes);
     assert_eq!(s[0], (Transition::Opened, Level::Moderate, 60), "{s:?}");
     assert_eq!(spikes[0].distinct_sources, 4);
-    assert!(spikes[0].reason.contains("across 4 sources"), "{}", spikes[0].reason);
+    assert!(
+        spikes[0].reason.contains("across 4 sources"),
+        "{}",
+        spikes[0].reason
+    );
 }
 
 #[test]
@@ -180,7 +191,11 @@ fn recall_spike_is_major() {
     let s = summary(&spikes);
     assert_eq!(s[0], (Transition::Opened, Level::Major, 60), "{s:?}");
     assert_eq!(spikes[0].crisis_kinds, vec![CrisisKind::ProductSafety]);
-    assert!(spikes[0].reason.starts_with("major: impact"), "{}", spikes[0].reason);
+    assert!(
+        spikes[0].reason.starts_with("major: impact"),
+        "{}",
+        spikes[0].reason
+    );
 }
 
 #[test]
@@ -190,7 +205,7 @@ fn escalation_minor_to_major_alerts_once_per_state() {
     per_min.extend([30, 30, 40, 40, 40]);
     per_min.extend(baseline(20, 3));
     let posts = minutes(&per_min, |t, k| P {
-        severe: t >= T0 + 62 * 60_000 && t < T0 + 65 * 60_000 && k % 2 == 0,
+        severe: (T0 + 62 * 60_000..T0 + 65 * 60_000).contains(&t) && k % 2 == 0,
         ..p(t)
     });
     let (spikes, _) = run(&mut d, &posts);
@@ -238,7 +253,10 @@ fn negative_share_surge_fires_without_volume() {
     });
     let (spikes, _) = run(&mut d, &posts);
     assert_eq!(summary(&spikes)[0].0, Transition::Opened);
-    assert_eq!(spikes[0].triggers, vec![vigil_types::Trigger::NegativeShare]);
+    assert_eq!(
+        spikes[0].triggers,
+        vec![vigil_types::Trigger::NegativeShare]
+    );
     assert!(spikes[0].negative_share > 0.9);
 }
 
@@ -250,7 +268,10 @@ fn warm_up_suppresses_z_but_absolute_floor_fires() {
     assert!(spikes.is_empty(), "{:?}", summary(&spikes));
     let mut d = Detector::new(&settings("absolute_count = 100"));
     let (spikes, _) = run(&mut d, &minutes(&[3, 3, 150, 3, 3], |t, _| p(t)));
-    assert_eq!(spikes[0].triggers, vec![vigil_types::Trigger::AbsoluteFloor]);
+    assert_eq!(
+        spikes[0].triggers,
+        vec![vigil_types::Trigger::AbsoluteFloor]
+    );
 }
 
 #[test]
@@ -277,7 +298,15 @@ fn late_posts_are_dropped_and_do_not_change_alerts() {
     assert_eq!(obs.iter().filter(|o| **o == Observation::Late).count(), 2);
     let figures = |v: &[Spike]| {
         v.iter()
-            .map(|s| (s.transition, s.level, s.window_start, s.observed, s.z.to_bits()))
+            .map(|s| {
+                (
+                    s.transition,
+                    s.level,
+                    s.window_start,
+                    s.observed,
+                    s.z.to_bits(),
+                )
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(figures(&late), figures(&clean));
@@ -287,7 +316,12 @@ fn late_posts_are_dropped_and_do_not_change_alerts() {
 #[test]
 fn out_of_order_within_lateness_counts() {
     let mut d = Detector::new(&settings(""));
-    let posts = [p(T0 + 50_000), p(T0 + 25_000), p(T0 + 75_000), p(T0 + 59_000)];
+    let posts = [
+        p(T0 + 50_000),
+        p(T0 + 25_000),
+        p(T0 + 75_000),
+        p(T0 + 59_000),
+    ];
     let (_, obs) = run(&mut d, &posts);
     assert!(obs.iter().all(|o| *o == Observation::Accepted), "{obs:?}");
     let mut d = Detector::new(&settings(""));

@@ -187,8 +187,8 @@ impl Ingestor {
                 format!("{} bytes, limit {}", line.len(), self.max_post_bytes),
             ));
         }
-        let text = std::str::from_utf8(line)
-            .map_err(|e| reject(RejectReason::NotUtf8, e.to_string()))?;
+        let text =
+            std::str::from_utf8(line).map_err(|e| reject(RejectReason::NotUtf8, e.to_string()))?;
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(reject(RejectReason::Empty, "blank line"));
@@ -301,7 +301,10 @@ mod tests {
             .unwrap();
         assert_eq!(p.id.as_str(), "p1");
         assert_eq!(p.source, "weibo");
-        assert_eq!(p.published_at, EventTime::parse_rfc3339("2026-11-23T14:00:00Z").unwrap());
+        assert_eq!(
+            p.published_at,
+            EventTime::parse_rfc3339("2026-11-23T14:00:00Z").unwrap()
+        );
         assert_ne!(p.author.as_str(), "u1");
         assert_eq!(p.author, hash_author("vigil-default-salt", "u1"));
         assert_eq!(p.ingested_at, NOW);
@@ -343,19 +346,46 @@ mod tests {
             (b"not json", RejectReason::InvalidJson),
             (b"{\"id\":\"1\",", RejectReason::InvalidJson),
             (b"[1,2]", RejectReason::InvalidJson),
-            (b"{\"text\":\"t\",\"published_at\":1}", RejectReason::MissingField),
-            (b"{\"id\":\"1\",\"published_at\":1}", RejectReason::MissingField),
+            (
+                b"{\"text\":\"t\",\"published_at\":1}",
+                RejectReason::MissingField,
+            ),
+            (
+                b"{\"id\":\"1\",\"published_at\":1}",
+                RejectReason::MissingField,
+            ),
             (b"{\"id\":\"1\",\"text\":\"t\"}", RejectReason::MissingField),
-            (b"{\"id\":\"1\",\"text\":5,\"published_at\":1}", RejectReason::MissingField),
-            (b"{\"id\":\"1\",\"text\":\"t\",\"published_at\":\"yesterday\"}", RejectReason::BadTime),
-            (b"{\"id\":\"1\",\"text\":\"t\",\"published_at\":true}", RejectReason::BadTime),
-            (b"{\"id_str\":\"1\",\"text\":\"t\",\"created_at\":\"Thu 30 Apr\"}", RejectReason::BadTime),
+            (
+                b"{\"id\":\"1\",\"text\":5,\"published_at\":1}",
+                RejectReason::MissingField,
+            ),
+            (
+                b"{\"id\":\"1\",\"text\":\"t\",\"published_at\":\"yesterday\"}",
+                RejectReason::BadTime,
+            ),
+            (
+                b"{\"id\":\"1\",\"text\":\"t\",\"published_at\":true}",
+                RejectReason::BadTime,
+            ),
+            (
+                b"{\"id_str\":\"1\",\"text\":\"t\",\"created_at\":\"Thu 30 Apr\"}",
+                RejectReason::BadTime,
+            ),
         ];
         for (line, want) in cases {
             let got = i.parse_line(line, NOW).unwrap_err();
-            assert_eq!(got.reason, *want, "{:?}: {}", String::from_utf8_lossy(line), got.detail);
+            assert_eq!(
+                got.reason,
+                *want,
+                "{:?}: {}",
+                String::from_utf8_lossy(line),
+                got.detail
+            );
         }
-        let big = format!("{{\"id\":\"1\",\"text\":\"{}\",\"published_at\":1}}", "a".repeat(400));
+        let big = format!(
+            "{{\"id\":\"1\",\"text\":\"{}\",\"published_at\":1}}",
+            "a".repeat(400)
+        );
         assert_eq!(
             i.parse_line(big.as_bytes(), NOW).unwrap_err().reason,
             RejectReason::TooLarge
@@ -382,7 +412,10 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../../shared/data/tweet-json/tweepy_v1_tweets.jsonl");
         let Ok(text) = std::fs::read_to_string(&path) else {
-            eprintln!("SKIP: {} is absent (../shared/data not beside the repo)", path.display());
+            eprintln!(
+                "SKIP: {} is absent (../shared/data not beside the repo)",
+                path.display()
+            );
             return;
         };
         let s = vigil_config::Settings::from_toml_str(
@@ -394,7 +427,9 @@ mod tests {
         let mut i = Ingestor::new(&s.config.ingest);
         let mut n = 0;
         for line in text.lines() {
-            let p = i.parse_line(line.as_bytes(), NOW).unwrap_or_else(|r| panic!("{r:?}"));
+            let p = i
+                .parse_line(line.as_bytes(), NOW)
+                .unwrap_or_else(|r| panic!("{r:?}"));
             assert!(p.published_at.0 > 1_000_000_000_000);
             n += 1;
         }

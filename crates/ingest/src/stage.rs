@@ -10,7 +10,7 @@ use vigil_telemetry::{LogLimiter, Metrics};
 use vigil_transport::{Producer, Record, Stream};
 use vigil_types::{EventTime, Post};
 
-use crate::{parse::RejectReason, Ingestor, IngestError};
+use crate::{parse::RejectReason, IngestError, Ingestor};
 
 /// Counts of one ingest run, for the replay summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -117,7 +117,11 @@ where
                         Some(i) => (i + 1, true),
                         None => (buf.len(), false),
                     };
-                    let content = if ends_line { &buf[..take - 1] } else { &buf[..take] };
+                    let content = if ends_line {
+                        &buf[..take - 1]
+                    } else {
+                        &buf[..take]
+                    };
                     let room = (limit + 1).saturating_sub(line.len());
                     if content.len() > room {
                         oversized = true;
@@ -262,7 +266,12 @@ mod tests {
         }
         assert_eq!(ids, vec!["1", "2"]);
         let text = metrics.render();
-        assert!(text.contains(r#"vigil_ingest_discarded_posts_total{reason="too_large",source="file"} 1"#), "{text}");
+        assert!(
+            text.contains(
+                r#"vigil_ingest_discarded_posts_total{reason="too_large",source="file"} 1"#
+            ),
+            "{text}"
+        );
         assert!(text.contains(r#"vigil_ingest_received_posts_total{source="file"} 6"#));
     }
 }

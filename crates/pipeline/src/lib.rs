@@ -58,7 +58,10 @@ pub async fn open_input(
             let f = tokio::fs::File::open(p)
                 .await
                 .with_context(|| format!("opening input file {}", p.display()))?;
-            (Box::new(BufReader::with_capacity(1 << 16, f)), "file".to_string())
+            (
+                Box::new(BufReader::with_capacity(1 << 16, f)),
+                "file".to_string(),
+            )
         }
         Input::Stdin => (
             Box::new(BufReader::with_capacity(1 << 16, tokio::io::stdin())),
@@ -101,11 +104,11 @@ pub async fn run_embedded(
         limiter,
         now: wall_clock,
     };
-    let ingest = tokio::spawn(
-        replay
-            .run(cancel.clone())
-            .instrument(info_span!("stage", stage = "ingest", mode = "embedded")),
-    );
+    let ingest = tokio::spawn(replay.run(cancel.clone()).instrument(info_span!(
+        "stage",
+        stage = "ingest",
+        mode = "embedded"
+    )));
     let score = tokio::spawn(
         vigil_score::run_score(scorer, posts_rx, scored_tx, metrics.clone(), cancel.clone())
             .instrument(info_span!("stage", stage = "score", mode = "embedded")),
@@ -134,10 +137,22 @@ pub async fn run_embedded(
 
     // Join in pipeline order; a failed stage fails the run (the others end
     // when their streams close).
-    let ingest = ingest.await.context("ingest task panicked")?.context("ingest stage")?;
-    let score = score.await.context("score task panicked")?.context("score stage")?;
-    let detect = detect.await.context("detect task panicked")?.context("detect stage")?;
-    let alert = alert.await.context("alert task panicked")?.context("alert stage")?;
+    let ingest = ingest
+        .await
+        .context("ingest task panicked")?
+        .context("ingest stage")?;
+    let score = score
+        .await
+        .context("score task panicked")?
+        .context("score stage")?;
+    let detect = detect
+        .await
+        .context("detect task panicked")?
+        .context("detect stage")?;
+    let alert = alert
+        .await
+        .context("alert task panicked")?
+        .context("alert stage")?;
     Ok(Summary {
         ingest,
         score,

@@ -183,7 +183,12 @@ terms = ["#fail", "@acmehelp"]
 
     fn run(s: &Scorer, text: &str) -> Vec<ScoredPost> {
         let mut out = Vec::new();
-        s.score(&post(text), &mut Scratch::default(), &mut ScoreStats::default(), &mut out);
+        s.score(
+            &post(text),
+            &mut Scratch::default(),
+            &mut ScoreStats::default(),
+            &mut out,
+        );
         out
     }
 
@@ -201,7 +206,11 @@ terms = ["#fail", "@acmehelp"]
             ("ace alone", "an ace serve", &["ace"]),
             ("full-width", "ＡＣＭＥ 召回", &["acme"]),
             ("zh anywhere", "我买的艾克美手机坏了", &["acme"]),
-            ("exclude wins for its watch only", "the acme hotel was dirty", &["acme-hotel"]),
+            (
+                "exclude wins for its watch only",
+                "the acme hotel was dirty",
+                &["acme-hotel"],
+            ),
             ("hashtag and mention", "so #fail, cc @acmehelp", &["tags"]),
             ("hashtag needs the hash", "fail", &[]),
             ("punctuation boundary", "(acme)!", &["acme"]),
@@ -223,7 +232,10 @@ terms = ["#fail", "@acmehelp"]
         assert_eq!(p.hits.len(), 1);
         assert_eq!((p.hits[0].start, p.hits[0].end), (0, 4));
         let kinds: Vec<_> = p.kinds.iter().map(|k| (k.kind, k.severe)).collect();
-        assert!(kinds.contains(&(CrisisKind::ProductSafety, true)), "{kinds:?}");
+        assert!(
+            kinds.contains(&(CrisisKind::ProductSafety, true)),
+            "{kinds:?}"
+        );
         assert!(kinds.contains(&(CrisisKind::Legal, true)), "{kinds:?}");
         assert!(p.sentiment < 0.0);
         let out = run(&s, "艾克美数据泄露");
@@ -239,7 +251,12 @@ terms = ["#fail", "@acmehelp"]
         let out = run(&s, "ace says acme is fine");
         assert_eq!(watches(&out), vec!["acme", "ace"]);
         let mut stats = ScoreStats::default();
-        s.score(&post("acme acme"), &mut Scratch::default(), &mut stats, &mut Vec::new());
+        s.score(
+            &post("acme acme"),
+            &mut Scratch::default(),
+            &mut stats,
+            &mut Vec::new(),
+        );
         assert_eq!(stats.matched, 1);
         assert_eq!(stats.hits_by_watch, vec![(0, 2)]);
     }

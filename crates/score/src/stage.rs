@@ -81,6 +81,10 @@ where
         totals.records += n;
     }
     output.flush().await?;
-    info!(scored = totals.scored, matched = totals.matched, "Score finished.");
+    info!(
+        scored = totals.scored,
+        matched = totals.matched,
+        "Score finished."
+    );
     Ok(totals)
 }

@@ -34,7 +34,10 @@ impl LatencyRecorder {
 
     /// Number of values recorded.
     pub fn len(&self) -> u64 {
-        self.hist.lock().expect("latency histogram lock poisoned").len()
+        self.hist
+            .lock()
+            .expect("latency histogram lock poisoned")
+            .len()
     }
 
     /// Whether nothing was recorded.

@@ -1,6 +1,6 @@
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::names;
@@ -194,16 +194,14 @@ impl Metrics {
                 "Runtime errors.",
                 &["stage", "error_type"],
             ),
-            build_info: gauge_vec(
-                &r,
-                names::BUILD_INFO,
-                "Always 1.",
-                &["version", "commit"],
-            ),
+            build_info: gauge_vec(&r, names::BUILD_INFO, "Always 1.", &["version", "commit"]),
             registry: r,
         };
         m.build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION"), option_env!("VIGIL_COMMIT").unwrap_or("unknown")])
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                option_env!("VIGIL_COMMIT").unwrap_or("unknown"),
+            ])
             .set(1);
         m
     }
@@ -228,16 +226,26 @@ mod tests {
         // Touch the labelled families so they appear in the output.
         m.ingest_received_posts.with_label_values(&["x"]).inc();
         m.ingest_received_bytes.with_label_values(&["x"]).inc();
-        m.ingest_discarded_posts.with_label_values(&["x", "invalid"]).inc();
+        m.ingest_discarded_posts
+            .with_label_values(&["x", "invalid"])
+            .inc();
         m.score_keyword_hits.with_label_values(&["w"]).inc();
         m.detect_window_posts.with_label_values(&["w"]).set(1);
         m.detect_discarded_posts.with_label_values(&["late"]).inc();
         m.detect_spikes.with_label_values(&["w", "minor"]).inc();
-        m.alert_sent_alerts.with_label_values(&["stdout", "minor"]).inc();
+        m.alert_sent_alerts
+            .with_label_values(&["stdout", "minor"])
+            .inc();
         m.alert_failed_alerts.with_label_values(&["webhook"]).inc();
-        m.alert_suppressed_alerts.with_label_values(&["duplicate"]).inc();
-        m.transport_sent_messages.with_label_values(&["posts"]).inc();
-        m.transport_received_messages.with_label_values(&["posts"]).inc();
+        m.alert_suppressed_alerts
+            .with_label_values(&["duplicate"])
+            .inc();
+        m.transport_sent_messages
+            .with_label_values(&["posts"])
+            .inc();
+        m.transport_received_messages
+            .with_label_values(&["posts"])
+            .inc();
         m.errors.with_label_values(&["ingest", "input"]).inc();
         m.score_batch_duration.observe(0.01);
         m.detect_event_lag.observe(1.0);

@@ -48,7 +48,12 @@ pub enum Stream {
 
 impl Stream {
     /// Every stream, in pipeline order.
-    pub const ALL: [Stream; 4] = [Stream::Posts, Stream::Scored, Stream::Spikes, Stream::Alerts];
+    pub const ALL: [Stream; 4] = [
+        Stream::Posts,
+        Stream::Scored,
+        Stream::Spikes,
+        Stream::Alerts,
+    ];
 
     /// The `stream` label value.
     pub fn as_str(self) -> &'static str {

@@ -29,8 +29,8 @@ pub use crate::{
     error::{ErrorClass, RetryHint},
     ids::{hash_author, AlertId, AuthorId, PostId, WatchId},
     records::{
-        Alert, CrisisKind, EventTime, Hit, IncidentState, KindHit, Level, Post, ScoredPost,
-        Spike, Transition, Trigger,
+        Alert, CrisisKind, EventTime, Hit, IncidentState, KindHit, Level, Post, ScoredPost, Spike,
+        Transition, Trigger,
     },
 };
 

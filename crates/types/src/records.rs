@@ -28,7 +28,11 @@ impl EventTime {
     pub fn to_datetime(self) -> DateTime<Utc> {
         Utc.timestamp_millis_opt(self.0)
             .single()
-            .unwrap_or_else(|| Utc.timestamp_millis_opt(0).single().expect("epoch is valid"))
+            .unwrap_or_else(|| {
+                Utc.timestamp_millis_opt(0)
+                    .single()
+                    .expect("epoch is valid")
+            })
     }
 
     /// RFC 3339 with milliseconds, `Z` suffix.
