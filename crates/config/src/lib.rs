@@ -24,12 +24,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod query;
 mod raw;
 mod validate;
 
 use std::{fmt, path::Path};
 
 pub use crate::{
+    query::{Expr, Query, QueryError},
     raw::{
         AlertConfig, Config, DetectConfig, GradingConfig, GradingOverride, IngestConfig,
         ScoreConfig, Sensitive, SinkConfig, TelemetryConfig, TransportConfig, WatchConfig,

@@ -213,10 +213,15 @@ pub struct WatchConfig {
     #[serde(default)]
     pub name: Option<String>,
     /// Terms, English and Chinese; a post matching any of them matches.
+    #[serde(default)]
     pub terms: Vec<String>,
     /// A post matching any of these does not match the watch.
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// A query instead of `terms`/`exclude`: terms, "phrases", AND, OR,
+    /// NOT and parentheses (see `Query`).
+    #[serde(default)]
+    pub query: Option<String>,
     /// Per-watch grading overrides (each key optional).
     #[serde(default)]
     pub grading: Option<GradingOverride>,

@@ -6,6 +6,7 @@ use toml::{Table, Value};
 use vigil_types::{CrisisKind, WatchId};
 
 use crate::{
+    query::Query,
     raw::{
         AlertConfig, Config, DetectConfig, GradingConfig, IngestConfig, ScoreConfig, SinkConfig,
         TelemetryConfig, TransportConfig, WatchConfig,
@@ -27,6 +28,9 @@ pub struct Watch {
     pub terms: Vec<String>,
     /// Exclusion terms.
     pub exclude: Vec<String>,
+    /// The watch's query (built from `terms`/`exclude` when no `query` is
+    /// given), parsed once here.
+    pub query: Query,
     /// Grading with this watch's overrides applied.
     pub grading: GradingConfig,
 }
@@ -502,8 +506,14 @@ pub(crate) fn load_layers(
                 terms.push(t.to_string());
             }
         }
-        if w.terms.is_empty() {
-            c.push(format!("{key}.terms"), "needs at least one term");
+        if w.terms.is_empty() && w.query.is_none() {
+            c.push(format!("{key}.terms"), "needs at least one term (or a `query`)");
+        }
+        if w.query.is_some() && (!w.terms.is_empty() || !w.exclude.is_empty()) {
+            c.push(
+                format!("{key}.query"),
+                "give either `query` or `terms`/`exclude`, not both",
+            );
         }
         let mut exclude = Vec::new();
         for (j, t) in w.exclude.iter().enumerate() {
@@ -523,11 +533,22 @@ pub(crate) fn load_layers(
             (Some(d), None) => d.grading.clone(),
             (None, _) => continue,
         };
+        let query = match &w.query {
+            Some(q) => match Query::parse(q) {
+                Ok(q) => q,
+                Err(e) => {
+                    c.push(format!("{key}.query"), format!("{e}: {q}"));
+                    continue;
+                }
+            },
+            None => Query::from_terms(&terms, &exclude),
+        };
         watches.push(Watch {
             id: WatchId(w.id.clone()),
             name: w.name.clone().unwrap_or_else(|| w.id.clone()),
             terms,
             exclude,
+            query,
             grading,
         });
     }
@@ -725,6 +746,18 @@ terms = ["y"]
             s.watches[0].grading.moderate_ratio,
             s.config.detect.grading.moderate_ratio
         );
+    }
+
+    #[test]
+    fn watch_query_is_parsed_once_with_positions() {
+        let text = "[[watches]]\nid = \"q\"\nquery = '(acme OR 艾克美) AND (recall OR \"data breach\") NOT \"acme hotel\"'\n";
+        let s = Settings::from_toml_str(text, "f.toml", &[]).unwrap();
+        assert_eq!(s.watches[0].query.terms.len(), 5);
+        let bad = "[[watches]]\nid = \"q\"\nquery = \"(acme OR\"\n[[watches]]\nid = \"r\"\nterms = [\"x\"]\nquery = \"x\"\n";
+        let err = Settings::from_toml_str(bad, "f.toml", &[]).unwrap_err();
+        assert_eq!(err.problems()[0].key, "watches[0].query");
+        assert!(err.problems()[0].message.contains("column"), "{err}");
+        assert_eq!(err.problems()[1].key, "watches[1].query");
     }
 
     #[test]

@@ -17,13 +17,14 @@ use vigil_types::CrisisKind;
 
 use crate::normalize::{is_word_char, normalize};
 
+/// Most patterns compiled into a DFA; larger sets use a contiguous NFA.
+pub const DFA_MAX_PATTERNS: usize = 25_000;
+
 /// What one automaton pattern means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Use {
-    /// A watch term.
-    Term { watch: u32 },
-    /// A watch exclusion term.
-    Exclude { watch: u32 },
+    /// Term `term` of watch `watch`'s query.
+    Term { watch: u32, term: u32 },
     /// A crisis-lexicon term.
     Kind { kind: CrisisKind, severe: bool },
 }
@@ -88,16 +89,14 @@ impl Matcher {
         };
         for (i, w) in watches.iter().enumerate() {
             let watch = i as u32;
-            for t in &w.terms {
-                if !add(t, Use::Term { watch }) {
-                    return Err(MatcherError::EmptyTerm {
-                        watch: w.id.0.clone(),
-                        term: t.clone(),
-                    });
-                }
-            }
-            for t in &w.exclude {
-                if !add(t, Use::Exclude { watch }) {
+            for (j, t) in w.query.terms.iter().enumerate() {
+                if !add(
+                    t,
+                    Use::Term {
+                        watch,
+                        term: j as u32,
+                    },
+                ) {
                     return Err(MatcherError::EmptyTerm {
                         watch: w.id.0.clone(),
                         term: t.clone(),
@@ -134,13 +133,19 @@ impl Matcher {
                 )
             })
             .collect();
+        // A DFA is the fastest scan but its memory grows with patterns x
+        // alphabet (about 35 MB at 20,000 patterns, 340 MB at 200,000):
+        // use it up to DFA_MAX_PATTERNS, a contiguous NFA beyond.
+        let kind = if patterns.len() <= DFA_MAX_PATTERNS {
+            AhoCorasickKind::DFA
+        } else {
+            AhoCorasickKind::ContiguousNFA
+        };
         let ac = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
+            .kind(Some(kind))
             .build(&patterns)
             .or_else(|_| {
-                // A DFA over very many patterns can exceed its size limit:
-                // fall back to the automatic choice (contiguous NFA).
                 AhoCorasickBuilder::new()
                     .match_kind(MatchKind::Standard)
                     .build(&patterns)

@@ -1,7 +1,7 @@
 //! The pure score core: a [`Post`] in, one [`ScoredPost`] per matching watch
 //! out.
 
-use vigil_config::Settings;
+use vigil_config::{Query, Settings};
 use vigil_types::{CrisisKind, Hit, KindHit, Post, ScoredPost, WatchId};
 
 use crate::{
@@ -26,8 +26,7 @@ pub struct ScoreStats {
 pub struct Scratch {
     text: String,
     hits: Vec<RawHit>,
-    per_watch: Vec<(u32, u32)>, // (watch, index into hits)
-    excluded: Vec<u32>,
+    per_watch: Vec<(u32, u32, u32)>, // (watch, query term, index into hits)
 }
 
 /// The scorer: the matching automaton plus the sentiment lexicon.
@@ -36,6 +35,7 @@ pub struct Scorer {
     matcher: Matcher,
     sentiment: SentimentScorer,
     watch_ids: Vec<WatchId>,
+    queries: Vec<Query>,
 }
 
 impl Scorer {
@@ -45,6 +45,7 @@ impl Scorer {
             matcher: Matcher::new(&settings.watches, &settings.lexicons)?,
             sentiment: SentimentScorer::new(),
             watch_ids: settings.watches.iter().map(|w| w.id.clone()).collect(),
+            queries: settings.watches.iter().map(|w| w.query.clone()).collect(),
         })
     }
 
@@ -71,13 +72,11 @@ impl Scorer {
         normalize_into(&post.text, &mut scratch.text);
         self.matcher.find(&scratch.text, &mut scratch.hits);
         scratch.per_watch.clear();
-        scratch.excluded.clear();
         let mut kinds = [(false, false); 6]; // (hit, severe) per kind
         for (i, h) in scratch.hits.iter().enumerate() {
             for u in &self.matcher.uses[h.pattern as usize] {
                 match *u {
-                    Use::Term { watch } => scratch.per_watch.push((watch, i as u32)),
-                    Use::Exclude { watch } => scratch.excluded.push(watch),
+                    Use::Term { watch, term } => scratch.per_watch.push((watch, term, i as u32)),
                     Use::Kind { kind, severe } => {
                         let k = &mut kinds[kind.index()];
                         k.0 = true;
@@ -89,7 +88,8 @@ impl Scorer {
         if scratch.per_watch.is_empty() {
             return 0;
         }
-        scratch.per_watch.sort_unstable();
+        // By watch, then by position in the text.
+        scratch.per_watch.sort_unstable_by_key(|&(w, _, h)| (w, h));
         let kind_hits: Vec<KindHit> = CrisisKind::ALL
             .iter()
             .zip(kinds)
@@ -105,10 +105,13 @@ impl Scorer {
             while j < scratch.per_watch.len() && scratch.per_watch[j].0 == watch {
                 j += 1;
             }
-            if !scratch.excluded.contains(&watch) {
-                let hits: Vec<Hit> = scratch.per_watch[i..j]
+            let group = &scratch.per_watch[i..j];
+            let query = &self.queries[watch as usize];
+            if query.eval(|t| group.iter().any(|&(_, term, _)| term as usize == t)) {
+                let hits: Vec<Hit> = group
                     .iter()
-                    .map(|&(_, hi)| {
+                    .filter(|&&(_, term, _)| !query.negative_only[term as usize])
+                    .map(|&(_, _, hi)| {
                         let h = scratch.hits[hi as usize];
                         Hit {
                             term: self.matcher.patterns[h.pattern as usize].clone(),
@@ -162,6 +165,9 @@ terms = ["ace"]
 [[watches]]
 id = "tags"
 terms = ["#fail", "@acmehelp"]
+[[watches]]
+id = "crisis"
+query = '(acme OR 艾克美) AND (recall OR 召回 OR "data breach") NOT "acme hotel"'
 "##;
 
     fn scorer() -> Scorer {
@@ -204,7 +210,7 @@ terms = ["#fail", "@acmehelp"]
             ("en inside word", "acmes and placement", &[]),
             ("ace not in place", "what a place", &[]),
             ("ace alone", "an ace serve", &["ace"]),
-            ("full-width", "ＡＣＭＥ 召回", &["acme"]),
+            ("full-width", "ＡＣＭＥ 召回", &["acme", "crisis"]),
             ("zh anywhere", "我买的艾克美手机坏了", &["acme"]),
             (
                 "exclude wins for its watch only",
@@ -216,6 +222,9 @@ terms = ["#fail", "@acmehelp"]
             ("punctuation boundary", "(acme)!", &["acme"]),
             ("empty", "", &[]),
             ("emoji only", "😡😡", &[]),
+            ("query needs both groups", "acme recall today", &["acme", "crisis"]),
+            ("query phrase", "艾克美 data breach", &["acme", "crisis"]),
+            ("query NOT phrase", "acme hotel recall", &["acme-hotel"]),
         ];
         for (name, text, want) in cases {
             let out = run(&s, text);
@@ -227,7 +236,10 @@ terms = ["#fail", "@acmehelp"]
     fn kinds_and_spans() {
         let s = scorer();
         let out = run(&s, "ACME recall after explosion, lawsuit coming");
-        assert_eq!(out.len(), 1);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].watch.as_str(), "crisis");
+        let terms: Vec<&str> = out[1].hits.iter().map(|h| h.term.as_str()).collect();
+        assert_eq!(terms, vec!["acme", "recall"]);
         let p = &out[0];
         assert_eq!(p.hits.len(), 1);
         assert_eq!((p.hits[0].start, p.hits[0].end), (0, 4));
