@@ -421,12 +421,15 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
     } else {
         0.0
     };
-    // The surge must also be unlikely as chance: a binomial z-score of the
-    // negative count against the baseline share (floored at 5%), so eight
-    // posts with four negative ones do not fire on a 20% baseline.
+    // The surge must also be unlikely as chance: the arcsine
+    // (variance-stabilising) z-score of the negative share against the
+    // baseline share (floored at 5%), `2 sqrt(n) (asin sqrt(p) - asin
+    // sqrt(p0))`, which keeps its tails honest for small windows (8 of 12
+    // negative on a 20% baseline is z = 3.4, not the normal
+    // approximation's 4.0).
     let p0 = neg_base.clamp(0.05, 0.95);
     let n = s.count as f64;
-    let neg_z = (s.negative as f64 - n * p0) / (n * p0 * (1.0 - p0)).sqrt().max(1e-9);
+    let neg_z = 2.0 * n.sqrt() * (share.sqrt().asin() - p0.sqrt().asin());
     if warm
         && s.count >= p.negative_min_count
         && share >= p.negative_share_min
