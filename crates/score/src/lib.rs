@@ -32,7 +32,7 @@ mod stage;
 
 pub use crate::{
     matcher::{Matcher, MatcherError},
-    normalize::{is_cjk, is_word_char, normalize, normalize_into},
+    normalize::{is_cjk, is_word_char, normalize, normalize_into, normalize_mapped, OffsetMap},
     scorer::{ScoreStats, Scorer, Scratch},
     sentiment::{SentimentLabel, SentimentScorer},
     stage::{run_score, ScoreTotals},

@@ -6,7 +6,7 @@ use vigil_types::{CrisisKind, Hit, KindHit, Post, ScoredPost, WatchId};
 
 use crate::{
     matcher::{Matcher, MatcherError, RawHit, Use},
-    normalize::normalize_into,
+    normalize::{normalize_into, normalize_mapped, OffsetMap},
     sentiment::SentimentScorer,
 };
 
@@ -27,6 +27,9 @@ pub struct Scratch {
     text: String,
     hits: Vec<RawHit>,
     per_watch: Vec<(u32, u32, u32)>, // (watch, query term, index into hits)
+    mapped: String,
+    map: OffsetMap,
+    map_ready: bool,
 }
 
 /// The scorer: the matching automaton plus the sentiment lexicon.
@@ -97,6 +100,7 @@ impl Scorer {
             .map(|(k, (_, severe))| KindHit { kind: *k, severe })
             .collect();
         let sentiment = self.sentiment.score(&scratch.text);
+        scratch.map_ready = false;
         let before = out.len();
         let mut i = 0;
         while i < scratch.per_watch.len() {
@@ -111,12 +115,20 @@ impl Scorer {
                 let hits: Vec<Hit> = group
                     .iter()
                     .filter(|&&(_, term, _)| !query.negative_only[term as usize])
-                    .map(|&(_, _, hi)| {
-                        let h = scratch.hits[hi as usize];
+                    .map(|&(_, _, hi)| scratch.hits[hi as usize])
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .map(|h| {
+                        // Spans are reported in the original text: build the
+                        // offset map once per matching post.
+                        if !scratch.map_ready {
+                            normalize_mapped(&post.text, &mut scratch.mapped, &mut scratch.map);
+                            scratch.map_ready = true;
+                        }
                         Hit {
                             term: self.matcher.patterns[h.pattern as usize].clone(),
-                            start: h.start,
-                            end: h.end,
+                            start: scratch.map.to_original(h.start),
+                            end: scratch.map.to_original(h.end),
                         }
                     })
                     .collect();
@@ -243,6 +255,11 @@ query = '(acme OR 艾克美) AND (recall OR 召回 OR "data breach") NOT "acme h
         let p = &out[0];
         assert_eq!(p.hits.len(), 1);
         assert_eq!((p.hits[0].start, p.hits[0].end), (0, 4));
+        // Spans are offsets in the original text, whatever normalisation did.
+        let text = "快看 ＡＣＭＥ 數據洩露";
+        let out = run(&s, text);
+        let h = &out[0].hits[0];
+        assert_eq!(&text[h.start as usize..h.end as usize], "ＡＣＭＥ");
         let kinds: Vec<_> = p.kinds.iter().map(|k| (k.kind, k.severe)).collect();
         assert!(
             kinds.contains(&(CrisisKind::ProductSafety, true)),
@@ -278,5 +295,134 @@ query = '(acme OR 艾克美) AND (recall OR 召回 OR "data breach") NOT "acme h
         let s = scorer();
         let text = "lorem ipsum ".repeat(90_000) + "acme";
         assert_eq!(watches(&run(&s, &text)), vec!["acme"]);
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use vigil_config::Expr;
+    use vigil_types::{AuthorId, EventTime, PostId};
+
+    const WORDS: &[&str] = &["acme", "recall", "data breach", "召回", "艾克美", "hotel"];
+
+    fn render(e: &Expr) -> String {
+        match e {
+            Expr::Term(i) => format!("\"{}\"", WORDS[*i]),
+            Expr::And(v) => format!(
+                "({})",
+                v.iter().map(render).collect::<Vec<_>>().join(" AND ")
+            ),
+            Expr::Or(v) => format!(
+                "({})",
+                v.iter().map(render).collect::<Vec<_>>().join(" OR ")
+            ),
+            Expr::Not(x) => format!("NOT {}", render(x)),
+        }
+    }
+
+    fn naive(e: &Expr, text: &str) -> bool {
+        match e {
+            Expr::Term(i) => {
+                let t = WORDS[*i];
+                let cjk = t.chars().all(crate::is_cjk);
+                text.match_indices(t).any(|(s, m)| {
+                    cjk || (!text[..s].chars().next_back().is_some_and(crate::is_word_char)
+                        && !text[s + m.len()..].chars().next().is_some_and(crate::is_word_char))
+                })
+            }
+            Expr::And(v) => v.iter().all(|x| naive(x, text)),
+            Expr::Or(v) => v.iter().any(|x| naive(x, text)),
+            Expr::Not(x) => !naive(x, text),
+        }
+    }
+
+    fn expr() -> impl Strategy<Value = Expr> {
+        let leaf = (0..WORDS.len()).prop_map(Expr::Term);
+        leaf.prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::And),
+                prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::Or),
+                inner.prop_map(|x| Expr::Not(Box::new(x))),
+            ]
+        })
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                Just("acme"),
+                Just("ACME"),
+                Just("recall"),
+                Just("data breach"),
+                Just("召回"),
+                Just("艾克美"),
+                Just("hotel"),
+                Just("acmes"),
+                Just("x"),
+                Just("數據"),
+            ],
+            0..8,
+        )
+        .prop_map(|v| v.join(" "))
+    }
+
+    fn post(text: &str) -> Post {
+        Post {
+            id: PostId::from("p"),
+            source: "x".into(),
+            author: AuthorId::from("a"),
+            text: text.into(),
+            lang: None,
+            region: None,
+            published_at: EventTime(0),
+            ingested_at: EventTime(0),
+        }
+    }
+
+    proptest! {
+        /// The query evaluated from the automaton's hits equals a naive
+        /// evaluator that searches the normalised text term by term.
+        #[test]
+        fn query_matches_naive_evaluator(e in expr(), t in text()) {
+            let q = render(&e);
+            let toml = format!("[[watches]]\nid = \"q\"\nquery = '{q}'\n");
+            let Ok(settings) = Settings::from_toml_str(&toml, "p.toml", &[]) else {
+                // Queries that match posts with no term at all are rejected
+                // at validation; the naive evaluator agrees they would.
+                prop_assert!(naive(&e, ""));
+                return Ok(());
+            };
+            let scorer = Scorer::new(&settings).unwrap();
+            let mut out = Vec::new();
+            scorer.score(&post(&t), &mut Scratch::default(), &mut ScoreStats::default(), &mut out);
+            prop_assert_eq!(!out.is_empty(), naive(&e, &crate::normalize(&t)), "query {} on {}", q, t);
+        }
+
+        /// Hit spans are in bounds, on char boundaries of the original text,
+        /// and sorted.
+        #[test]
+        fn hit_spans_in_bounds_and_sorted(t in text(), pad in "[ ＡＢ數據!]{0,4}") {
+            let text = format!("{pad}{t}{pad}");
+            let settings = Settings::from_toml_str(
+                "[[watches]]\nid = \"w\"\nterms = [\"acme\", \"召回\", \"data breach\", \"艾克美\"]\n",
+                "p.toml",
+                &[],
+            )
+            .unwrap();
+            let scorer = Scorer::new(&settings).unwrap();
+            let mut out = Vec::new();
+            scorer.score(&post(&text), &mut Scratch::default(), &mut ScoreStats::default(), &mut out);
+            for sp in &out {
+                let mut last = 0;
+                for h in &sp.hits {
+                    prop_assert!(h.start < h.end && (h.end as usize) <= text.len());
+                    prop_assert!(text.is_char_boundary(h.start as usize) && text.is_char_boundary(h.end as usize));
+                    prop_assert!(h.start >= last);
+                    last = h.start;
+                }
+            }
+        }
     }
 }

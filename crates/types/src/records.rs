@@ -168,9 +168,9 @@ impl fmt::Display for CrisisKind {
 pub struct Hit {
     /// The configured term (normalised form).
     pub term: String,
-    /// Byte offset of the match start in the normalised text.
+    /// Byte offset of the match start in the post's original text.
     pub start: u32,
-    /// Byte offset one past the match end in the normalised text.
+    /// Byte offset one past the match end in the post's original text.
     pub end: u32,
 }
 
