@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vigil_config::Settings;
-use vigil_pipeline::Input;
+use vigil_pipeline::{Input, LiveConfig};
 use vigil_telemetry::{init_logging, serve_admin, LogFormat, Metrics, Readiness};
 use vigil_types::EventTime;
 
@@ -226,7 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()
                 .context("starting the tokio runtime")?;
-            let result = rt.block_on(run_embedded(settings, input, admin_addr));
+            let result = rt.block_on(run_embedded(settings, config, input, admin_addr));
             // stdin is read on a blocking thread that may still wait in read(2):
             // do not let the runtime's drop wait for it.
             rt.shutdown_timeout(std::time::Duration::from_millis(200));
@@ -237,6 +237,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn run_embedded(
     settings: Settings,
+    config_path: PathBuf,
     input: Input,
     admin_addr: SocketAddr,
 ) -> anyhow::Result<ExitCode> {
@@ -264,13 +265,41 @@ async fn run_embedded(
         std::process::exit(130);
     });
 
+    let live = LiveConfig::new(&settings)?;
+    #[cfg(unix)]
+    {
+        // SIGHUP reloads watches and lexicons from the same file; a failed
+        // reload keeps the running configuration (logged and counted).
+        let live = live.clone();
+        let metrics = metrics.clone();
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("installing the SIGHUP handler")?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                info!(path = %config_path.display(), "SIGHUP: reloading the configuration.");
+                let loaded = Settings::load(&config_path).map_err(anyhow::Error::from);
+                let _ = live.reload(loaded, &metrics).await;
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = config_path;
+
     let (reader, source) = vigil_pipeline::open_input(&input).await?;
     let sinks =
         vigil_alert::build_sinks(&settings.config.alert.sinks).context("building alert sinks")?;
     ready.set(true);
-    let summary =
-        vigil_pipeline::run_embedded(&settings, reader, source, sinks, metrics, cancel, |_| {})
-            .await;
+    let summary = vigil_pipeline::run_embedded(
+        &settings,
+        &live,
+        reader,
+        source,
+        sinks,
+        metrics,
+        cancel,
+        |_| {},
+    )
+    .await;
     ready.set(false);
     admin_cancel.cancel();
     let _ = admin.task.await;

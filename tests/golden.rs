@@ -28,6 +28,7 @@ fn run_scenario(dir: &Path) -> (Vec<String>, Summary) {
     let summary = rt
         .block_on(vigil_pipeline::run_embedded(
             &settings,
+            &vigil_pipeline::LiveConfig::new(&settings).unwrap(),
             Box::new(tokio::io::BufReader::new(std::io::Cursor::new(input))),
             "file".into(),
             Vec::new(),

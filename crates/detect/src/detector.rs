@@ -220,6 +220,43 @@ impl Detector {
         }
     }
 
+    /// Applies a reloaded watch list: new watches start empty (at the
+    /// current bin), kept watches keep their bins, baseline and incident
+    /// (with the new grading), removed watches are dropped. Detector
+    /// parameters (bins, thresholds) are not reloaded: they change the
+    /// meaning of the state already held.
+    pub fn update_watches(&mut self, settings: &Settings) {
+        let mut old: HashMap<WatchId, WatchState> =
+            self.watches.drain(..).map(|w| (w.id.clone(), w)).collect();
+        let next_close = old.values().map(|w| w.next_close).max().or(self.origin);
+        for w in &settings.watches {
+            let state = match old.remove(&w.id) {
+                Some(mut s) => {
+                    s.grading = w.grading.clone();
+                    s
+                }
+                None => WatchState {
+                    id: w.id.clone(),
+                    grading: w.grading.clone(),
+                    pending: VecDeque::new(),
+                    window: VecDeque::new(),
+                    next_close: next_close.unwrap_or(0),
+                    baseline: Ewma::default(),
+                    negative: Ewma::default(),
+                    incident: None,
+                    last_window_count: 0,
+                },
+            };
+            self.watches.push(state);
+        }
+        self.index = self
+            .watches
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.id.clone(), i))
+            .collect();
+    }
+
     /// Parameters.
     pub fn params(&self) -> &DetectorParams {
         &self.p

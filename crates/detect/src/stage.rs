@@ -1,7 +1,11 @@
 //! The async detect runner: ScoredPost batches in, Spike batches out.
 
+use std::sync::Arc;
+
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, Instrument};
+use vigil_config::Settings;
 use vigil_telemetry::Metrics;
 use vigil_transport::{Consumer, Producer, Record, Stream, TransportError};
 use vigil_types::{EventTime, ScoredPost, Spike, Transition};
@@ -23,13 +27,15 @@ pub struct DetectTotals {
 
 /// Runs the detect stage until its input ends, then closes the remaining
 /// bins. `now` is the processing-time clock (only used to reject posts from
-/// the future and for the event-lag metric).
+/// the future and for the event-lag metric). A new watch list on `reload`
+/// is applied before the next batch.
 pub async fn run_detect<C, P>(
     mut detector: Detector,
     mut input: C,
     mut output: P,
     metrics: Metrics,
     now: fn() -> EventTime,
+    mut reload: Option<watch::Receiver<Arc<Settings>>>,
     _cancel: CancellationToken,
 ) -> Result<DetectTotals, TransportError>
 where
@@ -45,6 +51,13 @@ where
     loop {
         let batch = input.recv().instrument(info_span!("recv")).await?;
         let Some(batch) = batch else { break };
+        if let Some(rx) = reload.as_mut() {
+            if rx.has_changed().unwrap_or(false) {
+                let settings = rx.borrow_and_update().clone();
+                detector.update_watches(&settings);
+                info!(watches = detector.watch_count(), "Detect watches reloaded.");
+            }
+        }
         received.inc_by(batch.len() as u64);
         let t = now();
         for d in &batch {

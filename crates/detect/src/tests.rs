@@ -431,3 +431,42 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn reloaded_watches_keep_state_and_new_ones_start_counting() {
+    let mut d = Detector::new(&settings(""));
+    let mut per_min = baseline(60, 3);
+    per_min.extend([40]);
+    let (_, _) = run(&mut d, &minutes(&per_min[..60], |t, _| p(t)));
+    let extra = "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n[[watches]]\nid = \"fresh\"\nterms = [\"fresh\"]\n";
+    let s = Settings::from_toml_str(
+        &format!("[detect]\nwarmup_bins = 10\nresolve_after_quiet_bins = 5\n{extra}"),
+        "t.toml",
+        &[],
+    )
+    .unwrap();
+    d.update_watches(&s);
+    assert_eq!(d.watch_count(), 2);
+    // "other" is gone, "fresh" is known, "acme" kept its baseline: a spike
+    // right after the reload still fires (no new warm-up).
+    let mut x = scored(&p(T0 + 60 * 60_000 + 1000), 0);
+    x.watch = WatchId::from("other");
+    assert_eq!(d.observe(&x, NOW), Observation::UnknownWatch);
+    let mut y = scored(&p(T0 + 60 * 60_000 + 1000), 0);
+    y.watch = WatchId::from("fresh");
+    assert_eq!(d.observe(&y, NOW), Observation::Accepted);
+    let spike: Vec<P> = minutes(
+        &[0; 60]
+            .iter()
+            .copied()
+            .chain([40, 3, 3])
+            .collect::<Vec<_>>(),
+        |t, _| p(t),
+    )
+    .into_iter()
+    .filter(|x| x.t_ms >= T0 + 60 * 60_000)
+    .collect();
+    let (spikes, _) = run(&mut d, &spike);
+    assert_eq!(spikes[0].transition, Transition::Opened);
+    assert_eq!(spikes[0].watch.as_str(), "acme");
+}

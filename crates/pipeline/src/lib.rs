@@ -11,6 +11,7 @@
 //! [`Summary`].
 #![deny(missing_docs)]
 
+mod live;
 mod summary;
 
 use std::{path::PathBuf, sync::Arc, time::Instant};
@@ -23,12 +24,11 @@ use vigil_alert::{Alerter, Sink};
 use vigil_config::Settings;
 use vigil_detect::Detector;
 use vigil_ingest::{FileReplay, Ingestor};
-use vigil_score::Scorer;
 use vigil_telemetry::{LogLimiter, Metrics};
 use vigil_transport::memory_stream;
 use vigil_types::{Alert, EventTime};
 
-pub use crate::summary::Summary;
+pub use crate::{live::LiveConfig, summary::Summary};
 
 /// Where posts come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,8 +72,11 @@ pub async fn open_input(
 
 /// Runs the four stages in this process over bounded in-memory streams,
 /// until the input ends or `cancel` fires. `tap` sees every alert sent.
+/// `live` holds the swappable scorer and watch list (see [`LiveConfig`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn run_embedded(
     settings: &Settings,
+    live: &LiveConfig,
     reader: Box<dyn AsyncBufRead + Send + Unpin>,
     source: String,
     sinks: Vec<Sink>,
@@ -84,7 +87,6 @@ pub async fn run_embedded(
     let started = Instant::now();
     let cfg = &settings.config;
     let cap = cfg.transport.channel_capacity;
-    let scorer = Arc::new(Scorer::new(settings).context("building the score automaton")?);
     let detector = Detector::new(settings);
     let limiter = Arc::new(LogLimiter::new(std::time::Duration::from_secs(
         cfg.telemetry.error_log_interval_secs,
@@ -110,8 +112,14 @@ pub async fn run_embedded(
         mode = "embedded"
     )));
     let score = tokio::spawn(
-        vigil_score::run_score(scorer, posts_rx, scored_tx, metrics.clone(), cancel.clone())
-            .instrument(info_span!("stage", stage = "score", mode = "embedded")),
+        vigil_score::run_score(
+            live.scorer(),
+            posts_rx,
+            scored_tx,
+            metrics.clone(),
+            cancel.clone(),
+        )
+        .instrument(info_span!("stage", stage = "score", mode = "embedded")),
     );
     let detect = tokio::spawn(
         vigil_detect::run_detect(
@@ -120,6 +128,7 @@ pub async fn run_embedded(
             spikes_tx,
             metrics.clone(),
             wall_clock,
+            Some(live.watches()),
             cancel.clone(),
         )
         .instrument(info_span!("stage", stage = "detect", mode = "embedded")),

@@ -2,6 +2,8 @@
 
 use std::{sync::Arc, time::Instant};
 
+use arc_swap::ArcSwap;
+
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 use vigil_telemetry::Metrics;
@@ -23,9 +25,11 @@ pub struct ScoreTotals {
 
 /// Runs the score stage until the input ends (or `cancel` fires and the
 /// input has drained: cancellation stops ingest, and score drains what is
-/// already in flight).
+/// already in flight). The scorer is loaded once per batch from `scorer`,
+/// so a reload (a new automaton built off the hot path and swapped in)
+/// takes effect at the next batch.
 pub async fn run_score<C, P>(
-    scorer: Arc<Scorer>,
+    scorer: Arc<ArcSwap<Scorer>>,
     mut input: C,
     mut output: P,
     metrics: Metrics,
@@ -35,9 +39,7 @@ where
     C: Consumer<Post>,
     P: Producer<ScoredPost>,
 {
-    metrics
-        .score_automaton_memory
-        .set(scorer.matcher().memory_usage() as i64);
+    let mut memory = 0usize;
     let received = metrics
         .transport_received_messages
         .with_label_values(&[Stream::Posts.as_str()]);
@@ -49,6 +51,11 @@ where
     let mut out: Vec<ScoredPost> = Vec::new();
     while let Some(batch) = input.recv().await? {
         let started = Instant::now();
+        let scorer = scorer.load_full();
+        if scorer.matcher().memory_usage() != memory {
+            memory = scorer.matcher().memory_usage();
+            metrics.score_automaton_memory.set(memory as i64);
+        }
         received.inc_by(batch.len() as u64);
         let mut stats = ScoreStats::default();
         out.clear();

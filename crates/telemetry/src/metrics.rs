@@ -46,6 +46,8 @@ pub struct Metrics {
     pub transport_received_messages: IntCounterVec,
     /// See [`names::ERRORS_TOTAL`].
     pub errors: IntCounterVec,
+    /// See [`names::CONFIG_RELOADS_TOTAL`].
+    pub config_reloads: IntCounterVec,
     /// See [`names::BUILD_INFO`].
     pub build_info: IntGaugeVec,
 }
@@ -194,6 +196,12 @@ impl Metrics {
                 "Runtime errors.",
                 &["stage", "error_type"],
             ),
+            config_reloads: counter_vec(
+                &r,
+                names::CONFIG_RELOADS_TOTAL,
+                "Configuration reloads by result.",
+                &["result"],
+            ),
             build_info: gauge_vec(&r, names::BUILD_INFO, "Always 1.", &["version", "commit"]),
             registry: r,
         };
@@ -247,6 +255,7 @@ mod tests {
             .with_label_values(&["posts"])
             .inc();
         m.errors.with_label_values(&["ingest", "input"]).inc();
+        m.config_reloads.with_label_values(&["success"]).inc();
         m.score_batch_duration.observe(0.01);
         m.detect_event_lag.observe(1.0);
         let text = m.render();

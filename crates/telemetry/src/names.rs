@@ -38,6 +38,8 @@ pub const TRANSPORT_SENT_MESSAGES_TOTAL: &str = "vigil_transport_sent_messages_t
 pub const TRANSPORT_RECEIVED_MESSAGES_TOTAL: &str = "vigil_transport_received_messages_total";
 /// Runtime errors (counter; labels: stage, error_type).
 pub const ERRORS_TOTAL: &str = "vigil_errors_total";
+/// Configuration reloads (SIGHUP), by result (counter; labels: result: success, failure).
+pub const CONFIG_RELOADS_TOTAL: &str = "vigil_config_reloads_total";
 /// Always 1 (gauge; labels: version, commit).
 pub const BUILD_INFO: &str = "vigil_build_info";
 
@@ -61,5 +63,6 @@ pub const ALL: &[&str] = &[
     TRANSPORT_SENT_MESSAGES_TOTAL,
     TRANSPORT_RECEIVED_MESSAGES_TOTAL,
     ERRORS_TOTAL,
+    CONFIG_RELOADS_TOTAL,
     BUILD_INFO,
 ];
