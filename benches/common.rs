@@ -22,7 +22,9 @@ pub fn corpus() -> Vec<Post> {
 const SYL: &[&str] = &[
     "ka", "lo", "mi", "re", "su", "ta", "no", "vi", "ze", "pu", "ra", "xo", "de", "fi", "gu", "hy",
 ];
-const HAN: &[char] = &['山', '海', '云', '石', '金', '木', '水', '火', '光', '影', '风', '雷'];
+const HAN: &[char] = &[
+    '山', '海', '云', '石', '金', '木', '水', '火', '光', '影', '风', '雷',
+];
 
 /// `n` watches of about 20 terms each. The first 100 watches also carry the
 /// corpus's own brand names (from benches/data/watches.toml), so posts hit.
@@ -45,11 +47,17 @@ pub fn settings(n: usize) -> Settings {
                 let s: String = (0..3).map(|x| HAN[(k / (x + 1) + x) % HAN.len()]).collect();
                 terms.push(format!("\"{s}{i}\""));
             } else {
-                let s: String = (0..3).map(|x| SYL[(k / (x + 1) + x * 5) % SYL.len()]).collect();
+                let s: String = (0..3)
+                    .map(|x| SYL[(k / (x + 1) + x * 5) % SYL.len()])
+                    .collect();
                 terms.push(format!("\"{s}{i}x{j}\""));
             }
         }
-        let _ = writeln!(cfg, "[[watches]]\nid = \"w{i}\"\nterms = [{}]\n", terms.join(", "));
+        let _ = writeln!(
+            cfg,
+            "[[watches]]\nid = \"w{i}\"\nterms = [{}]\n",
+            terms.join(", ")
+        );
     }
     Settings::from_toml_str(&cfg, "bench", &[]).expect("bench watches are valid")
 }

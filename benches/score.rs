@@ -37,7 +37,12 @@ fn score(c: &mut Criterion) {
         });
         let ac = scorer.matcher().automaton();
         group.bench_with_input(BenchmarkId::new("raw_find_iter", n), &n, |b, _| {
-            b.iter(|| normalised.iter().map(|t| ac.find_iter(t).count()).sum::<usize>())
+            b.iter(|| {
+                normalised
+                    .iter()
+                    .map(|t| ac.find_iter(t).count())
+                    .sum::<usize>()
+            })
         });
     }
     group.finish();

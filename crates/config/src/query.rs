@@ -237,7 +237,9 @@ impl Parser {
                 Ok(Expr::Term(i))
             }
             Some(Tok::RParen) => self.err("unbalanced ')'"),
-            Some(Tok::And) | Some(Tok::Or) => self.err("expected a term, a phrase or '(' before this operator"),
+            Some(Tok::And) | Some(Tok::Or) => {
+                self.err("expected a term, a phrase or '(' before this operator")
+            }
             Some(Tok::Not) => unreachable!("unary handles NOT"),
             None => self.err("expected a term, a phrase or '(' at the end of the query"),
         }
@@ -291,7 +293,10 @@ impl Query {
         };
         let pos: Vec<Expr> = terms.iter().map(|t| Expr::Term(idx(t, &mut all))).collect();
         let npos = all.len();
-        let neg: Vec<Expr> = exclude.iter().map(|t| Expr::Term(idx(t, &mut all))).collect();
+        let neg: Vec<Expr> = exclude
+            .iter()
+            .map(|t| Expr::Term(idx(t, &mut all)))
+            .collect();
         let mut root = if pos.len() == 1 {
             pos.into_iter().next().expect("one")
         } else {
@@ -338,9 +343,19 @@ mod tests {
         .unwrap();
         assert_eq!(
             q.terms,
-            vec!["acme", "艾克美", "recall", "召回", "data breach", "acme hotel"]
+            vec![
+                "acme",
+                "艾克美",
+                "recall",
+                "召回",
+                "data breach",
+                "acme hotel"
+            ]
         );
-        assert_eq!(q.negative_only, vec![false, false, false, false, false, true]);
+        assert_eq!(
+            q.negative_only,
+            vec![false, false, false, false, false, true]
+        );
         assert!(hits(&q, &["acme", "recall"]));
         assert!(hits(&q, &["艾克美", "data breach"]));
         assert!(!hits(&q, &["acme"]));

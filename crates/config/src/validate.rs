@@ -507,7 +507,10 @@ pub(crate) fn load_layers(
             }
         }
         if w.terms.is_empty() && w.query.is_none() {
-            c.push(format!("{key}.terms"), "needs at least one term (or a `query`)");
+            c.push(
+                format!("{key}.terms"),
+                "needs at least one term (or a `query`)",
+            );
         }
         if w.query.is_some() && (!w.terms.is_empty() || !w.exclude.is_empty()) {
             c.push(

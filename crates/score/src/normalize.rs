@@ -14,9 +14,7 @@ use unicode_normalization::{
 
 fn url_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"(?:https?://|www\.)[^\s]+").expect("the URL pattern is valid")
-    })
+    RE.get_or_init(|| Regex::new(r"(?:https?://|www\.)[^\s]+").expect("the URL pattern is valid"))
 }
 
 /// Replaces every URL's bytes with spaces (keeps length and offsets).
@@ -212,7 +210,10 @@ mod tests {
             format!("see {} now", " ".repeat(url.len()))
         );
         assert_eq!(normalize("www.acme.example"), " ".repeat(16));
-        assert_eq!(normalize("去 https://例子.中国/召回 吧"), format!("去 {} 吧", " ".repeat("https://例子.中国/召回".len())));
+        assert_eq!(
+            normalize("去 https://例子.中国/召回 吧"),
+            format!("去 {} 吧", " ".repeat("https://例子.中国/召回".len()))
+        );
     }
 
     #[test]

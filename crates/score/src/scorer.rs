@@ -234,7 +234,11 @@ query = '(acme OR 艾克美) AND (recall OR 召回 OR "data breach") NOT "acme h
             ("punctuation boundary", "(acme)!", &["acme"]),
             ("empty", "", &[]),
             ("emoji only", "😡😡", &[]),
-            ("query needs both groups", "acme recall today", &["acme", "crisis"]),
+            (
+                "query needs both groups",
+                "acme recall today",
+                &["acme", "crisis"],
+            ),
             ("query phrase", "艾克美 data breach", &["acme", "crisis"]),
             ("query NOT phrase", "acme hotel recall", &["acme-hotel"]),
         ];
@@ -328,8 +332,14 @@ mod props {
                 let t = WORDS[*i];
                 let cjk = t.chars().all(crate::is_cjk);
                 text.match_indices(t).any(|(s, m)| {
-                    cjk || (!text[..s].chars().next_back().is_some_and(crate::is_word_char)
-                        && !text[s + m.len()..].chars().next().is_some_and(crate::is_word_char))
+                    cjk || (!text[..s]
+                        .chars()
+                        .next_back()
+                        .is_some_and(crate::is_word_char)
+                        && !text[s + m.len()..]
+                            .chars()
+                            .next()
+                            .is_some_and(crate::is_word_char))
                 })
             }
             Expr::And(v) => v.iter().all(|x| naive(x, text)),
