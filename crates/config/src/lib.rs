@@ -33,7 +33,7 @@ use std::{fmt, path::Path};
 pub use crate::{
     query::{Expr, Query, QueryError},
     raw::{
-        AlertConfig, Config, DetectConfig, GradingConfig, GradingOverride, IngestConfig,
+        AlertConfig, Config, DetectConfig, GradingConfig, GradingOverride, IngestConfig, KafkaConfig,
         ScoreConfig, Sensitive, SinkConfig, TelemetryConfig, TransportConfig, WatchConfig,
         WebhookConfig,
     },

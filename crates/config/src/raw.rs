@@ -69,6 +69,32 @@ pub struct TransportConfig {
     pub channel_capacity: usize,
     /// Records per batch handed between stages.
     pub batch_size: usize,
+    /// Kafka options (used when `type = "kafka"`).
+    pub kafka: KafkaConfig,
+}
+
+/// `[transport.kafka]`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, comma-separated (`host:port,host:port`).
+    pub brokers: String,
+    /// Prefix of every Kafka topic name (`<prefix>vigil.posts.v1`).
+    pub topic_prefix: String,
+    /// Partitions of the topics Vigil creates.
+    pub partitions: i32,
+    /// Replication factor of the topics Vigil creates.
+    pub replication: i32,
+    /// Consumer group id prefix (`<prefix>-<stage>`).
+    pub group_prefix: String,
+    /// A partition with no record for this long stops holding back the
+    /// detect watermark.
+    pub idle_timeout_secs: u64,
+    /// How often detect checkpoints its state to the state topic.
+    pub checkpoint_interval_secs: u64,
+    /// An existing topic ingest reads posts from (`--input kafka`).
+    pub source_kafka_topic: String,
+    /// librdkafka client options passed through (values masked in `config show`).
+    pub client: std::collections::BTreeMap<String, Sensitive<String>>,
 }
 
 /// `[ingest]`

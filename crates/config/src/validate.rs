@@ -298,11 +298,7 @@ pub(crate) fn load_layers(
 
     if let Some(t) = &transport {
         match t.kind.as_str() {
-            "memory" => {}
-            "kafka" => c.push(
-                "transport.type",
-                "\"kafka\" is not available in this build yet; use \"memory\"",
-            ),
+            "memory" | "kafka" => {}
             other => c.push(
                 "transport.type",
                 format!("unknown transport `{other}` (expected \"memory\" or \"kafka\")"),
@@ -317,6 +313,37 @@ pub(crate) fn load_layers(
             t.batch_size >= 1 && t.batch_size <= 65_536,
             "transport.batch_size",
             "must be between 1 and 65536",
+        );
+        let k = &t.kafka;
+        c.check(
+            !k.brokers.trim().is_empty(),
+            "transport.kafka.brokers",
+            "must not be empty",
+        );
+        c.check(
+            (1..=10_000).contains(&k.partitions),
+            "transport.kafka.partitions",
+            "must be between 1 and 10000",
+        );
+        c.check(
+            (1..=100).contains(&k.replication),
+            "transport.kafka.replication",
+            "must be between 1 and 100",
+        );
+        c.check(
+            !k.group_prefix.trim().is_empty(),
+            "transport.kafka.group_prefix",
+            "must not be empty",
+        );
+        c.check(
+            k.idle_timeout_secs >= 1,
+            "transport.kafka.idle_timeout_secs",
+            "must be at least 1",
+        );
+        c.check(
+            k.checkpoint_interval_secs >= 1,
+            "transport.kafka.checkpoint_interval_secs",
+            "must be at least 1",
         );
     }
     if let Some(i) = &ingest {

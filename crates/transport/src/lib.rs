@@ -23,12 +23,14 @@
 #![deny(missing_docs)]
 
 mod codec;
+mod commit;
 mod memory;
 
 use std::future::Future;
 
 pub use crate::{
     codec::{decode, encode, Envelope, SCHEMA_VERSION},
+    commit::CommitTracker,
     memory::{memory_stream, MemoryConsumer, MemoryProducer},
 };
 use vigil_types::ErrorClass;
@@ -159,4 +161,41 @@ pub trait Consumer<T>: Send {
         &mut self,
         positions: &[Position],
     ) -> impl Future<Output = Result<(), TransportError>> + Send;
+}
+
+/// A record that could not be processed, with where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The stage that rejected it.
+    pub stage: &'static str,
+    /// Why (a bounded reason, as in the discard counters).
+    pub reason: String,
+    /// Human-readable detail.
+    pub error: String,
+    /// Where it came from: a Kafka topic, or `file:<path>` / `stdin`.
+    pub source: String,
+    /// Source partition (-1 for files).
+    pub partition: i32,
+    /// Source offset (the line number for files).
+    pub offset: i64,
+    /// The original bytes.
+    pub payload: Vec<u8>,
+}
+
+/// Where rejected records go. In Kafka mode, the dead-letter topic; in
+/// embedded mode they are counted and logged only ([`NoDeadLetters`]).
+pub trait DeadLetters: Send {
+    /// Stores one dead letter durably.
+    fn send(&mut self, d: DeadLetter) -> impl Future<Output = Result<(), TransportError>> + Send;
+}
+
+/// Embedded mode: rejected records are counted and logged by the stage, not
+/// stored.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoDeadLetters;
+
+impl DeadLetters for NoDeadLetters {
+    async fn send(&mut self, _d: DeadLetter) -> Result<(), TransportError> {
+        Ok(())
+    }
 }

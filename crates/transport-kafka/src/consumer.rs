@@ -1,0 +1,351 @@
+//! The consumer side: a consumer-group member with manual, contiguous
+//! commits and dead letters for undecodable records.
+
+use std::{
+    sync::{atomic::Ordering, Arc, Mutex},
+    time::Duration,
+};
+
+use rdkafka::{
+    consumer::{
+        BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
+    },
+    error::KafkaResult,
+    message::Message,
+    ClientContext, Offset, TopicPartitionList,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use vigil_config::KafkaConfig;
+use vigil_transport::{
+    CommitTracker, Consumer, DeadLetter, DeadLetters, Delivery, Position, TransportError,
+};
+
+use crate::{client_config, KafkaDeadLetters, KafkaStats};
+
+/// Turns a record's bytes into a value (or a reason it cannot).
+pub type Decoder<T> = fn(&[u8]) -> Result<T, String>;
+
+/// Rebalance hooks: commit what is finished before partitions go away.
+pub struct VigilContext {
+    tracker: Arc<Mutex<CommitTracker>>,
+    stats: Arc<KafkaStats>,
+    topic: String,
+    assignment: Arc<Mutex<Option<Vec<i32>>>>,
+}
+
+impl ClientContext for VigilContext {}
+
+impl ConsumerContext for VigilContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.stats.rebalances.fetch_add(1, Ordering::Relaxed);
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+            let mut tracker = self.tracker.lock().expect("tracker lock poisoned");
+            let mut commit = TopicPartitionList::new();
+            for p in &parts {
+                if let Some(o) = tracker.commit_point(*p) {
+                    let _ = commit.add_partition_offset(&self.topic, *p, Offset::Offset(o));
+                }
+            }
+            if commit.count() > 0 {
+                if let Err(e) = consumer.commit(&commit, CommitMode::Sync) {
+                    warn!(error = %e, "Commit before revoke failed; records may be redelivered.");
+                }
+            }
+            tracker.revoke(&parts);
+            info!(kafka_topic = %self.topic, partitions = ?parts, "Partitions revoked.");
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+            info!(kafka_topic = %self.topic, partitions = ?parts, "Partitions assigned.");
+            *self.assignment.lock().expect("assignment lock poisoned") = Some(parts);
+        }
+    }
+}
+
+/// Receives one stream's records as a consumer-group member.
+pub struct KafkaConsumer<T> {
+    consumer: Arc<StreamConsumer<VigilContext>>,
+    tracker: Arc<Mutex<CommitTracker>>,
+    assignment: Arc<Mutex<Option<Vec<i32>>>>,
+    decode: Decoder<T>,
+    topic: String,
+    stage: &'static str,
+    batch_size: usize,
+    dead: KafkaDeadLetters,
+    stats: Arc<KafkaStats>,
+    cancel: CancellationToken,
+}
+
+impl<T> std::fmt::Debug for KafkaConsumer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaConsumer")
+            .field("topic", &self.topic)
+            .field("stage", &self.stage)
+            .finish()
+    }
+}
+
+impl<T> KafkaConsumer<T> {
+    /// Joins `group` and subscribes to `topic`. `recv` returns `None` once
+    /// `cancel` fires (Kafka streams do not end by themselves).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cfg: &KafkaConfig,
+        topic: String,
+        group: &str,
+        stage: &'static str,
+        batch_size: usize,
+        decode: Decoder<T>,
+        stats: Arc<KafkaStats>,
+        cancel: CancellationToken,
+    ) -> Result<KafkaConsumer<T>, TransportError> {
+        let tracker = Arc::new(Mutex::new(CommitTracker::new()));
+        let assignment = Arc::new(Mutex::new(None));
+        let ctx = VigilContext {
+            tracker: tracker.clone(),
+            stats: stats.clone(),
+            topic: topic.clone(),
+            assignment: assignment.clone(),
+        };
+        let mut c = client_config(cfg);
+        c.set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000")
+            .set("max.poll.interval.ms", "300000");
+        let consumer: StreamConsumer<VigilContext> = c
+            .create_with_context(ctx)
+            .map_err(|e| TransportError::Backend(format!("creating the consumer: {e}")))?;
+        consumer
+            .subscribe(&[topic.as_str()])
+            .map_err(|e| TransportError::Backend(format!("subscribing to {topic}: {e}")))?;
+        let consumer = Arc::new(consumer);
+        spawn_lag_poller(consumer.clone(), topic.clone(), stats.clone(), cancel.clone());
+        Ok(KafkaConsumer {
+            consumer,
+            tracker,
+            assignment,
+            decode,
+            topic,
+            stage,
+            batch_size: batch_size.max(1),
+            dead: KafkaDeadLetters::new(cfg, stats.clone())?,
+            stats,
+            cancel,
+        })
+    }
+
+    /// The partitions assigned since the last call, if the assignment
+    /// changed (detect restores its checkpoints for them).
+    pub fn take_assignment(&self) -> Option<Vec<i32>> {
+        self.assignment
+            .lock()
+            .expect("assignment lock poisoned")
+            .take()
+    }
+
+    /// The topic consumed.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Commits the given offsets (next offsets to read) synchronously.
+    pub fn commit_offsets(&self, offsets: &[(i32, i64)]) -> Result<(), TransportError> {
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in offsets {
+            tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*o))
+                .map_err(|e| TransportError::Backend(e.to_string()))?;
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        self.consumer
+            .commit(&tpl, CommitMode::Sync)
+            .map_err(|e| TransportError::Backend(format!("committing: {e}")))
+    }
+
+    fn commit_async(&self, offsets: &[(i32, i64)]) -> KafkaResult<()> {
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in offsets {
+            tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*o))?;
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        self.consumer.commit(&tpl, CommitMode::Async)
+    }
+
+    /// Marks positions finished without committing; returns the commit
+    /// points that advanced (detect commits only at checkpoints).
+    pub fn finish_only(&self, positions: &[Position]) -> Vec<(i32, i64)> {
+        let mut t = self.tracker.lock().expect("tracker lock poisoned");
+        let mut out: Vec<(i32, i64)> = Vec::new();
+        for p in positions {
+            if let Some((part, o)) = t.finished(*p) {
+                match out.iter_mut().find(|(x, _)| *x == part) {
+                    Some(e) => e.1 = o,
+                    None => out.push((part, o)),
+                }
+            }
+        }
+        out
+    }
+
+    /// The commit point of a partition (every record before it finished).
+    pub fn commit_point(&self, partition: i32) -> Option<i64> {
+        self.tracker
+            .lock()
+            .expect("tracker lock poisoned")
+            .commit_point(partition)
+    }
+}
+
+fn spawn_lag_poller(
+    consumer: Arc<StreamConsumer<VigilContext>>,
+    topic: String,
+    stats: Arc<KafkaStats>,
+    cancel: CancellationToken,
+) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+            let c = consumer.clone();
+            let t = topic.clone();
+            let lags = tokio::task::spawn_blocking(move || -> KafkaResult<Vec<(i32, i64)>> {
+                let assigned = c.assignment()?;
+                let committed = c.committed_offsets(assigned, Duration::from_secs(5))?;
+                let mut out = Vec::new();
+                for e in committed.elements() {
+                    let (_, high) =
+                        c.fetch_watermarks(&t, e.partition(), Duration::from_secs(5))?;
+                    let pos = match e.offset() {
+                        Offset::Offset(o) => o,
+                        _ => 0,
+                    };
+                    out.push((e.partition(), (high - pos).max(0)));
+                }
+                Ok(out)
+            })
+            .await;
+            match lags {
+                Ok(Ok(v)) => {
+                    stats.connected.store(true, Ordering::Relaxed);
+                    let mut lag = stats.lag.lock().expect("stats lock poisoned");
+                    lag.retain(|(tp, _), _| *tp != topic);
+                    for (p, l) in v {
+                        lag.insert((topic.clone(), p), l);
+                    }
+                }
+                Ok(Err(e)) => {
+                    stats.connected.store(false, Ordering::Relaxed);
+                    warn!(kafka_topic = %topic, error = %e, "Measuring consumer lag failed.");
+                }
+                Err(_) => return,
+            }
+        }
+    });
+}
+
+impl<T: Send> Consumer<T> for KafkaConsumer<T> {
+    async fn recv(&mut self) -> Result<Option<Vec<Delivery<T>>>, TransportError> {
+        let mut backoff = Duration::from_millis(100);
+        let first = loop {
+            let m = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Ok(None),
+                m = self.consumer.recv() => m,
+            };
+            match m {
+                Ok(m) => break m.detach(),
+                Err(e) => {
+                    self.stats.connected.store(false, Ordering::Relaxed);
+                    warn!(kafka_topic = %self.topic, error = %e, "Consumer error; retrying.");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        self.stats.connected.store(true, Ordering::Relaxed);
+        let mut raw = vec![first];
+        while raw.len() < self.batch_size {
+            match tokio::time::timeout(Duration::from_millis(5), self.consumer.recv()).await {
+                Ok(Ok(m)) => raw.push(m.detach()),
+                _ => break,
+            }
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        for m in raw {
+            let position = Position {
+                partition: m.partition(),
+                offset: m.offset(),
+            };
+            self.tracker
+                .lock()
+                .expect("tracker lock poisoned")
+                .delivered(position);
+            let payload = m.payload().unwrap_or_default();
+            match (self.decode)(payload) {
+                Ok(value) => out.push(Delivery { value, position }),
+                Err(error) => {
+                    // Never block the partition: dead-letter it, finish it.
+                    let d = DeadLetter {
+                        stage: self.stage,
+                        reason: "undecodable".into(),
+                        error,
+                        source: self.topic.clone(),
+                        partition: position.partition,
+                        offset: position.offset,
+                        payload: payload.to_vec(),
+                    };
+                    let mut delay = Duration::from_millis(100);
+                    while let Err(e) = self.dead.send(d.clone()).await {
+                        warn!(error = %e, "Dead letter not stored yet; retrying.");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(5));
+                    }
+                    let commits = self.finish_only(&[position]);
+                    if let Err(e) = self.commit_async(&commits) {
+                        warn!(error = %e, "Commit failed; will retry with the next batch.");
+                    }
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    async fn ack(&mut self, positions: &[Position]) -> Result<(), TransportError> {
+        let commits = self.finish_only(positions);
+        if let Err(e) = self.commit_async(&commits) {
+            warn!(error = %e, "Commit failed; will retry with the next batch.");
+        }
+        Ok(())
+    }
+}
+
+impl<T> Drop for KafkaConsumer<T> {
+    fn drop(&mut self) {
+        // Commit what is finished before leaving the group.
+        let t = self.tracker.lock().expect("tracker lock poisoned");
+        let mut tpl = TopicPartitionList::new();
+        if let Ok(assigned) = self.consumer.assignment() {
+            for e in assigned.elements() {
+                if let Some(o) = t.commit_point(e.partition()) {
+                    let _ = tpl.add_partition_offset(&self.topic, e.partition(), Offset::Offset(o));
+                }
+            }
+        }
+        if tpl.count() > 0 {
+            let _ = self.consumer.commit(&tpl, CommitMode::Sync);
+        }
+    }
+}

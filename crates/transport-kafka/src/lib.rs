@@ -1,0 +1,120 @@
+//! Vigil's Kafka backend of the `vigil-transport` traits: the only crate
+//! that links librdkafka (as ripgrep's `grep-pcre2` is the only one that
+//! links PCRE2).
+//!
+//! - [`KafkaProducer`]: an idempotent producer (`acks=all`); `send` returns
+//!   only once every record of the batch is acknowledged by the broker, so a
+//!   stage acks its input only after its output is durable.
+//! - [`KafkaConsumer`]: a consumer-group member with manual commits. Offsets
+//!   are committed per partition only up to the first unfinished record
+//!   ([`vigil_transport::CommitTracker`]). Undecodable records go to the
+//!   dead-letter topic with headers (stage, reason, original topic,
+//!   partition, offset) and never block the partition.
+//! - [`ensure_topics`]: creates the streams' topics (admin API) when missing.
+//!
+//! Only standard Kafka APIs are used (no broker-specific features, no
+//! transactions): delivery is at-least-once, made effectively-once by
+//! stable ids downstream.
+#![deny(missing_docs)]
+
+mod consumer;
+mod producer;
+mod stats;
+
+use std::time::Duration;
+
+use rdkafka::{
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    config::ClientConfig,
+    types::RDKafkaErrorCode,
+};
+use tracing::{info, warn};
+use vigil_config::KafkaConfig;
+use vigil_transport::{Stream, TransportError};
+
+pub use crate::{
+    consumer::{Decoder, KafkaConsumer},
+    producer::{KafkaDeadLetters, KafkaProducer},
+    stats::KafkaStats,
+};
+
+/// The dead-letter stream's topic name (without prefix).
+pub const DEAD_LETTER_TOPIC: &str = "vigil.deadletter.v1";
+/// The detect checkpoint topic name (compacted; without prefix).
+pub const DETECT_STATE_TOPIC: &str = "vigil.detect-state.v1";
+
+/// The Kafka topic of a stream, with the configured prefix.
+pub fn topic(cfg: &KafkaConfig, stream: Stream) -> String {
+    format!("{}{}", cfg.topic_prefix, stream.kafka_topic())
+}
+
+/// A prefixed topic name.
+pub fn prefixed(cfg: &KafkaConfig, name: &str) -> String {
+    format!("{}{name}", cfg.topic_prefix)
+}
+
+/// Client configuration: brokers plus the passthrough options.
+pub fn client_config(cfg: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &cfg.brokers);
+    for (k, v) in &cfg.client {
+        c.set(k, v.expose());
+    }
+    c
+}
+
+/// Creates every Vigil topic that does not exist yet (streams, dead
+/// letters, the compacted detect state). Retries with capped backoff while
+/// the broker is unreachable, up to `deadline`.
+pub async fn ensure_topics(cfg: &KafkaConfig, deadline: Duration) -> Result<(), TransportError> {
+    let admin: AdminClient<DefaultClientContext> = client_config(cfg)
+        .create()
+        .map_err(|e| TransportError::Backend(format!("creating the admin client: {e}")))?;
+    let mut names: Vec<String> = Stream::ALL.iter().map(|s| topic(cfg, *s)).collect();
+    names.push(prefixed(cfg, DEAD_LETTER_TOPIC));
+    let state = prefixed(cfg, DETECT_STATE_TOPIC);
+    let mut topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|n| NewTopic::new(n, cfg.partitions, TopicReplication::Fixed(cfg.replication)))
+        .collect();
+    topics.push(
+        NewTopic::new(&state, cfg.partitions, TopicReplication::Fixed(cfg.replication))
+            .set("cleanup.policy", "compact"),
+    );
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match admin.create_topics(topics.iter(), &opts).await {
+            Ok(results) => {
+                let mut failed = Vec::new();
+                for r in results {
+                    match r {
+                        Ok(name) => info!(kafka_topic = %name, "Created Kafka topic."),
+                        Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                        Err((name, code)) => failed.push(format!("{name}: {code}")),
+                    }
+                }
+                if failed.is_empty() {
+                    return Ok(());
+                }
+                if started.elapsed() > deadline {
+                    return Err(TransportError::Backend(format!(
+                        "creating topics: {}",
+                        failed.join(", ")
+                    )));
+                }
+                warn!(errors = %failed.join(", "), "Creating topics failed; retrying.");
+            }
+            Err(e) => {
+                if started.elapsed() > deadline {
+                    return Err(TransportError::Backend(format!("creating topics: {e}")));
+                }
+                warn!(error = %e, "Broker unreachable while creating topics; retrying.");
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
