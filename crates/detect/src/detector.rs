@@ -5,7 +5,9 @@
 //! from the future, a processing time the caller passes in). It never reads
 //! the wall clock.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
 
 use vigil_config::{DetectConfig, GradingConfig, Settings};
 use vigil_types::{CrisisKind, EventTime, Level, ScoredPost, Spike, Transition, Trigger, WatchId};
@@ -86,6 +88,9 @@ pub enum Observation {
     Future,
     /// Its watch is not configured here: dropped (`reason="unknown_watch"`).
     UnknownWatch,
+    /// The same (post, watch) was already counted (a replay in Kafka mode):
+    /// dropped (`reason="duplicate"`).
+    Duplicate,
 }
 
 impl Observation {
@@ -96,23 +101,24 @@ impl Observation {
             Observation::Late => Some("late"),
             Observation::Future => Some("future"),
             Observation::UnknownWatch => Some("unknown_watch"),
+            Observation::Duplicate => Some("duplicate"),
         }
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Incident {
     id: String,
     level: Level,
     quiet: u32,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct WatchState {
     id: WatchId,
     grading: GradingConfig,
-    /// Open bins, starting at `next_close`, contiguous.
-    pending: VecDeque<Bin>,
+    /// Open (not yet closed) bins with posts, by bin start (>= `next_close`).
+    pending: BTreeMap<i64, Bin>,
     /// The last `window_bins` closed bins.
     window: VecDeque<Bin>,
     /// Start of the next bin to close.
@@ -121,6 +127,9 @@ struct WatchState {
     negative: Ewma,
     incident: Option<Incident>,
     last_window_count: u64,
+    /// The input partition this watch's posts arrive on (keyed by watch).
+    #[serde(default)]
+    partition: Option<i32>,
 }
 
 /// A window's count changed: the runner updates `vigil_detect_window_posts`.
@@ -140,6 +149,15 @@ pub struct Detector {
     index: HashMap<WatchId, usize>,
     origin: Option<i64>,
     max_event: i64,
+    /// The watermark (monotonic).
+    wm: i64,
+    /// Per input partition: newest event time and when it was last seen.
+    parts: BTreeMap<i32, PartClock>,
+    /// A partition silent this long (processing time) stops holding back
+    /// the watermark; `None` in embedded mode (one partition).
+    idle_ms: Option<i64>,
+    /// Recently seen (post, watch) hashes per partition, to drop replays.
+    dedupe: BTreeMap<i32, Dedupe>,
     sources: HashMap<String, u32>,
     regions: HashMap<String, u32>,
     terms: HashMap<String, u32>,
@@ -192,13 +210,14 @@ impl Detector {
             .map(|(id, grading)| WatchState {
                 id,
                 grading,
-                pending: VecDeque::new(),
+                pending: BTreeMap::new(),
                 window: VecDeque::new(),
                 next_close: 0,
                 baseline: Ewma::default(),
                 negative: Ewma::default(),
                 incident: None,
                 last_window_count: 0,
+                partition: None,
             })
             .collect();
         let index = watches
@@ -212,6 +231,10 @@ impl Detector {
             index,
             origin: None,
             max_event: i64::MIN,
+            wm: i64::MIN,
+            parts: BTreeMap::new(),
+            idle_ms: None,
+            dedupe: BTreeMap::new(),
             sources: HashMap::new(),
             regions: HashMap::new(),
             terms: HashMap::new(),
@@ -238,13 +261,14 @@ impl Detector {
                 None => WatchState {
                     id: w.id.clone(),
                     grading: w.grading.clone(),
-                    pending: VecDeque::new(),
+                    pending: BTreeMap::new(),
                     window: VecDeque::new(),
                     next_close: next_close.unwrap_or(0),
                     baseline: Ewma::default(),
                     negative: Ewma::default(),
                     incident: None,
                     last_window_count: 0,
+                    partition: None,
                 },
             };
             self.watches.push(state);
@@ -265,17 +289,74 @@ impl Detector {
     /// The watermark: newest event time seen minus the allowed lateness
     /// (`None` before the first post).
     pub fn watermark(&self) -> Option<EventTime> {
-        self.origin
-            .filter(|_| self.max_event != i64::MIN)
-            .map(|_| EventTime(self.max_event.saturating_sub(self.p.lateness_ms)))
+        (self.wm != i64::MIN).then_some(EventTime(self.wm))
+    }
+
+    /// Kafka mode: the watermark becomes the minimum over the input
+    /// partitions, and a partition silent for `idle` (processing time) stops
+    /// holding it back.
+    pub fn set_idle_timeout(&mut self, idle: std::time::Duration) {
+        self.idle_ms = Some(idle.as_millis() as i64);
+    }
+
+    /// Kafka mode: the input partitions this detector now owns. A partition
+    /// that has not delivered a record yet holds the watermark back until it
+    /// does or goes idle, so its first records are not late.
+    pub fn assign_partitions(&mut self, partitions: &[i32], now: EventTime) {
+        self.parts.retain(|p, _| partitions.contains(p));
+        for p in partitions {
+            self.parts.entry(*p).or_insert(PartClock {
+                max_event: i64::MIN,
+                last_seen: now.0,
+            });
+        }
+    }
+
+    /// Recomputes the watermark at processing time `now` (monotonic: it never
+    /// moves back).
+    fn recompute_watermark(&mut self, now: i64) {
+        if self.parts.is_empty() {
+            return;
+        }
+        let active = |c: &&PartClock| self.idle_ms.is_none_or(|idle| now - c.last_seen <= idle);
+        let newest = match self.parts.values().filter(active).map(|c| c.max_event).min() {
+            Some(m) => m,
+            // Every partition idle: the newest data anywhere sets the pace.
+            None => self.parts.values().map(|c| c.max_event).max().unwrap_or(i64::MIN),
+        };
+        if newest == i64::MIN {
+            return;
+        }
+        let wm = newest.saturating_sub(self.p.lateness_ms);
+        self.wm = self.wm.max(wm);
+    }
+
+    /// Advances the watermark for processing time `now` (idle partitions)
+    /// and closes the bins it passed.
+    pub fn tick(&mut self, now: EventTime, out: &mut Vec<Spike>, updates: &mut Vec<WindowUpdate>) {
+        self.recompute_watermark(now.0);
+        self.advance(out, updates);
     }
 
     /// Counts one scored post at its event time. `now` (processing time) is
     /// only used to reject posts dated more than a day in the future.
     pub fn observe(&mut self, post: &ScoredPost, now: EventTime) -> Observation {
+        self.observe_from(post, 0, now)
+    }
+
+    /// [`Detector::observe`] for a post read from input `partition` (Kafka
+    /// mode: the watermark is per partition, and replayed duplicates of a
+    /// (post, watch) pair are dropped).
+    pub fn observe_from(&mut self, post: &ScoredPost, partition: i32, now: EventTime) -> Observation {
         let Some(&wi) = self.index.get(&post.watch) else {
             return Observation::UnknownWatch;
         };
+        if self.idle_ms.is_some() {
+            let h = dedupe_key(post);
+            if !self.dedupe.entry(partition).or_default().insert(h) {
+                return Observation::Duplicate;
+            }
+        }
         let t = post.published_at.0;
         if t > now.0.saturating_add(MAX_FUTURE_MS) {
             return Observation::Future;
@@ -293,7 +374,28 @@ impl Detector {
                 return Observation::Late;
             }
         }
+        {
+            let w = &mut self.watches[wi];
+            let start = floor_to(t, bin_ms);
+            if start < w.next_close {
+                if self.wm != i64::MIN {
+                    // Every closed bin ends at or before the watermark.
+                    return Observation::Late;
+                }
+                // No bin has closed yet (a partition held the watermark back):
+                // the window may still start earlier.
+                w.next_close = start;
+            }
+        }
         self.max_event = self.max_event.max(t);
+        let clock = self.parts.entry(partition).or_insert(PartClock {
+            max_event: t,
+            last_seen: now.0,
+        });
+        clock.max_event = clock.max_event.max(t);
+        clock.last_seen = now.0;
+        self.recompute_watermark(now.0);
+        self.watches[wi].partition = Some(partition);
         let source = intern(
             &mut self.sources,
             Some(&mut self.source_names),
@@ -310,13 +412,8 @@ impl Detector {
             .collect();
         let w = &mut self.watches[wi];
         let start = floor_to(t, bin_ms);
-        // `start >= next_close` holds: closed bins end at or before the watermark.
-        let idx = ((start - w.next_close) / bin_ms) as usize;
-        while w.pending.len() <= idx {
-            let s = w.next_close + w.pending.len() as i64 * bin_ms;
-            w.pending.push_back(Bin::empty(s));
-        }
-        let bin = &mut w.pending[idx];
+        // `start >= next_close` holds (checked above).
+        let bin = w.pending.entry(start).or_insert_with(|| Bin::empty(start));
         bin.count += 1;
         if post.sentiment <= self.p.negative_threshold {
             bin.negative += 1;
@@ -364,9 +461,10 @@ impl Detector {
         };
         for w in &mut self.watches {
             while w.next_close + p.bin_ms <= until {
-                let gap_bins = (until - w.next_close) / p.bin_ms;
+                // Empty bins up to the next bin with posts (or `until`).
+                let next_posts = w.pending.keys().next().copied().unwrap_or(until).min(until);
+                let gap_bins = (next_posts - w.next_close) / p.bin_ms;
                 if gap_bins > MAX_GAP_BINS
-                    && w.pending.is_empty()
                     && w.incident.is_none()
                     && w.window.iter().all(|b| b.count == 0)
                 {
@@ -379,7 +477,7 @@ impl Detector {
                 }
                 let bin = w
                     .pending
-                    .pop_front()
+                    .remove(&w.next_close)
                     .unwrap_or_else(|| Bin::empty(w.next_close));
                 w.next_close += p.bin_ms;
                 w.window.push_back(bin);
@@ -405,9 +503,9 @@ impl Detector {
         let w = &self.watches[i];
         std::mem::size_of::<WatchState>()
             + w.id.0.capacity()
-            + (w.pending.capacity() + w.window.capacity()) * std::mem::size_of::<Bin>()
+            + (w.pending.len() + w.window.capacity()) * (std::mem::size_of::<Bin>() + 16)
             + w.pending
-                .iter()
+                .values()
                 .chain(w.window.iter())
                 .map(Bin::heap_bytes)
                 .sum::<usize>()
@@ -422,6 +520,148 @@ impl Detector {
     /// The source name of an interned id.
     pub fn source_name(&self, id: u32) -> Option<&str> {
         self.source_names.get(id as usize).map(String::as_str)
+    }
+}
+
+/// Newest event time and last processing time seen on one input partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct PartClock {
+    max_event: i64,
+    last_seen: i64,
+}
+
+/// Recently seen (post, watch) hashes of one partition (bounded ring).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Dedupe {
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
+}
+
+/// Hashes remembered per partition to drop replayed scored posts.
+const DEDUPE_PER_PARTITION: usize = 50_000;
+
+impl Dedupe {
+    fn insert(&mut self, h: u64) -> bool {
+        if !self.set.insert(h) {
+            return false;
+        }
+        self.order.push_back(h);
+        if self.order.len() > DEDUPE_PER_PARTITION {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+fn dedupe_key(p: &ScoredPost) -> u64 {
+    // FNV-1a: stable across processes and versions (std's hasher is not).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in p.post_id.0.bytes().chain([0u8]).chain(p.watch.0.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// A checkpoint of everything the detector holds for one input partition,
+/// with the offset it covers: restoring it and reading on from `offset`
+/// gives the same results as never stopping.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartitionSnapshot {
+    /// Input partition.
+    pub partition: i32,
+    /// The next input offset to read (every record before it is included).
+    pub offset: i64,
+    origin: Option<i64>,
+    wm: i64,
+    clock: Option<PartClock>,
+    watches: Vec<WatchState>,
+    dedupe: Dedupe,
+    terms: Vec<String>,
+    sources: Vec<String>,
+    regions: Vec<String>,
+}
+
+impl Detector {
+    /// Snapshots partition `partition` (watches whose posts arrive on it,
+    /// plus watches never seen, which every snapshot carries).
+    pub fn snapshot(&self, partition: i32, offset: i64) -> PartitionSnapshot {
+        let mut regions = vec![String::new(); self.regions.len()];
+        for (name, id) in &self.regions {
+            regions[*id as usize] = name.clone();
+        }
+        PartitionSnapshot {
+            partition,
+            offset,
+            origin: self.origin,
+            wm: self.wm,
+            clock: self.parts.get(&partition).copied(),
+            watches: self
+                .watches
+                .iter()
+                .filter(|w| w.partition.is_none_or(|p| p == partition))
+                .cloned()
+                .collect(),
+            dedupe: self.dedupe.get(&partition).cloned().unwrap_or_default(),
+            terms: self.term_names.clone(),
+            sources: self.source_names.clone(),
+            regions,
+        }
+    }
+
+    /// Restores a partition snapshot: its watches' state (ids remapped to
+    /// this process's interned names), its clock and dedupe ring.
+    pub fn restore(&mut self, snap: PartitionSnapshot) {
+        if let Some(o) = snap.origin {
+            if self.origin.is_none() {
+                self.origin = Some(o);
+            }
+        }
+        self.wm = self.wm.max(snap.wm);
+        if let Some(c) = snap.clock {
+            self.parts.insert(snap.partition, c);
+            self.max_event = self.max_event.max(c.max_event);
+        }
+        self.dedupe.insert(snap.partition, snap.dedupe);
+        let term_map: Vec<u32> = snap
+            .terms
+            .iter()
+            .map(|t| intern(&mut self.terms, Some(&mut self.term_names), t))
+            .collect();
+        let source_map: Vec<u32> = snap
+            .sources
+            .iter()
+            .map(|t| intern(&mut self.sources, Some(&mut self.source_names), t))
+            .collect();
+        let region_map: Vec<u32> = snap
+            .regions
+            .iter()
+            .map(|t| intern(&mut self.regions, None, t))
+            .collect();
+        let remap = |m: &[u32], id: u32| m.get(id as usize).copied().unwrap_or(u32::MAX);
+        for mut w in snap.watches {
+            let Some(&i) = self.index.get(&w.id) else {
+                continue;
+            };
+            if w.partition.is_none() && self.watches[i].partition.is_some() {
+                continue; // a real partition's state wins over an unseen copy
+            }
+            for b in w.pending.values_mut().chain(w.window.iter_mut()) {
+                for t in &mut b.terms {
+                    t.0 = remap(&term_map, t.0);
+                }
+                for x in &mut b.sources {
+                    x.0 = remap(&source_map, x.0);
+                }
+                for x in &mut b.regions {
+                    x.0 = remap(&region_map, x.0);
+                }
+            }
+            w.grading = self.watches[i].grading.clone();
+            self.watches[i] = w;
+        }
     }
 }
 

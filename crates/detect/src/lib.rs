@@ -25,7 +25,7 @@ mod stage;
 mod window;
 
 pub use crate::{
-    detector::{Detector, DetectorParams, Observation, WindowUpdate},
+    detector::{spike_z, Detector, DetectorParams, Observation, PartitionSnapshot, WindowUpdate},
     stage::{run_detect, DetectTotals},
     window::{Bin, Ewma, WindowSummary},
 };

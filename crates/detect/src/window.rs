@@ -2,13 +2,14 @@
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
 use vigil_types::PostId;
 
 /// Most sample post ids kept per bin and per window.
 pub const SAMPLES: usize = 5;
 
 /// Counts of one fixed-width event-time bin.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Bin {
     /// Bin start, ms.
     pub start: i64,
@@ -159,7 +160,7 @@ pub fn summarize(bins: &VecDeque<Bin>, bin_ms: i64) -> WindowSummary {
 }
 
 /// Exponentially weighted mean and variance (West's incremental form).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ewma {
     /// Mean.
     pub mean: f64,
