@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vigil_config::Settings;
-use vigil_pipeline::{Input, LiveConfig};
+use vigil_pipeline::{spawn_kafka_exporter, Input, KafkaRun, KafkaStats, LiveConfig};
 use vigil_telemetry::{init_logging, serve_admin, LogFormat, Metrics, Readiness};
 use vigil_types::EventTime;
 
@@ -55,9 +55,11 @@ enum Command {
         /// Configuration file (TOML).
         #[arg(long)]
         config: PathBuf,
-        /// Input file of JSON lines, or `-` for stdin.
+        /// Input file of JSON lines, `-` for stdin, or `kafka` (Kafka mode:
+        /// the topic `transport.kafka.source_kafka_topic`). Needed by the
+        /// ingest stage (and `--stage all`).
         #[arg(long)]
-        input: String,
+        input: Option<String>,
         /// Admin HTTP address for /metrics, /healthz and /readyz.
         #[arg(long, default_value = "127.0.0.1:9464", env = "VIGIL_ADMIN_ADDR")]
         admin_addr: SocketAddr,
@@ -212,21 +214,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            if stage != Stage::All {
+            let kafka = settings.config.transport.kind == "kafka";
+            if !kafka && stage != Stage::All {
                 anyhow::bail!(
-                    "--stage {stage:?} runs one stage per process over Kafka, which needs transport.type = \"kafka\"; this build runs the embedded pipeline (--stage all)"
+                    "--stage {stage:?} runs one stage per process over Kafka: set transport.type = \"kafka\" (the embedded default runs --stage all)"
                 );
             }
-            let input = if input == "-" {
-                Input::Stdin
-            } else {
-                Input::File(PathBuf::from(input))
+            let needs_input = matches!(stage, Stage::All | Stage::Ingest);
+            let input = match input.as_deref() {
+                None if needs_input => anyhow::bail!("--input is required for --stage {stage:?}"),
+                None => None,
+                Some("-") => Some(Input::Stdin),
+                Some("kafka") if kafka => None,
+                Some(path) => Some(Input::File(PathBuf::from(path))),
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("starting the tokio runtime")?;
-            let result = rt.block_on(run_embedded(settings, config, input, admin_addr));
+            let result = if kafka {
+                rt.block_on(run_kafka(settings, config, input, admin_addr, stage))
+            } else {
+                rt.block_on(run_embedded(
+                    settings,
+                    config,
+                    input.expect("checked: --stage all has an input"),
+                    admin_addr,
+                ))
+            };
             // stdin is read on a blocking thread that may still wait in read(2):
             // do not let the runtime's drop wait for it.
             rt.shutdown_timeout(std::time::Duration::from_millis(200));
@@ -255,35 +270,9 @@ async fn run_embedded(
     .with_context(|| format!("binding the admin address {admin_addr}"))?;
     info!(addr = %admin.addr, "Admin server listening.");
 
-    let signals = cancel.clone();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        warn!("Shutdown signal received; draining.");
-        signals.cancel();
-        shutdown_signal().await;
-        warn!("Second shutdown signal; exiting now.");
-        std::process::exit(130);
-    });
-
+    spawn_signal_handler(cancel.clone());
     let live = LiveConfig::new(&settings)?;
-    #[cfg(unix)]
-    {
-        // SIGHUP reloads watches and lexicons from the same file; a failed
-        // reload keeps the running configuration (logged and counted).
-        let live = live.clone();
-        let metrics = metrics.clone();
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .context("installing the SIGHUP handler")?;
-        tokio::spawn(async move {
-            while hup.recv().await.is_some() {
-                info!(path = %config_path.display(), "SIGHUP: reloading the configuration.");
-                let loaded = Settings::load(&config_path).map_err(anyhow::Error::from);
-                let _ = live.reload(loaded, &metrics).await;
-            }
-        });
-    }
-    #[cfg(not(unix))]
-    let _ = config_path;
+    spawn_reload_handler(&live, &metrics, config_path)?;
 
     let (reader, source) = vigil_pipeline::open_input(&input).await?;
     let sinks =
@@ -305,6 +294,139 @@ async fn run_embedded(
     let _ = admin.task.await;
     let summary = summary?;
     eprintln!("{summary}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn spawn_signal_handler(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        warn!("Shutdown signal received; draining.");
+        cancel.cancel();
+        shutdown_signal().await;
+        warn!("Second shutdown signal; exiting now.");
+        std::process::exit(130);
+    });
+}
+
+/// SIGHUP reloads watches and lexicons from the same file; a failed reload
+/// keeps the running configuration (logged and counted).
+fn spawn_reload_handler(
+    live: &LiveConfig,
+    metrics: &Metrics,
+    config_path: PathBuf,
+) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let live = live.clone();
+        let metrics = metrics.clone();
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("installing the SIGHUP handler")?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                info!(path = %config_path.display(), "SIGHUP: reloading the configuration.");
+                let loaded = Settings::load(&config_path).map_err(anyhow::Error::from);
+                let _ = live.reload(loaded, &metrics).await;
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = (live, metrics, config_path);
+    Ok(())
+}
+
+/// Kafka mode: this process runs one stage (or all four) over real topics.
+async fn run_kafka(
+    settings: Settings,
+    config_path: PathBuf,
+    input: Option<Input>,
+    admin_addr: SocketAddr,
+    stage: Stage,
+) -> anyhow::Result<ExitCode> {
+    let metrics = Metrics::new();
+    let ready = Readiness::default();
+    let cancel = CancellationToken::new();
+    let admin_cancel = CancellationToken::new();
+    let admin = serve_admin(admin_addr, metrics.clone(), ready.clone(), admin_cancel.clone())
+        .await
+        .with_context(|| format!("binding the admin address {admin_addr}"))?;
+    info!(addr = %admin.addr, stage = ?stage, "Admin server listening.");
+    spawn_signal_handler(cancel.clone());
+    let live = LiveConfig::new(&settings)?;
+    spawn_reload_handler(&live, &metrics, config_path)?;
+    let stats = std::sync::Arc::new(KafkaStats::default());
+    let run = KafkaRun {
+        settings: &settings,
+        live: &live,
+        metrics: metrics.clone(),
+        stats: stats.clone(),
+        cancel: cancel.clone(),
+    };
+    run.ensure_topics().await?;
+    let stage_label = match stage {
+        Stage::All => "all",
+        Stage::Ingest => "ingest",
+        Stage::Score => "score",
+        Stage::Detect => "detect",
+        Stage::Alert => "alert",
+    };
+    spawn_kafka_exporter(
+        stage_label,
+        stats,
+        metrics.clone(),
+        ready.clone(),
+        settings.config.transport.kafka.topic_prefix.clone(),
+        admin_cancel.clone(),
+    );
+    ready.set(true);
+    let ingest = async {
+        match &input {
+            Some(i) => {
+                let (reader, source) = vigil_pipeline::open_input(i).await?;
+                let stats = run.ingest_file(reader, source).await?;
+                eprintln!(
+                    "ingest summary: posts_read={} accepted={} rejected={} (dead-lettered)",
+                    stats.lines,
+                    stats.accepted,
+                    stats.rejected_total()
+                );
+                Ok::<_, anyhow::Error>(())
+            }
+            None => {
+                let n = run.ingest_kafka_source().await?;
+                eprintln!("ingest summary: accepted={n}");
+                Ok(())
+            }
+        }
+    };
+    let sinks = || vigil_alert::build_sinks(&settings.config.alert.sinks);
+    let result: anyhow::Result<()> = match stage {
+        Stage::Ingest => ingest.await,
+        Stage::Score => run.score().await.map(|t| {
+            eprintln!("score summary: scored={} matched={}", t.scored, t.matched);
+        }),
+        Stage::Detect => run.detect().await.map(|t| {
+            eprintln!(
+                "detect summary: accepted={} late={} spikes={}",
+                t.accepted, t.late, t.spikes
+            );
+        }),
+        Stage::Alert => run.alert(sinks()?, |_| {}).await.map(|t| {
+            eprintln!("alert summary: alerts={}", t.total());
+        }),
+        Stage::All => {
+            let (a, b, c, d) = tokio::join!(
+                ingest,
+                run.score(),
+                run.detect(),
+                run.alert(sinks()?, |_| {})
+            );
+            a.and(b.map(|_| ())).and(c.map(|_| ())).and(d.map(|_| ()))
+        }
+    };
+    ready.set(false);
+    admin_cancel.cancel();
+    let _ = admin.task.await;
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 

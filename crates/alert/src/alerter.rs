@@ -32,6 +32,19 @@ impl Alerter {
         }
     }
 
+    /// Remembers an alert id already sent (rebuilding state after a restart
+    /// from the alerts stream).
+    pub fn remember(&mut self, id: AlertId) {
+        if self.seen.insert(id.clone()) {
+            self.order.push_back(id);
+            if self.order.len() > self.capacity {
+                if let Some(old) = self.order.pop_front() {
+                    self.seen.remove(&old);
+                }
+            }
+        }
+    }
+
     /// Decides on one spike: an incident state change alerts once; an
     /// ongoing spike or a repeat of a known alert id does not.
     pub fn on_spike(&mut self, spike: &Spike) -> Decision {

@@ -152,7 +152,9 @@ pub struct Detector {
     /// The watermark (monotonic).
     wm: i64,
     /// Per input partition: newest event time and when it was last seen.
-    parts: BTreeMap<i32, PartClock>,
+    /// Keyed by (input partition, upstream partition): each such stream is
+    /// in order, so the watermark is the minimum over them.
+    parts: BTreeMap<(i32, i32), PartClock>,
     /// A partition silent this long (processing time) stops holding back
     /// the watermark; `None` in embedded mode (one partition).
     idle_ms: Option<i64>,
@@ -299,16 +301,32 @@ impl Detector {
         self.idle_ms = Some(idle.as_millis() as i64);
     }
 
-    /// Kafka mode: the input partitions this detector now owns. A partition
-    /// that has not delivered a record yet holds the watermark back until it
-    /// does or goes idle, so its first records are not late.
-    pub fn assign_partitions(&mut self, partitions: &[i32], now: EventTime) {
-        self.parts.retain(|p, _| partitions.contains(p));
+    /// Kafka mode: the input partitions this detector owns and the number of
+    /// upstream (posts) partitions. Records of one input partition that come
+    /// from one upstream partition arrive in order, so the watermark is the
+    /// minimum over these (input, upstream) streams. A stream that has not
+    /// delivered a record yet holds the watermark back until it does or goes
+    /// idle, so its first records are not late.
+    pub fn assign_partitions(&mut self, partitions: &[i32], upstream: i32, now: EventTime) {
+        self.parts.retain(|(p, _), _| partitions.contains(p));
         for p in partitions {
-            self.parts.entry(*p).or_insert(PartClock {
-                max_event: i64::MIN,
-                last_seen: now.0,
-            });
+            for o in 0..upstream.max(1) {
+                self.parts.entry((*p, o)).or_insert(PartClock {
+                    max_event: i64::MIN,
+                    last_seen: now.0,
+                    backlog: None,
+                });
+            }
+        }
+    }
+
+    /// Kafka mode: records waiting in an input partition (measured by the
+    /// consumer). Only a partition with nothing waiting can count as idle.
+    pub fn set_backlog(&mut self, partition: i32, backlog: i64) {
+        for ((p, _), c) in self.parts.iter_mut() {
+            if *p == partition {
+                c.backlog = Some(backlog);
+            }
         }
     }
 
@@ -318,7 +336,10 @@ impl Detector {
         if self.parts.is_empty() {
             return;
         }
-        let active = |c: &&PartClock| self.idle_ms.is_none_or(|idle| now - c.last_seen <= idle);
+        let active = |c: &&PartClock| {
+            self.idle_ms
+                .is_none_or(|idle| now - c.last_seen <= idle || c.backlog.is_some_and(|b| b > 0))
+        };
         let newest = match self.parts.values().filter(active).map(|c| c.max_event).min() {
             Some(m) => m,
             // Every partition idle: the newest data anywhere sets the pace.
@@ -357,6 +378,9 @@ impl Detector {
                 return Observation::Duplicate;
             }
         }
+        // The clock that matters is the upstream partition's: posts from a
+        // lagging posts partition arrive late on every scored partition.
+        let clock_key = (partition, post.origin_partition.unwrap_or(0));
         let t = post.published_at.0;
         if t > now.0.saturating_add(MAX_FUTURE_MS) {
             return Observation::Future;
@@ -388,9 +412,10 @@ impl Detector {
             }
         }
         self.max_event = self.max_event.max(t);
-        let clock = self.parts.entry(partition).or_insert(PartClock {
+        let clock = self.parts.entry(clock_key).or_insert(PartClock {
             max_event: t,
             last_seen: now.0,
+            backlog: None,
         });
         clock.max_event = clock.max_event.max(t);
         clock.last_seen = now.0;
@@ -528,6 +553,11 @@ impl Detector {
 struct PartClock {
     max_event: i64,
     last_seen: i64,
+    /// Records waiting in the partition, when measured: a partition with a
+    /// backlog is slow, not idle, and keeps holding the watermark back.
+    /// Unmeasured partitions are judged by silence alone.
+    #[serde(default)]
+    backlog: Option<i64>,
 }
 
 /// Recently seen (post, watch) hashes of one partition (bounded ring).
@@ -576,7 +606,7 @@ pub struct PartitionSnapshot {
     pub offset: i64,
     origin: Option<i64>,
     wm: i64,
-    clock: Option<PartClock>,
+    clocks: Vec<((i32, i32), PartClock)>,
     watches: Vec<WatchState>,
     dedupe: Dedupe,
     terms: Vec<String>,
@@ -597,7 +627,12 @@ impl Detector {
             offset,
             origin: self.origin,
             wm: self.wm,
-            clock: self.parts.get(&partition).copied(),
+            clocks: self
+                .parts
+                .iter()
+                .filter(|((p, _), _)| *p == partition)
+                .map(|(k, c)| (*k, *c))
+                .collect(),
             watches: self
                 .watches
                 .iter()
@@ -620,8 +655,10 @@ impl Detector {
             }
         }
         self.wm = self.wm.max(snap.wm);
-        if let Some(c) = snap.clock {
-            self.parts.insert(snap.partition, c);
+        for (p, c) in snap.clocks {
+            let e = self.parts.entry(p).or_insert(c);
+            e.max_event = e.max_event.max(c.max_event);
+            e.last_seen = e.last_seen.max(c.last_seen);
             self.max_event = self.max_event.max(c.max_event);
         }
         self.dedupe.insert(snap.partition, snap.dedupe);

@@ -71,6 +71,7 @@ fn scored(x: &P, n: usize) -> ScoredPost {
         } else {
             vec![]
         },
+        origin_partition: None,
     }
 }
 
@@ -545,7 +546,7 @@ fn watermark_is_the_minimum_over_partitions_until_one_goes_idle() {
     let mut d = kafka_detector();
     let at = |s: i64| EventTime(NOW.0 + s * 1000);
     let x = |t_s: i64| scored(&p(T0 + t_s * 1000), t_s as usize);
-    d.assign_partitions(&[0, 1], at(0));
+    d.assign_partitions(&[0, 1], 1, at(0));
     assert_eq!(d.observe_from(&x(100), 0, at(0)), Observation::Accepted);
     // Partition 1 has delivered nothing yet: no watermark.
     assert_eq!(d.watermark(), None);
@@ -555,9 +556,14 @@ fn watermark_is_the_minimum_over_partitions_until_one_goes_idle() {
     // A post 50 s behind partition 0's newest is not late: partition 1 holds
     // the watermark back.
     assert_eq!(d.observe_from(&x(50), 0, at(1)), Observation::Accepted);
-    // Partition 1 goes quiet for longer than the idle timeout: it stops
-    // holding the watermark back.
+    // Partition 1 is silent for longer than the idle timeout but still has
+    // records waiting: it is slow, not idle, and holds the watermark.
     let (mut s, mut u) = (Vec::new(), Vec::new());
+    d.set_backlog(1, 500);
+    d.tick(at(20), &mut s, &mut u);
+    assert_eq!(d.watermark(), Some(EventTime(T0 + 10_000)));
+    // Nothing waiting and silent: idle, it stops holding the watermark back.
+    d.set_backlog(1, 0);
     d.tick(at(20), &mut s, &mut u);
     assert_eq!(d.watermark(), Some(EventTime(T0 + 70_000)));
     assert_eq!(d.observe_from(&x(60), 0, at(21)), Observation::Late);

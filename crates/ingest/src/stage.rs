@@ -7,7 +7,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vigil_telemetry::{LogLimiter, Metrics};
-use vigil_transport::{Producer, Record, Stream};
+use vigil_transport::{DeadLetter, DeadLetters, Producer, Record, Stream};
 use vigil_types::{EventTime, Post};
 
 use crate::{parse::RejectReason, IngestError, Ingestor};
@@ -38,7 +38,7 @@ const FLUSH_AFTER: Duration = Duration::from_millis(100);
 
 /// The file replay source: reads `reader` to its end (or until `cancel`),
 /// sending accepted posts in batches of `batch_size`.
-pub struct FileReplay<R, P> {
+pub struct FileReplay<R, P, D = vigil_transport::NoDeadLetters> {
     /// Input.
     pub reader: R,
     /// Source label (`file`, `stdin`).
@@ -55,9 +55,11 @@ pub struct FileReplay<R, P> {
     pub limiter: Arc<LogLimiter>,
     /// Processing-time clock (ingest time of posts).
     pub now: fn() -> EventTime,
+    /// Where rejected lines go (the dead-letter topic in Kafka mode).
+    pub dead_letters: D,
 }
 
-impl<R, P> std::fmt::Debug for FileReplay<R, P> {
+impl<R, P, D> std::fmt::Debug for FileReplay<R, P, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileReplay")
             .field("source", &self.source)
@@ -65,10 +67,11 @@ impl<R, P> std::fmt::Debug for FileReplay<R, P> {
     }
 }
 
-impl<R, P> FileReplay<R, P>
+impl<R, P, D> FileReplay<R, P, D>
 where
     R: AsyncBufRead + Unpin + Send,
     P: Producer<Post>,
+    D: DeadLetters,
 {
     /// Runs to end of input or cancellation; returns the counts.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<IngestStats, IngestError> {
@@ -182,6 +185,23 @@ where
                             .with_label_values(&["ingest", "input"])
                             .inc();
                     }
+                    if rej.reason != RejectReason::Empty && rej.reason != RejectReason::Duplicate {
+                        let d = DeadLetter {
+                            stage: "ingest",
+                            reason: reason.to_string(),
+                            error: rej.detail.clone(),
+                            source: self.source.clone(),
+                            partition: -1,
+                            offset: stats.lines as i64,
+                            payload: bytes.to_vec(),
+                        };
+                        let mut delay = std::time::Duration::from_millis(100);
+                        while let Err(e) = self.dead_letters.send(d.clone()).await {
+                            warn!(error = %e, "Dead letter not stored yet; retrying.");
+                            tokio::time::sleep(delay).await;
+                            delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                        }
+                    }
                     if let Some(suppressed) = self.limiter.check(reason) {
                         warn!(
                             source = %self.source,
@@ -252,6 +272,7 @@ mod tests {
             metrics: metrics.clone(),
             limiter: Arc::new(LogLimiter::new(Duration::from_secs(1))),
             now: wall,
+            dead_letters: vigil_transport::NoDeadLetters,
         };
         let stats = replay.run(CancellationToken::new()).await.unwrap();
         assert_eq!(stats.lines, 6);

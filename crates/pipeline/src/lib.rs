@@ -11,6 +11,7 @@
 //! [`Summary`].
 #![deny(missing_docs)]
 
+mod kafka;
 mod live;
 mod summary;
 
@@ -28,7 +29,12 @@ use vigil_telemetry::{LogLimiter, Metrics};
 use vigil_transport::memory_stream;
 use vigil_types::{Alert, EventTime};
 
-pub use crate::{live::LiveConfig, summary::Summary};
+pub use crate::{
+    kafka::{spawn_kafka_exporter, KafkaRun, StageName},
+    live::LiveConfig,
+    summary::Summary,
+};
+pub use vigil_transport_kafka::KafkaStats;
 
 /// Where posts come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,6 +111,7 @@ pub async fn run_embedded(
         metrics: metrics.clone(),
         limiter,
         now: wall_clock,
+        dead_letters: vigil_transport::NoDeadLetters,
     };
     let ingest = tokio::spawn(replay.run(cancel.clone()).instrument(info_span!(
         "stage",

@@ -146,6 +146,7 @@ impl Scorer {
                     hits,
                     sentiment,
                     kinds: kind_hits.clone(),
+                    origin_partition: None,
                 });
             }
             i = j;

@@ -60,7 +60,11 @@ where
         let mut stats = ScoreStats::default();
         out.clear();
         for d in &batch {
+            let before = out.len();
             scorer.score(&d.value, &mut scratch, &mut stats, &mut out);
+            for s in &mut out[before..] {
+                s.origin_partition = Some(d.position.partition);
+            }
         }
         let records: Vec<Record<ScoredPost>> = out
             .drain(..)

@@ -48,6 +48,14 @@ pub struct Metrics {
     pub errors: IntCounterVec,
     /// See [`names::CONFIG_RELOADS_TOTAL`].
     pub config_reloads: IntCounterVec,
+    /// See [`names::KAFKA_CONSUMER_LAG_MESSAGES`].
+    pub kafka_consumer_lag: IntGaugeVec,
+    /// See [`names::KAFKA_PRODUCE_ERRORS_TOTAL`].
+    pub kafka_produce_errors: IntCounterVec,
+    /// See [`names::KAFKA_DEAD_LETTERS_TOTAL`].
+    pub kafka_dead_letters: IntCounterVec,
+    /// See [`names::KAFKA_REBALANCES_TOTAL`].
+    pub kafka_rebalances: IntCounterVec,
     /// See [`names::BUILD_INFO`].
     pub build_info: IntGaugeVec,
 }
@@ -202,6 +210,30 @@ impl Metrics {
                 "Configuration reloads by result.",
                 &["result"],
             ),
+            kafka_consumer_lag: gauge_vec(
+                &r,
+                names::KAFKA_CONSUMER_LAG_MESSAGES,
+                "Kafka consumer lag (high watermark minus committed offset).",
+                &["stream", "partition"],
+            ),
+            kafka_produce_errors: counter_vec(
+                &r,
+                names::KAFKA_PRODUCE_ERRORS_TOTAL,
+                "Records whose production to Kafka failed.",
+                &["stage"],
+            ),
+            kafka_dead_letters: counter_vec(
+                &r,
+                names::KAFKA_DEAD_LETTERS_TOTAL,
+                "Records sent to the dead-letter topic.",
+                &["stage", "reason"],
+            ),
+            kafka_rebalances: counter_vec(
+                &r,
+                names::KAFKA_REBALANCES_TOTAL,
+                "Consumer-group rebalances.",
+                &["stage"],
+            ),
             build_info: gauge_vec(&r, names::BUILD_INFO, "Always 1.", &["version", "commit"]),
             registry: r,
         };
@@ -256,6 +288,10 @@ mod tests {
             .inc();
         m.errors.with_label_values(&["ingest", "input"]).inc();
         m.config_reloads.with_label_values(&["success"]).inc();
+        m.kafka_consumer_lag.with_label_values(&["posts", "0"]).set(0);
+        m.kafka_produce_errors.with_label_values(&["score"]).inc();
+        m.kafka_dead_letters.with_label_values(&["ingest", "invalid_json"]).inc();
+        m.kafka_rebalances.with_label_values(&["score"]).inc();
         m.score_batch_duration.observe(0.01);
         m.detect_event_lag.observe(1.0);
         let text = m.render();

@@ -38,6 +38,14 @@ pub const TRANSPORT_SENT_MESSAGES_TOTAL: &str = "vigil_transport_sent_messages_t
 pub const TRANSPORT_RECEIVED_MESSAGES_TOTAL: &str = "vigil_transport_received_messages_total";
 /// Runtime errors (counter; labels: stage, error_type).
 pub const ERRORS_TOTAL: &str = "vigil_errors_total";
+/// Kafka consumer lag: high watermark minus committed offset (gauge; labels: stream, partition).
+pub const KAFKA_CONSUMER_LAG_MESSAGES: &str = "vigil_kafka_consumer_lag_messages";
+/// Records whose production to Kafka failed (counter; labels: stage).
+pub const KAFKA_PRODUCE_ERRORS_TOTAL: &str = "vigil_kafka_produce_errors_total";
+/// Records sent to the dead-letter topic (counter; labels: stage, reason).
+pub const KAFKA_DEAD_LETTERS_TOTAL: &str = "vigil_kafka_dead_letters_total";
+/// Consumer-group rebalances (counter; labels: stage).
+pub const KAFKA_REBALANCES_TOTAL: &str = "vigil_kafka_rebalances_total";
 /// Configuration reloads (SIGHUP), by result (counter; labels: result: success, failure).
 pub const CONFIG_RELOADS_TOTAL: &str = "vigil_config_reloads_total";
 /// Always 1 (gauge; labels: version, commit).
@@ -64,5 +72,9 @@ pub const ALL: &[&str] = &[
     TRANSPORT_RECEIVED_MESSAGES_TOTAL,
     ERRORS_TOTAL,
     CONFIG_RELOADS_TOTAL,
+    KAFKA_CONSUMER_LAG_MESSAGES,
+    KAFKA_PRODUCE_ERRORS_TOTAL,
+    KAFKA_DEAD_LETTERS_TOTAL,
+    KAFKA_REBALANCES_TOTAL,
     BUILD_INFO,
 ];

@@ -221,18 +221,27 @@ fn spawn_lag_poller(
             }
             let c = consumer.clone();
             let t = topic.clone();
-            let lags = tokio::task::spawn_blocking(move || -> KafkaResult<Vec<(i32, i64)>> {
+            let lags = tokio::task::spawn_blocking(move || -> KafkaResult<Vec<(i32, i64, Option<i64>)>> {
                 let assigned = c.assignment()?;
+                let position = c.position()?;
                 let committed = c.committed_offsets(assigned, Duration::from_secs(5))?;
                 let mut out = Vec::new();
                 for e in committed.elements() {
-                    let (_, high) =
+                    let (low, high) =
                         c.fetch_watermarks(&t, e.partition(), Duration::from_secs(5))?;
                     let pos = match e.offset() {
                         Offset::Offset(o) => o,
-                        _ => 0,
+                        _ => low,
                     };
-                    out.push((e.partition(), (high - pos).max(0)));
+                    let fetched = position
+                        .find_partition(&t, e.partition())
+                        .and_then(|p| match p.offset() {
+                            Offset::Offset(o) => Some(o),
+                            _ => None,
+                        });
+                    // Not fetched yet: everything from the committed offset on.
+                    let backlog = Some((high - fetched.unwrap_or(pos)).max(0));
+                    out.push((e.partition(), (high - pos).max(0), backlog));
                 }
                 Ok(out)
             })
@@ -241,9 +250,14 @@ fn spawn_lag_poller(
                 Ok(Ok(v)) => {
                     stats.connected.store(true, Ordering::Relaxed);
                     let mut lag = stats.lag.lock().expect("stats lock poisoned");
+                    let mut backlog = stats.backlog.lock().expect("stats lock poisoned");
                     lag.retain(|(tp, _), _| *tp != topic);
-                    for (p, l) in v {
+                    backlog.retain(|(tp, _), _| *tp != topic);
+                    for (p, l, b) in v {
                         lag.insert((topic.clone(), p), l);
+                        if let Some(b) = b {
+                            backlog.insert((topic.clone(), p), b);
+                        }
                     }
                 }
                 Ok(Err(e)) => {

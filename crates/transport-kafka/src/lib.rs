@@ -19,6 +19,7 @@
 
 mod consumer;
 mod producer;
+mod read;
 mod stats;
 
 use std::time::Duration;
@@ -36,6 +37,7 @@ use vigil_transport::{Stream, TransportError};
 pub use crate::{
     consumer::{Decoder, KafkaConsumer},
     producer::{KafkaDeadLetters, KafkaProducer},
+    read::{read_to_end, RawRecord},
     stats::KafkaStats,
 };
 

@@ -18,8 +18,12 @@ pub struct KafkaStats {
     pub dead_letters: Mutex<BTreeMap<String, u64>>,
     /// Consumer-group rebalances seen.
     pub rebalances: AtomicU64,
-    /// Consumer lag per (topic, partition), messages.
+    /// Consumer lag per (topic, partition): high watermark minus committed
+    /// offset, messages.
     pub lag: Mutex<BTreeMap<(String, i32), i64>>,
+    /// Backlog per (topic, partition): high watermark minus the consumer's
+    /// position (records not yet delivered to the stage).
+    pub backlog: Mutex<BTreeMap<(String, i32), i64>>,
     /// Whether the broker answered recently.
     pub connected: std::sync::atomic::AtomicBool,
 }
@@ -41,6 +45,15 @@ impl KafkaStats {
             .expect("stats lock poisoned")
             .values()
             .sum()
+    }
+
+    /// Backlog of one partition of `topic`, when measured.
+    pub fn backlog_of(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.backlog
+            .lock()
+            .expect("stats lock poisoned")
+            .get(&(topic.to_string(), partition))
+            .copied()
     }
 
     /// Rebalances so far.

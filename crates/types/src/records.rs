@@ -207,6 +207,11 @@ pub struct ScoredPost {
     /// Crisis kinds the post hit (each kind at most once).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kinds: Vec<KindHit>,
+    /// The posts-stream partition the post was read from (Kafka mode):
+    /// detect's watermark is the minimum over these upstream partitions, so
+    /// a partition that lags behind the others never makes its posts late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_partition: Option<i32>,
 }
 
 /// Crisis grading: minor < moderate < major.

@@ -1,0 +1,558 @@
+//! Kafka mode: one stage per process (or all of them) over real topics.
+//!
+//! Delivery is at-least-once end to end and effectively-once in what users
+//! see:
+//! - every runner acks (commits) an input record only after everything it
+//!   produced from it is acknowledged by the broker, per partition up to the
+//!   first unfinished record;
+//! - score is stateless; replays after a crash produce duplicate scored
+//!   records, which detect drops by (post, watch);
+//! - detect checkpoints its state per input partition to a compacted topic
+//!   and commits only checkpointed offsets; after a crash it restores the
+//!   checkpoint and skips what it already holds (docs/ARCHITECTURE.md);
+//! - alert drops repeated alert ids, remembering the ids it already sent by
+//!   reading the alerts topic back at start.
+
+use std::{
+    collections::BTreeMap,
+    sync::{atomic::Ordering, Arc},
+    time::Duration,
+};
+
+use anyhow::Context;
+use tokio::io::AsyncBufRead;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, info_span, warn, Instrument};
+use vigil_alert::{Alerter, Decision, Sink};
+use vigil_config::Settings;
+use vigil_detect::{Detector, Observation, PartitionSnapshot};
+use vigil_ingest::{FileReplay, Ingestor};
+use vigil_telemetry::{LogLimiter, Metrics, Readiness};
+use vigil_transport::{Consumer, DeadLetter, DeadLetters, Producer, Record, Stream};
+use vigil_transport_kafka::{
+    ensure_topics, prefixed, read_to_end, topic, KafkaConsumer, KafkaDeadLetters, KafkaProducer,
+    KafkaStats, DETECT_STATE_TOPIC,
+};
+use vigil_types::{Alert, Post, ScoredPost, Spike};
+
+use crate::{wall_clock, LiveConfig};
+
+/// A pipeline stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StageName {
+    /// Posts in, to the posts stream.
+    Ingest,
+    /// Posts to scored posts.
+    Score,
+    /// Scored posts to spikes.
+    Detect,
+    /// Spikes to alerts and sinks.
+    Alert,
+}
+
+impl StageName {
+    /// Lower-case name (the `stage` label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageName::Ingest => "ingest",
+            StageName::Score => "score",
+            StageName::Detect => "detect",
+            StageName::Alert => "alert",
+        }
+    }
+}
+
+fn decode_envelope<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, String> {
+    vigil_transport::decode(b).map_err(|e| e.to_string())
+}
+
+fn decode_raw(b: &[u8]) -> Result<Vec<u8>, String> {
+    Ok(b.to_vec())
+}
+
+/// Exports the Kafka client statistics as metrics and readiness, every
+/// second, until `cancel`.
+pub fn spawn_kafka_exporter(
+    stage: &'static str,
+    stats: Arc<KafkaStats>,
+    metrics: Metrics,
+    ready: Readiness,
+    prefix: String,
+    cancel: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut last_errors = 0u64;
+        let mut last_rebalances = 0u64;
+        let mut last_dead: BTreeMap<String, u64> = BTreeMap::new();
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            let errors = stats.produce_errors.load(Ordering::Relaxed);
+            metrics
+                .kafka_produce_errors
+                .with_label_values(&[stage])
+                .inc_by(errors - last_errors);
+            last_errors = errors;
+            let rebalances = stats.rebalances.load(Ordering::Relaxed);
+            metrics
+                .kafka_rebalances
+                .with_label_values(&[stage])
+                .inc_by(rebalances - last_rebalances);
+            last_rebalances = rebalances;
+            let dead = stats.dead_letters.lock().expect("stats lock").clone();
+            for (reason, n) in &dead {
+                let before = last_dead.get(reason).copied().unwrap_or(0);
+                metrics
+                    .kafka_dead_letters
+                    .with_label_values(&[stage, reason])
+                    .inc_by(n - before);
+            }
+            last_dead = dead;
+            for ((t, p), lag) in stats.lag.lock().expect("stats lock").iter() {
+                let stream = Stream::ALL
+                    .iter()
+                    .find(|s| *t == format!("{prefix}{}", s.kafka_topic()))
+                    .map_or("other", |s| s.as_str());
+                metrics
+                    .kafka_consumer_lag
+                    .with_label_values(&[stream, &p.to_string()])
+                    .set(*lag);
+            }
+            ready.set(stats.connected.load(Ordering::Relaxed));
+        }
+    });
+}
+
+/// Everything a Kafka-mode stage needs.
+pub struct KafkaRun<'a> {
+    /// Validated settings.
+    pub settings: &'a Settings,
+    /// Live scorer and watches.
+    pub live: &'a LiveConfig,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Kafka client statistics.
+    pub stats: Arc<KafkaStats>,
+    /// Shutdown.
+    pub cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for KafkaRun<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KafkaRun")
+    }
+}
+
+impl KafkaRun<'_> {
+    fn group(&self, stage: StageName) -> String {
+        format!(
+            "{}-{}",
+            self.settings.config.transport.kafka.group_prefix,
+            stage.as_str()
+        )
+    }
+
+    /// Creates the topics when missing (retrying while the broker is down).
+    pub async fn ensure_topics(&self) -> anyhow::Result<()> {
+        ensure_topics(&self.settings.config.transport.kafka, Duration::from_secs(120))
+            .await
+            .context("creating Kafka topics")
+    }
+
+    /// Ingest from a file or stdin into the posts topic; rejected lines go to
+    /// the dead-letter topic. Returns when the input ends.
+    pub async fn ingest_file(
+        &self,
+        reader: Box<dyn AsyncBufRead + Send + Unpin>,
+        source: String,
+    ) -> anyhow::Result<vigil_ingest::IngestStats> {
+        let cfg = &self.settings.config;
+        let k = &cfg.transport.kafka;
+        let replay = FileReplay {
+            reader,
+            source,
+            ingestor: Ingestor::new(&cfg.ingest),
+            producer: KafkaProducer::<Post>::new(k, topic(k, Stream::Posts), self.stats.clone())?,
+            batch_size: cfg.transport.batch_size,
+            metrics: self.metrics.clone(),
+            limiter: Arc::new(LogLimiter::new(Duration::from_secs(
+                cfg.telemetry.error_log_interval_secs,
+            ))),
+            now: wall_clock,
+            dead_letters: KafkaDeadLetters::new(k, self.stats.clone())?,
+        };
+        Ok(replay
+            .run(self.cancel.clone())
+            .instrument(info_span!("stage", stage = "ingest", mode = "kafka"))
+            .await?)
+    }
+
+    /// Ingest from an existing Kafka topic of JSON posts (a source), until
+    /// cancelled.
+    pub async fn ingest_kafka_source(&self) -> anyhow::Result<u64> {
+        let cfg = &self.settings.config;
+        let k = &cfg.transport.kafka;
+        anyhow::ensure!(
+            !k.source_kafka_topic.is_empty(),
+            "--input kafka needs transport.kafka.source_kafka_topic"
+        );
+        let mut consumer = KafkaConsumer::<Vec<u8>>::new(
+            k,
+            k.source_kafka_topic.clone(),
+            &self.group(StageName::Ingest),
+            "ingest",
+            cfg.transport.batch_size,
+            decode_raw,
+            self.stats.clone(),
+            self.cancel.clone(),
+        )?;
+        let mut producer = KafkaProducer::<Post>::new(k, topic(k, Stream::Posts), self.stats.clone())?;
+        let mut dead = KafkaDeadLetters::new(k, self.stats.clone())?;
+        let mut ingestor = Ingestor::new(&cfg.ingest);
+        let mut accepted = 0u64;
+        let source = format!("kafka:{}", k.source_kafka_topic);
+        while let Some(batch) = consumer.recv().await? {
+            let mut out = Vec::new();
+            for d in &batch {
+                self.metrics
+                    .ingest_received_posts
+                    .with_label_values(&["kafka"])
+                    .inc();
+                match ingestor.parse_line(&d.value, wall_clock()) {
+                    Ok(p) => out.push(Record::new(p.id.0.clone(), p)),
+                    Err(rej) => {
+                        let reason = rej.reason.as_str();
+                        self.metrics
+                            .ingest_discarded_posts
+                            .with_label_values(&["kafka", reason])
+                            .inc();
+                        dead.send(DeadLetter {
+                            stage: "ingest",
+                            reason: reason.into(),
+                            error: rej.detail,
+                            source: source.clone(),
+                            partition: d.position.partition,
+                            offset: d.position.offset,
+                            payload: d.value.clone(),
+                        })
+                        .await?;
+                    }
+                }
+            }
+            accepted += out.len() as u64;
+            producer.send(out).await?;
+            let positions: Vec<_> = batch.iter().map(|d| d.position).collect();
+            consumer.ack(&positions).await?;
+        }
+        Ok(accepted)
+    }
+
+    /// Score: posts topic to scored topic, until cancelled.
+    pub async fn score(&self) -> anyhow::Result<vigil_score::ScoreTotals> {
+        let cfg = &self.settings.config;
+        let k = &cfg.transport.kafka;
+        let consumer = KafkaConsumer::<Post>::new(
+            k,
+            topic(k, Stream::Posts),
+            &self.group(StageName::Score),
+            "score",
+            cfg.transport.batch_size,
+            decode_envelope::<Post>,
+            self.stats.clone(),
+            self.cancel.clone(),
+        )?;
+        let producer =
+            KafkaProducer::<ScoredPost>::new(k, topic(k, Stream::Scored), self.stats.clone())?;
+        Ok(vigil_score::run_score(
+            self.live.scorer(),
+            consumer,
+            producer,
+            self.metrics.clone(),
+            self.cancel.clone(),
+        )
+        .instrument(info_span!("stage", stage = "score", mode = "kafka"))
+        .await?)
+    }
+
+    /// Detect: scored topic to spikes topic, with per-partition checkpoints,
+    /// until cancelled.
+    pub async fn detect(&self) -> anyhow::Result<vigil_detect::DetectTotals> {
+        self.detect_inner()
+            .instrument(info_span!("stage", stage = "detect", mode = "kafka"))
+            .await
+    }
+
+    async fn detect_inner(&self) -> anyhow::Result<vigil_detect::DetectTotals> {
+        let cfg = &self.settings.config;
+        let k = cfg.transport.kafka.clone();
+        let mut consumer = KafkaConsumer::<ScoredPost>::new(
+            &k,
+            topic(&k, Stream::Scored),
+            &self.group(StageName::Detect),
+            "detect",
+            cfg.transport.batch_size,
+            decode_envelope::<ScoredPost>,
+            self.stats.clone(),
+            self.cancel.clone(),
+        )?;
+        let mut producer =
+            KafkaProducer::<Spike>::new(&k, topic(&k, Stream::Spikes), self.stats.clone())?;
+        let state_producer =
+            KafkaProducer::<()>::new(&k, prefixed(&k, DETECT_STATE_TOPIC), self.stats.clone())?;
+        let mut detector = Detector::new(self.settings);
+        detector.set_idle_timeout(Duration::from_secs(k.idle_timeout_secs));
+        let mut watches = self.live.watches();
+        let mut skip_below: BTreeMap<i32, i64> = BTreeMap::new();
+        let mut assigned: Vec<i32> = Vec::new();
+        let mut totals = vigil_detect::DetectTotals::default();
+        let mut checkpoint = tokio::time::interval(Duration::from_secs(k.checkpoint_interval_secs));
+        checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut dirty = false;
+        let (mut spikes, mut updates) = (Vec::new(), Vec::new());
+        loop {
+            let batch = tokio::select! {
+                b = consumer.recv() => b?,
+                _ = checkpoint.tick() => {
+                    detector.tick(wall_clock(), &mut spikes, &mut updates);
+                    self.emit(&mut producer, &mut spikes, &mut totals).await?;
+                    if dirty {
+                        self.checkpoint(&detector, &consumer, &state_producer, &assigned).await?;
+                        dirty = false;
+                    }
+                    continue;
+                }
+            };
+            let Some(batch) = batch else { break };
+            if let Some(parts) = consumer.take_assignment() {
+                // New partitions: restore their checkpoints before counting.
+                let snaps = self.read_snapshots(&parts).await?;
+                for s in snaps {
+                    info!(partition = s.partition, offset = s.offset, "Restoring the detect checkpoint.");
+                    skip_below.insert(s.partition, s.offset);
+                    detector.restore(s);
+                }
+                // Every input partition carries posts from every posts
+                // partition: the watermark runs on each (input, upstream) pair.
+                detector.assign_partitions(&parts, k.partitions, wall_clock());
+                assigned = parts;
+            }
+            if watches.has_changed().unwrap_or(false) {
+                let s = watches.borrow_and_update().clone();
+                detector.update_watches(&s);
+            }
+            self.metrics
+                .transport_received_messages
+                .with_label_values(&[Stream::Scored.as_str()])
+                .inc_by(batch.len() as u64);
+            let now = wall_clock();
+            for d in &batch {
+                if skip_below
+                    .get(&d.position.partition)
+                    .is_some_and(|o| d.position.offset < *o)
+                {
+                    continue; // already in the restored checkpoint
+                }
+                match detector.observe_from(&d.value, d.position.partition, now) {
+                    Observation::Accepted => totals.accepted += 1,
+                    o => {
+                        if o == Observation::Late {
+                            tracing::trace!(
+                                partition = d.position.partition,
+                                offset = d.position.offset,
+                                origin = ?d.value.origin_partition,
+                                published_at = %d.value.published_at,
+                                watermark = ?detector.watermark(),
+                                "Late scored post."
+                            );
+                            totals.late += 1;
+                        } else {
+                            totals.dropped_other += 1;
+                        }
+                        self.metrics
+                            .detect_discarded_posts
+                            .with_label_values(&[o.reason().unwrap_or("unknown")])
+                            .inc();
+                    }
+                }
+            }
+            detector.advance(&mut spikes, &mut updates);
+            for u in updates.drain(..) {
+                self.metrics
+                    .detect_window_posts
+                    .with_label_values(&[u.watch.as_str()])
+                    .set(u.count as i64);
+            }
+            self.emit(&mut producer, &mut spikes, &mut totals).await?;
+            let positions: Vec<_> = batch.iter().map(|d| d.position).collect();
+            // Finished, but committed only with the next checkpoint.
+            consumer.finish_only(&positions);
+            dirty = true;
+        }
+        if dirty {
+            self.checkpoint(&detector, &consumer, &state_producer, &assigned)
+                .await?;
+        }
+        Ok(totals)
+    }
+
+    async fn emit(
+        &self,
+        producer: &mut KafkaProducer<Spike>,
+        spikes: &mut Vec<Spike>,
+        totals: &mut vigil_detect::DetectTotals,
+    ) -> anyhow::Result<()> {
+        if spikes.is_empty() {
+            return Ok(());
+        }
+        for s in spikes.iter() {
+            if s.transition != vigil_types::Transition::Resolved {
+                totals.spikes += 1;
+                self.metrics
+                    .detect_spikes
+                    .with_label_values(&[s.watch.as_str(), s.level.as_str()])
+                    .inc();
+            }
+        }
+        let n = spikes.len() as u64;
+        let records: Vec<_> = spikes
+            .drain(..)
+            .map(|s| Record::new(s.watch.0.clone(), s))
+            .collect();
+        producer.send(records).await?;
+        self.metrics
+            .transport_sent_messages
+            .with_label_values(&[Stream::Spikes.as_str()])
+            .inc_by(n);
+        Ok(())
+    }
+
+    async fn checkpoint(
+        &self,
+        detector: &Detector,
+        consumer: &KafkaConsumer<ScoredPost>,
+        state: &KafkaProducer<()>,
+        assigned: &[i32],
+    ) -> anyhow::Result<()> {
+        let mut records = Vec::new();
+        let mut commits = Vec::new();
+        for p in assigned {
+            let Some(offset) = consumer.commit_point(*p) else {
+                continue;
+            };
+            let snap = detector.snapshot(*p, offset);
+            records.push((p.to_string(), serde_json::to_vec(&snap)?));
+            commits.push((*p, offset));
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
+        // The checkpoint is durable before its offsets are committed.
+        state.send_raw(&records).await?;
+        consumer.commit_offsets(&commits)?;
+        Ok(())
+    }
+
+    async fn read_snapshots(&self, parts: &[i32]) -> anyhow::Result<Vec<PartitionSnapshot>> {
+        let k = self.settings.config.transport.kafka.clone();
+        let topic = prefixed(&k, DETECT_STATE_TOPIC);
+        let records = tokio::task::spawn_blocking(move || {
+            read_to_end(&k, &topic, None, Duration::from_secs(60))
+        })
+        .await??;
+        let mut latest: BTreeMap<i32, PartitionSnapshot> = BTreeMap::new();
+        for r in records {
+            match serde_json::from_slice::<PartitionSnapshot>(&r.payload) {
+                Ok(s) if parts.contains(&s.partition) => {
+                    latest.insert(s.partition, s);
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "Skipping an unreadable detect checkpoint."),
+            }
+        }
+        Ok(latest.into_values().collect())
+    }
+
+    /// Alert: spikes topic to sinks and the alerts topic, until cancelled.
+    pub async fn alert(
+        &self,
+        mut sinks: Vec<Sink>,
+        mut tap: impl FnMut(&Alert) + Send,
+    ) -> anyhow::Result<vigil_alert::AlertTotals> {
+        let cfg = &self.settings.config;
+        let k = cfg.transport.kafka.clone();
+        let mut alerter = Alerter::new(cfg.alert.dedupe_capacity);
+        // Remember what was already sent (the alerts topic is the record).
+        let alerts_topic = topic(&k, Stream::Alerts);
+        let sent = {
+            let (k, t) = (k.clone(), alerts_topic.clone());
+            tokio::task::spawn_blocking(move || read_to_end(&k, &t, None, Duration::from_secs(60)))
+                .await??
+        };
+        let mut known = 0;
+        for r in sent {
+            if let Ok(a) = vigil_transport::decode::<Alert>(&r.payload) {
+                alerter.remember(a.alert_id);
+                known += 1;
+            }
+        }
+        info!(known, "Alert ids already sent, remembered.");
+        let mut consumer = KafkaConsumer::<Spike>::new(
+            &k,
+            topic(&k, Stream::Spikes),
+            &self.group(StageName::Alert),
+            "alert",
+            cfg.transport.batch_size,
+            decode_envelope::<Spike>,
+            self.stats.clone(),
+            self.cancel.clone(),
+        )?;
+        let mut producer = KafkaProducer::<Alert>::new(&k, alerts_topic, self.stats.clone())?;
+        let mut totals = vigil_alert::AlertTotals::default();
+        while let Some(batch) = consumer.recv().await? {
+            let mut out = Vec::new();
+            for d in &batch {
+                match alerter.on_spike(&d.value) {
+                    Decision::Suppress(reason) => {
+                        *totals.suppressed.entry(reason).or_default() += 1;
+                        self.metrics
+                            .alert_suppressed_alerts
+                            .with_label_values(&[reason])
+                            .inc();
+                    }
+                    Decision::Send(alert) => {
+                        *totals.by_level.entry(alert.level).or_default() += 1;
+                        for sink in &mut sinks {
+                            match sink.deliver(&alert).await {
+                                Ok(()) => self
+                                    .metrics
+                                    .alert_sent_alerts
+                                    .with_label_values(&[sink.name(), alert.level.as_str()])
+                                    .inc(),
+                                Err(e) => {
+                                    totals.failed += 1;
+                                    self.metrics
+                                        .alert_failed_alerts
+                                        .with_label_values(&[sink.name()])
+                                        .inc();
+                                    warn!(sink = sink.name(), error = %e, "Alert delivery failed.");
+                                }
+                            }
+                        }
+                        tap(&alert);
+                        out.push(Record::new(alert.watch.0.clone(), *alert));
+                    }
+                }
+            }
+            for sink in &mut sinks {
+                let _ = sink.flush().await;
+            }
+            // Delivered to the sinks, then recorded, then the input committed.
+            producer.send(out).await?;
+            let positions: Vec<_> = batch.iter().map(|d| d.position).collect();
+            consumer.ack(&positions).await?;
+        }
+        Ok(totals)
+    }
+}
