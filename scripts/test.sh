@@ -9,6 +9,12 @@ trap 'rm -f "$log"' EXIT
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "optional tools for the deploy/ checks (promtool, docker-compose)"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v promtool >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus docker-compose >/dev/null) \
+    || echo "note: could not install promtool/docker-compose; their checks will print SKIP"
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

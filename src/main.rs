@@ -66,11 +66,23 @@ enum Command {
         /// Which stage(s) this process runs.
         #[arg(long, value_enum, default_value = "all")]
         stage: Stage,
+        /// Kafka mode: a stable id for this process within its stage (the pod
+        /// name, or 0, 1, ...). It becomes the consumer's static group
+        /// membership (`group.instance.id`), so a restarted process takes its
+        /// partitions back at once instead of waiting for the broker to expire
+        /// the dead member.
+        #[arg(long, env = "VIGIL_INSTANCE_ID")]
+        instance_id: Option<String>,
     },
     /// Check or show a configuration.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Evaluate quality on labelled data.
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
     },
     /// Write deterministic synthetic posts, a spike sidecar and a config.
     Gen {
@@ -98,6 +110,23 @@ enum Command {
         /// Output file (sidecars: <out>.spikes.jsonl, <out>.config.toml).
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// Sentiment: accuracy, macro/weighted F1, confusion matrix, Pearson r.
+    Sentiment {
+        /// Labelled file: VADER ground truth (id, rating, text) or a Chinese
+        /// CSV (id,label,label_name,text).
+        #[arg(long)]
+        data: PathBuf,
+        /// `vader` or `zh-csv` (detected from the file when omitted).
+        #[arg(long)]
+        format: Option<String>,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -170,6 +199,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
+        Command::Eval {
+            command: EvalCommand::Sentiment { data, format, json },
+        } => {
+            use vigil_eval::sentiment::{evaluate_file, Format};
+            let format = match format {
+                Some(f) => f
+                    .parse::<Format>()
+                    .map_err(|e| anyhow::anyhow!("--format {f}: {e}"))?,
+                None => Format::detect(&data)?,
+            };
+            let scorer = vigil_score::SentimentScorer::new();
+            let report = evaluate_file(&data, format, &scorer)?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Gen {
             seed,
             posts,
@@ -206,8 +254,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             input,
             admin_addr,
             stage,
+            instance_id,
         } => {
-            let settings = match Settings::load(&config) {
+            let mut settings = match Settings::load(&config) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("{e}");
@@ -215,6 +264,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             };
             let kafka = settings.config.transport.kind == "kafka";
+            if let Some(id) = instance_id {
+                settings
+                    .config
+                    .transport
+                    .kafka
+                    .client
+                    .insert("group.instance.id".into(), vigil_config::Sensitive(id));
+            }
             if !kafka && stage != Stage::All {
                 anyhow::bail!(
                     "--stage {stage:?} runs one stage per process over Kafka: set transport.type = \"kafka\" (the embedded default runs --stage all)"
@@ -346,9 +403,14 @@ async fn run_kafka(
     let ready = Readiness::default();
     let cancel = CancellationToken::new();
     let admin_cancel = CancellationToken::new();
-    let admin = serve_admin(admin_addr, metrics.clone(), ready.clone(), admin_cancel.clone())
-        .await
-        .with_context(|| format!("binding the admin address {admin_addr}"))?;
+    let admin = serve_admin(
+        admin_addr,
+        metrics.clone(),
+        ready.clone(),
+        admin_cancel.clone(),
+    )
+    .await
+    .with_context(|| format!("binding the admin address {admin_addr}"))?;
     info!(addr = %admin.addr, stage = ?stage, "Admin server listening.");
     spawn_signal_handler(cancel.clone());
     let live = LiveConfig::new(&settings)?;

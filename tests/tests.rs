@@ -2,6 +2,8 @@
 //! golden scenarios, the real `vigil` binary over HTTP, the CLI, and `gen`.
 
 mod cli;
+mod deploy;
 mod gen;
 mod golden;
+mod kafka;
 mod util;

@@ -33,9 +33,9 @@ use std::{fmt, path::Path};
 pub use crate::{
     query::{Expr, Query, QueryError},
     raw::{
-        AlertConfig, Config, DetectConfig, GradingConfig, GradingOverride, IngestConfig, KafkaConfig,
-        ScoreConfig, Sensitive, SinkConfig, TelemetryConfig, TransportConfig, WatchConfig,
-        WebhookConfig,
+        AlertConfig, Config, DetectConfig, GradingConfig, GradingOverride, IngestConfig,
+        KafkaConfig, ScoreConfig, Sensitive, SinkConfig, TelemetryConfig, TransportConfig,
+        WatchConfig, WebhookConfig,
     },
     validate::{parse_lexicon, Lexicon, Settings, Watch, MAX_WATCHES},
 };

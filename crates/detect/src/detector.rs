@@ -340,10 +340,21 @@ impl Detector {
             self.idle_ms
                 .is_none_or(|idle| now - c.last_seen <= idle || c.backlog.is_some_and(|b| b > 0))
         };
-        let newest = match self.parts.values().filter(active).map(|c| c.max_event).min() {
+        let newest = match self
+            .parts
+            .values()
+            .filter(active)
+            .map(|c| c.max_event)
+            .min()
+        {
             Some(m) => m,
             // Every partition idle: the newest data anywhere sets the pace.
-            None => self.parts.values().map(|c| c.max_event).max().unwrap_or(i64::MIN),
+            None => self
+                .parts
+                .values()
+                .map(|c| c.max_event)
+                .max()
+                .unwrap_or(i64::MIN),
         };
         if newest == i64::MIN {
             return;
@@ -368,7 +379,12 @@ impl Detector {
     /// [`Detector::observe`] for a post read from input `partition` (Kafka
     /// mode: the watermark is per partition, and replayed duplicates of a
     /// (post, watch) pair are dropped).
-    pub fn observe_from(&mut self, post: &ScoredPost, partition: i32, now: EventTime) -> Observation {
+    pub fn observe_from(
+        &mut self,
+        post: &ScoredPost,
+        partition: i32,
+        now: EventTime,
+    ) -> Observation {
         let Some(&wi) = self.index.get(&post.watch) else {
             return Observation::UnknownWatch;
         };
@@ -560,15 +576,35 @@ struct PartClock {
     backlog: Option<i64>,
 }
 
-/// Recently seen (post, watch) hashes of one partition (bounded ring).
+/// Recently seen (post, watch) hashes of one partition (bounded ring). Only
+/// the ring is serialised; the set is rebuilt from it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(from = "VecDeque<u64>", into = "VecDeque<u64>")]
 struct Dedupe {
     set: HashSet<u64>,
     order: VecDeque<u64>,
 }
 
-/// Hashes remembered per partition to drop replayed scored posts.
-const DEDUPE_PER_PARTITION: usize = 50_000;
+impl From<VecDeque<u64>> for Dedupe {
+    fn from(order: VecDeque<u64>) -> Self {
+        Dedupe {
+            set: order.iter().copied().collect(),
+            order,
+        }
+    }
+}
+
+impl From<Dedupe> for VecDeque<u64> {
+    fn from(d: Dedupe) -> Self {
+        d.order
+    }
+}
+
+/// Hashes remembered per partition to drop replayed scored posts: replays
+/// come from a restarted score stage re-reading what it had not committed
+/// (a few batches), so this covers them with a wide margin while keeping a
+/// checkpoint well under Kafka's default 1 MB record limit.
+const DEDUPE_PER_PARTITION: usize = 10_000;
 
 impl Dedupe {
     fn insert(&mut self, h: u64) -> bool {

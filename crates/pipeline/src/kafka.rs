@@ -156,9 +156,12 @@ impl KafkaRun<'_> {
 
     /// Creates the topics when missing (retrying while the broker is down).
     pub async fn ensure_topics(&self) -> anyhow::Result<()> {
-        ensure_topics(&self.settings.config.transport.kafka, Duration::from_secs(120))
-            .await
-            .context("creating Kafka topics")
+        ensure_topics(
+            &self.settings.config.transport.kafka,
+            Duration::from_secs(120),
+        )
+        .await
+        .context("creating Kafka topics")
     }
 
     /// Ingest from a file or stdin into the posts topic; rejected lines go to
@@ -208,7 +211,8 @@ impl KafkaRun<'_> {
             self.stats.clone(),
             self.cancel.clone(),
         )?;
-        let mut producer = KafkaProducer::<Post>::new(k, topic(k, Stream::Posts), self.stats.clone())?;
+        let mut producer =
+            KafkaProducer::<Post>::new(k, topic(k, Stream::Posts), self.stats.clone())?;
         let mut dead = KafkaDeadLetters::new(k, self.stats.clone())?;
         let mut ingestor = Ingestor::new(&cfg.ingest);
         let mut accepted = 0u64;
@@ -329,7 +333,11 @@ impl KafkaRun<'_> {
                 // New partitions: restore their checkpoints before counting.
                 let snaps = self.read_snapshots(&parts).await?;
                 for s in snaps {
-                    info!(partition = s.partition, offset = s.offset, "Restoring the detect checkpoint.");
+                    info!(
+                        partition = s.partition,
+                        offset = s.offset,
+                        "Restoring the detect checkpoint."
+                    );
                     skip_below.insert(s.partition, s.offset);
                     detector.restore(s);
                 }

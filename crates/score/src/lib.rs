@@ -34,6 +34,6 @@ pub use crate::{
     matcher::{Matcher, MatcherError},
     normalize::{is_cjk, is_word_char, normalize, normalize_into, normalize_mapped, OffsetMap},
     scorer::{ScoreStats, Scorer, Scratch},
-    sentiment::{SentimentLabel, SentimentScorer},
+    sentiment::{SentimentLabel, SentimentRules, SentimentScorer},
     stage::{run_score, ScoreTotals},
 };

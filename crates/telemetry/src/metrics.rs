@@ -288,9 +288,13 @@ mod tests {
             .inc();
         m.errors.with_label_values(&["ingest", "input"]).inc();
         m.config_reloads.with_label_values(&["success"]).inc();
-        m.kafka_consumer_lag.with_label_values(&["posts", "0"]).set(0);
+        m.kafka_consumer_lag
+            .with_label_values(&["posts", "0"])
+            .set(0);
         m.kafka_produce_errors.with_label_values(&["score"]).inc();
-        m.kafka_dead_letters.with_label_values(&["ingest", "invalid_json"]).inc();
+        m.kafka_dead_letters
+            .with_label_values(&["ingest", "invalid_json"])
+            .inc();
         m.kafka_rebalances.with_label_values(&["score"]).inc();
         m.score_batch_duration.observe(0.01);
         m.detect_event_lag.observe(1.0);

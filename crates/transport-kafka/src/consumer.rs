@@ -127,7 +127,12 @@ impl<T> KafkaConsumer<T> {
             .subscribe(&[topic.as_str()])
             .map_err(|e| TransportError::Backend(format!("subscribing to {topic}: {e}")))?;
         let consumer = Arc::new(consumer);
-        spawn_lag_poller(consumer.clone(), topic.clone(), stats.clone(), cancel.clone());
+        spawn_lag_poller(
+            consumer.clone(),
+            topic.clone(),
+            stats.clone(),
+            cancel.clone(),
+        );
         Ok(KafkaConsumer {
             consumer,
             tracker,
@@ -221,30 +226,32 @@ fn spawn_lag_poller(
             }
             let c = consumer.clone();
             let t = topic.clone();
-            let lags = tokio::task::spawn_blocking(move || -> KafkaResult<Vec<(i32, i64, Option<i64>)>> {
-                let assigned = c.assignment()?;
-                let position = c.position()?;
-                let committed = c.committed_offsets(assigned, Duration::from_secs(5))?;
-                let mut out = Vec::new();
-                for e in committed.elements() {
-                    let (low, high) =
-                        c.fetch_watermarks(&t, e.partition(), Duration::from_secs(5))?;
-                    let pos = match e.offset() {
-                        Offset::Offset(o) => o,
-                        _ => low,
-                    };
-                    let fetched = position
-                        .find_partition(&t, e.partition())
-                        .and_then(|p| match p.offset() {
-                            Offset::Offset(o) => Some(o),
-                            _ => None,
+            let lags = tokio::task::spawn_blocking(
+                move || -> KafkaResult<Vec<(i32, i64, Option<i64>)>> {
+                    let assigned = c.assignment()?;
+                    let position = c.position()?;
+                    let committed = c.committed_offsets(assigned, Duration::from_secs(5))?;
+                    let mut out = Vec::new();
+                    for e in committed.elements() {
+                        let (low, high) =
+                            c.fetch_watermarks(&t, e.partition(), Duration::from_secs(5))?;
+                        let pos = match e.offset() {
+                            Offset::Offset(o) => o,
+                            _ => low,
+                        };
+                        let fetched = position.find_partition(&t, e.partition()).and_then(|p| {
+                            match p.offset() {
+                                Offset::Offset(o) => Some(o),
+                                _ => None,
+                            }
                         });
-                    // Not fetched yet: everything from the committed offset on.
-                    let backlog = Some((high - fetched.unwrap_or(pos)).max(0));
-                    out.push((e.partition(), (high - pos).max(0), backlog));
-                }
-                Ok(out)
-            })
+                        // Not fetched yet: everything from the committed offset on.
+                        let backlog = Some((high - fetched.unwrap_or(pos)).max(0));
+                        out.push((e.partition(), (high - pos).max(0), backlog));
+                    }
+                    Ok(out)
+                },
+            )
             .await;
             match lags {
                 Ok(Ok(v)) => {

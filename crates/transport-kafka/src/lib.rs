@@ -81,8 +81,12 @@ pub async fn ensure_topics(cfg: &KafkaConfig, deadline: Duration) -> Result<(), 
         .map(|n| NewTopic::new(n, cfg.partitions, TopicReplication::Fixed(cfg.replication)))
         .collect();
     topics.push(
-        NewTopic::new(&state, cfg.partitions, TopicReplication::Fixed(cfg.replication))
-            .set("cleanup.policy", "compact"),
+        NewTopic::new(
+            &state,
+            cfg.partitions,
+            TopicReplication::Fixed(cfg.replication),
+        )
+        .set("cleanup.policy", "compact"),
     );
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let started = std::time::Instant::now();

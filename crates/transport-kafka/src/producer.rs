@@ -19,7 +19,8 @@ fn make_producer(cfg: &KafkaConfig) -> Result<FutureProducer, TransportError> {
     c.set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
-        .set("message.timeout.ms", "30000");
+        .set("message.timeout.ms", "30000")
+        .set("compression.type", "lz4");
     c.create()
         .map_err(|e| TransportError::Backend(format!("creating the producer: {e}")))
 }
@@ -60,7 +61,9 @@ impl<T> KafkaProducer<T> {
     pub async fn send_raw(&self, batch: &[(String, Vec<u8>)]) -> Result<(), TransportError> {
         let futures = batch.iter().map(|(k, v)| {
             self.producer.send(
-                FutureRecord::to(&self.topic).key(k.as_str()).payload(v.as_slice()),
+                FutureRecord::to(&self.topic)
+                    .key(k.as_str())
+                    .payload(v.as_slice()),
                 Timeout::After(Duration::from_secs(60)),
             )
         });
@@ -179,7 +182,9 @@ impl DeadLetters for KafkaDeadLetters {
                 self.stats
                     .produce_errors
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Err(TransportError::Backend(format!("producing a dead letter: {e}")))
+                Err(TransportError::Backend(format!(
+                    "producing a dead letter: {e}"
+                )))
             }
         }
     }

@@ -40,11 +40,7 @@ impl KafkaStats {
 
     /// Total lag over every partition.
     pub fn total_lag(&self) -> i64 {
-        self.lag
-            .lock()
-            .expect("stats lock poisoned")
-            .values()
-            .sum()
+        self.lag.lock().expect("stats lock poisoned").values().sum()
     }
 
     /// Backlog of one partition of `topic`, when measured.

@@ -1,0 +1,273 @@
+//! Kafka mode end to end against a real broker (the test command starts
+//! tansu on 127.0.0.1 and sets VIGIL_TEST_KAFKA_BROKERS): four `vigil`
+//! processes, one per stage, 100,000 posts with spikes of every level and
+//! malformed lines; score and detect are SIGKILLed twice each mid-stream and
+//! restarted. The alerts must equal an embedded run's (same ids, none
+//! missing, no duplicate), the dead-letter topic must hold exactly the
+//! malformed lines, and consumer lag must return to 0.
+
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+    process::{Child, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::util::{free_port, http_get, read, temp_dir, vigil};
+
+struct Stage {
+    name: &'static str,
+    child: Child,
+    admin: String,
+}
+
+fn spawn(config: &Path, stage: &'static str, out: &Path, extra: &[&str]) -> Stage {
+    let admin = format!("127.0.0.1:{}", free_port());
+    let stdout = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out)
+        .unwrap();
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out.with_extension("log"))
+        .unwrap();
+    let child = vigil()
+        .args([
+            "run",
+            "--stage",
+            stage,
+            "--admin-addr",
+            &admin,
+            "--instance-id",
+            "0",
+        ])
+        .arg("--config")
+        .arg(config)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    Stage {
+        name: stage,
+        child,
+        admin,
+    }
+}
+
+fn sigkill(s: &mut Stage) {
+    s.child.kill().unwrap(); // SIGKILL
+    s.child.wait().unwrap();
+}
+
+fn sigterm(s: &mut Stage) -> std::process::ExitStatus {
+    std::process::Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap();
+    s.child.wait().unwrap()
+}
+
+fn total_lag(admin: &str) -> Option<f64> {
+    let (_, body) = http_get(admin, "/metrics").ok()?;
+    let lags: Vec<f64> = body
+        .lines()
+        .filter(|l| l.starts_with("vigil_kafka_consumer_lag_messages{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!lags.is_empty()).then(|| lags.iter().sum())
+}
+
+fn alert_ids(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| {
+            serde_json::from_str::<vigil_types::Alert>(l)
+                .unwrap()
+                .alert_id
+                .0
+        })
+        .collect()
+}
+
+fn malformed_lines(input: &Path, settings: &vigil_config::Settings) -> BTreeSet<Vec<u8>> {
+    let mut ing = vigil_ingest::Ingestor::new(&settings.config.ingest);
+    read(input)
+        .lines()
+        .filter(|l| {
+            ing.parse_line(l.as_bytes(), vigil_types::EventTime(0))
+                .is_err()
+        })
+        .map(|l| l.as_bytes().to_vec())
+        .collect()
+}
+
+#[test]
+fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
+    let Ok(brokers) = std::env::var("VIGIL_TEST_KAFKA_BROKERS") else {
+        eprintln!(
+            "SKIP: VIGIL_TEST_KAFKA_BROKERS is not set (scripts/test.sh starts a local broker and sets it)"
+        );
+        return;
+    };
+    let d = temp_dir("kafka-e2e");
+    let input = d.join("posts.jsonl");
+    let st = vigil()
+        .args([
+            "gen",
+            "--seed",
+            "11",
+            "--posts",
+            "100000",
+            "--watches",
+            "60",
+        ])
+        .args([
+            "--spikes",
+            "12",
+            "--malformed",
+            "25",
+            "--minutes",
+            "2880",
+            "--out",
+        ])
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let watches = read(&PathBuf::from(format!("{}.config.toml", input.display())));
+    // Replaying history as fast as possible skews partitions by hours of
+    // event time: the allowed lateness covers it (live streams need seconds).
+    let embedded_cfg = format!("[detect]\nallowed_lateness_secs = 3600\n{watches}");
+    std::fs::write(d.join("embedded.toml"), &embedded_cfg).unwrap();
+    let run_id = format!("e2e{}x{}", std::process::id(), free_port());
+    let kafka_cfg = format!(
+        "{embedded_cfg}\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 3\ncheckpoint_interval_secs = 1\nidle_timeout_secs = 120\n[transport.kafka.client]\n\"max.partition.fetch.bytes\" = \"65536\"\n"
+    );
+    let config = d.join("kafka.toml");
+    std::fs::write(&config, &kafka_cfg).unwrap();
+
+    // The reference: the same input through the embedded pipeline.
+    let embedded = vigil()
+        .args(["run", "--input"])
+        .arg(&input)
+        .args([
+            "--admin-addr",
+            &format!("127.0.0.1:{}", free_port()),
+            "--config",
+        ])
+        .arg(d.join("embedded.toml"))
+        .output()
+        .unwrap();
+    assert!(embedded.status.success());
+    let expected: BTreeSet<String> = alert_ids(&String::from_utf8_lossy(&embedded.stdout))
+        .into_iter()
+        .collect();
+    assert!(
+        expected.len() >= 24,
+        "the reference run must alert: {expected:?}"
+    );
+
+    let alerts_out = d.join("alerts.jsonl");
+    let mut alert = spawn(&config, "alert", &alerts_out, &[]);
+    let mut detect = spawn(&config, "detect", &d.join("detect.out"), &[]);
+    let mut score = spawn(&config, "score", &d.join("score.out"), &[]);
+    let input_s = input.display().to_string();
+    let mut ingest = spawn(
+        &config,
+        "ingest",
+        &d.join("ingest.out"),
+        &["--input", &input_s],
+    );
+
+    // Kill score and detect twice each, at different points of the replay.
+    let started = Instant::now();
+    let mut kills = 0;
+    for (at, which) in [(3, "score"), (6, "detect"), (10, "score"), (14, "detect")] {
+        while started.elapsed() < Duration::from_secs(at) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let s = if which == "score" {
+            &mut score
+        } else {
+            &mut detect
+        };
+        sigkill(s);
+        kills += 1;
+        let out = d.join(format!("{which}.out"));
+        *s = spawn(&config, s.name, &out, &[]);
+    }
+    assert_eq!(kills, 4);
+    let ingest_status = ingest.child.wait().unwrap();
+    assert!(ingest_status.success(), "{}", read(&d.join("ingest.log")));
+
+    // Wait until every consumer has caught up (lag 0) and alerts settled.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut stable_since: Option<(usize, Instant)> = None;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the pipeline never settled; detect log:\n{}",
+            read(&d.join("detect.log"))
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let lags: Vec<Option<f64>> = [&score, &detect, &alert]
+            .iter()
+            .map(|s| total_lag(&s.admin))
+            .collect();
+        let n = read(&alerts_out).lines().count();
+        let zero = lags.iter().all(|l| *l == Some(0.0));
+        match stable_since {
+            Some((m, since)) if m == n && zero => {
+                if since.elapsed() > Duration::from_secs(6) {
+                    break;
+                }
+            }
+            _ => stable_since = zero.then_some((n, Instant::now())),
+        }
+    }
+
+    let got = alert_ids(&read(&alerts_out));
+    let unique: BTreeSet<String> = got.iter().cloned().collect();
+    assert_eq!(got.len(), unique.len(), "duplicate alerts");
+    let missing: Vec<_> = expected.difference(&unique).collect();
+    let extra: Vec<_> = unique.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+
+    // The dead-letter topic holds exactly the malformed lines.
+    let settings = vigil_config::Settings::load(&config).unwrap();
+    let k = &settings.config.transport.kafka;
+    let dead = vigil_transport_kafka::read_to_end(
+        k,
+        &vigil_transport_kafka::prefixed(k, vigil_transport_kafka::DEAD_LETTER_TOPIC),
+        None,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    let dead_payloads: BTreeSet<Vec<u8>> = dead.iter().map(|r| r.payload.clone()).collect();
+    let bad = malformed_lines(&input, &settings);
+    assert_eq!(dead.len(), 25, "one dead letter per malformed line");
+    assert_eq!(dead_payloads, bad);
+    assert!(dead.iter().all(|r| r
+        .headers
+        .iter()
+        .any(|(k, v)| k == "vigil.stage" && v == "ingest")));
+
+    eprintln!(
+        "kafka e2e: posts=100000 malformed=25 dead_letters={} alerts={} expected={} duplicates={} kills=4 settle_secs={:.0}",
+        dead.len(),
+        got.len(),
+        expected.len(),
+        got.len() - unique.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for s in [&mut score, &mut detect, &mut alert] {
+        let status = sigterm(s);
+        assert!(status.success(), "{} exited with {status:?}", s.name);
+    }
+}
