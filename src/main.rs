@@ -107,7 +107,7 @@ enum Command {
         /// Span in minutes.
         #[arg(long, default_value_t = 2880)]
         minutes: i64,
-        /// Output file (sidecars: <out>.spikes.jsonl, <out>.config.toml).
+        /// Output file (sidecars: OUT.spikes.jsonl and OUT.config.toml).
         #[arg(long)]
         out: PathBuf,
     },
