@@ -1,14 +1,15 @@
-//! Ablation of the scorer's rules beyond VADER on the shared sets (ignored by
-//! default; `cargo test --release -p vigil-eval --test sentiment_ablation --
-//! --ignored --nocapture` prints the table in docs/EVAL-sentiment.md).
+//! Sentiment diagnostics that print tables rather than check anything
+//! (ablation of each rule, the Chinese sets, Vigil-vs-VADER disagreements,
+//! a rough speed). They read ../shared/data. Run with
+//! `cargo run --release -p vigil-eval --example sentiment_report -- [ablation|disagreements|zh_sets|rough_speed]`
+//! (no argument runs all four). The checked figures live in
+//! tests/sentiment_data.rs.
 
 use std::path::PathBuf;
 
 use vigil_eval::sentiment::{evaluate_file, Format};
 use vigil_score::SentimentScorer;
 
-#[test]
-#[ignore = "prints an ablation table; needs ../shared/data and a release build"]
 fn ablation() {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
     if !dir.is_dir() {
@@ -73,8 +74,6 @@ fn ablation() {
 
 /// Prints the rows where the full rules and VADER's rules disagree on the
 /// class (set `VIGIL_SENTIMENT_SET` to a file under shared/data).
-#[test]
-#[ignore = "debugging aid"]
 fn disagreements() {
     use vigil_eval::sentiment::{load, predict};
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
@@ -114,8 +113,6 @@ fn disagreements() {
 /// Prints accuracy and macro-F1 on the Chinese sets, plus an extra CSV named
 /// by `VIGIL_SENTIMENT_DEV` (e.g. the development split written by
 /// `scripts/sentiment/derive_zh.py --dev-out`).
-#[test]
-#[ignore = "prints a table; needs ../shared/data"]
 fn zh_sets() {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
     let mut paths: Vec<PathBuf> = [
@@ -156,8 +153,6 @@ fn zh_sets() {
 
 /// Prints a rough posts/s of `SentimentScorer::score` on normalised texts of
 /// the shared sets (no assertion: the criterion benches are the reference).
-#[test]
-#[ignore = "prints a rough speed; needs ../shared/data and a release build"]
 fn rough_speed() {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
     let scorer = SentimentScorer::new();
@@ -187,5 +182,23 @@ fn rough_speed() {
             "{file}: {:.0} posts/s ({sum:.1})",
             20.0 * texts.len() as f64 / secs
         );
+    }
+}
+
+fn main() {
+    let which = std::env::args().nth(1);
+    let all = which.is_none();
+    let is = |n: &str| all || which.as_deref() == Some(n);
+    if is("ablation") {
+        ablation();
+    }
+    if is("disagreements") {
+        disagreements();
+    }
+    if is("zh_sets") {
+        zh_sets();
+    }
+    if is("rough_speed") {
+        rough_speed();
     }
 }
