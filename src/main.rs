@@ -307,29 +307,64 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// What every `vigil run` process sets up: metrics, the admin server,
+/// shutdown and reload signals, and the live (reloadable) configuration.
+struct Process {
+    metrics: Metrics,
+    ready: Readiness,
+    cancel: CancellationToken,
+    admin_cancel: CancellationToken,
+    admin: vigil_telemetry::AdminServer,
+    live: LiveConfig,
+}
+
+impl Process {
+    async fn start(
+        settings: &Settings,
+        config_path: PathBuf,
+        admin_addr: SocketAddr,
+    ) -> anyhow::Result<Process> {
+        let metrics = Metrics::new();
+        let ready = Readiness::default();
+        let cancel = CancellationToken::new();
+        let admin_cancel = CancellationToken::new();
+        let admin = serve_admin(
+            admin_addr,
+            metrics.clone(),
+            ready.clone(),
+            admin_cancel.clone(),
+        )
+        .await
+        .with_context(|| format!("binding the admin address {admin_addr}"))?;
+        info!(addr = %admin.addr, "Admin server listening.");
+        spawn_signal_handler(cancel.clone());
+        let live = LiveConfig::new(settings)?;
+        spawn_reload_handler(&live, &metrics, config_path)?;
+        Ok(Process {
+            metrics,
+            ready,
+            cancel,
+            admin_cancel,
+            admin,
+            live,
+        })
+    }
+}
+
 async fn run_embedded(
     settings: Settings,
     config_path: PathBuf,
     input: Input,
     admin_addr: SocketAddr,
 ) -> anyhow::Result<ExitCode> {
-    let metrics = Metrics::new();
-    let ready = Readiness::default();
-    let cancel = CancellationToken::new();
-    let admin_cancel = CancellationToken::new();
-    let admin = serve_admin(
-        admin_addr,
-        metrics.clone(),
-        ready.clone(),
-        admin_cancel.clone(),
-    )
-    .await
-    .with_context(|| format!("binding the admin address {admin_addr}"))?;
-    info!(addr = %admin.addr, "Admin server listening.");
-
-    spawn_signal_handler(cancel.clone());
-    let live = LiveConfig::new(&settings)?;
-    spawn_reload_handler(&live, &metrics, config_path)?;
+    let Process {
+        metrics,
+        ready,
+        cancel,
+        admin_cancel,
+        admin,
+        live,
+    } = Process::start(&settings, config_path, admin_addr).await?;
 
     let (reader, source) = vigil_pipeline::open_input(&input).await?;
     let sinks =
@@ -399,22 +434,15 @@ async fn run_kafka(
     admin_addr: SocketAddr,
     stage: Stage,
 ) -> anyhow::Result<ExitCode> {
-    let metrics = Metrics::new();
-    let ready = Readiness::default();
-    let cancel = CancellationToken::new();
-    let admin_cancel = CancellationToken::new();
-    let admin = serve_admin(
-        admin_addr,
-        metrics.clone(),
-        ready.clone(),
-        admin_cancel.clone(),
-    )
-    .await
-    .with_context(|| format!("binding the admin address {admin_addr}"))?;
-    info!(addr = %admin.addr, stage = ?stage, "Admin server listening.");
-    spawn_signal_handler(cancel.clone());
-    let live = LiveConfig::new(&settings)?;
-    spawn_reload_handler(&live, &metrics, config_path)?;
+    let Process {
+        metrics,
+        ready,
+        cancel,
+        admin_cancel,
+        admin,
+        live,
+    } = Process::start(&settings, config_path, admin_addr).await?;
+    info!(stage = ?stage, "Kafka mode.");
     let stats = std::sync::Arc::new(KafkaStats::default());
     let run = KafkaRun {
         settings: &settings,
