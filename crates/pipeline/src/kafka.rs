@@ -303,8 +303,11 @@ impl KafkaRun<'_> {
         )?;
         let mut producer =
             KafkaProducer::<Spike>::new(&k, topic(&k, Stream::Spikes), self.stats.clone())?;
-        let state_producer =
-            KafkaProducer::<()>::new(&k, prefixed(&k, DETECT_STATE_TOPIC), self.stats.clone())?;
+        let state_producer = KafkaProducer::<()>::for_state(
+            &k,
+            prefixed(&k, DETECT_STATE_TOPIC),
+            self.stats.clone(),
+        )?;
         let mut detector = Detector::new(self.settings);
         detector.set_idle_timeout(Duration::from_secs(k.idle_timeout_secs));
         let mut watches = self.live.watches();
@@ -449,8 +452,12 @@ impl KafkaRun<'_> {
             let Some(offset) = consumer.commit_point(*p) else {
                 continue;
             };
-            let snap = detector.snapshot(*p, offset);
-            records.push((p.to_string(), serde_json::to_vec(&snap)?));
+            let snap = serde_json::to_vec(&detector.snapshot(*p, offset))?;
+            self.metrics
+                .detect_checkpoint_bytes
+                .with_label_values(&[&p.to_string()])
+                .set(snap.len() as i64);
+            records.push((p.to_string(), snap));
             commits.push((*p, offset));
         }
         if records.is_empty() {

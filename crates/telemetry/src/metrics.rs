@@ -34,6 +34,8 @@ pub struct Metrics {
     pub detect_event_lag: Histogram,
     /// See [`names::DETECT_SPIKES_TOTAL`].
     pub detect_spikes: IntCounterVec,
+    /// See [`names::DETECT_CHECKPOINT_BYTES`].
+    pub detect_checkpoint_bytes: IntGaugeVec,
     /// See [`names::ALERT_SENT_ALERTS_TOTAL`].
     pub alert_sent_alerts: IntCounterVec,
     /// See [`names::ALERT_FAILED_ALERTS_TOTAL`].
@@ -168,6 +170,12 @@ impl Metrics {
                 "Spikes found.",
                 &["watch", "severity"],
             ),
+            detect_checkpoint_bytes: gauge_vec(
+                &r,
+                names::DETECT_CHECKPOINT_BYTES,
+                "Size of the latest detect checkpoint of an input partition.",
+                &["partition"],
+            ),
             alert_sent_alerts: counter_vec(
                 &r,
                 names::ALERT_SENT_ALERTS_TOTAL,
@@ -273,6 +281,7 @@ mod tests {
         m.detect_window_posts.with_label_values(&["w"]).set(1);
         m.detect_discarded_posts.with_label_values(&["late"]).inc();
         m.detect_spikes.with_label_values(&["w", "minor"]).inc();
+        m.detect_checkpoint_bytes.with_label_values(&["0"]).set(1);
         m.alert_sent_alerts
             .with_label_values(&["stdout", "minor"])
             .inc();

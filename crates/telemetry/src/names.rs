@@ -26,6 +26,9 @@ pub const DETECT_DISCARDED_POSTS_TOTAL: &str = "vigil_detect_discarded_posts_tot
 pub const DETECT_EVENT_LAG_SECONDS: &str = "vigil_detect_event_lag_seconds";
 /// Spikes found (counter; labels: watch, severity).
 pub const DETECT_SPIKES_TOTAL: &str = "vigil_detect_spikes_total";
+/// Size of the latest detect checkpoint of an input partition (gauge, bytes;
+/// labels: partition). Kafka mode only.
+pub const DETECT_CHECKPOINT_BYTES: &str = "vigil_detect_checkpoint_bytes";
 /// Alerts delivered by a sink (counter; labels: sink, severity).
 pub const ALERT_SENT_ALERTS_TOTAL: &str = "vigil_alert_sent_alerts_total";
 /// Alerts a sink failed to deliver after its retries (counter; labels: sink).

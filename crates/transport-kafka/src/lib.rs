@@ -46,6 +46,12 @@ pub const DEAD_LETTER_TOPIC: &str = "vigil.deadletter.v1";
 /// The detect checkpoint topic name (compacted; without prefix).
 pub const DETECT_STATE_TOPIC: &str = "vigil.detect-state.v1";
 
+/// Largest detect checkpoint record (bytes, before compression): the state
+/// topic is created with this `max.message.bytes` and its producer with this
+/// `message.max.bytes`. A partition's checkpoint grows with the watches it
+/// owns and the pending bins the allowed lateness keeps (docs/ARCHITECTURE.md).
+pub const STATE_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
 /// The Kafka topic of a stream, with the configured prefix.
 pub fn topic(cfg: &KafkaConfig, stream: Stream) -> String {
     format!("{}{}", cfg.topic_prefix, stream.kafka_topic())
@@ -76,6 +82,7 @@ pub async fn ensure_topics(cfg: &KafkaConfig, deadline: Duration) -> Result<(), 
     let mut names: Vec<String> = Stream::ALL.iter().map(|s| topic(cfg, *s)).collect();
     names.push(prefixed(cfg, DEAD_LETTER_TOPIC));
     let state = prefixed(cfg, DETECT_STATE_TOPIC);
+    let state_max = STATE_MAX_MESSAGE_BYTES.to_string();
     let mut topics: Vec<NewTopic<'_>> = names
         .iter()
         .map(|n| NewTopic::new(n, cfg.partitions, TopicReplication::Fixed(cfg.replication)))
@@ -86,7 +93,8 @@ pub async fn ensure_topics(cfg: &KafkaConfig, deadline: Duration) -> Result<(), 
             cfg.partitions,
             TopicReplication::Fixed(cfg.replication),
         )
-        .set("cleanup.policy", "compact"),
+        .set("cleanup.policy", "compact")
+        .set("max.message.bytes", &state_max),
     );
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let started = std::time::Instant::now();

@@ -12,10 +12,16 @@ use serde::Serialize;
 use vigil_config::KafkaConfig;
 use vigil_transport::{encode, DeadLetter, DeadLetters, Producer, Record, TransportError};
 
-use crate::{client_config, prefixed, KafkaStats, DEAD_LETTER_TOPIC};
+use crate::{client_config, prefixed, KafkaStats, DEAD_LETTER_TOPIC, STATE_MAX_MESSAGE_BYTES};
 
-fn make_producer(cfg: &KafkaConfig) -> Result<FutureProducer, TransportError> {
+fn make_producer(
+    cfg: &KafkaConfig,
+    max_message_bytes: Option<usize>,
+) -> Result<FutureProducer, TransportError> {
     let mut c = client_config(cfg);
+    if let Some(max) = max_message_bytes {
+        c.set("message.max.bytes", max.to_string());
+    }
     c.set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
@@ -50,7 +56,23 @@ impl<T> KafkaProducer<T> {
         stats: Arc<KafkaStats>,
     ) -> Result<KafkaProducer<T>, TransportError> {
         Ok(KafkaProducer {
-            producer: make_producer(cfg)?,
+            producer: make_producer(cfg, None)?,
+            topic,
+            stats,
+            _t: PhantomData,
+        })
+    }
+
+    /// A producer for the detect checkpoint topic, whose records (one
+    /// partition's whole detect state) may exceed the default 1 MB limit: up
+    /// to [`STATE_MAX_MESSAGE_BYTES`], which the topic is created with too.
+    pub fn for_state(
+        cfg: &KafkaConfig,
+        topic: String,
+        stats: Arc<KafkaStats>,
+    ) -> Result<KafkaProducer<T>, TransportError> {
+        Ok(KafkaProducer {
+            producer: make_producer(cfg, Some(STATE_MAX_MESSAGE_BYTES))?,
             topic,
             stats,
             _t: PhantomData,
@@ -126,7 +148,7 @@ impl KafkaDeadLetters {
     /// Dead letters for this configuration's prefix.
     pub fn new(cfg: &KafkaConfig, stats: Arc<KafkaStats>) -> Result<Self, TransportError> {
         Ok(KafkaDeadLetters {
-            producer: make_producer(cfg)?,
+            producer: make_producer(cfg, None)?,
             topic: prefixed(cfg, DEAD_LETTER_TOPIC),
             stats,
         })
