@@ -5,7 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+broker_dir=""
+cleanup() {
+  rm -f "$log"
+  if [ -n "$broker_dir" ]; then
+    bash scripts/kafka-broker.sh stop "$broker_dir"
+    rm -rf "$broker_dir"
+  fi
+}
+trap cleanup EXIT
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -13,6 +21,19 @@ step "optional tools for the deploy/ checks (promtool, docker-compose)"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v promtool >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus docker-compose >/dev/null) \
     || echo "note: could not install promtool/docker-compose; their checks will print SKIP"
+fi
+
+step "Kafka-compatible broker for the Kafka-mode tests (tansu 0.6.0, 127.0.0.1)"
+if [ -n "${VIGIL_TEST_KAFKA_BROKERS:-}" ]; then
+  echo "using the broker at $VIGIL_TEST_KAFKA_BROKERS"
+else
+  # Built once into ~/.cache/vigil/tansu (about 20 minutes on 2 cores), then 0.1 s.
+  time bash scripts/kafka-broker.sh install
+  broker_dir="$(mktemp -d)"
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  bash scripts/kafka-broker.sh start "$broker_dir" "$port"
+  export VIGIL_TEST_KAFKA_BROKERS="127.0.0.1:$port"
+  echo "tansu listening on $VIGIL_TEST_KAFKA_BROKERS"
 fi
 
 step "cargo fmt --check"

@@ -1,8 +1,11 @@
 //! Vigil's alert stage: turns incident transitions from detect into
 //! [`Alert`](vigil_types::Alert)s with stable ids, drops duplicates (a replay
 //! or an at-least-once redelivery gives the same id), and delivers them to
-//! sinks: JSON lines on stdout and a generic HTTP webhook (POST JSON, timeout,
-//! retries with capped exponential backoff, counted failures).
+//! [`Sink`]s, each with a unique name: JSON lines on stdout, a generic HTTP
+//! webhook (optionally HMAC-signed), a Slack incoming webhook and Prometheus
+//! Alertmanager. The HTTP sinks share one delivery mechanism (timeout,
+//! capped retries with capped exponential backoff, failures counted by the
+//! caller per sink).
 //!
 //! ```
 //! use vigil_alert::{Alerter, Decision};
@@ -26,6 +29,6 @@ mod stage;
 
 pub use crate::{
     alerter::{Alerter, Decision},
-    sink::{build_sinks, Sink, SinkError},
+    sink::{build_sinks, AttemptError, Sink, SinkError},
     stage::{run_alert, AlertTotals},
 };

@@ -33,11 +33,16 @@ use std::{fmt, path::Path};
 pub use crate::{
     query::{Expr, Query, QueryError},
     raw::{
-        AlertConfig, Config, DetectConfig, GradingConfig, GradingOverride, IngestConfig,
-        KafkaConfig, ScoreConfig, Sensitive, SinkConfig, TelemetryConfig, TransportConfig,
-        WatchConfig, WebhookConfig,
+        AlertConfig, AlertmanagerConfig, ApiConfig, ApiTokenConfig, Config, Delivery, DetectConfig,
+        EscalationConfig, EscalationLevelConfig, EscalationStepConfig, GradingConfig,
+        GradingOverride, IncidentsConfig, IngestConfig, KafkaConfig, ScoreConfig, Sensitive,
+        SinkConfig, SlackConfig, StdoutConfig, TelemetryConfig, TransportConfig, WatchConfig,
+        WebhookConfig,
     },
-    validate::{parse_lexicon, Lexicon, Settings, Watch, MAX_WATCHES},
+    validate::{
+        parse_lexicon, ApiRole, ApiSettings, ApiToken, Lexicon, Settings, Watch,
+        MAX_API_BODY_BYTES, MAX_WATCHES, MIN_API_BODY_BYTES, MIN_API_TOKEN_CHARS,
+    },
 };
 
 /// The built-in defaults (lowest layer).

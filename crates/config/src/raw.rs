@@ -52,8 +52,14 @@ pub struct Config {
     pub detect: DetectConfig,
     /// Alert stage.
     pub alert: AlertConfig,
+    /// The incident store.
+    #[serde(default)]
+    pub incidents: IncidentsConfig,
     /// Logs and metrics.
     pub telemetry: TelemetryConfig,
+    /// The incident HTTP API and web console (`/api/v1`, `/ui`).
+    #[serde(default)]
+    pub api: ApiConfig,
     /// The monitored subjects.
     #[serde(default)]
     pub watches: Vec<WatchConfig>,
@@ -177,25 +183,176 @@ pub struct GradingConfig {
 pub struct AlertConfig {
     /// Recent alert ids remembered to drop duplicates.
     pub dedupe_capacity: usize,
-    /// Where alerts go.
+    /// Where alerts go. Each entry is validated on its own (see
+    /// `validate.rs`), so every problem in every sink is reported at once.
+    #[serde(default)]
     pub sinks: Vec<SinkConfig>,
+    /// Escalation policy per level (`[alert.escalation.<level>]`); a level
+    /// without one notifies every sink once per alert.
+    #[serde(default)]
+    pub escalation: EscalationConfig,
 }
 
-/// One `[[alert.sinks]]` entry.
+/// One `[[alert.sinks]]` entry; `type` picks the variant.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SinkConfig {
     /// JSON lines on standard output.
-    Stdout,
-    /// POST each alert as JSON to a URL.
+    Stdout(StdoutConfig),
+    /// POST each alert as JSON to a URL, optionally signed (HMAC-SHA256).
     Webhook(WebhookConfig),
+    /// A Slack-compatible incoming webhook (`text` plus Block Kit `blocks`).
+    Slack(SlackConfig),
+    /// Prometheus Alertmanager, API v2 (`POST <url>/api/v2/alerts`).
+    Alertmanager(AlertmanagerConfig),
+}
+
+impl SinkConfig {
+    /// Every `type` value, in documentation order.
+    pub const TYPES: [&'static str; 4] = ["stdout", "webhook", "slack", "alertmanager"];
+
+    /// The `type` value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SinkConfig::Stdout(_) => "stdout",
+            SinkConfig::Webhook(_) => "webhook",
+            SinkConfig::Slack(_) => "slack",
+            SinkConfig::Alertmanager(_) => "alertmanager",
+        }
+    }
+
+    /// The sink's name: the configured `name`, else its `type`. Names are
+    /// unique across sinks (validation rejects duplicates); the name is the
+    /// `sink` metric label and what escalation policies refer to.
+    pub fn name(&self) -> &str {
+        let name = match self {
+            SinkConfig::Stdout(c) => &c.name,
+            SinkConfig::Webhook(c) => &c.name,
+            SinkConfig::Slack(c) => &c.name,
+            SinkConfig::Alertmanager(c) => &c.name,
+        };
+        name.as_deref().unwrap_or(self.kind())
+    }
+
+    /// The HTTP delivery options (`None` for stdout, which does not retry).
+    pub fn delivery(&self) -> Option<Delivery> {
+        let d = |timeout_ms, max_retries, backoff_initial_ms, backoff_max_ms| Delivery {
+            timeout_ms,
+            max_retries,
+            backoff_initial_ms,
+            backoff_max_ms,
+        };
+        match self {
+            SinkConfig::Stdout(_) => None,
+            SinkConfig::Webhook(c) => Some(d(
+                c.timeout_ms,
+                c.max_retries,
+                c.backoff_initial_ms,
+                c.backoff_max_ms,
+            )),
+            SinkConfig::Slack(c) => Some(d(
+                c.timeout_ms,
+                c.max_retries,
+                c.backoff_initial_ms,
+                c.backoff_max_ms,
+            )),
+            SinkConfig::Alertmanager(c) => Some(d(
+                c.timeout_ms,
+                c.max_retries,
+                c.backoff_initial_ms,
+                c.backoff_max_ms,
+            )),
+        }
+    }
+}
+
+/// Delivery options every HTTP sink has (the same keys in each sink table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Per-request timeout, milliseconds.
+    pub timeout_ms: u64,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First retry delay, milliseconds (doubles each retry).
+    pub backoff_initial_ms: u64,
+    /// Cap of the retry delay, milliseconds.
+    pub backoff_max_ms: u64,
+}
+
+/// `type = "stdout"` sink options.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct StdoutConfig {
+    /// Sink name (default `stdout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// `type = "webhook"` sink options.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct WebhookConfig {
+    /// Sink name (default `webhook`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Target URL (`http://` or `https://`). May hold a token: masked in `config show`.
     pub url: Sensitive<String>,
+    /// HMAC-SHA256 key: when set, each request carries `X-Vigil-Timestamp`
+    /// and `X-Vigil-Signature: sha256=<hex>` over `<timestamp>.<body>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Sensitive<String>>,
+    /// Per-request timeout, milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Retries after the first attempt.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// First retry delay, milliseconds (doubles each retry).
+    #[serde(default = "default_backoff_initial_ms")]
+    pub backoff_initial_ms: u64,
+    /// Cap of the retry delay, milliseconds.
+    #[serde(default = "default_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+}
+
+/// `type = "slack"` sink options.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SlackConfig {
+    /// Sink name (default `slack`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Incoming-webhook URL (it is the credential: masked in `config show`).
+    pub url: Sensitive<String>,
+    /// Per-request timeout, milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Retries after the first attempt.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// First retry delay, milliseconds (doubles each retry).
+    #[serde(default = "default_backoff_initial_ms")]
+    pub backoff_initial_ms: u64,
+    /// Cap of the retry delay, milliseconds.
+    #[serde(default = "default_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+}
+
+/// `type = "alertmanager"` sink options.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct AlertmanagerConfig {
+    /// Sink name (default `alertmanager`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Alertmanager base URL (`http://alertmanager:9093`); `/api/v2/alerts`
+    /// is appended. May hold basic-auth credentials: masked in `config show`.
+    pub url: Sensitive<String>,
+    /// `generatorURL` of every alert (a link back to Vigil), if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_url: Option<String>,
+    /// A firing alert is sent with `endsAt` this far in the future, so it
+    /// stays firing until Vigil resolves it (Vigil does not re-send). `0`
+    /// omits `endsAt`: Alertmanager then resolves it after its own
+    /// `resolve_timeout`.
+    #[serde(default = "default_firing_ttl_secs")]
+    pub firing_ttl_secs: u64,
     /// Per-request timeout, milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -221,6 +378,9 @@ fn default_backoff_initial_ms() -> u64 {
 }
 fn default_backoff_max_ms() -> u64 {
     10_000
+}
+fn default_firing_ttl_secs() -> u64 {
+    86_400
 }
 
 /// `[telemetry]`
@@ -282,4 +442,108 @@ impl GradingConfig {
             major_severe_share: o.major_severe_share.unwrap_or(self.major_severe_share),
         }
     }
+}
+
+/// `[incidents]`: the durable incident store.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct IncidentsConfig {
+    /// Directory of the store file (`<data_dir>/incidents.redb`); created
+    /// when missing.
+    pub data_dir: String,
+    /// Resolved incidents, remembered alert ids and ended silences are kept
+    /// this many days.
+    pub retention_days: u64,
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> IncidentsConfig {
+        IncidentsConfig {
+            data_dir: "vigil-data".into(),
+            retention_days: 90,
+        }
+    }
+}
+
+/// `[alert.escalation]`: one optional policy per level.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct EscalationConfig {
+    /// `[alert.escalation.minor]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minor: Option<EscalationLevelConfig>,
+    /// `[alert.escalation.moderate]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moderate: Option<EscalationLevelConfig>,
+    /// `[alert.escalation.major]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub major: Option<EscalationLevelConfig>,
+}
+
+/// The escalation policy of one level.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct EscalationLevelConfig {
+    /// Steps: the first has `after_secs = 0`, later ones strictly larger.
+    pub steps: Vec<EscalationStepConfig>,
+    /// An acknowledged incident that fired again after the acknowledgement
+    /// returns to unacknowledged this many seconds after it (unset: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_timeout_secs: Option<u64>,
+    /// After the last step, notify its sinks again every this many seconds
+    /// until acknowledged or resolved (unset: stop after the last step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_secs: Option<u64>,
+}
+
+/// One escalation step.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct EscalationStepConfig {
+    /// Seconds unacknowledged (since the incident opened, rose a level, had
+    /// its acknowledgement time out, or was reopened) before this step.
+    pub after_secs: u64,
+    /// Names of the sinks to notify (`alert.sinks[].name`).
+    pub sinks: Vec<String>,
+}
+
+/// `[api]`: the incident HTTP API (`/api/v1`) and web console (`/ui`),
+/// served on the admin address.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// Largest request body accepted, in bytes (larger gets 413).
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Bearer tokens (`[[api.tokens]]`). None configured: every API route
+    /// that reads or changes incidents answers 401 (the API is off).
+    #[serde(default)]
+    pub tokens: Vec<ApiTokenConfig>,
+}
+
+fn default_max_body_bytes() -> usize {
+    64 * 1024
+}
+
+impl Default for ApiConfig {
+    fn default() -> ApiConfig {
+        ApiConfig {
+            max_body_bytes: default_max_body_bytes(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// One `[[api.tokens]]` entry: a named bearer token with a role.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ApiTokenConfig {
+    /// Who holds it: the actor recorded in incident timelines. 1-64
+    /// characters of letters, digits, `.`, `_`, `@` and `-`; unique.
+    pub name: String,
+    /// `viewer` (may read) or `responder` (may also act: acknowledge,
+    /// assign, comment, resolve, reopen, silence).
+    pub role: String,
+    /// The secret itself (masked in `config show`). Give this or
+    /// `token_env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Sensitive<String>>,
+    /// The name of an environment variable holding the secret, read once
+    /// when the configuration is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
 }

@@ -1,6 +1,6 @@
 //! Layer merging and validation into [`Settings`].
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use toml::{Table, Value};
 use vigil_types::{CrisisKind, WatchId};
@@ -8,8 +8,8 @@ use vigil_types::{CrisisKind, WatchId};
 use crate::{
     query::Query,
     raw::{
-        AlertConfig, Config, DetectConfig, GradingConfig, IngestConfig, ScoreConfig, SinkConfig,
-        TelemetryConfig, TransportConfig, WatchConfig,
+        AlertConfig, ApiConfig, Config, DetectConfig, GradingConfig, IncidentsConfig, IngestConfig,
+        ScoreConfig, Sensitive, SinkConfig, TelemetryConfig, TransportConfig, WatchConfig,
     },
     ConfigError, Problem, DEFAULT_TOML,
 };
@@ -56,6 +56,83 @@ pub struct Settings {
     pub watches: Vec<Watch>,
     /// Crisis-kind lexicons, one per kind.
     pub lexicons: Vec<Lexicon>,
+    /// The incident API's tokens (secrets resolved) and limits.
+    pub api: ApiSettings,
+}
+
+/// Fewest characters an API token may have.
+pub const MIN_API_TOKEN_CHARS: usize = 16;
+
+/// Smallest `api.max_body_bytes` accepted.
+pub const MIN_API_BODY_BYTES: usize = 1024;
+
+/// Largest `api.max_body_bytes` accepted.
+pub const MAX_API_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// What an API token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ApiRole {
+    /// Read incidents, silences and live changes.
+    Viewer,
+    /// Everything a viewer may, and act: acknowledge, assign, comment,
+    /// resolve, reopen, add and remove silences.
+    Responder,
+}
+
+impl ApiRole {
+    /// Lower-case name, as in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiRole::Viewer => "viewer",
+            ApiRole::Responder => "responder",
+        }
+    }
+
+    /// True when this role may change incidents and silences.
+    pub fn may_write(self) -> bool {
+        self == ApiRole::Responder
+    }
+}
+
+impl std::str::FromStr for ApiRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "viewer" => Ok(ApiRole::Viewer),
+            "responder" => Ok(ApiRole::Responder),
+            _ => Err(format!("unknown role `{s}` (expected viewer or responder)")),
+        }
+    }
+}
+
+/// A validated API token, its secret resolved (from `token` or the
+/// variable named by `token_env`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Who holds it (the actor in incident timelines).
+    pub name: String,
+    /// What it may do.
+    pub role: ApiRole,
+    /// The secret (prints as a mask).
+    pub secret: Sensitive<String>,
+}
+
+/// The validated `[api]` section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiSettings {
+    /// Tokens; empty means the API is off.
+    pub tokens: Vec<ApiToken>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiSettings {
+    fn default() -> ApiSettings {
+        ApiSettings {
+            tokens: Vec::new(),
+            max_body_bytes: ApiConfig::default().max_body_bytes,
+        }
+    }
 }
 
 const BUILTIN_LEXICONS: [(CrisisKind, &str); 6] = [
@@ -193,7 +270,8 @@ fn deserialize_section<T: serde::de::DeserializeOwned>(
     };
     let mut unknown = Vec::new();
     let result: Result<T, _> = serde_ignored::deserialize(value, |path| {
-        unknown.push(format!("{key}.{path}"));
+        // serde_ignored writes `?` for the inside of an `Option`: leave it out.
+        unknown.push(format!("{key}.{path}").replace(".?.", "."));
     });
     for u in unknown {
         c.push(u, "unknown key");
@@ -259,6 +337,8 @@ pub(crate) fn load_layers(
             "detect",
             "alert",
             "telemetry",
+            "incidents",
+            "api",
             "watches",
         ]
         .contains(&key.as_str())
@@ -270,8 +350,13 @@ pub(crate) fn load_layers(
     let ingest: Option<IngestConfig> = deserialize_section(&mut c, &root, "ingest");
     let score: Option<ScoreConfig> = deserialize_section(&mut c, &root, "score");
     let detect: Option<DetectConfig> = deserialize_section(&mut c, &root, "detect");
-    let alert: Option<AlertConfig> = deserialize_section(&mut c, &root, "alert");
+    let alert = deserialize_alert(&mut c, &root);
     let telemetry: Option<TelemetryConfig> = deserialize_section(&mut c, &root, "telemetry");
+    let incidents: Option<IncidentsConfig> = deserialize_section(&mut c, &root, "incidents");
+    let api: Option<ApiConfig> = match root.get("api") {
+        None => Some(ApiConfig::default()),
+        Some(_) => deserialize_section(&mut c, &root, "api"),
+    };
     let mut watches_raw: Vec<Option<WatchConfig>> = Vec::new();
     match root.get("watches") {
         None => {}
@@ -450,42 +535,26 @@ pub(crate) fn load_layers(
     }
     if let Some(a) = &alert {
         c.check(
-            !a.sinks.is_empty(),
-            "alert.sinks",
-            "needs at least one sink",
-        );
-        c.check(
             a.dedupe_capacity >= 1,
             "alert.dedupe_capacity",
             "must be at least 1",
         );
-        for (i, s) in a.sinks.iter().enumerate() {
-            if let SinkConfig::Webhook(w) = s {
-                let key = format!("alert.sinks[{i}]");
-                let url = w.url.expose();
-                c.check(
-                    url.starts_with("http://") || url.starts_with("https://"),
-                    &format!("{key}.url"),
-                    "must start with http:// or https://",
-                );
-                c.check(
-                    w.timeout_ms >= 1,
-                    &format!("{key}.timeout_ms"),
-                    "must be at least 1",
-                );
-                c.check(
-                    w.max_retries <= 100,
-                    &format!("{key}.max_retries"),
-                    "must be at most 100",
-                );
-                c.check(
-                    w.backoff_initial_ms >= 1 && w.backoff_initial_ms <= w.backoff_max_ms,
-                    &format!("{key}.backoff_initial_ms"),
-                    "must be at least 1 and at most backoff_max_ms",
-                );
-            }
-        }
+        check_escalation(&mut c, a);
     }
+    if let Some(i) = &incidents {
+        c.check(
+            !i.data_dir.trim().is_empty(),
+            "incidents.data_dir",
+            "must not be empty",
+        );
+        c.check(
+            (1..=36_500).contains(&i.retention_days),
+            "incidents.retention_days",
+            "must be between 1 and 36500",
+        );
+    }
+
+    let api_settings = api.as_ref().map(|a| check_api(&mut c, a, env));
 
     let mut watches = Vec::new();
     if watches_raw.is_empty() && root.get("watches").is_none() {
@@ -593,6 +662,8 @@ pub(crate) fn load_layers(
         detect: detect.expect("no problems means the section parsed"),
         alert: alert.expect("no problems means the section parsed"),
         telemetry: telemetry.expect("no problems means the section parsed"),
+        incidents: incidents.expect("no problems means the section parsed"),
+        api: api.expect("no problems means the section parsed"),
         watches: Vec::new(),
     };
     let mut config = config;
@@ -604,7 +675,396 @@ pub(crate) fn load_layers(
         config,
         watches,
         lexicons,
+        api: api_settings.expect("no problems means the section parsed"),
     })
+}
+
+/// Validates `[api]` and resolves each token's secret: from `token`, or
+/// from the variable `token_env` names (looked up in `env` first, then in
+/// the process environment). Every problem is collected; secrets never
+/// appear in a message.
+fn check_api(c: &mut Collector, a: &ApiConfig, env: &[(String, String)]) -> ApiSettings {
+    c.check(
+        (MIN_API_BODY_BYTES..=MAX_API_BODY_BYTES).contains(&a.max_body_bytes),
+        "api.max_body_bytes",
+        &format!("must be between {MIN_API_BODY_BYTES} and {MAX_API_BODY_BYTES}"),
+    );
+    let mut tokens: Vec<ApiToken> = Vec::new();
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    let mut secrets: HashMap<String, usize> = HashMap::new();
+    for (i, t) in a.tokens.iter().enumerate() {
+        let key = format!("api.tokens[{i}]");
+        let name_ok = !t.name.is_empty()
+            && t.name.chars().count() <= 64
+            && t.name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '@' | '-'));
+        c.check(
+            name_ok,
+            &format!("{key}.name"),
+            "must be 1-64 characters of letters, digits, '.', '_', '@' and '-'",
+        );
+        if name_ok {
+            if let Some(j) = names.insert(&t.name, i) {
+                c.push(
+                    format!("{key}.name"),
+                    format!("duplicate token name `{}` (also api.tokens[{j}])", t.name),
+                );
+            }
+        }
+        let role = match t.role.parse::<ApiRole>() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                c.push(format!("{key}.role"), e);
+                None
+            }
+        };
+        let secret = match (&t.token, &t.token_env) {
+            (Some(_), Some(_)) => {
+                c.push(key.clone(), "give either `token` or `token_env`, not both");
+                None
+            }
+            (None, None) => {
+                c.push(
+                    key.clone(),
+                    "needs `token` (the secret) or `token_env` (the name of a variable holding it)",
+                );
+                None
+            }
+            (Some(s), None) => check_secret(c, &format!("{key}.token"), s.expose(), None),
+            (None, Some(var)) => {
+                let k = format!("{key}.token_env");
+                let found = env
+                    .iter()
+                    .find(|(n, _)| n == var)
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| std::env::var(var).ok());
+                if var.trim().is_empty() {
+                    c.push(k, "must name an environment variable");
+                    None
+                } else {
+                    match found {
+                        None => {
+                            c.push(k, format!("environment variable `{var}` is not set"));
+                            None
+                        }
+                        Some(v) => check_secret(c, &k, &v, Some(var)),
+                    }
+                }
+            }
+        };
+        if let Some(s) = &secret {
+            if let Some(j) = secrets.insert(s.clone(), i) {
+                c.push(
+                    key.clone(),
+                    format!("has the same secret as api.tokens[{j}]: each token must be different"),
+                );
+            }
+        }
+        if let (Some(role), Some(secret), true) = (role, secret, name_ok) {
+            tokens.push(ApiToken {
+                name: t.name.clone(),
+                role,
+                secret: Sensitive(secret),
+            });
+        }
+    }
+    ApiSettings {
+        tokens,
+        max_body_bytes: a.max_body_bytes,
+    }
+}
+
+/// A token secret: not empty, no surrounding whitespace, long enough.
+/// `var` names the variable it came from, if any.
+fn check_secret(c: &mut Collector, key: &str, secret: &str, var: Option<&str>) -> Option<String> {
+    let subject = match var {
+        Some(v) => format!("the value of `{v}` "),
+        None => String::new(),
+    };
+    let problem = if secret.is_empty() {
+        "must not be empty".to_string()
+    } else if secret.trim() != secret {
+        "must not have leading or trailing whitespace".to_string()
+    } else if secret.chars().count() < MIN_API_TOKEN_CHARS {
+        format!(
+            "must be at least {MIN_API_TOKEN_CHARS} characters (use a random secret, e.g. `openssl rand -hex 32`)"
+        )
+    } else {
+        return Some(secret.to_string());
+    };
+    c.push(key, format!("{subject}{problem}"));
+    None
+}
+
+/// Deserialises `[alert]`: the section without `sinks`, then each
+/// `[[alert.sinks]]` entry on its own, so that a bad sink names its index and
+/// key and every sink's problems are reported together.
+fn deserialize_alert(c: &mut Collector, root: &Table) -> Option<AlertConfig> {
+    let Some(Value::Table(section)) = root.get("alert") else {
+        // Missing or not a table: the generic path reports it.
+        return deserialize_section(c, root, "alert");
+    };
+    let mut section = section.clone();
+    let mut sinks = Vec::new();
+    match section.remove("sinks") {
+        None => c.push("alert.sinks", "needs at least one sink"),
+        Some(Value::Array(items)) if items.is_empty() => {
+            c.push("alert.sinks", "needs at least one sink")
+        }
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                if let Some(s) = deserialize_sink(c, &format!("alert.sinks[{i}]"), item) {
+                    sinks.push((i, s));
+                }
+            }
+        }
+        Some(_) => c.push(
+            "alert.sinks",
+            "must be an array of tables ([[alert.sinks]])",
+        ),
+    }
+    check_sinks(c, &sinks);
+    let mut rest = Table::new();
+    rest.insert("alert".into(), Value::Table(section));
+    let mut alert: AlertConfig = deserialize_section(c, &rest, "alert")?;
+    alert.sinks = sinks.into_iter().map(|(_, s)| s).collect();
+    Some(alert)
+}
+
+fn deserialize_sink(c: &mut Collector, key: &str, item: &Value) -> Option<SinkConfig> {
+    let expected = SinkConfig::TYPES
+        .iter()
+        .map(|t| format!("\"{t}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Some(table) = item.as_table() else {
+        c.push(key, "must be a table ([[alert.sinks]])");
+        return None;
+    };
+    let kind = match table.get("type") {
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(_) => {
+            c.push(
+                format!("{key}.type"),
+                format!("must be a string, one of {expected}"),
+            );
+            return None;
+        }
+        None => {
+            c.push(
+                format!("{key}.type"),
+                format!("missing sink type (expected one of {expected})"),
+            );
+            return None;
+        }
+    };
+    if !SinkConfig::TYPES.contains(&kind) {
+        c.push(
+            format!("{key}.type"),
+            format!("unknown sink type `{kind}` (expected one of {expected})"),
+        );
+        return None;
+    }
+    let mut unknown = Vec::new();
+    let result: Result<SinkConfig, _> =
+        serde_ignored::deserialize(item.clone(), |p| unknown.push(p.to_string()));
+    for u in unknown {
+        c.push(format!("{key}.{u}"), "unknown key");
+    }
+    // serde buffers an internally tagged enum's content, so `serde_ignored`
+    // does not see unknown keys inside the variant: compare the table's keys
+    // with a round trip of what was parsed instead (optional keys left out
+    // are not in the round trip: `optional_sink_key` lists them).
+    match result {
+        Ok(s) => {
+            let known: Table = Value::try_from(&s)
+                .ok()
+                .and_then(|v| v.as_table().cloned())
+                .unwrap_or_default();
+            for k in table.keys() {
+                if !known.contains_key(k) && !optional_sink_key(&s, k) {
+                    c.push(format!("{key}.{k}"), "unknown key");
+                }
+            }
+            Some(s)
+        }
+        Err(e) => {
+            c.push(key, e.to_string());
+            None
+        }
+    }
+}
+
+/// Optional keys a sink may leave out, which a round trip therefore omits.
+fn optional_sink_key(s: &SinkConfig, k: &str) -> bool {
+    match s {
+        SinkConfig::Stdout(_) | SinkConfig::Slack(_) => k == "name",
+        SinkConfig::Webhook(_) => ["name", "secret"].contains(&k),
+        SinkConfig::Alertmanager(_) => ["name", "generator_url"].contains(&k),
+    }
+}
+
+/// Checks each parsed sink (with its index in the file) and that names are
+/// unique.
+fn check_sinks(c: &mut Collector, sinks: &[(usize, SinkConfig)]) {
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in sinks {
+        let i = *i;
+        let key = format!("alert.sinks[{i}]");
+        let name = s.name();
+        let name_ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_');
+        c.check(
+            name_ok,
+            &format!("{key}.name"),
+            "must be 1-64 characters of a-z, 0-9, '-' and '_'",
+        );
+        let first = *names.entry(name).or_insert(i);
+        if first != i {
+            c.push(
+                format!("{key}.name"),
+                format!(
+                    "duplicate sink name `{name}` (also alert.sinks[{first}]); \
+                     give each sink a distinct `name`"
+                ),
+            );
+        }
+        let url = match s {
+            SinkConfig::Stdout(_) => None,
+            SinkConfig::Webhook(w) => {
+                if let Some(secret) = &w.secret {
+                    c.check(
+                        !secret.expose().is_empty(),
+                        &format!("{key}.secret"),
+                        "must not be empty (leave it out to send unsigned requests)",
+                    );
+                }
+                Some(w.url.expose())
+            }
+            SinkConfig::Slack(w) => Some(w.url.expose()),
+            SinkConfig::Alertmanager(a) => {
+                c.check(
+                    !a.url
+                        .expose()
+                        .trim_end_matches('/')
+                        .ends_with("/api/v2/alerts"),
+                    &format!("{key}.url"),
+                    "give the Alertmanager base URL (`/api/v2/alerts` is appended)",
+                );
+                if let Some(g) = &a.generator_url {
+                    c.check(
+                        g.starts_with("http://") || g.starts_with("https://"),
+                        &format!("{key}.generator_url"),
+                        "must start with http:// or https://",
+                    );
+                }
+                c.check(
+                    a.firing_ttl_secs <= 366 * 86_400,
+                    &format!("{key}.firing_ttl_secs"),
+                    "must be at most 31622400 (366 days)",
+                );
+                Some(a.url.expose())
+            }
+        };
+        if let Some(url) = url {
+            c.check(
+                url.starts_with("http://") || url.starts_with("https://"),
+                &format!("{key}.url"),
+                "must start with http:// or https://",
+            );
+        }
+        if let Some(d) = s.delivery() {
+            c.check(
+                d.timeout_ms >= 1,
+                &format!("{key}.timeout_ms"),
+                "must be at least 1",
+            );
+            c.check(
+                d.max_retries <= 100,
+                &format!("{key}.max_retries"),
+                "must be at most 100",
+            );
+            c.check(
+                d.backoff_initial_ms >= 1 && d.backoff_initial_ms <= d.backoff_max_ms,
+                &format!("{key}.backoff_initial_ms"),
+                "must be at least 1 and at most backoff_max_ms",
+            );
+        }
+    }
+}
+
+/// Longest escalation delay, ack timeout or repeat interval: 30 days.
+const MAX_ESCALATION_SECS: u64 = 30 * 86_400;
+
+/// Checks `[alert.escalation.<level>]`: steps start at 0 and grow, name
+/// configured sinks, and the timers are in range.
+fn check_escalation(c: &mut Collector, a: &AlertConfig) {
+    let names: Vec<&str> = a.sinks.iter().map(|s| s.name()).collect();
+    let e = &a.escalation;
+    for (level, p) in [
+        ("minor", &e.minor),
+        ("moderate", &e.moderate),
+        ("major", &e.major),
+    ] {
+        let Some(p) = p else { continue };
+        let key = format!("alert.escalation.{level}");
+        if p.steps.is_empty() {
+            c.push(format!("{key}.steps"), "needs at least one step");
+        }
+        for (i, s) in p.steps.iter().enumerate() {
+            let skey = format!("{key}.steps[{i}]");
+            if i == 0 {
+                c.check(
+                    s.after_secs == 0,
+                    &format!("{skey}.after_secs"),
+                    "the first step notifies at once: it must be 0",
+                );
+            } else {
+                c.check(
+                    s.after_secs > p.steps[i - 1].after_secs,
+                    &format!("{skey}.after_secs"),
+                    "must be larger than the previous step's after_secs",
+                );
+            }
+            c.check(
+                s.after_secs <= MAX_ESCALATION_SECS,
+                &format!("{skey}.after_secs"),
+                "must be at most 2592000 (30 days)",
+            );
+            if s.sinks.is_empty() {
+                c.push(format!("{skey}.sinks"), "needs at least one sink name");
+            }
+            for (j, n) in s.sinks.iter().enumerate() {
+                if !names.contains(&n.as_str()) {
+                    c.push(
+                        format!("{skey}.sinks[{j}]"),
+                        format!(
+                            "unknown sink `{n}` (configured sinks: {})",
+                            names.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(t) = p.ack_timeout_secs {
+            c.check(
+                (1..=MAX_ESCALATION_SECS).contains(&t),
+                &format!("{key}.ack_timeout_secs"),
+                "must be between 1 and 2592000 (30 days)",
+            );
+        }
+        if let Some(r) = p.repeat_secs {
+            c.check(
+                (60..=MAX_ESCALATION_SECS).contains(&r),
+                &format!("{key}.repeat_secs"),
+                "must be between 60 and 2592000 (30 days)",
+            );
+        }
+    }
 }
 
 fn check_grading(c: &mut Collector, key: &str, g: &GradingConfig) {
@@ -767,6 +1227,212 @@ terms = ["y"]
         assert_eq!(err.problems()[0].key, "alert.sinks[0].url");
     }
 
+    fn sinks_toml(sinks: &str) -> String {
+        format!("{MIN}\n[alert]\n{sinks}")
+    }
+
+    #[test]
+    fn every_sink_type_parses_with_names_and_defaults() {
+        let text = sinks_toml(
+            r#"
+[[alert.sinks]]
+type = "stdout"
+[[alert.sinks]]
+type = "webhook"
+url = "https://hooks.example/in"
+secret = "s3cr3t"
+[[alert.sinks]]
+type = "slack"
+name = "slack-pr"
+url = "https://hooks.slack.example/services/T/B/X"
+max_retries = 2
+[[alert.sinks]]
+type = "alertmanager"
+url = "http://alertmanager:9093"
+generator_url = "https://vigil.example/ui"
+"#,
+        );
+        let s = Settings::from_toml_str(&text, "f.toml", &[]).unwrap();
+        let sinks = &s.config.alert.sinks;
+        let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["stdout", "webhook", "slack-pr", "alertmanager"]);
+        let kinds: Vec<&str> = sinks.iter().map(|s| s.kind()).collect();
+        assert_eq!(kinds, SinkConfig::TYPES);
+        assert_eq!(sinks[0].delivery(), None);
+        let d = sinks[2].delivery().unwrap();
+        assert_eq!((d.max_retries, d.timeout_ms), (2, 5000));
+        match &sinks[3] {
+            SinkConfig::Alertmanager(a) => assert_eq!(a.firing_ttl_secs, 86_400),
+            other => panic!("expected alertmanager, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_sinks_are_one_stdout() {
+        let s = Settings::from_toml_str(MIN, "f.toml", &[]).unwrap();
+        let names: Vec<&str> = s.config.alert.sinks.iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["stdout"]);
+    }
+
+    #[test]
+    fn duplicate_sink_names_are_rejected() {
+        let text = sinks_toml(
+            r#"
+[[alert.sinks]]
+type = "webhook"
+url = "https://a.example/"
+[[alert.sinks]]
+type = "webhook"
+url = "https://b.example/"
+[[alert.sinks]]
+type = "slack"
+name = "pager"
+url = "https://c.example/"
+[[alert.sinks]]
+type = "stdout"
+name = "pager"
+"#,
+        );
+        let err = Settings::from_toml_str(&text, "f.toml", &[]).unwrap_err();
+        let got: Vec<(&str, &str)> = err
+            .problems()
+            .iter()
+            .map(|p| (p.key.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(got.len(), 2, "{err}");
+        assert_eq!(got[0].0, "alert.sinks[1].name");
+        assert!(
+            got[0]
+                .1
+                .contains("duplicate sink name `webhook` (also alert.sinks[0])"),
+            "{err}"
+        );
+        assert_eq!(got[1].0, "alert.sinks[3].name");
+        assert!(got[1].1.contains("`pager`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_sink_type_and_keys_are_reported_with_their_index() {
+        let text = sinks_toml(
+            r#"
+[[alert.sinks]]
+type = "pagerduty"
+url = "https://x.example/"
+[[alert.sinks]]
+url = "https://x.example/"
+[[alert.sinks]]
+type = "slack"
+url = "https://x.example/"
+channel = "x"
+[[alert.sinks]]
+type = "alertmanager"
+url = "http://am:9093/api/v2/alerts"
+timeout_ms = 0
+"#,
+        );
+        let err = Settings::from_toml_str(&text, "f.toml", &[]).unwrap_err();
+        let got: Vec<(&str, &str)> = err
+            .problems()
+            .iter()
+            .map(|p| (p.key.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "alert.sinks[0].type",
+                    "unknown sink type `pagerduty` (expected one of \"stdout\", \"webhook\", \"slack\", \"alertmanager\")"
+                ),
+                (
+                    "alert.sinks[1].type",
+                    "missing sink type (expected one of \"stdout\", \"webhook\", \"slack\", \"alertmanager\")"
+                ),
+                ("alert.sinks[2].channel", "unknown key"),
+                (
+                    "alert.sinks[3].url",
+                    "give the Alertmanager base URL (`/api/v2/alerts` is appended)"
+                ),
+                ("alert.sinks[3].timeout_ms", "must be at least 1"),
+            ],
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sink_secrets_are_masked_when_shown() {
+        let text = sinks_toml(
+            r#"
+[[alert.sinks]]
+type = "webhook"
+url = "https://hooks.example/URLTOKEN"
+secret = "HMACKEY"
+[[alert.sinks]]
+type = "slack"
+url = "https://hooks.slack.example/services/SLACKTOKEN"
+[[alert.sinks]]
+type = "alertmanager"
+url = "https://user:AMPASS@am.example"
+"#,
+        );
+        let s = Settings::from_toml_str(&text, "f.toml", &[]).unwrap();
+        let shown = toml::to_string(&s.config).unwrap();
+        let debug = format!("{:?}", s.config);
+        for secret in ["URLTOKEN", "HMACKEY", "SLACKTOKEN", "AMPASS"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(shown.contains("secret = \"********\""), "{shown}");
+        // The shown config still says which sinks there are.
+        assert!(shown.contains("type = \"slack\""), "{shown}");
+        match &s.config.alert.sinks[0] {
+            SinkConfig::Webhook(w) => {
+                assert_eq!(w.secret.as_ref().unwrap().expose(), "HMACKEY")
+            }
+            other => panic!("expected webhook, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn example_sinks_are_valid_when_uncommented() {
+        let example = include_str!("../../../config/example.toml");
+        let mut sinks = String::new();
+        let mut in_block = false;
+        for line in example.lines() {
+            in_block |= line == "# [[alert.sinks]]";
+            if !in_block {
+                continue;
+            }
+            match line.strip_prefix("# ").or(line.strip_prefix('#')) {
+                Some(l) => {
+                    sinks.push_str(l);
+                    sinks.push('\n');
+                }
+                None => break,
+            }
+        }
+        let text = format!("{example}\n{sinks}");
+        let s = Settings::from_toml_str(&text, "example.toml", &[]).unwrap();
+        let names: Vec<&str> = s.config.alert.sinks.iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["stdout", "ops-hook", "slack-pr", "alertmanager"]);
+    }
+
+    #[test]
+    fn empty_sinks_and_empty_secret_are_rejected() {
+        let err = Settings::from_toml_str(&sinks_toml("sinks = []\n"), "f.toml", &[]).unwrap_err();
+        assert_eq!(err.problems()[0].key, "alert.sinks");
+        assert_eq!(err.problems()[0].message, "needs at least one sink");
+        let text = sinks_toml(
+            "[[alert.sinks]]\ntype = \"webhook\"\nurl = \"https://x.example\"\nsecret = \"\"\nname = \"Bad Name\"\n",
+        );
+        let err = Settings::from_toml_str(&text, "f.toml", &[]).unwrap_err();
+        let keys: Vec<&str> = err.problems().iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["alert.sinks[0].name", "alert.sinks[0].secret"],
+            "{err}"
+        );
+    }
+
     #[test]
     fn per_watch_grading_override() {
         let text = format!("{MIN}grading = {{ major_severe_posts = 9 }}\n");
@@ -800,5 +1466,251 @@ terms = ["y"]
         assert_eq!(l.signal, vec!["sue", "court", "#boycott"]);
         assert_eq!(l.severe, vec!["lawsuit", "诉讼"]);
         assert!(parse_lexicon(CrisisKind::Legal, "[weird]\n").is_err());
+    }
+}
+
+#[cfg(test)]
+mod incidents_tests {
+    use crate::Settings;
+
+    const MIN: &str = "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n";
+
+    fn keys(text: &str) -> Vec<String> {
+        Settings::from_toml_str(&format!("{MIN}{text}"), "f.toml", &[])
+            .unwrap_err()
+            .problems()
+            .iter()
+            .map(|p| p.key.clone())
+            .collect()
+    }
+
+    #[test]
+    fn defaults_have_a_store_and_no_policy() {
+        let s = Settings::from_toml_str(MIN, "f.toml", &[]).unwrap();
+        assert_eq!(s.config.incidents.data_dir, "vigil-data");
+        assert_eq!(s.config.incidents.retention_days, 90);
+        assert_eq!(s.config.alert.escalation, Default::default());
+        // `config show` prints it back.
+        toml::to_string(&s.config).unwrap();
+    }
+
+    #[test]
+    fn escalation_policy_parses_and_shows() {
+        let text = format!(
+            "{MIN}[[alert.sinks]]\ntype = \"stdout\"\n[[alert.sinks]]\ntype = \"stdout\"\nname = \"ops\"\n\
+             [alert.escalation.major]\nsteps = [{{ after_secs = 0, sinks = [\"stdout\"] }}, \
+             {{ after_secs = 900, sinks = [\"ops\", \"stdout\"] }}]\nack_timeout_secs = 1800\n\
+             [incidents]\ndata_dir = \"/var/lib/vigil\"\n"
+        );
+        let s = Settings::from_toml_str(&text, "f.toml", &[]).unwrap();
+        let major = s.config.alert.escalation.major.as_ref().unwrap();
+        assert_eq!(major.steps[1].after_secs, 900);
+        assert_eq!(major.steps[1].sinks, ["ops", "stdout"]);
+        assert_eq!(major.ack_timeout_secs, Some(1800));
+        assert_eq!(major.repeat_secs, None);
+        assert!(s.config.alert.escalation.minor.is_none());
+        assert_eq!(s.config.incidents.data_dir, "/var/lib/vigil");
+        let shown = toml::to_string(&s.config).unwrap();
+        assert!(shown.contains("ack_timeout_secs = 1800"), "{shown}");
+        // Environment overrides reach the new sections too.
+        let env = vec![(
+            "VIGIL__INCIDENTS__RETENTION_DAYS".to_string(),
+            "7".to_string(),
+        )];
+        let s = Settings::from_toml_str(&text, "f.toml", &env).unwrap();
+        assert_eq!(s.config.incidents.retention_days, 7);
+    }
+
+    #[test]
+    fn every_escalation_problem_is_reported() {
+        let got = keys(
+            "[alert.escalation.minor]\nsteps = []\n\
+             [alert.escalation.moderate]\nsteps = [{ after_secs = 5, sinks = [\"stdout\"] }, \
+             { after_secs = 5, sinks = [] }, { after_secs = 9999999, sinks = [\"pager\"] }]\n\
+             ack_timeout_secs = 0\nrepeat_secs = 10\ncolour = \"red\"\n\
+             [alert.escalation.critical]\nsteps = []\n\
+             [incidents]\ndata_dir = \" \"\nretention_days = 0\n",
+        );
+        for want in [
+            "alert.escalation.minor.steps",
+            "alert.escalation.moderate.steps[0].after_secs",
+            "alert.escalation.moderate.steps[1].after_secs",
+            "alert.escalation.moderate.steps[1].sinks",
+            "alert.escalation.moderate.steps[2].after_secs",
+            "alert.escalation.moderate.steps[2].sinks[0]",
+            "alert.escalation.moderate.ack_timeout_secs",
+            "alert.escalation.moderate.repeat_secs",
+            "alert.escalation.moderate.colour",
+            "alert.escalation.critical",
+            "incidents.data_dir",
+            "incidents.retention_days",
+        ] {
+            assert!(got.iter().any(|k| k == want), "missing {want} in {got:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_sink_message_lists_the_configured_names() {
+        let text = format!(
+            "{MIN}[alert.escalation.major]\nsteps = [{{ after_secs = 0, sinks = [\"slack\"] }}]\n"
+        );
+        let err = Settings::from_toml_str(&text, "f.toml", &[]).unwrap_err();
+        let p = &err.problems()[0];
+        assert_eq!(p.key, "alert.escalation.major.steps[0].sinks[0]");
+        assert!(
+            p.message.contains("unknown sink `slack`") && p.message.contains("stdout"),
+            "{p}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod api_tests {
+    use crate::{ApiRole, Settings};
+
+    const MIN: &str = "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n";
+
+    fn problems(text: &str, env: &[(String, String)]) -> Vec<(String, String)> {
+        Settings::from_toml_str(&format!("{MIN}{text}"), "f.toml", env)
+            .unwrap_err()
+            .problems()
+            .iter()
+            .map(|p| (p.key.clone(), p.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn no_api_section_means_no_tokens_and_default_limit() {
+        let s = Settings::from_toml_str(MIN, "f.toml", &[]).unwrap();
+        assert!(s.api.tokens.is_empty());
+        assert_eq!(s.api.max_body_bytes, 65_536);
+        assert_eq!(s.config.api.max_body_bytes, 65_536);
+    }
+
+    #[test]
+    fn inline_and_env_tokens_resolve_and_are_masked_when_shown() {
+        let text = format!(
+            "{MIN}[api]\nmax_body_bytes = 2048\n\
+             [[api.tokens]]\nname = \"alice\"\nrole = \"responder\"\ntoken = \"alice-secret-0123456789\"\n\
+             [[api.tokens]]\nname = \"bob@example.com\"\nrole = \"viewer\"\ntoken_env = \"VIGIL_TEST_TOKEN_BOB\"\n"
+        );
+        let env = vec![(
+            "VIGIL_TEST_TOKEN_BOB".to_string(),
+            "bob-secret-0123456789".to_string(),
+        )];
+        let s = Settings::from_toml_str(&text, "f.toml", &env).unwrap();
+        assert_eq!(s.api.max_body_bytes, 2048);
+        let t = &s.api.tokens;
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            (t[0].name.as_str(), t[0].role),
+            ("alice", ApiRole::Responder)
+        );
+        assert_eq!(t[0].secret.expose(), "alice-secret-0123456789");
+        assert_eq!(
+            (t[1].name.as_str(), t[1].role),
+            ("bob@example.com", ApiRole::Viewer)
+        );
+        assert_eq!(t[1].secret.expose(), "bob-secret-0123456789");
+        assert!(ApiRole::Responder.may_write() && !ApiRole::Viewer.may_write());
+        // Neither the shown config nor Debug leaks a secret.
+        let shown = toml::to_string(&s.config).unwrap();
+        assert!(!shown.contains("alice-secret"), "{shown}");
+        assert!(shown.contains("token = \"********\""), "{shown}");
+        assert!(
+            shown.contains("token_env = \"VIGIL_TEST_TOKEN_BOB\""),
+            "{shown}"
+        );
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("alice-secret") && !debug.contains("bob-secret"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn every_token_problem_is_reported_without_secrets() {
+        let got = problems(
+            "[api]\nmax_body_bytes = 10\n\
+             [[api.tokens]]\nname = \"alice\"\nrole = \"admin\"\ntoken = \"short\"\n\
+             [[api.tokens]]\nname = \"alice\"\nrole = \"viewer\"\ntoken = \"\"\n\
+             [[api.tokens]]\nname = \"Bad Name\"\nrole = \"viewer\"\n\
+             [[api.tokens]]\nname = \"carol\"\nrole = \"viewer\"\ntoken = \"carol-secret-0123456789\"\ntoken_env = \"X\"\n\
+             [[api.tokens]]\nname = \"dave\"\nrole = \"viewer\"\ntoken_env = \"VIGIL_TEST_TOKEN_UNSET_7F3A\"\n\
+             [[api.tokens]]\nname = \"erin\"\nrole = \"viewer\"\ntoken = \"same-secret-0123456789\"\n\
+             [[api.tokens]]\nname = \"frank\"\nrole = \"responder\"\ntoken = \"same-secret-0123456789\"\n\
+             [[api.tokens]]\nname = \"gina\"\nrole = \"viewer\"\ntoken_env = \"VIGIL_TEST_TOKEN_EMPTY\"\ncolour = \"red\"\n",
+            &[("VIGIL_TEST_TOKEN_EMPTY".to_string(), String::new())],
+        );
+        let want = [
+            ("api.tokens[7].colour", "unknown key"),
+            ("api.max_body_bytes", "must be between 1024 and 16777216"),
+            (
+                "api.tokens[0].role",
+                "unknown role `admin` (expected viewer or responder)",
+            ),
+            ("api.tokens[0].token", "must be at least 16 characters"),
+            (
+                "api.tokens[1].name",
+                "duplicate token name `alice` (also api.tokens[0])",
+            ),
+            ("api.tokens[1].token", "must not be empty"),
+            ("api.tokens[2].name", "must be 1-64 characters"),
+            ("api.tokens[2]", "needs `token` (the secret) or `token_env`"),
+            (
+                "api.tokens[3]",
+                "give either `token` or `token_env`, not both",
+            ),
+            (
+                "api.tokens[4].token_env",
+                "environment variable `VIGIL_TEST_TOKEN_UNSET_7F3A` is not set",
+            ),
+            ("api.tokens[6]", "has the same secret as api.tokens[5]"),
+            (
+                "api.tokens[7].token_env",
+                "the value of `VIGIL_TEST_TOKEN_EMPTY` must not be empty",
+            ),
+        ];
+        for (key, message) in want {
+            assert!(
+                got.iter().any(|(k, m)| k == key && m.starts_with(message)),
+                "missing {key}: {message} in {got:#?}"
+            );
+        }
+        assert_eq!(got.len(), want.len(), "{got:#?}");
+        assert!(
+            got.iter()
+                .all(|(_, m)| !m.contains("same-secret") && !m.contains("short")),
+            "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn example_api_section_is_valid_when_uncommented() {
+        let example = include_str!("../../../config/example.toml");
+        let mut api = String::new();
+        let mut in_block = false;
+        for line in example.lines() {
+            in_block |= line == "# [api]";
+            if !in_block {
+                continue;
+            }
+            match line.strip_prefix("# ").or(line.strip_prefix('#')) {
+                Some(l) => {
+                    api.push_str(l);
+                    api.push('\n');
+                }
+                None => break,
+            }
+        }
+        assert!(api.contains("[[api.tokens]]"), "no [api] example found");
+        let text = format!("{example}\n{api}");
+        let env = vec![(
+            "VIGIL_API_TOKEN_ALICE".to_string(),
+            "alice-0123456789abcdef".to_string(),
+        )];
+        let s = Settings::from_toml_str(&text, "example.toml", &env).unwrap();
+        let names: Vec<&str> = s.api.tokens.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["alice", "wallboard"]);
     }
 }

@@ -1,6 +1,6 @@
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::names;
@@ -42,6 +42,12 @@ pub struct Metrics {
     pub alert_failed_alerts: IntCounterVec,
     /// See [`names::ALERT_SUPPRESSED_ALERTS_TOTAL`].
     pub alert_suppressed_alerts: IntCounterVec,
+    /// See [`names::ALERT_TIME_TO_ACKNOWLEDGE_SECONDS`].
+    pub alert_time_to_acknowledge: HistogramVec,
+    /// See [`names::ALERT_ACTIVE_INCIDENTS`].
+    pub alert_active_incidents: IntGaugeVec,
+    /// See [`names::API_REQUESTS_TOTAL`].
+    pub api_requests: IntCounterVec,
     /// See [`names::TRANSPORT_SENT_MESSAGES_TOTAL`].
     pub transport_sent_messages: IntCounterVec,
     /// See [`names::TRANSPORT_RECEIVED_MESSAGES_TOTAL`].
@@ -194,6 +200,35 @@ impl Metrics {
                 "Alerts not sent.",
                 &["reason"],
             ),
+            alert_time_to_acknowledge: {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(
+                        names::ALERT_TIME_TO_ACKNOWLEDGE_SECONDS,
+                        "Seconds from an incident's opening to its first acknowledgement.",
+                    )
+                    .buckets(vec![
+                        10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+                        14400.0, 43200.0, 86400.0,
+                    ]),
+                    &["level"],
+                )
+                .expect("catalogue names are valid");
+                r.register(Box::new(h.clone()))
+                    .expect("each name is registered once");
+                h
+            },
+            alert_active_incidents: gauge_vec(
+                &r,
+                names::ALERT_ACTIVE_INCIDENTS,
+                "Incidents not resolved.",
+                &["level"],
+            ),
+            api_requests: counter_vec(
+                &r,
+                names::API_REQUESTS_TOTAL,
+                "Incident API requests.",
+                &["method", "route", "status"],
+            ),
             transport_sent_messages: counter_vec(
                 &r,
                 names::TRANSPORT_SENT_MESSAGES_TOTAL,
@@ -282,6 +317,15 @@ mod tests {
         m.detect_discarded_posts.with_label_values(&["late"]).inc();
         m.detect_spikes.with_label_values(&["w", "minor"]).inc();
         m.detect_checkpoint_bytes.with_label_values(&["0"]).set(1);
+        m.alert_time_to_acknowledge
+            .with_label_values(&["minor"])
+            .observe(1.0);
+        m.alert_active_incidents
+            .with_label_values(&["minor"])
+            .set(1);
+        m.api_requests
+            .with_label_values(&["GET", "/api/v1/incidents", "200"])
+            .inc();
         m.alert_sent_alerts
             .with_label_values(&["stdout", "minor"])
             .inc();

@@ -35,6 +35,13 @@ pub const ALERT_SENT_ALERTS_TOTAL: &str = "vigil_alert_sent_alerts_total";
 pub const ALERT_FAILED_ALERTS_TOTAL: &str = "vigil_alert_failed_alerts_total";
 /// Alerts not sent (counter; labels: reason: duplicate, ongoing).
 pub const ALERT_SUPPRESSED_ALERTS_TOTAL: &str = "vigil_alert_suppressed_alerts_total";
+/// Seconds from an incident's opening to its first acknowledgement
+/// (histogram; labels: level).
+pub const ALERT_TIME_TO_ACKNOWLEDGE_SECONDS: &str = "vigil_alert_time_to_acknowledge_seconds";
+/// Incidents not resolved (gauge; labels: level).
+pub const ALERT_ACTIVE_INCIDENTS: &str = "vigil_alert_active_incidents";
+/// Incident API requests (counter; labels: method, route, status).
+pub const API_REQUESTS_TOTAL: &str = "vigil_api_requests_total";
 /// Records sent on a stream (counter; labels: stream).
 pub const TRANSPORT_SENT_MESSAGES_TOTAL: &str = "vigil_transport_sent_messages_total";
 /// Records received from a stream (counter; labels: stream).
@@ -68,9 +75,13 @@ pub const ALL: &[&str] = &[
     DETECT_DISCARDED_POSTS_TOTAL,
     DETECT_EVENT_LAG_SECONDS,
     DETECT_SPIKES_TOTAL,
+    DETECT_CHECKPOINT_BYTES,
     ALERT_SENT_ALERTS_TOTAL,
     ALERT_FAILED_ALERTS_TOTAL,
     ALERT_SUPPRESSED_ALERTS_TOTAL,
+    ALERT_TIME_TO_ACKNOWLEDGE_SECONDS,
+    ALERT_ACTIVE_INCIDENTS,
+    API_REQUESTS_TOTAL,
     TRANSPORT_SENT_MESSAGES_TOTAL,
     TRANSPORT_RECEIVED_MESSAGES_TOTAL,
     ERRORS_TOTAL,

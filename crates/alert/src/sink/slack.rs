@@ -1,0 +1,155 @@
+//! The `slack` sink: a Slack-compatible incoming-webhook message (Slack,
+//! Mattermost and Rocket.Chat accept the same shape), through the shared
+//! [`HttpDelivery`].
+//!
+//! The message has a short mrkdwn `text` (the notification and the fallback
+//! for clients without blocks) and Block Kit `blocks`: a header, a section
+//! with the reason and fields (level, state, watch, volume, top terms, crisis
+//! kinds), and a context line with the incident, window and alert id.
+//! Text from the alert is escaped (`&`, `<`, `>`) and cut to Slack's limits.
+
+use serde_json::{json, Value};
+use vigil_types::{Alert, IncidentState};
+
+use super::{HttpDelivery, SinkError};
+
+/// Slack's limit for a header block's text.
+const HEADER_MAX_CHARS: usize = 150;
+/// Slack's limit for one section field.
+const FIELD_MAX_CHARS: usize = 2000;
+/// Slack's limit for a section's text.
+const SECTION_MAX_CHARS: usize = 3000;
+
+pub(crate) struct SlackSink {
+    http: HttpDelivery,
+}
+
+impl SlackSink {
+    pub(crate) fn new(http: HttpDelivery) -> SlackSink {
+        SlackSink { http }
+    }
+
+    pub(crate) async fn deliver(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        let body = serde_json::to_vec(&message(alert))?;
+        self.http.post(&body, |_| Default::default()).await
+    }
+}
+
+/// The incoming-webhook message for one alert.
+pub(crate) fn message(a: &Alert) -> Value {
+    let level = a.level.as_str().to_uppercase();
+    let emoji = match a.state {
+        IncidentState::Opened | IncidentState::Escalated => ":rotating_light:",
+        IncidentState::Resolved => ":white_check_mark:",
+    };
+    let watch = escape(a.watch.as_str());
+    let terms = if a.top_terms.is_empty() {
+        "none".to_string()
+    } else {
+        escape(&a.top_terms.join(", "))
+    };
+    let kinds = if a.crisis_kinds.is_empty() {
+        "none".to_string()
+    } else {
+        a.crisis_kinds
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let volume = format!(
+        "{} posts vs baseline {:.1} (z {:.1}, {:.0}% negative)",
+        a.observed,
+        a.baseline,
+        a.z,
+        a.negative_share * 100.0
+    );
+    let text = format!(
+        "{emoji} *{level}* crisis {state} on *{watch}*: {reason}\nTop terms: {terms}\nObserved {volume}",
+        state = a.state.as_str(),
+        reason = escape(&a.reason),
+    );
+    let field = |title: &str, value: &str| {
+        json!({
+            "type": "mrkdwn",
+            "text": truncate(&format!("*{title}*\n{value}"), FIELD_MAX_CHARS),
+        })
+    };
+    json!({
+        "text": text,
+        "blocks": [
+            {
+                "type": "header",
+                "text": {
+                    "type": "plain_text",
+                    "text": truncate(
+                        &format!("{level} crisis {}: {}", a.state.as_str(), a.watch),
+                        HEADER_MAX_CHARS,
+                    ),
+                    "emoji": true,
+                },
+            },
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": truncate(&format!("{emoji} {}", escape(&a.reason)), SECTION_MAX_CHARS),
+                },
+                "fields": [
+                    field("Level", a.level.as_str()),
+                    field("State", a.state.as_str()),
+                    field("Watch", &watch),
+                    field("Observed", &volume),
+                    field("Top terms", &terms),
+                    field("Crisis kinds", &kinds),
+                ],
+            },
+            {
+                "type": "context",
+                "elements": [{
+                    "type": "mrkdwn",
+                    "text": truncate(
+                        &format!(
+                            "Incident `{}` · window {} to {} · alert `{}`",
+                            escape(&a.incident),
+                            a.window_start,
+                            a.window_end,
+                            a.alert_id
+                        ),
+                        FIELD_MAX_CHARS,
+                    ),
+                }],
+            },
+        ],
+    })
+}
+
+/// Escapes the three characters Slack's mrkdwn reserves.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// At most `max` characters, ending in `…` when cut.
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_and_truncate() {
+        assert_eq!(escape("a<b>&c"), "a&lt;b&gt;&amp;c");
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("abcd", 3), "ab…");
+        assert_eq!(truncate("艾克美艾克美", 4), "艾克美…");
+    }
+}

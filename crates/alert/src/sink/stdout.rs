@@ -1,0 +1,79 @@
+//! The `stdout` sink: one JSON alert per line to a writer. No retries: a
+//! write error is returned as is.
+
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use vigil_types::Alert;
+
+use super::SinkError;
+
+pub(crate) struct LinesSink {
+    writer: Box<dyn AsyncWrite + Send + Unpin>,
+}
+
+impl LinesSink {
+    pub(crate) fn new(writer: Box<dyn AsyncWrite + Send + Unpin>) -> LinesSink {
+        LinesSink { writer }
+    }
+
+    pub(crate) async fn deliver(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        let mut line = serde_json::to_vec(alert)?;
+        line.push(b'\n');
+        self.writer.write_all(&line).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn flush(&mut self) -> Result<(), SinkError> {
+        self.writer.flush().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Sink;
+    use vigil_types::{Alert, AlertId, EventTime, IncidentState, Level, WatchId};
+
+    fn alert() -> Alert {
+        Alert {
+            alert_id: AlertId::derive("w", "w-1", "opened", Level::Major),
+            watch: WatchId::from("w"),
+            incident: "w-1".into(),
+            level: Level::Major,
+            state: IncidentState::Opened,
+            triggers: vec![],
+            reason: "major: impact".into(),
+            window_start: EventTime(0),
+            window_end: EventTime(60_000),
+            observed: 30,
+            baseline: 3.0,
+            z: 9.0,
+            negative_share: 0.5,
+            top_terms: vec!["recall".into()],
+            sample_post_ids: vec![],
+            distinct_sources: 2,
+            crisis_kinds: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn lines_sink_writes_one_json_line_per_alert() {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let mut s = Sink::lines("stdout", Box::new(client));
+        assert_eq!((s.name(), s.kind()), ("stdout", "stdout"));
+        s.deliver(&alert()).await.unwrap();
+        s.deliver(&alert()).await.unwrap();
+        s.flush().await.unwrap();
+        drop(s);
+        let mut out = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut server, &mut out)
+            .await
+            .unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(serde_json::from_str::<Alert>(lines[0]).unwrap(), alert());
+        assert_eq!(out, {
+            let one = serde_json::to_string(&alert()).unwrap();
+            format!("{one}\n{one}\n")
+        });
+    }
+}

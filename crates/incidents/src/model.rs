@@ -1,0 +1,683 @@
+//! The incident record, its timeline, and the values operations return.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use vigil_types::{Alert, AlertId, CrisisKind, EventTime, IncidentState, Level, PostId, WatchId};
+
+/// The actor name of automatic events (detect, timers, the escalation
+/// policy).
+pub const AUTOMATIC_ACTOR: &str = "vigil";
+
+/// Most volume points one incident keeps for its chart (a day of one-minute
+/// windows); older points are dropped first.
+pub const MAX_VOLUME_POINTS: usize = 1440;
+
+/// Most sample post ids one incident collects over its life.
+pub const MAX_SAMPLE_POSTS: usize = 25;
+
+/// Most timeline events one incident keeps. Past this, `Notified` events are
+/// no longer appended (they are counted in [`Incident::unrecorded_events`]);
+/// every other event still is, so the record of who did what stays whole.
+pub const MAX_TIMELINE_EVENTS: usize = 10_000;
+
+/// Longest comment, assignee or actor accepted, in characters.
+pub const MAX_TEXT_CHARS: usize = 4096;
+
+/// An incident's workflow state. It is derived from the incident's fields
+/// (see [`Incident::derive_state`]), never set on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Opened and not yet acknowledged.
+    Open,
+    /// Its level rose and nobody has acknowledged it since.
+    Escalated,
+    /// Someone acknowledged it: re-notification stops while the level holds.
+    Acknowledged,
+    /// Acknowledged and owned by an assignee.
+    Assigned,
+    /// Over: resolved by detect (automatically) or by a person.
+    Resolved,
+    /// Resolved once, then reopened, and not acknowledged since.
+    Reopened,
+}
+
+impl State {
+    /// Every state, in workflow order.
+    pub const ALL: [State; 6] = [
+        State::Open,
+        State::Escalated,
+        State::Acknowledged,
+        State::Assigned,
+        State::Resolved,
+        State::Reopened,
+    ];
+
+    /// Lower-case name (as in JSON and the API's `state=` filter).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Open => "open",
+            State::Escalated => "escalated",
+            State::Acknowledged => "acknowledged",
+            State::Assigned => "assigned",
+            State::Resolved => "resolved",
+            State::Reopened => "reopened",
+        }
+    }
+}
+
+impl FromStr for State {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        State::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown state `{s}` (expected open, escalated, acknowledged, assigned, resolved or reopened)")
+            })
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who did something, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// The actor ([`AUTOMATIC_ACTOR`] for automatic changes).
+    pub by: String,
+    /// When (processing time, as the caller's clock gave it).
+    pub at: EventTime,
+}
+
+/// Why a notification is sent (the `reason` a sink can show).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyReason {
+    /// A new incident.
+    New,
+    /// Its level rose.
+    Escalated,
+    /// Nobody acknowledged it in time: the next escalation step (or a
+    /// repeat of the last one).
+    Renotify,
+    /// Its acknowledgement timed out while it was still firing.
+    AckTimeout,
+    /// A person reopened it.
+    Reopened,
+    /// It was resolved.
+    Resolved,
+}
+
+impl NotifyReason {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyReason::New => "new",
+            NotifyReason::Escalated => "escalated",
+            NotifyReason::Renotify => "renotify",
+            NotifyReason::AckTimeout => "ack_timeout",
+            NotifyReason::Reopened => "reopened",
+            NotifyReason::Resolved => "resolved",
+        }
+    }
+}
+
+impl fmt::Display for NotifyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One timeline entry: when, who, and what.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When it happened.
+    pub at: EventTime,
+    /// Who did it ([`AUTOMATIC_ACTOR`] for detect, timers and the policy).
+    pub actor: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What a timeline entry records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    /// An alert from detect (opened, escalated or resolved).
+    Alert {
+        /// Its stable id.
+        alert_id: AlertId,
+        /// The incident state it carried.
+        transition: IncidentState,
+        /// Its level.
+        level: Level,
+    },
+    /// The level changed (it only ever rises).
+    LevelChange {
+        /// Before.
+        from: Level,
+        /// After.
+        to: Level,
+    },
+    /// Acknowledged.
+    Ack,
+    /// The acknowledgement was withdrawn.
+    Unack {
+        /// Why: `ack_timeout` or `level_rise`.
+        reason: String,
+    },
+    /// Assigned to someone.
+    Assign {
+        /// The new owner.
+        assignee: String,
+    },
+    /// A comment.
+    Comment {
+        /// Its text.
+        text: String,
+    },
+    /// Resolved (by detect when the actor is [`AUTOMATIC_ACTOR`]).
+    Resolve,
+    /// Reopened after a resolve.
+    Reopen,
+    /// An alert arrived while a silence muted the incident: recorded, not
+    /// notified.
+    Suppressed {
+        /// The silence that muted it.
+        silence_id: String,
+        /// The alert it muted.
+        alert_id: AlertId,
+    },
+    /// Sinks were notified.
+    Notified {
+        /// The sink names.
+        sinks: Vec<String>,
+        /// The escalation step, when a policy applies.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<usize>,
+        /// Why.
+        reason: NotifyReason,
+    },
+}
+
+/// The figures of one detect window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    /// Window start (event time).
+    pub window_start: EventTime,
+    /// Window end (event time).
+    pub window_end: EventTime,
+    /// Posts in the window.
+    pub observed: u64,
+    /// Baseline posts per window.
+    pub baseline: f64,
+    /// Volume z-score.
+    pub z: f64,
+    /// Share of negative posts.
+    pub negative_share: f64,
+    /// Most frequent terms.
+    pub top_terms: Vec<String>,
+    /// Distinct sources.
+    pub distinct_sources: u32,
+    /// Detect's reason for the level.
+    pub reason: String,
+}
+
+/// A non-finite figure becomes 0 (JSON has no NaN, and the store must
+/// always read back what it wrote).
+pub(crate) fn finite(x: f64) -> f64 {
+    if x.is_finite() {
+        x
+    } else {
+        0.0
+    }
+}
+
+impl Figures {
+    pub(crate) fn of_alert(a: &Alert) -> Figures {
+        Figures {
+            window_start: a.window_start,
+            window_end: a.window_end,
+            observed: a.observed,
+            baseline: finite(a.baseline),
+            z: finite(a.z),
+            negative_share: finite(a.negative_share),
+            top_terms: a.top_terms.clone(),
+            distinct_sources: a.distinct_sources,
+            reason: a.reason.clone(),
+        }
+    }
+}
+
+/// One point of an incident's volume chart: a detect window's count against
+/// its baseline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VolumePoint {
+    /// Window end (event time).
+    pub window_end: EventTime,
+    /// Posts in the window.
+    pub observed: u64,
+    /// Baseline posts per window.
+    pub baseline: f64,
+    /// The incident's level at that window.
+    pub level: Level,
+}
+
+/// Where an incident is in its escalation policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// The level whose policy runs.
+    pub level: Level,
+    /// When this run started (opening, level rise, ack timeout or reopen):
+    /// step `i` is due at `started_at + steps[i].after_secs`.
+    pub started_at: EventTime,
+    /// The next step to notify; equal to the number of steps once the last
+    /// one was notified (then only repeats remain).
+    pub next_step: usize,
+    /// When the next notification is due; `None` when acknowledged (paused)
+    /// or when the policy has nothing more to send.
+    pub next_at: Option<EventTime>,
+    /// The reason given to step 0 (later steps are `renotify`).
+    pub first_reason: NotifyReason,
+    /// Sinks added to step 0 (on a level rise: everyone already notified).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_sinks: Vec<String>,
+}
+
+/// One incident: a crisis of one watch from detect's open to its resolve,
+/// with everything people did about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// Detect's incident id (watch plus the start of the opening window).
+    pub id: String,
+    /// Watch.
+    pub watch: WatchId,
+    /// Current level (only rises).
+    pub level: Level,
+    /// The level it opened at.
+    pub opened_level: Level,
+    /// Workflow state, derived from the fields below.
+    pub state: State,
+    /// Crisis kinds seen over its life.
+    pub crisis_kinds: Vec<CrisisKind>,
+    /// When Vigil recorded it (processing time).
+    pub opened_at: EventTime,
+    /// The last level rise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalated_at: Option<EventTime>,
+    /// The last reopen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reopened_at: Option<EventTime>,
+    /// The current acknowledgement (withdrawn by a level rise or an ack
+    /// timeout; kept by a resolve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<Stamp>,
+    /// The first acknowledgement ever (for time to acknowledge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_acknowledged: Option<Stamp>,
+    /// When the incident started needing an acknowledgement (opening,
+    /// level rise, ack timeout or reopen); the time to acknowledge is
+    /// measured from here.
+    pub unacked_since: EventTime,
+    /// Owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// The resolve, when resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<Stamp>,
+    /// The first resolve ever (for time to resolve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_resolved: Option<Stamp>,
+    /// Detect resolved it (its resolved alert arrived): detect will never
+    /// send this incident id again.
+    pub detect_resolved: bool,
+    /// The last time a spike or alert of it arrived (processing time).
+    pub last_firing_at: EventTime,
+    /// The latest window's figures.
+    pub last: Figures,
+    /// The figures of its largest window.
+    pub peak: Figures,
+    /// Sample post ids over its life (at most [`MAX_SAMPLE_POSTS`]).
+    pub sample_post_ids: Vec<PostId>,
+    /// Volume against baseline, oldest first (at most [`MAX_VOLUME_POINTS`]).
+    pub volume: Vec<VolumePoint>,
+    /// The running escalation, when a policy applies and it is unresolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
+    /// Every sink notified about it so far (a resolve goes to these).
+    pub notified_sinks: Vec<String>,
+    /// The latest alert (what a re-notification delivers).
+    pub last_alert: Alert,
+    /// Alert ids recorded for it (its own dedupe, never pruned while it
+    /// exists).
+    pub alert_ids: Vec<AlertId>,
+    /// Alerts muted by a silence.
+    pub suppressed_alerts: u32,
+    /// `Notified` events not appended because the timeline was full.
+    #[serde(default)]
+    pub unrecorded_events: u64,
+    /// Everything that happened, in order.
+    pub timeline: Vec<Event>,
+}
+
+impl Incident {
+    /// The state its fields give:
+    ///
+    /// - resolved when it has a resolve;
+    /// - else assigned when acknowledged with an assignee, acknowledged when
+    ///   acknowledged;
+    /// - else reopened or escalated, whichever happened last, or open.
+    pub fn derive_state(&self) -> State {
+        if self.resolved.is_some() {
+            return State::Resolved;
+        }
+        if self.acknowledged.is_some() {
+            return if self.assignee.is_some() {
+                State::Assigned
+            } else {
+                State::Acknowledged
+            };
+        }
+        match (self.reopened_at, self.escalated_at) {
+            (Some(r), Some(e)) if e > r => State::Escalated,
+            (Some(_), _) => State::Reopened,
+            (None, Some(_)) => State::Escalated,
+            (None, None) => State::Open,
+        }
+    }
+
+    /// When it was acknowledged, if it is.
+    pub fn acknowledged_at(&self) -> Option<EventTime> {
+        self.acknowledged.as_ref().map(|s| s.at)
+    }
+
+    /// When it was resolved, if it is.
+    pub fn resolved_at(&self) -> Option<EventTime> {
+        self.resolved.as_ref().map(|s| s.at)
+    }
+
+    /// True until resolved.
+    pub fn is_active(&self) -> bool {
+        self.resolved.is_none()
+    }
+
+    /// The list view of it.
+    pub fn summary(&self) -> IncidentSummary {
+        IncidentSummary {
+            id: self.id.clone(),
+            watch: self.watch.clone(),
+            level: self.level,
+            state: self.state,
+            crisis_kinds: self.crisis_kinds.clone(),
+            opened_at: self.opened_at,
+            acknowledged: self.acknowledged.clone(),
+            assignee: self.assignee.clone(),
+            resolved: self.resolved.clone(),
+            last_firing_at: self.last_firing_at,
+            observed: self.last.observed,
+            baseline: self.last.baseline,
+            suppressed_alerts: self.suppressed_alerts,
+            events: self.timeline.len(),
+        }
+    }
+}
+
+/// An incident without its timeline and chart: what a list shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentSummary {
+    /// Id.
+    pub id: String,
+    /// Watch.
+    pub watch: WatchId,
+    /// Level.
+    pub level: Level,
+    /// State.
+    pub state: State,
+    /// Crisis kinds.
+    pub crisis_kinds: Vec<CrisisKind>,
+    /// When opened.
+    pub opened_at: EventTime,
+    /// The current acknowledgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<Stamp>,
+    /// Owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// The resolve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<Stamp>,
+    /// The last time it fired.
+    pub last_firing_at: EventTime,
+    /// Posts in its latest window.
+    pub observed: u64,
+    /// Baseline of its latest window.
+    pub baseline: f64,
+    /// Alerts muted by a silence.
+    pub suppressed_alerts: u32,
+    /// Timeline length.
+    pub events: usize,
+}
+
+/// A muted watch (or watch and level) for a span of time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Silence {
+    /// Id (`sil-<n>`).
+    pub id: String,
+    /// The watch it mutes.
+    pub watch: WatchId,
+    /// Only this level, when set (a rise to another level is not muted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+    /// Start (inclusive).
+    pub starts_at: EventTime,
+    /// End (exclusive).
+    pub ends_at: EventTime,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub author: String,
+    /// When it was created.
+    pub created_at: EventTime,
+}
+
+impl Silence {
+    /// True when it mutes `watch` at `level` at time `now`.
+    pub fn mutes(&self, watch: &WatchId, level: Level, now: EventTime) -> bool {
+        &self.watch == watch
+            && self.level.is_none_or(|l| l == level)
+            && self.starts_at <= now
+            && now < self.ends_at
+    }
+}
+
+/// A request to create a silence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSilence {
+    /// The watch to mute.
+    pub watch: WatchId,
+    /// Only this level, when set.
+    #[serde(default)]
+    pub level: Option<Level>,
+    /// Start (inclusive).
+    pub starts_at: EventTime,
+    /// End (exclusive); after `starts_at`.
+    pub ends_at: EventTime,
+    /// Why (required).
+    pub reason: String,
+}
+
+/// Something to deliver: which alert, to which sinks, why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Incident id.
+    pub incident: String,
+    /// The alert to deliver: the one that caused this, or for timers and
+    /// people's actions the incident's latest alert (with state `resolved`
+    /// for a resolve).
+    pub alert: Alert,
+    /// Sink names to deliver to.
+    pub sinks: Vec<String>,
+    /// Why.
+    pub reason: NotifyReason,
+    /// The escalation step, when a policy applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+}
+
+/// What an alert or spike did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Its alert id was already recorded (a replay or a redelivery):
+    /// nothing changed and nothing is to be sent.
+    Duplicate,
+    /// An ongoing spike of an incident this store does not know (for
+    /// example one opened before the store existed): nothing recorded.
+    Ignored,
+    /// Recorded in the incident.
+    Recorded {
+        /// The incident id.
+        incident: String,
+        /// What to deliver now.
+        notifications: Vec<Notification>,
+        /// The silence that muted it, if one did (the alert is in the
+        /// timeline as `suppressed`; count it as suppressed).
+        silenced_by: Option<String>,
+    },
+}
+
+impl Outcome {
+    /// The notifications to deliver (none for a duplicate).
+    pub fn notifications(&self) -> &[Notification] {
+        match self {
+            Outcome::Recorded { notifications, .. } => notifications,
+            Outcome::Duplicate | Outcome::Ignored => &[],
+        }
+    }
+}
+
+/// Something a person does to an incident.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Acknowledge (idempotent).
+    Ack,
+    /// Assign an owner (acknowledges too, when not yet acknowledged).
+    Assign {
+        /// The owner.
+        assignee: String,
+    },
+    /// Comment.
+    Comment {
+        /// The text.
+        text: String,
+    },
+    /// Resolve (idempotent).
+    Resolve,
+    /// Reopen a resolved incident (idempotent on an unresolved one).
+    Reopen,
+}
+
+/// What an action did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActOutcome {
+    /// The incident after the action.
+    pub incident: Incident,
+    /// False when the action changed nothing (acknowledging an acknowledged
+    /// incident, resolving a resolved one): no event was recorded.
+    pub changed: bool,
+    /// Seconds from [`Incident::unacked_since`] to this acknowledgement,
+    /// when this action acknowledged it: observe
+    /// `vigil_alert_time_to_acknowledge_seconds{level}` with it.
+    pub time_to_acknowledge_secs: Option<f64>,
+    /// What to deliver now (a resolve or a reopen notifies).
+    pub notifications: Vec<Notification>,
+}
+
+/// A list filter; every field narrows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    /// Only this level.
+    #[serde(default)]
+    pub level: Option<Level>,
+    /// Only this state.
+    #[serde(default)]
+    pub state: Option<State>,
+    /// Only this watch.
+    #[serde(default)]
+    pub watch: Option<WatchId>,
+    /// Only incidents still active at or after this time (unresolved, or
+    /// resolved at or after it).
+    #[serde(default)]
+    pub since: Option<EventTime>,
+    /// Only incidents opened before this time.
+    #[serde(default)]
+    pub until: Option<EventTime>,
+    /// At most this many (newest opened first).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+impl Filter {
+    /// True when `i` passes.
+    pub fn matches(&self, i: &Incident) -> bool {
+        self.level.is_none_or(|l| l == i.level)
+            && self.state.is_none_or(|s| s == i.state)
+            && self.watch.as_ref().is_none_or(|w| w == &i.watch)
+            && self
+                .since
+                .is_none_or(|t| i.resolved_at().is_none_or(|r| r >= t))
+            && self.until.is_none_or(|t| i.opened_at < t)
+    }
+}
+
+/// Figures for metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Unresolved incidents by level (every level present, zero when none):
+    /// `vigil_alert_active_incidents{level}`.
+    pub active_by_level: Vec<(Level, u64)>,
+    /// Unresolved incidents awaiting an acknowledgement.
+    pub unacknowledged: u64,
+    /// Incidents kept (active and resolved).
+    pub incidents: u64,
+    /// Silences in force at the time asked.
+    pub active_silences: u64,
+}
+
+/// A change to broadcast to live views (an SSE endpoint).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// An incident was created or changed.
+    Incident {
+        /// Store-wide sequence number (increases by one per change).
+        seq: u64,
+        /// Its id.
+        id: String,
+        /// Its state now.
+        state: State,
+        /// Its level now.
+        level: Level,
+    },
+    /// An incident was pruned (resolved longer ago than the retention).
+    Pruned {
+        /// Sequence number.
+        seq: u64,
+        /// Its id.
+        id: String,
+    },
+    /// A silence was added or removed.
+    Silence {
+        /// Sequence number.
+        seq: u64,
+        /// Its id.
+        id: String,
+    },
+}

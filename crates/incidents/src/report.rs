@@ -1,0 +1,309 @@
+//! The post-crisis review of one incident (`vigil incidents export`).
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use vigil_types::{CrisisKind, EventTime, Level, PostId, WatchId};
+
+use crate::model::{Event, EventKind, Figures, Incident, Stamp, State, VolumePoint};
+
+/// Volume rows the Markdown report prints at most (evenly sampled, the peak
+/// always included); the JSON report has every point.
+const MARKDOWN_VOLUME_ROWS: usize = 60;
+
+/// A span of time an incident spent at one level.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LevelSpan {
+    /// The level.
+    pub level: Level,
+    /// From.
+    pub from: EventTime,
+    /// Until (the next level change or the resolve); `None` while it lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<EventTime>,
+}
+
+/// Everything a post-crisis review needs about one incident.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReviewReport {
+    /// Incident id.
+    pub id: String,
+    /// Watch.
+    pub watch: WatchId,
+    /// Highest level reached.
+    pub level: Level,
+    /// State when exported.
+    pub state: State,
+    /// Crisis kinds seen.
+    pub crisis_kinds: Vec<CrisisKind>,
+    /// When Vigil recorded it.
+    pub opened_at: EventTime,
+    /// The first acknowledgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_acknowledged: Option<Stamp>,
+    /// The first resolve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_resolved: Option<Stamp>,
+    /// Owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// Seconds from opening to the first acknowledgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_acknowledge_secs: Option<f64>,
+    /// Seconds from opening to the first resolve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_resolve_secs: Option<f64>,
+    /// Levels over time.
+    pub levels: Vec<LevelSpan>,
+    /// Volume against baseline per window, oldest first.
+    pub volume: Vec<VolumePoint>,
+    /// The largest window.
+    pub peak: Figures,
+    /// The latest window.
+    pub last: Figures,
+    /// Top terms (the peak window's, then the latest window's).
+    pub top_terms: Vec<String>,
+    /// Sample post ids.
+    pub sample_post_ids: Vec<PostId>,
+    /// Notifications sent.
+    pub notifications: u64,
+    /// Alerts muted by silences.
+    pub suppressed_alerts: u32,
+    /// Every event.
+    pub timeline: Vec<Event>,
+}
+
+fn secs(from: EventTime, to: EventTime) -> f64 {
+    (to.0 - from.0).max(0) as f64 / 1000.0
+}
+
+/// `1h 02m 03s` style.
+fn human(secs: f64) -> String {
+    let s = secs.round() as i64;
+    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+    if h > 0 {
+        format!("{h}h {m:02}m {s:02}s")
+    } else if m > 0 {
+        format!("{m}m {s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Escapes a table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+impl ReviewReport {
+    /// The review of `i`.
+    pub fn of(i: &Incident) -> ReviewReport {
+        let mut levels = vec![LevelSpan {
+            level: i.opened_level,
+            from: i.opened_at,
+            until: None,
+        }];
+        for e in &i.timeline {
+            if let EventKind::LevelChange { to, .. } = e.kind {
+                if let Some(last) = levels.last_mut() {
+                    last.until = Some(e.at);
+                }
+                levels.push(LevelSpan {
+                    level: to,
+                    from: e.at,
+                    until: None,
+                });
+            }
+        }
+        if let (Some(last), Some(r)) = (levels.last_mut(), i.resolved_at()) {
+            last.until = Some(r);
+        }
+        let mut top_terms = i.peak.top_terms.clone();
+        for t in &i.last.top_terms {
+            if !top_terms.contains(t) {
+                top_terms.push(t.clone());
+            }
+        }
+        let notifications = i
+            .timeline
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Notified { .. }))
+            .count() as u64
+            + i.unrecorded_events;
+        ReviewReport {
+            id: i.id.clone(),
+            watch: i.watch.clone(),
+            level: i.level,
+            state: i.state,
+            crisis_kinds: i.crisis_kinds.clone(),
+            opened_at: i.opened_at,
+            first_acknowledged: i.first_acknowledged.clone(),
+            first_resolved: i.first_resolved.clone(),
+            assignee: i.assignee.clone(),
+            time_to_acknowledge_secs: i
+                .first_acknowledged
+                .as_ref()
+                .map(|a| secs(i.opened_at, a.at)),
+            time_to_resolve_secs: i.first_resolved.as_ref().map(|r| secs(i.opened_at, r.at)),
+            levels,
+            volume: i.volume.clone(),
+            peak: i.peak.clone(),
+            last: i.last.clone(),
+            top_terms,
+            sample_post_ids: i.sample_post_ids.clone(),
+            notifications,
+            suppressed_alerts: i.suppressed_alerts,
+            timeline: i.timeline.clone(),
+        }
+    }
+
+    /// The review as Markdown (for a post-mortem document).
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::new();
+        let opt = |s: &Option<Stamp>| {
+            s.as_ref()
+                .map(|s| format!("{} by {}", s.at, cell(&s.by)))
+                .unwrap_or_else(|| "—".into())
+        };
+        let dur = |d: Option<f64>| d.map(human).unwrap_or_else(|| "—".into());
+        let kinds: Vec<&str> = self.crisis_kinds.iter().map(|k| k.as_str()).collect();
+        let _ = writeln!(md, "# Incident review: {}\n", self.id);
+        let _ = writeln!(md, "| | |\n|---|---|");
+        let _ = writeln!(md, "| Watch | {} |", cell(self.watch.as_str()));
+        let _ = writeln!(md, "| Highest level | {} |", self.level);
+        let _ = writeln!(md, "| State | {} |", self.state);
+        let _ = writeln!(
+            md,
+            "| Crisis kinds | {} |",
+            if kinds.is_empty() {
+                "—".to_string()
+            } else {
+                kinds.join(", ")
+            }
+        );
+        let _ = writeln!(md, "| Opened | {} |", self.opened_at);
+        let _ = writeln!(
+            md,
+            "| First acknowledged | {} |",
+            opt(&self.first_acknowledged)
+        );
+        let _ = writeln!(md, "| Resolved | {} |", opt(&self.first_resolved));
+        let _ = writeln!(
+            md,
+            "| Assignee | {} |",
+            self.assignee
+                .as_deref()
+                .map(cell)
+                .unwrap_or_else(|| "—".into())
+        );
+        let _ = writeln!(
+            md,
+            "| Time to acknowledge | {} |",
+            dur(self.time_to_acknowledge_secs)
+        );
+        let _ = writeln!(
+            md,
+            "| Time to resolve | {} |",
+            dur(self.time_to_resolve_secs)
+        );
+        let _ = writeln!(md, "| Notifications sent | {} |", self.notifications);
+        let _ = writeln!(md, "| Alerts silenced | {} |", self.suppressed_alerts);
+
+        let _ = writeln!(
+            md,
+            "\n## Levels over time\n\n| Level | From | Until |\n|---|---|---|"
+        );
+        for l in &self.levels {
+            let until = l.until.map(|t| t.to_string()).unwrap_or_else(|| "—".into());
+            let _ = writeln!(md, "| {} | {} | {} |", l.level, l.from, until);
+        }
+
+        let _ = writeln!(md, "\n## Volume\n");
+        let _ = writeln!(
+            md,
+            "Peak window {} – {}: {} posts against a baseline of {:.1} (z {:.1}, {:.0}% negative, {} sources).\n",
+            self.peak.window_start,
+            self.peak.window_end,
+            self.peak.observed,
+            self.peak.baseline,
+            self.peak.z,
+            self.peak.negative_share * 100.0,
+            self.peak.distinct_sources
+        );
+        if !self.volume.is_empty() {
+            let n = self.volume.len();
+            let every = n.div_ceil(MARKDOWN_VOLUME_ROWS).max(1);
+            let peak_idx = self
+                .volume
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, p)| p.observed)
+                .map(|(i, _)| i)
+                .unwrap_or(0);
+            if every > 1 {
+                let _ = writeln!(md, "{n} windows; every {every}th shown, and the peak.\n");
+            }
+            let _ = writeln!(
+                md,
+                "| Window end | Posts | Baseline | Level |\n|---|---:|---:|---|"
+            );
+            for (i, p) in self.volume.iter().enumerate() {
+                if i % every == 0 || i == peak_idx || i == n - 1 {
+                    let _ = writeln!(
+                        md,
+                        "| {} | {} | {:.1} | {} |",
+                        p.window_end, p.observed, p.baseline, p.level
+                    );
+                }
+            }
+        }
+
+        let _ = writeln!(md, "\n## Top terms\n");
+        if self.top_terms.is_empty() {
+            let _ = writeln!(md, "—");
+        } else {
+            let terms: Vec<String> = self.top_terms.iter().map(|t| format!("`{t}`")).collect();
+            let _ = writeln!(md, "{}", terms.join(", "));
+        }
+        let _ = writeln!(md, "\n## Sample posts\n");
+        if self.sample_post_ids.is_empty() {
+            let _ = writeln!(md, "—");
+        } else {
+            for p in &self.sample_post_ids {
+                let _ = writeln!(md, "- `{p}`");
+            }
+        }
+
+        let _ = writeln!(md, "\n## Timeline\n\n| Time | Who | What |\n|---|---|---|");
+        for e in &self.timeline {
+            let what = match &e.kind {
+                EventKind::Alert {
+                    alert_id,
+                    transition,
+                    level,
+                } => format!("alert `{alert_id}`: {} at {level}", transition.as_str()),
+                EventKind::LevelChange { from, to } => format!("level {from} → {to}"),
+                EventKind::Ack => "acknowledged".into(),
+                EventKind::Unack { reason } => format!("acknowledgement withdrawn ({reason})"),
+                EventKind::Assign { assignee } => format!("assigned to {assignee}"),
+                EventKind::Comment { text } => format!("comment: {text}"),
+                EventKind::Resolve => "resolved".into(),
+                EventKind::Reopen => "reopened".into(),
+                EventKind::Suppressed {
+                    silence_id,
+                    alert_id,
+                } => format!("alert `{alert_id}` silenced by {silence_id}"),
+                EventKind::Notified {
+                    sinks,
+                    step,
+                    reason,
+                } => match step {
+                    Some(s) => format!("notified {} ({reason}, step {s})", sinks.join(", ")),
+                    None => format!("notified {} ({reason})", sinks.join(", ")),
+                },
+            };
+            let _ = writeln!(md, "| {} | {} | {} |", e.at, cell(&e.actor), cell(&what));
+        }
+        md
+    }
+}

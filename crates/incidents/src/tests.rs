@@ -1,0 +1,993 @@
+//! Unit tests of the pure core and the store. Every time is explicit: no
+//! clock, no sleeps.
+
+use std::time::Duration;
+
+use vigil_types::{Alert, EventTime, IncidentState, Level, PostId, Spike, Transition, WatchId};
+
+use crate::*;
+
+pub(crate) fn t(secs: i64) -> EventTime {
+    EventTime(secs * 1000)
+}
+
+pub(crate) fn spike(incident: &str, transition: Transition, level: Level, end_secs: i64) -> Spike {
+    Spike {
+        watch: WatchId::from(incident.split('-').next().unwrap_or("w")),
+        incident: incident.into(),
+        transition,
+        level,
+        triggers: vec![],
+        reason: format!("{} at {level}", transition.as_str()),
+        window_start: t(end_secs - 60),
+        window_end: t(end_secs),
+        observed: 10 + end_secs.unsigned_abs() % 97,
+        baseline: 3.0,
+        z: 8.0,
+        negative_share: 0.4,
+        top_terms: vec!["recall".into(), "acme".into()],
+        sample_post_ids: vec![PostId::from(format!("p{end_secs}").as_str())],
+        distinct_sources: 2,
+        distinct_regions: 1,
+        crisis_kinds: vec![],
+    }
+}
+
+pub(crate) fn alert(incident: &str, transition: Transition, level: Level, end_secs: i64) -> Alert {
+    Alert::from_spike(&spike(incident, transition, level, end_secs)).expect("not ongoing")
+}
+
+fn sinks() -> Vec<String> {
+    vec!["stdout".into(), "slack".into(), "alertmanager".into()]
+}
+
+/// minor: no policy (every sink once per alert); moderate: stdout, repeated
+/// every 10 minutes; major: stdout now, slack + alertmanager after 15
+/// minutes, ack timeout 30 minutes.
+pub(crate) fn policy() -> EscalationPolicy {
+    EscalationPolicy::notify_all(sinks())
+        .with_level(
+            Level::Moderate,
+            LevelPolicy {
+                steps: vec![Step {
+                    after: Duration::ZERO,
+                    sinks: vec!["stdout".into()],
+                }],
+                ack_timeout: None,
+                repeat: Some(Duration::from_secs(600)),
+            },
+        )
+        .with_level(
+            Level::Major,
+            LevelPolicy {
+                steps: vec![
+                    Step {
+                        after: Duration::ZERO,
+                        sinks: vec!["stdout".into()],
+                    },
+                    Step {
+                        after: Duration::from_secs(900),
+                        sinks: vec!["slack".into(), "alertmanager".into()],
+                    },
+                ],
+                ack_timeout: Some(Duration::from_secs(1800)),
+                repeat: None,
+            },
+        )
+}
+
+fn tracker() -> IncidentTracker {
+    IncidentTracker::new(policy())
+}
+
+fn notes(o: &Outcome) -> Vec<(Vec<String>, NotifyReason)> {
+    o.notifications()
+        .iter()
+        .map(|n| (n.sinks.clone(), n.reason))
+        .collect()
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn count(i: &Incident, f: impl Fn(&EventKind) -> bool) -> usize {
+    i.timeline.iter().filter(|e| f(&e.kind)).count()
+}
+
+#[test]
+fn duplicate_alert_ids_change_nothing() {
+    let mut tr = tracker();
+    let a = alert("acme-1", Transition::Opened, Level::Minor, 60);
+    let first = tr.on_alert(&a, t(61));
+    assert_eq!(notes(&first), vec![(sinks(), NotifyReason::New)]);
+    let before = tr.get("acme-1").unwrap().clone();
+    // A replay, later, of the same alert; and of the spike it came from.
+    assert_eq!(tr.on_alert(&a, t(500)), Outcome::Duplicate);
+    assert_eq!(
+        tr.on_spike(
+            &spike("acme-1", Transition::Opened, Level::Minor, 60),
+            t(501)
+        ),
+        Outcome::Duplicate
+    );
+    assert_eq!(tr.get("acme-1").unwrap(), &before);
+    // A replayed ongoing spike (its window is not newer) is a duplicate too.
+    assert!(matches!(
+        tr.on_spike(
+            &spike("acme-1", Transition::Ongoing, Level::Minor, 120),
+            t(121)
+        ),
+        Outcome::Recorded { .. }
+    ));
+    assert_eq!(
+        tr.on_spike(
+            &spike("acme-1", Transition::Ongoing, Level::Minor, 120),
+            t(130)
+        ),
+        Outcome::Duplicate
+    );
+    assert_eq!(tr.get("acme-1").unwrap().volume.len(), 2);
+}
+
+#[test]
+fn without_a_policy_every_sink_hears_every_alert_once() {
+    let mut tr = IncidentTracker::new(EscalationPolicy::notify_all(sinks()));
+    let o = tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(60));
+    assert_eq!(notes(&o), vec![(sinks(), NotifyReason::New)]);
+    let o = tr.on_spike(
+        &spike("w-1", Transition::Ongoing, Level::Major, 120),
+        t(120),
+    );
+    assert!(o.notifications().is_empty());
+    assert!(tr.tick(t(100_000)).is_empty(), "no timers without a policy");
+    let o = tr.on_alert(
+        &alert("w-1", Transition::Resolved, Level::Major, 180),
+        t(180),
+    );
+    assert_eq!(notes(&o), vec![(sinks(), NotifyReason::Resolved)]);
+    assert_eq!(o.notifications()[0].alert.state, IncidentState::Resolved);
+}
+
+#[test]
+fn ack_stops_renotification_and_is_idempotent() {
+    let mut tr = tracker();
+    let o = tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
+    assert_eq!(notes(&o), vec![(strs(&["stdout"]), NotifyReason::New)]);
+    assert!(tr.tick(t(899)).is_empty());
+    let ack = tr.act("w-1", Action::Ack, "alice", t(300)).unwrap();
+    assert!(ack.changed);
+    assert_eq!(ack.time_to_acknowledge_secs, Some(300.0));
+    assert_eq!(ack.incident.state, State::Acknowledged);
+    let events = ack.incident.timeline.len();
+    let again = tr.act("w-1", Action::Ack, "bob", t(400)).unwrap();
+    assert!(!again.changed);
+    assert_eq!(again.time_to_acknowledge_secs, None);
+    assert_eq!(again.incident.timeline.len(), events, "no new event");
+    assert_eq!(again.incident.acknowledged.as_ref().unwrap().by, "alice");
+    assert!(
+        tr.tick(t(900)).is_empty(),
+        "acknowledged: step 1 never fires"
+    );
+    assert!(tr.tick(t(10_000)).is_empty());
+}
+
+#[test]
+fn escalation_steps_fire_on_time_and_catch_up() {
+    let mut tr = tracker();
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(1000));
+    assert!(tr.tick(t(1899)).is_empty());
+    let n = tr.tick(t(1900));
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].sinks, strs(&["slack", "alertmanager"]));
+    assert_eq!(n[0].reason, NotifyReason::Renotify);
+    assert_eq!(n[0].step, Some(1));
+    assert!(tr.tick(t(5000)).is_empty(), "the last step does not repeat");
+    let inc = tr.get("w-1").unwrap();
+    assert_eq!(
+        inc.notified_sinks,
+        strs(&["stdout", "slack", "alertmanager"])
+    );
+    assert_eq!(inc.escalation.as_ref().unwrap().next_at, None);
+
+    // A tick that comes late notifies every due step together, once.
+    let mut tr = tracker();
+    let mut p = policy();
+    p.levels[2].as_mut().unwrap().steps.push(Step {
+        after: Duration::from_secs(1800),
+        sinks: vec!["pager".into()],
+    });
+    tr.set_policy(p);
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
+    let n = tr.tick(t(4000));
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].sinks, strs(&["slack", "alertmanager", "pager"]));
+    assert_eq!(n[0].step, Some(2));
+    assert!(tr.tick(t(8000)).is_empty());
+}
+
+#[test]
+fn last_step_repeats_when_configured() {
+    let mut tr = tracker();
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Moderate, 60), t(0));
+    assert!(tr.tick(t(599)).is_empty());
+    let n = tr.tick(t(600));
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].reason, NotifyReason::Renotify);
+    assert_eq!(n[0].sinks, strs(&["stdout"]));
+    assert!(tr.tick(t(1199)).is_empty());
+    assert_eq!(tr.tick(t(1200)).len(), 1);
+    tr.act("w-1", Action::Ack, "alice", t(1300)).unwrap();
+    assert!(tr.tick(t(9000)).is_empty());
+}
+
+#[test]
+fn level_rise_notifies_again_even_when_acknowledged() {
+    let mut tr = tracker();
+    // minor has no policy: every sink.
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(0));
+    tr.act("w-1", Action::Ack, "alice", t(60)).unwrap();
+    let o = tr.on_alert(
+        &alert("w-1", Transition::Escalated, Level::Major, 120),
+        t(120),
+    );
+    // Major's step 0 plus everyone already told.
+    assert_eq!(
+        notes(&o),
+        vec![(
+            strs(&["stdout", "slack", "alertmanager"]),
+            NotifyReason::Escalated
+        )]
+    );
+    let inc = tr.get("w-1").unwrap();
+    assert_eq!(inc.level, Level::Major);
+    assert_eq!(inc.state, State::Escalated);
+    assert!(inc.acknowledged.is_none(), "the rise withdraws the ack");
+    assert_eq!(inc.first_acknowledged.as_ref().unwrap().by, "alice");
+    assert_eq!(
+        count(
+            inc,
+            |k| matches!(k, EventKind::Unack { reason } if reason == "level_rise")
+        ),
+        1
+    );
+    assert_eq!(
+        count(inc, |k| matches!(
+            k,
+            EventKind::LevelChange {
+                from: Level::Minor,
+                to: Level::Major
+            }
+        )),
+        1
+    );
+    // The major policy now runs from the rise.
+    assert!(tr.tick(t(1019)).is_empty());
+    assert_eq!(tr.tick(t(1020)).len(), 1);
+    // The time to acknowledge counts from the rise.
+    let ack = tr.act("w-1", Action::Ack, "bob", t(1120)).unwrap();
+    assert_eq!(ack.time_to_acknowledge_secs, Some(1000.0));
+}
+
+#[test]
+fn ack_timeout_returns_a_still_firing_incident_to_unacknowledged() {
+    let mut tr = tracker();
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
+    tr.act("w-1", Action::Ack, "alice", t(10)).unwrap();
+    tr.on_spike(
+        &spike("w-1", Transition::Ongoing, Level::Major, 120),
+        t(500),
+    );
+    assert!(tr.tick(t(1809)).is_empty());
+    let n = tr.tick(t(1810));
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].reason, NotifyReason::AckTimeout);
+    assert_eq!(n[0].sinks, strs(&["stdout"]));
+    let inc = tr.get("w-1").unwrap();
+    assert_eq!(inc.state, State::Open);
+    assert!(inc.acknowledged.is_none());
+    assert_eq!(
+        count(
+            inc,
+            |k| matches!(k, EventKind::Unack { reason } if reason == "ack_timeout")
+        ),
+        1
+    );
+    // The policy runs again from the revert.
+    assert_eq!(tr.tick(t(2710)).len(), 1);
+
+    // Not firing since the ack: the ack holds past the timeout.
+    let mut tr = tracker();
+    tr.on_alert(&alert("w-2", Transition::Opened, Level::Major, 60), t(0));
+    tr.on_spike(&spike("w-2", Transition::Ongoing, Level::Major, 120), t(5));
+    tr.act("w-2", Action::Ack, "alice", t(10)).unwrap();
+    assert!(tr.tick(t(5000)).is_empty());
+    assert_eq!(tr.get("w-2").unwrap().state, State::Acknowledged);
+    // ...until it fires again.
+    tr.on_spike(
+        &spike("w-2", Transition::Ongoing, Level::Major, 5000),
+        t(5001),
+    );
+    assert_eq!(tr.tick(t(5002)).len(), 1);
+    assert_eq!(tr.get("w-2").unwrap().state, State::Open);
+}
+
+#[test]
+fn silences_record_and_count_but_do_not_notify() {
+    let mut tr = tracker();
+    let s = tr
+        .add_silence(
+            NewSilence {
+                watch: WatchId::from("w"),
+                level: None,
+                starts_at: t(0),
+                ends_at: t(1000),
+                reason: "planned maintenance".into(),
+            },
+            "carol",
+            t(0),
+        )
+        .unwrap();
+    assert_eq!(s.id, "sil-1");
+    let o = tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(60));
+    let Outcome::Recorded {
+        notifications,
+        silenced_by,
+        ..
+    } = &o
+    else {
+        panic!("recorded expected, got {o:?}")
+    };
+    assert!(notifications.is_empty());
+    assert_eq!(silenced_by.as_deref(), Some("sil-1"));
+    let inc = tr.get("w-1").unwrap();
+    assert_eq!(inc.suppressed_alerts, 1);
+    assert_eq!(
+        count(
+            inc,
+            |k| matches!(k, EventKind::Suppressed { silence_id, .. } if silence_id == "sil-1")
+        ),
+        1
+    );
+    assert_eq!(
+        count(inc, |k| matches!(k, EventKind::Alert { .. })),
+        1,
+        "the alert itself is in the timeline"
+    );
+    // The policy waits for the silence to end, then notifies what is due.
+    assert!(tr.tick(t(999)).is_empty());
+    let n = tr.tick(t(1000));
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].reason, NotifyReason::New);
+    assert_eq!(n[0].sinks, strs(&["stdout", "slack", "alertmanager"]));
+
+    // A watch + level silence does not mute another level.
+    let mut tr = IncidentTracker::new(EscalationPolicy::notify_all(sinks()));
+    tr.add_silence(
+        NewSilence {
+            watch: WatchId::from("w"),
+            level: Some(Level::Minor),
+            starts_at: t(0),
+            ends_at: t(1000),
+            reason: "noisy".into(),
+        },
+        "carol",
+        t(0),
+    )
+    .unwrap();
+    let o = tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(60));
+    assert!(o.notifications().is_empty());
+    let o = tr.on_alert(
+        &alert("w-1", Transition::Escalated, Level::Major, 120),
+        t(120),
+    );
+    assert_eq!(notes(&o), vec![(sinks(), NotifyReason::Escalated)]);
+    assert_eq!(tr.stats(t(500)).active_silences, 1);
+    assert_eq!(tr.stats(t(1000)).active_silences, 0);
+    // Bad silences are refused.
+    let bad = NewSilence {
+        watch: WatchId::from("w"),
+        level: None,
+        starts_at: t(10),
+        ends_at: t(10),
+        reason: "x".into(),
+    };
+    assert!(matches!(
+        tr.add_silence(bad.clone(), "c", t(0)),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        tr.add_silence(
+            NewSilence {
+                ends_at: t(20),
+                reason: " ".into(),
+                ..bad
+            },
+            "c",
+            t(0)
+        ),
+        Err(Error::Invalid(_))
+    ));
+    assert!(tr.remove_silence("sil-1").is_ok());
+    assert!(matches!(
+        tr.remove_silence("sil-1"),
+        Err(Error::SilenceNotFound(_))
+    ));
+}
+
+fn race(ack_first: bool) -> Incident {
+    let mut tr = tracker();
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
+    let resolved = alert("w-1", Transition::Resolved, Level::Major, 600);
+    if ack_first {
+        tr.act("w-1", Action::Ack, "alice", t(600)).unwrap();
+        tr.on_alert(&resolved, t(600));
+    } else {
+        tr.on_alert(&resolved, t(600));
+        let a = tr.act("w-1", Action::Ack, "alice", t(600)).unwrap();
+        assert!(a.changed, "the late ack is recorded");
+        assert!(a.notifications.is_empty());
+    }
+    // Nothing afterwards reopens it.
+    assert!(tr.tick(t(100_000)).is_empty());
+    tr.get("w-1").unwrap().clone()
+}
+
+#[test]
+fn ack_racing_an_automatic_resolve_keeps_both_in_either_order() {
+    for ack_first in [true, false] {
+        let inc = race(ack_first);
+        assert_eq!(inc.state, State::Resolved, "ack_first={ack_first}");
+        assert_eq!(inc.acknowledged.as_ref().unwrap().by, "alice");
+        assert_eq!(inc.resolved.as_ref().unwrap().by, AUTOMATIC_ACTOR);
+        assert!(inc.detect_resolved);
+        assert_eq!(count(&inc, |k| matches!(k, EventKind::Ack)), 1);
+        assert_eq!(count(&inc, |k| matches!(k, EventKind::Resolve)), 1);
+        assert_eq!(count(&inc, |k| matches!(k, EventKind::Reopen)), 0);
+        assert!(inc.escalation.is_none());
+    }
+}
+
+#[test]
+fn a_spike_after_resolve_opens_a_new_incident() {
+    let mut tr = tracker();
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(0));
+    tr.on_alert(
+        &alert("w-1", Transition::Resolved, Level::Minor, 600),
+        t(600),
+    );
+    // Detect opens a new incident id for the next spike.
+    let o = tr.on_alert(&alert("w-2", Transition::Opened, Level::Minor, 900), t(900));
+    assert_eq!(notes(&o), vec![(sinks(), NotifyReason::New)]);
+    assert_eq!(tr.get("w-1").unwrap().state, State::Resolved);
+    assert_eq!(tr.get("w-2").unwrap().state, State::Open);
+    // A stale alert for the closed incident is recorded, never reopens it.
+    let o = tr.on_alert(
+        &alert("w-1", Transition::Escalated, Level::Major, 300),
+        t(950),
+    );
+    assert!(o.notifications().is_empty());
+    let w1 = tr.get("w-1").unwrap();
+    assert_eq!(w1.state, State::Resolved);
+    assert_eq!(count(w1, |k| matches!(k, EventKind::Reopen)), 0);
+    // An ongoing spike of an unknown incident is ignored.
+    assert_eq!(
+        tr.on_spike(&spike("w-9", Transition::Ongoing, Level::Minor, 60), t(960)),
+        Outcome::Ignored
+    );
+}
+
+#[test]
+fn person_resolved_incident_that_grows_is_reopened() {
+    let mut tr = tracker();
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(0));
+    let r = tr.act("w-1", Action::Resolve, "alice", t(100)).unwrap();
+    // The resolve goes to everyone told, as a resolved alert.
+    assert_eq!(r.notifications.len(), 1);
+    assert_eq!(r.notifications[0].reason, NotifyReason::Resolved);
+    assert_eq!(r.notifications[0].alert.state, IncidentState::Resolved);
+    assert_eq!(
+        r.notifications[0].alert.alert_id,
+        alert("w-1", Transition::Resolved, Level::Minor, 0).alert_id
+    );
+    // Resolving again changes nothing.
+    assert!(
+        !tr.act("w-1", Action::Resolve, "bob", t(101))
+            .unwrap()
+            .changed
+    );
+    // Detect still saw it live, and it grew.
+    let o = tr.on_alert(
+        &alert("w-1", Transition::Escalated, Level::Major, 200),
+        t(200),
+    );
+    assert_eq!(o.notifications()[0].reason, NotifyReason::Escalated);
+    let inc = tr.get("w-1").unwrap();
+    assert_eq!(inc.state, State::Reopened);
+    assert_eq!(inc.level, Level::Major);
+    assert!(inc.resolved.is_none());
+    assert_eq!(count(inc, |k| matches!(k, EventKind::Reopen)), 1);
+    // Detect's own resolve later closes it.
+    let o = tr.on_alert(
+        &alert("w-1", Transition::Resolved, Level::Major, 900),
+        t(900),
+    );
+    assert_eq!(o.notifications()[0].reason, NotifyReason::Resolved);
+    assert_eq!(tr.get("w-1").unwrap().state, State::Resolved);
+}
+
+#[test]
+fn assign_comment_reopen_and_bad_requests() {
+    let mut tr = tracker();
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
+    let a = tr
+        .act(
+            "w-1",
+            Action::Assign {
+                assignee: "dana".into(),
+            },
+            "alice",
+            t(30),
+        )
+        .unwrap();
+    assert_eq!(a.incident.state, State::Assigned);
+    assert_eq!(
+        a.time_to_acknowledge_secs,
+        Some(30.0),
+        "assigning acknowledges"
+    );
+    assert!(
+        !tr.act(
+            "w-1",
+            Action::Assign {
+                assignee: "dana".into()
+            },
+            "alice",
+            t(31)
+        )
+        .unwrap()
+        .changed
+    );
+    let c = tr
+        .act(
+            "w-1",
+            Action::Comment {
+                text: "statement drafted".into(),
+            },
+            "dana",
+            t(40),
+        )
+        .unwrap();
+    assert!(c.changed);
+    assert!(
+        !tr.act("w-1", Action::Reopen, "dana", t(41))
+            .unwrap()
+            .changed
+    );
+    tr.act("w-1", Action::Resolve, "dana", t(50)).unwrap();
+    let r = tr.act("w-1", Action::Reopen, "erin", t(60)).unwrap();
+    assert!(r.changed);
+    assert_eq!(r.incident.state, State::Reopened);
+    assert_eq!(r.notifications[0].reason, NotifyReason::Reopened);
+    assert_eq!(r.incident.assignee.as_deref(), Some("dana"));
+    // A reopened incident needs a fresh ack; its time counts from the reopen.
+    let a = tr.act("w-1", Action::Ack, "erin", t(70)).unwrap();
+    assert_eq!(a.time_to_acknowledge_secs, Some(10.0));
+    assert_eq!(a.incident.state, State::Assigned);
+
+    assert!(matches!(
+        tr.act("nope", Action::Ack, "x", t(0)),
+        Err(Error::IncidentNotFound(_))
+    ));
+    assert!(matches!(
+        tr.act("w-1", Action::Comment { text: "  ".into() }, "x", t(0)),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        tr.act("w-1", Action::Ack, "", t(0)),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        tr.act(
+            "w-1",
+            Action::Comment {
+                text: "x".repeat(MAX_TEXT_CHARS + 1)
+            },
+            "x",
+            t(0)
+        ),
+        Err(Error::Invalid(_))
+    ));
+}
+
+#[test]
+fn volume_series_is_bounded_and_ordered() {
+    let mut tr = tracker();
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(60));
+    for i in 2..(MAX_VOLUME_POINTS as i64 + 100) {
+        tr.on_spike(
+            &spike("w-1", Transition::Ongoing, Level::Minor, i * 60),
+            t(i * 60),
+        );
+    }
+    let inc = tr.get("w-1").unwrap();
+    assert_eq!(inc.volume.len(), MAX_VOLUME_POINTS);
+    assert!(inc
+        .volume
+        .windows(2)
+        .all(|w| w[0].window_end < w[1].window_end));
+    assert_eq!(inc.sample_post_ids.len(), MAX_SAMPLE_POSTS);
+    assert!(inc.peak.observed >= inc.last.observed);
+}
+
+#[test]
+fn list_filters_and_stats() {
+    let mut tr = tracker();
+    tr.on_alert(&alert("a-1", Transition::Opened, Level::Minor, 60), t(10));
+    tr.on_alert(&alert("b-1", Transition::Opened, Level::Major, 60), t(20));
+    tr.on_alert(&alert("c-1", Transition::Opened, Level::Major, 60), t(30));
+    tr.on_alert(
+        &alert("c-1", Transition::Resolved, Level::Major, 600),
+        t(600),
+    );
+    tr.act("b-1", Action::Ack, "x", t(40)).unwrap();
+    let ids = |f: Filter| -> Vec<String> { tr.list(&f).into_iter().map(|s| s.id).collect() };
+    assert_eq!(ids(Filter::default()), ["c-1", "b-1", "a-1"]);
+    assert_eq!(
+        ids(Filter {
+            level: Some(Level::Major),
+            ..Filter::default()
+        }),
+        ["c-1", "b-1"]
+    );
+    assert_eq!(
+        ids(Filter {
+            state: Some(State::Acknowledged),
+            ..Filter::default()
+        }),
+        ["b-1"]
+    );
+    assert_eq!(
+        ids(Filter {
+            watch: Some(WatchId::from("a")),
+            ..Filter::default()
+        }),
+        ["a-1"]
+    );
+    assert_eq!(
+        ids(Filter {
+            since: Some(t(700)),
+            ..Filter::default()
+        }),
+        ["b-1", "a-1"]
+    );
+    assert_eq!(
+        ids(Filter {
+            until: Some(t(20)),
+            ..Filter::default()
+        }),
+        ["a-1"]
+    );
+    assert_eq!(
+        ids(Filter {
+            limit: Some(1),
+            ..Filter::default()
+        }),
+        ["c-1"]
+    );
+    let s = tr.stats(t(700));
+    assert_eq!(
+        s.active_by_level,
+        vec![(Level::Minor, 1), (Level::Moderate, 0), (Level::Major, 1)]
+    );
+    assert_eq!(s.unacknowledged, 1);
+    assert_eq!(s.incidents, 3);
+}
+
+#[test]
+fn retention_prunes_old_resolved_incidents_only() {
+    let mut tr = tracker().with_retention(Duration::from_secs(3600));
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(0));
+    tr.on_alert(
+        &alert("w-1", Transition::Resolved, Level::Minor, 600),
+        t(600),
+    );
+    tr.on_alert(&alert("v-1", Transition::Opened, Level::Minor, 60), t(0));
+    tr.tick(t(4199));
+    assert!(tr.get("w-1").is_some());
+    tr.tick(t(4201));
+    assert!(tr.get("w-1").is_none());
+    assert!(tr.get("v-1").is_some(), "open incidents are never pruned");
+    // v-1's own alert ids still dedupe after the global memory was pruned.
+    assert_eq!(
+        tr.on_alert(&alert("v-1", Transition::Opened, Level::Minor, 60), t(4300)),
+        Outcome::Duplicate
+    );
+}
+
+#[test]
+fn review_report_has_levels_times_and_markdown() {
+    let mut tr = tracker();
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(0));
+    tr.on_spike(
+        &spike("w-1", Transition::Ongoing, Level::Minor, 120),
+        t(120),
+    );
+    tr.on_alert(
+        &alert("w-1", Transition::Escalated, Level::Major, 180),
+        t(180),
+    );
+    tr.act("w-1", Action::Ack, "alice", t(240)).unwrap();
+    tr.act(
+        "w-1",
+        Action::Comment {
+            text: "holding statement | posted".into(),
+        },
+        "alice",
+        t(300),
+    )
+    .unwrap();
+    tr.on_alert(
+        &alert("w-1", Transition::Resolved, Level::Major, 3600),
+        t(3600),
+    );
+    let r = tr.export("w-1").unwrap();
+    assert_eq!(r.time_to_acknowledge_secs, Some(240.0));
+    assert_eq!(r.time_to_resolve_secs, Some(3600.0));
+    assert_eq!(
+        r.levels,
+        vec![
+            LevelSpan {
+                level: Level::Minor,
+                from: t(0),
+                until: Some(t(180))
+            },
+            LevelSpan {
+                level: Level::Major,
+                from: t(180),
+                until: Some(t(3600))
+            },
+        ]
+    );
+    assert_eq!(r.volume.len(), 4);
+    assert!(r.top_terms.contains(&"recall".to_string()));
+    assert!(r.notifications >= 3);
+    let json = serde_json::to_string(&r).unwrap();
+    assert_eq!(serde_json::from_str::<ReviewReport>(&json).unwrap(), r);
+    let md = r.to_markdown();
+    for want in [
+        "# Incident review: w-1",
+        "| Time to acknowledge | 4m 00s |",
+        "| Time to resolve | 1h 00m 00s |",
+        "## Levels over time",
+        "## Volume",
+        "## Timeline",
+        "holding statement \\| posted",
+        "level minor → major",
+    ] {
+        assert!(md.contains(want), "missing {want:?} in\n{md}");
+    }
+}
+
+#[test]
+fn incident_json_round_trips_and_names_its_fields() {
+    let mut tr = tracker();
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
+    tr.act("w-1", Action::Ack, "alice", t(5)).unwrap();
+    let inc = tr.get("w-1").unwrap();
+    let v = serde_json::to_value(inc).unwrap();
+    assert_eq!(v["state"], "acknowledged");
+    assert_eq!(v["acknowledged"]["by"], "alice");
+    assert_eq!(v["timeline"][0]["kind"], "alert");
+    assert_eq!(v["timeline"][0]["actor"], "vigil");
+    assert_eq!(serde_json::from_value::<Incident>(v).unwrap(), inc.clone());
+    let a: Action = serde_json::from_str(r#"{"action":"assign","assignee":"dana"}"#).unwrap();
+    assert_eq!(
+        a,
+        Action::Assign {
+            assignee: "dana".into()
+        }
+    );
+}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<IncidentStore>();
+    assert_send_sync::<IncidentTracker>();
+    assert_send_sync::<Incident>();
+    assert_send_sync::<Notification>();
+    assert_send_sync::<ReviewReport>();
+    assert_send_sync::<Change>();
+    assert_send_sync::<Error>();
+}
+
+mod store {
+    use super::*;
+
+    fn open(dir: &tempfile::TempDir) -> IncidentStore {
+        IncidentStore::open(&dir.path().join(STORE_FILE), policy()).unwrap()
+    }
+
+    #[test]
+    fn reopening_restores_incidents_dedupe_and_silences() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = alert("w-1", Transition::Opened, Level::Major, 60);
+        let before = {
+            let s = open(&dir);
+            s.on_alert(&a, t(0)).unwrap();
+            s.on_spikes(
+                &[
+                    spike("w-1", Transition::Ongoing, Level::Major, 120),
+                    spike("w-1", Transition::Ongoing, Level::Major, 180),
+                ],
+                t(180),
+            )
+            .unwrap();
+            s.act("w-1", Action::Ack, "alice", t(200)).unwrap();
+            s.add_silence(
+                NewSilence {
+                    watch: WatchId::from("v"),
+                    level: None,
+                    starts_at: t(0),
+                    ends_at: t(10_000),
+                    reason: "drill".into(),
+                },
+                "carol",
+                t(0),
+            )
+            .unwrap();
+            s.get("w-1").unwrap()
+        };
+        let s = open(&dir);
+        assert_eq!(s.get("w-1").unwrap(), before);
+        assert_eq!(s.get("w-1").unwrap().volume.len(), 3);
+        assert_eq!(s.on_alert(&a, t(300)).unwrap(), Outcome::Duplicate);
+        assert_eq!(s.silences().len(), 1);
+        // Silence ids keep counting after a restart.
+        let next = s
+            .add_silence(
+                NewSilence {
+                    watch: WatchId::from("v"),
+                    level: None,
+                    starts_at: t(0),
+                    ends_at: t(10),
+                    reason: "x".into(),
+                },
+                "carol",
+                t(0),
+            )
+            .unwrap();
+        assert_eq!(next.id, "sil-2");
+        // The escalation is paused by the ack, also after the restart.
+        assert!(s.tick(t(5000)).unwrap().is_empty());
+        assert_eq!(s.path(), dir.path().join(STORE_FILE));
+    }
+
+    #[test]
+    fn pruning_and_removal_reach_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = IncidentStore::open_with(
+                &dir.path().join(STORE_FILE),
+                policy(),
+                Duration::from_secs(60),
+            )
+            .unwrap();
+            s.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(0))
+                .unwrap();
+            s.on_alert(
+                &alert("w-1", Transition::Resolved, Level::Minor, 120),
+                t(120),
+            )
+            .unwrap();
+            let sil = s
+                .add_silence(
+                    NewSilence {
+                        watch: WatchId::from("w"),
+                        level: None,
+                        starts_at: t(0),
+                        ends_at: t(10),
+                        reason: "x".into(),
+                    },
+                    "c",
+                    t(0),
+                )
+                .unwrap();
+            s.remove_silence(&sil.id).unwrap();
+            s.tick(t(1000)).unwrap();
+            assert!(s.get("w-1").is_none());
+        }
+        let s = open(&dir);
+        assert!(s.get("w-1").is_none());
+        assert!(s.silences().is_empty());
+        // Pruned alert ids are forgotten too (beyond the retention).
+        assert!(matches!(
+            s.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(2000))
+                .unwrap(),
+            Outcome::Recorded { .. }
+        ));
+    }
+
+    #[test]
+    fn subscribers_see_each_committed_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(&dir);
+        let mut rx = s.subscribe();
+        s.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0))
+            .unwrap();
+        s.act("w-1", Action::Ack, "alice", t(1)).unwrap();
+        // Unchanged: nothing sent.
+        s.act("w-1", Action::Ack, "alice", t(2)).unwrap();
+        s.tick(t(3)).unwrap();
+        let got: Vec<Change> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(
+            got,
+            vec![
+                Change::Incident {
+                    seq: 1,
+                    id: "w-1".into(),
+                    state: State::Open,
+                    level: Level::Major
+                },
+                Change::Incident {
+                    seq: 2,
+                    id: "w-1".into(),
+                    state: State::Acknowledged,
+                    level: Level::Major
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn failed_requests_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(&dir);
+        assert!(matches!(
+            s.act("nope", Action::Ack, "a", t(0)),
+            Err(Error::IncidentNotFound(_))
+        ));
+        assert_eq!(
+            s.act("nope", Action::Ack, "a", t(0)).unwrap_err().class(),
+            vigil_types::ErrorClass::Input
+        );
+        assert!(s.list(&Filter::default()).is_empty());
+    }
+
+    #[test]
+    fn open_configured_uses_the_data_dir_and_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("nested").join("data");
+        let toml = format!(
+            r#"
+[incidents]
+data_dir = "{}"
+[[alert.sinks]]
+type = "stdout"
+[alert.escalation.major]
+steps = [{{ after_secs = 0, sinks = ["stdout"] }}, {{ after_secs = 60, sinks = ["stdout"] }}]
+ack_timeout_secs = 120
+[[watches]]
+id = "acme"
+terms = ["acme"]
+"#,
+            data.display()
+        );
+        let settings = vigil_config::Settings::from_toml_str(&toml, "t.toml", &[]).unwrap();
+        let s = IncidentStore::open_configured(&settings.config).unwrap();
+        assert_eq!(s.path(), data.join(STORE_FILE));
+        s.on_alert(&alert("acme-1", Transition::Opened, Level::Major, 60), t(0))
+            .unwrap();
+        let n = s.tick(t(60)).unwrap();
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].step, Some(1));
+        let p = EscalationPolicy::from_config(&settings.config.alert);
+        assert_eq!(p.all_sinks, ["stdout"]);
+        assert!(p.level(Level::Minor).is_none());
+        assert_eq!(
+            p.level(Level::Major).unwrap().ack_timeout,
+            Some(Duration::from_secs(120))
+        );
+    }
+}

@@ -1,0 +1,974 @@
+//! The pure incident core: alerts, spikes, people's actions and timer ticks
+//! in, incident changes and notifications out. No I/O and no clock: every
+//! operation takes the current time as an argument.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use vigil_types::{Alert, AlertId, EventTime, IncidentState, Level, Spike, Transition};
+
+use crate::{
+    model::{
+        finite, ActOutcome, Action, Change, Escalation, Event, EventKind, Figures, Filter,
+        Incident, IncidentSummary, NewSilence, Notification, NotifyReason, Outcome, Silence, Stamp,
+        State, Stats, VolumePoint, AUTOMATIC_ACTOR, MAX_SAMPLE_POSTS, MAX_TEXT_CHARS,
+        MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS,
+    },
+    policy::EscalationPolicy,
+    report::ReviewReport,
+    Error,
+};
+
+/// Default retention of resolved incidents, remembered alert ids and ended
+/// silences: 90 days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 86_400);
+
+/// Keys changed since the last [`IncidentTracker::take_dirty`]: the store
+/// writes (or deletes) exactly these.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Dirty {
+    pub incidents: BTreeSet<String>,
+    pub seen: BTreeSet<AlertId>,
+    pub silences: BTreeSet<String>,
+    pub meta: bool,
+}
+
+impl Dirty {
+    pub fn is_empty(&self) -> bool {
+        self.incidents.is_empty() && self.seen.is_empty() && self.silences.is_empty() && !self.meta
+    }
+}
+
+/// The incident core (pure and synchronous).
+///
+/// ```
+/// use vigil_incidents::{Action, EscalationPolicy, IncidentTracker, State};
+/// use vigil_types::{Alert, EventTime, Level, Spike, Transition, WatchId};
+/// let spike = Spike {
+///     watch: WatchId::from("acme"), incident: "acme-1".into(),
+///     transition: Transition::Opened, level: Level::Minor, triggers: vec![],
+///     reason: "minor".into(), window_start: EventTime(0), window_end: EventTime(60_000),
+///     observed: 40, baseline: 3.0, z: 12.0, negative_share: 0.1, top_terms: vec![],
+///     sample_post_ids: vec![], distinct_sources: 1, distinct_regions: 0, crisis_kinds: vec![],
+/// };
+/// let mut t = IncidentTracker::new(EscalationPolicy::notify_all(vec!["stdout".into()]));
+/// let out = t.on_spike(&spike, EventTime(61_000));
+/// assert_eq!(out.notifications()[0].sinks, ["stdout"]);
+/// let acked = t.act("acme-1", vigil_incidents::Action::Ack, "alice", EventTime(90_000)).unwrap();
+/// assert_eq!(acked.incident.state, State::Acknowledged);
+/// assert_eq!(acked.time_to_acknowledge_secs, Some(29.0));
+/// ```
+#[derive(Clone, Debug)]
+pub struct IncidentTracker {
+    policy: EscalationPolicy,
+    retention: Duration,
+    incidents: BTreeMap<String, Incident>,
+    seen: HashMap<AlertId, EventTime>,
+    silences: BTreeMap<String, Silence>,
+    next_silence: u64,
+    dirty: Dirty,
+}
+
+fn plus(t: EventTime, d: Duration) -> EventTime {
+    EventTime(t.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+}
+
+fn minus(t: EventTime, d: Duration) -> EventTime {
+    EventTime(t.0.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+}
+
+fn secs_between(from: EventTime, to: EventTime) -> f64 {
+    (to.0.saturating_sub(from.0)).max(0) as f64 / 1000.0
+}
+
+fn push_unique(into: &mut Vec<String>, from: &[String]) {
+    for s in from {
+        if !into.contains(s) {
+            into.push(s.clone());
+        }
+    }
+}
+
+fn check_text(what: &str, s: &str) -> Result<(), Error> {
+    if s.trim().is_empty() {
+        return Err(Error::Invalid(format!("{what} must not be empty")));
+    }
+    if s.chars().count() > MAX_TEXT_CHARS {
+        return Err(Error::Invalid(format!(
+            "{what} is longer than {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn push_event(inc: &mut Incident, at: EventTime, actor: &str, kind: EventKind) {
+    if matches!(kind, EventKind::Notified { .. }) && inc.timeline.len() >= MAX_TIMELINE_EVENTS {
+        inc.unrecorded_events += 1;
+        return;
+    }
+    inc.timeline.push(Event {
+        at,
+        actor: actor.to_string(),
+        kind,
+    });
+}
+
+fn new_incident(a: &Alert, now: EventTime) -> Incident {
+    let fig = Figures::of_alert(a);
+    let mut kinds = a.crisis_kinds.clone();
+    kinds.sort();
+    kinds.dedup();
+    Incident {
+        id: a.incident.clone(),
+        watch: a.watch.clone(),
+        level: a.level,
+        opened_level: a.level,
+        state: State::Open,
+        crisis_kinds: kinds,
+        opened_at: now,
+        escalated_at: None,
+        reopened_at: None,
+        acknowledged: None,
+        first_acknowledged: None,
+        unacked_since: now,
+        assignee: None,
+        resolved: None,
+        first_resolved: None,
+        detect_resolved: false,
+        last_firing_at: now,
+        last: fig.clone(),
+        peak: fig,
+        sample_post_ids: Vec::new(),
+        volume: Vec::new(),
+        escalation: None,
+        notified_sinks: Vec::new(),
+        last_alert: a.clone(),
+        alert_ids: Vec::new(),
+        suppressed_alerts: 0,
+        unrecorded_events: 0,
+        timeline: Vec::new(),
+    }
+}
+
+/// Adds a window's figures; false when the window is not newer than the
+/// last one recorded (a replay).
+fn merge_window(
+    inc: &mut Incident,
+    fig: Figures,
+    level: Level,
+    kinds: &[vigil_types::CrisisKind],
+    samples: &[vigil_types::PostId],
+) -> bool {
+    for k in kinds {
+        if !inc.crisis_kinds.contains(k) {
+            inc.crisis_kinds.push(*k);
+        }
+    }
+    inc.crisis_kinds.sort();
+    for p in samples {
+        if inc.sample_post_ids.len() >= MAX_SAMPLE_POSTS {
+            break;
+        }
+        if !inc.sample_post_ids.contains(p) {
+            inc.sample_post_ids.push(p.clone());
+        }
+    }
+    let newer = inc
+        .volume
+        .last()
+        .is_none_or(|p| fig.window_end > p.window_end);
+    if newer {
+        inc.volume.push(VolumePoint {
+            window_end: fig.window_end,
+            observed: fig.observed,
+            baseline: fig.baseline,
+            level,
+        });
+        if inc.volume.len() > MAX_VOLUME_POINTS {
+            let extra = inc.volume.len() - MAX_VOLUME_POINTS;
+            inc.volume.drain(..extra);
+        }
+    }
+    if fig.observed > inc.peak.observed {
+        inc.peak = fig.clone();
+    }
+    if newer || fig.window_end >= inc.last.window_end {
+        inc.last = fig;
+    }
+    newer
+}
+
+/// What a change to an incident sends.
+#[derive(Default)]
+struct Sent {
+    notifications: Vec<Notification>,
+    silenced_by: Option<String>,
+}
+
+impl IncidentTracker {
+    /// An empty tracker with `policy` and the default retention.
+    pub fn new(policy: EscalationPolicy) -> IncidentTracker {
+        IncidentTracker {
+            policy,
+            retention: DEFAULT_RETENTION,
+            incidents: BTreeMap::new(),
+            seen: HashMap::new(),
+            silences: BTreeMap::new(),
+            next_silence: 1,
+            dirty: Dirty::default(),
+        }
+    }
+
+    /// Keeps resolved incidents, remembered alert ids and ended silences for
+    /// `retention` (pruned by [`tick`](Self::tick)).
+    pub fn with_retention(mut self, retention: Duration) -> IncidentTracker {
+        self.retention = retention;
+        self
+    }
+
+    /// Replaces the policy (a live config reload). Running escalations
+    /// continue from their step under the new policy.
+    pub fn set_policy(&mut self, policy: EscalationPolicy) {
+        self.policy = policy;
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &EscalationPolicy {
+        &self.policy
+    }
+
+    pub(crate) fn restore(
+        &mut self,
+        incidents: Vec<Incident>,
+        seen: Vec<(AlertId, EventTime)>,
+        silences: Vec<Silence>,
+        next_silence: u64,
+    ) {
+        self.incidents = incidents.into_iter().map(|i| (i.id.clone(), i)).collect();
+        self.seen = seen.into_iter().collect();
+        self.silences = silences.into_iter().map(|s| (s.id.clone(), s)).collect();
+        self.next_silence = next_silence.max(1);
+        self.dirty = Dirty::default();
+    }
+
+    pub(crate) fn take_dirty(&mut self) -> Dirty {
+        std::mem::take(&mut self.dirty)
+    }
+
+    pub(crate) fn seen_at(&self, id: &AlertId) -> Option<EventTime> {
+        self.seen.get(id).copied()
+    }
+
+    pub(crate) fn silence(&self, id: &str) -> Option<&Silence> {
+        self.silences.get(id)
+    }
+
+    pub(crate) fn next_silence(&self) -> u64 {
+        self.next_silence
+    }
+
+    /// The changes `dirty` stands for, numbered from `seq`.
+    pub(crate) fn changes(&self, dirty: &Dirty, seq: &mut u64) -> Vec<Change> {
+        let mut out = Vec::new();
+        for id in &dirty.incidents {
+            *seq += 1;
+            out.push(match self.incidents.get(id) {
+                Some(i) => Change::Incident {
+                    seq: *seq,
+                    id: id.clone(),
+                    state: i.state,
+                    level: i.level,
+                },
+                None => Change::Pruned {
+                    seq: *seq,
+                    id: id.clone(),
+                },
+            });
+        }
+        for id in &dirty.silences {
+            *seq += 1;
+            out.push(Change::Silence {
+                seq: *seq,
+                id: id.clone(),
+            });
+        }
+        out
+    }
+
+    /// One incident.
+    pub fn get(&self, id: &str) -> Option<&Incident> {
+        self.incidents.get(id)
+    }
+
+    /// Every incident, in id order.
+    pub fn incidents(&self) -> impl Iterator<Item = &Incident> {
+        self.incidents.values()
+    }
+
+    /// Incidents passing `filter`, newest opened first.
+    pub fn list(&self, filter: &Filter) -> Vec<IncidentSummary> {
+        let mut v: Vec<&Incident> = self
+            .incidents
+            .values()
+            .filter(|i| filter.matches(i))
+            .collect();
+        v.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then_with(|| a.id.cmp(&b.id)));
+        v.into_iter()
+            .take(filter.limit.unwrap_or(usize::MAX))
+            .map(Incident::summary)
+            .collect()
+    }
+
+    /// The post-crisis review of one incident.
+    pub fn export(&self, id: &str) -> Option<ReviewReport> {
+        self.incidents.get(id).map(ReviewReport::of)
+    }
+
+    /// Figures for metrics at time `now`.
+    pub fn stats(&self, now: EventTime) -> Stats {
+        let mut by = [0u64; 3];
+        let mut unacked = 0;
+        for i in self.incidents.values().filter(|i| i.is_active()) {
+            by[Level::ALL.iter().position(|l| *l == i.level).unwrap_or(0)] += 1;
+            if i.acknowledged.is_none() {
+                unacked += 1;
+            }
+        }
+        Stats {
+            active_by_level: Level::ALL.iter().copied().zip(by).collect(),
+            unacknowledged: unacked,
+            incidents: self.incidents.len() as u64,
+            active_silences: self
+                .silences
+                .values()
+                .filter(|s| s.starts_at <= now && now < s.ends_at)
+                .count() as u64,
+        }
+    }
+
+    /// Every silence (in force, future and ended but not yet pruned), by id.
+    pub fn silences(&self) -> Vec<Silence> {
+        self.silences.values().cloned().collect()
+    }
+
+    /// Mutes `s.watch` (at `s.level`, or every level) from `s.starts_at` to
+    /// `s.ends_at`.
+    pub fn add_silence(
+        &mut self,
+        s: NewSilence,
+        author: &str,
+        now: EventTime,
+    ) -> Result<Silence, Error> {
+        check_text("author", author)?;
+        check_text("reason", &s.reason)?;
+        check_text("watch", s.watch.as_str())?;
+        if s.ends_at <= s.starts_at {
+            return Err(Error::Invalid("a silence must end after it starts".into()));
+        }
+        let silence = Silence {
+            id: format!("sil-{}", self.next_silence),
+            watch: s.watch,
+            level: s.level,
+            starts_at: s.starts_at,
+            ends_at: s.ends_at,
+            reason: s.reason,
+            author: author.to_string(),
+            created_at: now,
+        };
+        self.next_silence += 1;
+        self.dirty.meta = true;
+        self.dirty.silences.insert(silence.id.clone());
+        self.silences.insert(silence.id.clone(), silence.clone());
+        Ok(silence)
+    }
+
+    /// Removes a silence (ending it now; alerts already muted stay muted).
+    pub fn remove_silence(&mut self, id: &str) -> Result<Silence, Error> {
+        let s = self
+            .silences
+            .remove(id)
+            .ok_or_else(|| Error::SilenceNotFound(id.to_string()))?;
+        self.dirty.silences.insert(id.to_string());
+        Ok(s)
+    }
+
+    fn silence_for(&self, inc: &Incident, now: EventTime) -> Option<String> {
+        self.silences
+            .values()
+            .find(|s| s.mutes(&inc.watch, inc.level, now))
+            .map(|s| s.id.clone())
+    }
+
+    fn is_duplicate(&self, a: &Alert) -> bool {
+        self.seen.contains_key(&a.alert_id)
+            || self
+                .incidents
+                .get(&a.incident)
+                .is_some_and(|i| i.alert_ids.contains(&a.alert_id))
+    }
+
+    /// Records one alert. A known alert id is a [`Outcome::Duplicate`]: no
+    /// event, no notification.
+    pub fn on_alert(&mut self, a: &Alert, now: EventTime) -> Outcome {
+        if self.is_duplicate(a) {
+            return Outcome::Duplicate;
+        }
+        let mut a = a.clone();
+        a.baseline = finite(a.baseline);
+        a.z = finite(a.z);
+        a.negative_share = finite(a.negative_share);
+        let a = &a;
+        self.seen.insert(a.alert_id.clone(), now);
+        self.dirty.seen.insert(a.alert_id.clone());
+        self.dirty.incidents.insert(a.incident.clone());
+        let policy = &self.policy;
+        let silences = &self.silences;
+        let silence_for = |inc: &Incident| {
+            silences
+                .values()
+                .find(|s| s.mutes(&inc.watch, inc.level, now))
+                .map(|s| s.id.clone())
+        };
+        let is_new = !self.incidents.contains_key(&a.incident);
+        let inc = self
+            .incidents
+            .entry(a.incident.clone())
+            .or_insert_with(|| new_incident(a, now));
+        inc.alert_ids.push(a.alert_id.clone());
+        push_event(
+            inc,
+            now,
+            AUTOMATIC_ACTOR,
+            EventKind::Alert {
+                alert_id: a.alert_id.clone(),
+                transition: a.state,
+                level: a.level,
+            },
+        );
+        merge_window(
+            inc,
+            Figures::of_alert(a),
+            a.level.max(inc.level),
+            &a.crisis_kinds,
+            &a.sample_post_ids,
+        );
+        if a.state != IncidentState::Resolved {
+            inc.last_firing_at = inc.last_firing_at.max(now);
+        }
+        let mut sent = Sent::default();
+        match a.state {
+            IncidentState::Resolved => {
+                inc.detect_resolved = true;
+                if is_new {
+                    // Never heard of while live: recorded, nobody to tell.
+                    resolve(inc, AUTOMATIC_ACTOR, now, &mut sent);
+                } else if inc.resolved.is_none() {
+                    inc.last_alert = a.clone();
+                    resolve(inc, AUTOMATIC_ACTOR, now, &mut sent);
+                }
+            }
+            IncidentState::Opened | IncidentState::Escalated => {
+                let rose = a.level > inc.level;
+                if rose {
+                    push_event(
+                        inc,
+                        now,
+                        AUTOMATIC_ACTOR,
+                        EventKind::LevelChange {
+                            from: inc.level,
+                            to: a.level,
+                        },
+                    );
+                    inc.level = a.level;
+                    inc.escalated_at = Some(now);
+                }
+                if rose || is_new {
+                    inc.last_alert = a.clone();
+                }
+                let silence = silence_for(inc);
+                if is_new {
+                    begin(
+                        inc,
+                        policy,
+                        silence,
+                        NotifyReason::New,
+                        Vec::new(),
+                        now,
+                        Some(&a.alert_id),
+                        &mut sent,
+                    );
+                } else if inc.resolved.is_some() {
+                    if rose && !inc.detect_resolved {
+                        // Resolved by a person while detect still saw it
+                        // live, and now it grew: the same crisis is back.
+                        inc.resolved = None;
+                        inc.acknowledged = None;
+                        inc.reopened_at = Some(now);
+                        inc.escalated_at = Some(now);
+                        inc.unacked_since = now;
+                        push_event(inc, now, AUTOMATIC_ACTOR, EventKind::Reopen);
+                        let extra = inc.notified_sinks.clone();
+                        begin(
+                            inc,
+                            policy,
+                            silence,
+                            NotifyReason::Escalated,
+                            extra,
+                            now,
+                            Some(&a.alert_id),
+                            &mut sent,
+                        );
+                    }
+                    // Otherwise a stale or out-of-order alert of a closed
+                    // incident: recorded only, never reopens it.
+                } else if rose {
+                    if inc.acknowledged.take().is_some() {
+                        push_event(
+                            inc,
+                            now,
+                            AUTOMATIC_ACTOR,
+                            EventKind::Unack {
+                                reason: "level_rise".into(),
+                            },
+                        );
+                    }
+                    inc.unacked_since = now;
+                    let extra = inc.notified_sinks.clone();
+                    begin(
+                        inc,
+                        policy,
+                        silence,
+                        NotifyReason::Escalated,
+                        extra,
+                        now,
+                        Some(&a.alert_id),
+                        &mut sent,
+                    );
+                }
+            }
+        }
+        inc.state = inc.derive_state();
+        Outcome::Recorded {
+            incident: a.incident.clone(),
+            notifications: sent.notifications,
+            silenced_by: sent.silenced_by,
+        }
+    }
+
+    /// Records one spike: its window goes into the volume chart; an ongoing
+    /// spike marks the incident as still firing; any other transition is
+    /// handled as its alert ([`Alert::from_spike`]) by
+    /// [`on_alert`](Self::on_alert). Feed each spike here *or* its alert to
+    /// `on_alert`, not both.
+    pub fn on_spike(&mut self, s: &Spike, now: EventTime) -> Outcome {
+        if s.transition != Transition::Ongoing {
+            let alert = Alert::from_spike(s).expect("only ongoing spikes have no alert");
+            return self.on_alert(&alert, now);
+        }
+        let Some(inc) = self.incidents.get_mut(&s.incident) else {
+            return Outcome::Ignored;
+        };
+        let fig = Figures {
+            window_start: s.window_start,
+            window_end: s.window_end,
+            observed: s.observed,
+            baseline: finite(s.baseline),
+            z: finite(s.z),
+            negative_share: finite(s.negative_share),
+            top_terms: s.top_terms.clone(),
+            distinct_sources: s.distinct_sources,
+            reason: s.reason.clone(),
+        };
+        let level = inc.level;
+        if !merge_window(inc, fig, level, &s.crisis_kinds, &s.sample_post_ids) {
+            return Outcome::Duplicate;
+        }
+        inc.last_firing_at = inc.last_firing_at.max(now);
+        self.dirty.incidents.insert(s.incident.clone());
+        Outcome::Recorded {
+            incident: s.incident.clone(),
+            notifications: Vec::new(),
+            silenced_by: None,
+        }
+    }
+
+    /// A person acts on an incident. Acknowledging an acknowledged incident,
+    /// resolving a resolved one, reopening an open one or assigning the
+    /// current assignee changes nothing and records nothing
+    /// (`changed: false`). An acknowledgement of a resolved incident (one
+    /// that raced detect's resolve) is recorded and kept; the incident stays
+    /// resolved.
+    pub fn act(
+        &mut self,
+        id: &str,
+        action: Action,
+        actor: &str,
+        now: EventTime,
+    ) -> Result<ActOutcome, Error> {
+        check_text("actor", actor)?;
+        match &action {
+            Action::Assign { assignee } => check_text("assignee", assignee)?,
+            Action::Comment { text } => check_text("comment", text)?,
+            Action::Ack | Action::Resolve | Action::Reopen => {}
+        }
+        let silence = self
+            .incidents
+            .get(id)
+            .ok_or_else(|| Error::IncidentNotFound(id.to_string()))
+            .map(|i| self.silence_for(i, now))?;
+        let policy = &self.policy;
+        let inc = self.incidents.get_mut(id).expect("checked above");
+        let mut sent = Sent::default();
+        let mut tta = None;
+        let changed = match action {
+            Action::Ack => {
+                tta = acknowledge(inc, actor, now);
+                tta.is_some()
+            }
+            Action::Assign { assignee } => {
+                if inc.assignee.as_deref() == Some(assignee.as_str()) {
+                    false
+                } else {
+                    inc.assignee = Some(assignee.clone());
+                    push_event(inc, now, actor, EventKind::Assign { assignee });
+                    if inc.resolved.is_none() {
+                        tta = acknowledge(inc, actor, now);
+                    }
+                    true
+                }
+            }
+            Action::Comment { text } => {
+                push_event(inc, now, actor, EventKind::Comment { text });
+                true
+            }
+            Action::Resolve => {
+                if inc.resolved.is_some() {
+                    false
+                } else {
+                    resolve(inc, actor, now, &mut sent);
+                    true
+                }
+            }
+            Action::Reopen => {
+                if inc.resolved.is_none() {
+                    false
+                } else {
+                    inc.resolved = None;
+                    inc.acknowledged = None;
+                    inc.reopened_at = Some(now);
+                    inc.unacked_since = now;
+                    push_event(inc, now, actor, EventKind::Reopen);
+                    begin(
+                        inc,
+                        policy,
+                        silence,
+                        NotifyReason::Reopened,
+                        Vec::new(),
+                        now,
+                        None,
+                        &mut sent,
+                    );
+                    true
+                }
+            }
+        };
+        inc.state = inc.derive_state();
+        if changed {
+            self.dirty.incidents.insert(id.to_string());
+        }
+        Ok(ActOutcome {
+            incident: inc.clone(),
+            changed,
+            time_to_acknowledge_secs: tta,
+            notifications: sent.notifications,
+        })
+    }
+
+    /// Runs the timers at `now`: acknowledgements that timed out while the
+    /// incident kept firing are withdrawn, due escalation steps notify,
+    /// and incidents, alert ids and silences past the retention are pruned.
+    pub fn tick(&mut self, now: EventTime) -> Vec<Notification> {
+        let mut out = Vec::new();
+        let ids: Vec<String> = self
+            .incidents
+            .values()
+            .filter(|i| i.is_active())
+            .map(|i| i.id.clone())
+            .collect();
+        for id in ids {
+            let silence = self.silence_for(&self.incidents[&id], now);
+            let policy = &self.policy;
+            let inc = self.incidents.get_mut(&id).expect("listed above");
+            let before = (inc.timeline.len(), inc.escalation.clone(), inc.state);
+            let mut sent = Sent::default();
+            let lp = policy.level(inc.level);
+            let timed_out = match (&inc.acknowledged, lp.and_then(|p| p.ack_timeout)) {
+                (Some(ack), Some(t)) => now >= plus(ack.at, t) && inc.last_firing_at > ack.at,
+                _ => false,
+            };
+            if timed_out {
+                inc.acknowledged = None;
+                inc.unacked_since = now;
+                push_event(
+                    inc,
+                    now,
+                    AUTOMATIC_ACTOR,
+                    EventKind::Unack {
+                        reason: "ack_timeout".into(),
+                    },
+                );
+                begin(
+                    inc,
+                    policy,
+                    silence,
+                    NotifyReason::AckTimeout,
+                    Vec::new(),
+                    now,
+                    None,
+                    &mut sent,
+                );
+            } else if inc.acknowledged.is_none() {
+                if let Some(n) = advance(inc, policy, silence.is_some(), now) {
+                    sent.notifications.push(n);
+                }
+            }
+            inc.state = inc.derive_state();
+            if (inc.timeline.len(), inc.escalation.clone(), inc.state) != before {
+                self.dirty.incidents.insert(id);
+            }
+            out.extend(sent.notifications);
+        }
+        self.prune(now);
+        out
+    }
+
+    fn prune(&mut self, now: EventTime) {
+        let cutoff = minus(now, self.retention);
+        let old: Vec<String> = self
+            .incidents
+            .values()
+            .filter(|i| i.resolved_at().is_some_and(|r| r < cutoff))
+            .map(|i| i.id.clone())
+            .collect();
+        for id in old {
+            self.incidents.remove(&id);
+            self.dirty.incidents.insert(id);
+        }
+        let old: Vec<AlertId> = self
+            .seen
+            .iter()
+            .filter(|(_, at)| **at < cutoff)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in old {
+            self.seen.remove(&id);
+            self.dirty.seen.insert(id);
+        }
+        let old: Vec<String> = self
+            .silences
+            .values()
+            .filter(|s| s.ends_at < cutoff)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in old {
+            self.silences.remove(&id);
+            self.dirty.silences.insert(id);
+        }
+    }
+}
+
+/// Sets the acknowledgement; the seconds it took when it was not set.
+fn acknowledge(inc: &mut Incident, actor: &str, now: EventTime) -> Option<f64> {
+    if inc.acknowledged.is_some() {
+        return None;
+    }
+    let stamp = Stamp {
+        by: actor.to_string(),
+        at: now,
+    };
+    inc.acknowledged = Some(stamp.clone());
+    inc.first_acknowledged.get_or_insert(stamp);
+    if let Some(e) = &mut inc.escalation {
+        e.next_at = None;
+    }
+    push_event(inc, now, actor, EventKind::Ack);
+    Some(secs_between(inc.unacked_since, now))
+}
+
+/// Resolves an unresolved incident and tells every sink told about it.
+fn resolve(inc: &mut Incident, actor: &str, now: EventTime, sent: &mut Sent) {
+    let stamp = Stamp {
+        by: actor.to_string(),
+        at: now,
+    };
+    inc.resolved = Some(stamp.clone());
+    inc.first_resolved.get_or_insert(stamp);
+    inc.escalation = None;
+    push_event(inc, now, actor, EventKind::Resolve);
+    if inc.notified_sinks.is_empty() {
+        return;
+    }
+    let mut alert = inc.last_alert.clone();
+    if alert.state != IncidentState::Resolved {
+        alert.state = IncidentState::Resolved;
+        alert.alert_id = AlertId::derive(
+            inc.watch.as_str(),
+            &inc.id,
+            IncidentState::Resolved.as_str(),
+            inc.level,
+        );
+        alert.level = inc.level;
+    }
+    sent.notifications.push(notify(
+        inc,
+        alert,
+        inc.notified_sinks.clone(),
+        NotifyReason::Resolved,
+        None,
+        now,
+    ));
+}
+
+/// Records and builds one notification.
+fn notify(
+    inc: &mut Incident,
+    alert: Alert,
+    sinks: Vec<String>,
+    reason: NotifyReason,
+    step: Option<usize>,
+    now: EventTime,
+) -> Notification {
+    push_unique(&mut inc.notified_sinks, &sinks);
+    push_event(
+        inc,
+        now,
+        AUTOMATIC_ACTOR,
+        EventKind::Notified {
+            sinks: sinks.clone(),
+            step,
+            reason,
+        },
+    );
+    Notification {
+        incident: inc.id.clone(),
+        alert,
+        sinks,
+        reason,
+        step,
+    }
+}
+
+/// Starts a notification run (a new incident, a level rise, an ack timeout
+/// or a reopen). With a policy for the level, step 0 notifies now and later
+/// steps on ticks; without one, every sink is notified once. A silence
+/// withholds it (recorded as `suppressed`); with a policy the run waits and
+/// notifies once the silence is over.
+#[allow(clippy::too_many_arguments)]
+fn begin(
+    inc: &mut Incident,
+    policy: &EscalationPolicy,
+    silence: Option<String>,
+    reason: NotifyReason,
+    extra: Vec<String>,
+    now: EventTime,
+    alert: Option<&AlertId>,
+    sent: &mut Sent,
+) {
+    if let Some(sid) = &silence {
+        let alert_id = alert
+            .cloned()
+            .unwrap_or_else(|| inc.last_alert.alert_id.clone());
+        if alert.is_some() {
+            inc.suppressed_alerts += 1;
+        }
+        push_event(
+            inc,
+            now,
+            AUTOMATIC_ACTOR,
+            EventKind::Suppressed {
+                silence_id: sid.clone(),
+                alert_id,
+            },
+        );
+        sent.silenced_by = Some(sid.clone());
+    }
+    if policy.level(inc.level).is_some() {
+        inc.escalation = Some(Escalation {
+            level: inc.level,
+            started_at: now,
+            next_step: 0,
+            next_at: Some(now),
+            first_reason: reason,
+            extra_sinks: extra,
+        });
+        if let Some(n) = advance(inc, policy, silence.is_some(), now) {
+            sent.notifications.push(n);
+        }
+    } else {
+        inc.escalation = None;
+        if silence.is_none() {
+            let mut sinks = policy.all_sinks.clone();
+            push_unique(&mut sinks, &extra);
+            if !sinks.is_empty() {
+                let alert = inc.last_alert.clone();
+                sent.notifications
+                    .push(notify(inc, alert, sinks, reason, None, now));
+            }
+        }
+    }
+}
+
+/// Notifies the escalation steps due at `now` (all of them together when
+/// several are due, so nobody in the chain is skipped), or repeats the
+/// last one; schedules the next. Nothing while silenced: the due steps wait.
+fn advance(
+    inc: &mut Incident,
+    policy: &EscalationPolicy,
+    silenced: bool,
+    now: EventTime,
+) -> Option<Notification> {
+    let esc = inc.escalation.as_mut()?;
+    let Some(lp) = policy.level(esc.level) else {
+        // The policy was removed by a config reload.
+        inc.escalation = None;
+        return None;
+    };
+    if esc.next_at.is_none_or(|t| now < t) || silenced {
+        return None;
+    }
+    let steps = &lp.steps;
+    esc.next_step = esc.next_step.min(steps.len());
+    let first = esc.next_step;
+    let mut sinks = Vec::new();
+    let mut k = first;
+    if k < steps.len() {
+        while k < steps.len() && plus(esc.started_at, steps[k].after) <= now {
+            push_unique(&mut sinks, &steps[k].sinks);
+            if k == 0 {
+                push_unique(&mut sinks, &esc.extra_sinks);
+            }
+            k += 1;
+        }
+        if k == first {
+            // Not due after all (the policy changed): reschedule.
+            esc.next_at = Some(plus(esc.started_at, steps[k].after));
+            return None;
+        }
+    } else {
+        push_unique(&mut sinks, &steps[steps.len() - 1].sinks);
+    }
+    let step = k.max(1) - 1;
+    let reason = if first == 0 {
+        esc.first_reason
+    } else {
+        NotifyReason::Renotify
+    };
+    esc.next_step = k;
+    esc.next_at = if k < steps.len() {
+        Some(plus(esc.started_at, steps[k].after))
+    } else {
+        lp.repeat.map(|r| plus(now, r))
+    };
+    let alert = inc.last_alert.clone();
+    Some(notify(inc, alert, sinks, reason, Some(step), now))
+}
