@@ -1,5 +1,6 @@
 //! The `vigil` binary: parse flags, load config, hand off to vigil-pipeline.
 
+mod bench;
 mod gen;
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
@@ -8,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
+use vigil_alert::AlertStage;
 use vigil_config::Settings;
 use vigil_pipeline::{spawn_kafka_exporter, Input, KafkaRun, KafkaStats, LiveConfig};
 use vigil_telemetry::{init_logging, serve_admin, LogFormat, Metrics, Readiness};
@@ -84,6 +86,11 @@ enum Command {
         #[command(subcommand)]
         command: EvalCommand,
     },
+    /// Benchmarks that need more than criterion (a real broker).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Write deterministic synthetic posts, a spike sidecar and a config.
     Gen {
         /// RNG seed.
@@ -125,6 +132,57 @@ enum EvalCommand {
         #[arg(long)]
         format: Option<String>,
         /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Detection on the Numenta Anomaly Benchmark: feeds every NAB series
+    /// (`timestamp,value` CSV of counts per bin) under --data into a fresh
+    /// detector in event time and prints the NAB score per file and overall
+    /// (standard, reward_low_FP, reward_low_FN), detection delays and the
+    /// published detectors' scores found beside the labels.
+    Nab {
+        /// Folder searched recursively for NAB series.
+        #[arg(long)]
+        data: PathBuf,
+        /// NAB's combined_windows.json.
+        #[arg(long)]
+        labels: PathBuf,
+        /// Detect configuration for every series (layered over the
+        /// defaults); without it, the built-in config/nab.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print one JSON object {"files": {name: {profile: score}},
+        /// "overall": {profile: score}} instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Posts/s through the four-process pipeline (one `vigil` per stage) on
+    /// a Kafka broker, and the raw rate of a plain rdkafka producer and
+    /// consumer moving the same records on the same broker.
+    Kafka {
+        /// Bootstrap servers of a running broker.
+        #[arg(long)]
+        brokers: String,
+        /// Posts to move.
+        #[arg(long, default_value_t = 200_000)]
+        posts: u64,
+        /// Watches in the generated config.
+        #[arg(long, default_value_t = 100)]
+        watches: usize,
+        /// Partitions of every topic.
+        #[arg(long, default_value_t = 3)]
+        partitions: i32,
+        /// Records per batch in each stage (`transport.batch_size`).
+        #[arg(long, default_value_t = 512)]
+        batch_size: usize,
+        /// Scratch directory (input, configs, stage logs).
+        #[arg(long, default_value = "target/bench-kafka")]
+        dir: PathBuf,
+        /// Print one JSON object instead of the summary.
         #[arg(long)]
         json: bool,
     },
@@ -215,6 +273,85 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 println!("{report}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval {
+            command:
+                EvalCommand::Nab {
+                    data,
+                    labels,
+                    config,
+                    json,
+                },
+        } => {
+            use vigil_eval::nab::{evaluate_nab, load_settings, NabEvalOptions, NAB_CONFIG_TOML};
+            let env: Vec<(String, String)> = std::env::vars()
+                .filter(|(k, _)| k.starts_with("VIGIL__"))
+                .collect();
+            let (text, origin) = match &config {
+                Some(path) => (
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("reading --config {}", path.display()))?,
+                    path.display().to_string(),
+                ),
+                None => (
+                    NAB_CONFIG_TOML.to_owned(),
+                    "config/nab.toml, built in".to_owned(),
+                ),
+            };
+            let settings = load_settings(&text, &origin, &env)?;
+            let report = evaluate_nab(&NabEvalOptions {
+                data: data.clone(),
+                labels: labels.clone(),
+                settings,
+                config_origin: origin,
+            })
+            .with_context(|| {
+                format!(
+                    "evaluating the series under {} against {}",
+                    data.display(),
+                    labels.display()
+                )
+            })?;
+            if json {
+                println!("{}", serde_json::to_string(&report.summary())?);
+            } else {
+                print!("{report}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Kafka {
+                    brokers,
+                    posts,
+                    watches,
+                    partitions,
+                    batch_size,
+                    dir,
+                    json,
+                },
+        } => {
+            let report = bench::KafkaBench {
+                brokers,
+                posts,
+                watches,
+                partitions,
+                batch_size,
+                dir,
+            }
+            .run()?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "posts {}: pipeline {:.0} posts/s, raw rdkafka {:.0} records/s, ratio {:.1}%",
+                    report.posts,
+                    report.pipeline_per_sec,
+                    report.raw_per_sec,
+                    100.0 * report.ratio
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -316,6 +453,9 @@ struct Process {
     admin_cancel: CancellationToken,
     admin: vigil_telemetry::AdminServer,
     live: LiveConfig,
+    /// Where this process runs the alert stage: the incident store, the
+    /// delivery task (with the escalation timers running).
+    alert: Option<AlertStage>,
 }
 
 impl Process {
@@ -323,15 +463,35 @@ impl Process {
         settings: &Settings,
         config_path: PathBuf,
         admin_addr: SocketAddr,
+        runs_alert: bool,
     ) -> anyhow::Result<Process> {
         let metrics = Metrics::new();
         let ready = Readiness::default();
         let cancel = CancellationToken::new();
         let admin_cancel = CancellationToken::new();
+        let alert = if runs_alert {
+            let store = vigil_incidents::IncidentStore::open_configured(&settings.config)
+                .context("opening the incident store")?;
+            info!(path = %store.path().display(), "Incident store open.");
+            let sinks = vigil_alert::build_sinks(&settings.config.alert.sinks)
+                .context("building alert sinks")?;
+            let stage = AlertStage {
+                store: std::sync::Arc::new(store),
+                dispatcher: vigil_alert::Dispatcher::spawn(sinks, metrics.clone()),
+                metrics: metrics.clone(),
+                now: vigil_pipeline::wall_clock,
+            };
+            stage.spawn_timers(admin_cancel.clone());
+            Some(stage)
+        } else {
+            None
+        };
+        let extra = axum::Router::new();
         let admin = serve_admin(
             admin_addr,
             metrics.clone(),
             ready.clone(),
+            extra,
             admin_cancel.clone(),
         )
         .await
@@ -347,6 +507,7 @@ impl Process {
             admin_cancel,
             admin,
             live,
+            alert,
         })
     }
 }
@@ -364,18 +525,18 @@ async fn run_embedded(
         admin_cancel,
         admin,
         live,
-    } = Process::start(&settings, config_path, admin_addr).await?;
+        alert,
+    } = Process::start(&settings, config_path, admin_addr, true).await?;
 
     let (reader, source) = vigil_pipeline::open_input(&input).await?;
-    let sinks =
-        vigil_alert::build_sinks(&settings.config.alert.sinks).context("building alert sinks")?;
+    let alert = alert.expect("started with the alert stage");
     ready.set(true);
     let summary = vigil_pipeline::run_embedded(
         &settings,
         &live,
         reader,
         source,
-        sinks,
+        alert,
         metrics,
         cancel,
         |_| {},
@@ -441,7 +602,14 @@ async fn run_kafka(
         admin_cancel,
         admin,
         live,
-    } = Process::start(&settings, config_path, admin_addr).await?;
+        alert,
+    } = Process::start(
+        &settings,
+        config_path,
+        admin_addr,
+        matches!(stage, Stage::All | Stage::Alert),
+    )
+    .await?;
     info!(stage = ?stage, "Kafka mode.");
     let stats = std::sync::Arc::new(KafkaStats::default());
     let run = KafkaRun {
@@ -488,7 +656,7 @@ async fn run_kafka(
             }
         }
     };
-    let sinks = || vigil_alert::build_sinks(&settings.config.alert.sinks);
+    let alert = || alert.clone().expect("started with the alert stage");
     let result: anyhow::Result<()> = match stage {
         Stage::Ingest => ingest.await,
         Stage::Score => run.score().await.map(|t| {
@@ -500,7 +668,7 @@ async fn run_kafka(
                 t.accepted, t.late, t.spikes
             );
         }),
-        Stage::Alert => run.alert(sinks()?, |_| {}).await.map(|t| {
+        Stage::Alert => run.alert(alert(), |_| {}).await.map(|t| {
             eprintln!("alert summary: alerts={}", t.total());
         }),
         Stage::All => {
@@ -508,7 +676,7 @@ async fn run_kafka(
                 ingest,
                 run.score(),
                 run.detect(),
-                run.alert(sinks()?, |_| {})
+                run.alert(alert(), |_| {})
             );
             a.and(b.map(|_| ())).and(c.map(|_| ())).and(d.map(|_| ()))
         }

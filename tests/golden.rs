@@ -14,7 +14,7 @@ use vigil_config::Settings;
 use vigil_pipeline::Summary;
 use vigil_telemetry::Metrics;
 
-use crate::util::{read, root};
+use crate::util::{alert_stage, read, root};
 
 fn run_scenario(dir: &Path) -> (Vec<String>, Summary) {
     let settings = Settings::load(&dir.join("config.toml")).expect("scenario config is valid");
@@ -26,16 +26,22 @@ fn run_scenario(dir: &Path) -> (Vec<String>, Summary) {
         .build()
         .unwrap();
     let summary = rt
-        .block_on(vigil_pipeline::run_embedded(
-            &settings,
-            &vigil_pipeline::LiveConfig::new(&settings).unwrap(),
-            Box::new(tokio::io::BufReader::new(std::io::Cursor::new(input))),
-            "file".into(),
-            Vec::new(),
-            Metrics::new(),
-            CancellationToken::new(),
-            move |a| tap.lock().unwrap().push(serde_json::to_string(a).unwrap()),
-        ))
+        .block_on(async {
+            vigil_pipeline::run_embedded(
+                &settings,
+                &vigil_pipeline::LiveConfig::new(&settings).unwrap(),
+                Box::new(tokio::io::BufReader::new(std::io::Cursor::new(input))),
+                "file".into(),
+                alert_stage(&format!(
+                    "golden-{}",
+                    dir.file_name().unwrap().to_string_lossy()
+                )),
+                Metrics::new(),
+                CancellationToken::new(),
+                move |a| tap.lock().unwrap().push(serde_json::to_string(a).unwrap()),
+            )
+            .await
+        })
         .unwrap();
     let alerts = alerts.lock().unwrap().clone();
     (alerts, summary)

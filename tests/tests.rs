@@ -6,4 +6,5 @@ mod deploy;
 mod gen;
 mod golden;
 mod kafka;
+mod nab;
 mod util;

@@ -12,9 +12,33 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The built `vigil` binary.
+/// The built `vigil` binary, with its incident store in a fresh directory
+/// (`VIGIL__INCIDENTS__DATA_DIR`), so runs never see each other's incidents.
 pub fn vigil() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let data = temp_dir(&format!("incidents-{n}"));
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"));
+    c.env("VIGIL__INCIDENTS__DATA_DIR", data);
+    c
+}
+
+/// An in-process alert stage over a fresh incident store that notifies no
+/// sink (tests read the alerts from the run's tap).
+pub fn alert_stage(name: &str) -> vigil_alert::AlertStage {
+    let dir = temp_dir(name);
+    let store = vigil_incidents::IncidentStore::open(
+        &dir.join(vigil_incidents::STORE_FILE),
+        vigil_incidents::EscalationPolicy::notify_all(Vec::new()),
+    )
+    .unwrap();
+    let metrics = vigil_telemetry::Metrics::new();
+    vigil_alert::AlertStage {
+        store: std::sync::Arc::new(store),
+        dispatcher: vigil_alert::Dispatcher::spawn(Vec::new(), metrics.clone()),
+        metrics,
+        now: vigil_pipeline::wall_clock,
+    }
 }
 
 /// A free port on 127.0.0.1 (bound, then released).

@@ -1,15 +1,22 @@
-//! Vigil's alert stage: turns incident transitions from detect into
+//! Vigil's alert stage: records detect's spikes in the durable incident store
+//! (`vigil-incidents`), which turns incident transitions into
 //! [`Alert`](vigil_types::Alert)s with stable ids, drops duplicates (a replay
-//! or an at-least-once redelivery gives the same id), and delivers them to
-//! [`Sink`]s, each with a unique name: JSON lines on stdout, a generic HTTP
+//! or an at-least-once redelivery gives the same id) and applies the
+//! escalation policy; the [`Dispatcher`] delivers the resulting
+//! notifications to [`Sink`]s, each with a unique name: JSON lines on stdout, a generic HTTP
 //! webhook (optionally HMAC-signed), a Slack incoming webhook and Prometheus
 //! Alertmanager. The HTTP sinks share one delivery mechanism (timeout,
 //! capped retries with capped exponential backoff, failures counted by the
 //! caller per sink).
 //!
 //! ```
-//! use vigil_alert::{Alerter, Decision};
+//! use std::sync::Arc;
+//! use vigil_alert::{run_alert, AlertStage, Dispatcher, Sink};
+//! use vigil_incidents::{EscalationPolicy, IncidentStore};
+//! use vigil_telemetry::Metrics;
+//! use vigil_transport::{memory_stream, Discard, Producer, Record};
 //! use vigil_types::{EventTime, Level, Spike, Transition, WatchId};
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let spike = Spike {
 //!     watch: WatchId::from("acme"), incident: "acme-1".into(),
 //!     transition: Transition::Opened, level: Level::Minor, triggers: vec![],
@@ -17,18 +24,35 @@
 //!     observed: 40, baseline: 3.0, z: 12.0, negative_share: 0.1, top_terms: vec![],
 //!     sample_post_ids: vec![], distinct_sources: 1, distinct_regions: 0, crisis_kinds: vec![],
 //! };
-//! let mut a = Alerter::new(100);
-//! assert!(matches!(a.on_spike(&spike), Decision::Send(_)));
-//! assert!(matches!(a.on_spike(&spike), Decision::Suppress("duplicate")));
+//! # let dir = tempfile::tempdir().unwrap();
+//! let store = IncidentStore::open(
+//!     &dir.path().join("incidents.redb"),
+//!     EscalationPolicy::notify_all(vec!["stdout".into()]),
+//! ).unwrap();
+//! let metrics = Metrics::new();
+//! let stage = AlertStage {
+//!     store: Arc::new(store),
+//!     dispatcher: Dispatcher::spawn(vec![Sink::lines("stdout", Box::new(tokio::io::sink()))], metrics.clone()),
+//!     metrics,
+//!     now: || EventTime(61_000),
+//! };
+//! let (mut tx, rx) = memory_stream(4);
+//! // The same spike twice (a replay): one alert.
+//! tx.send(vec![Record::new("acme", spike.clone()), Record::new("acme", spike)]).await.unwrap();
+//! drop(tx);
+//! let totals = run_alert(stage, rx, Discard, |_| {}).await.unwrap();
+//! assert_eq!(totals.total(), 1);
+//! assert_eq!(totals.suppressed["duplicate"], 1);
+//! # });
 //! ```
 #![deny(missing_docs)]
 
-mod alerter;
+mod dispatch;
 mod sink;
 mod stage;
 
 pub use crate::{
-    alerter::{Alerter, Decision},
+    dispatch::Dispatcher,
     sink::{build_sinks, AttemptError, Sink, SinkError},
-    stage::{run_alert, AlertTotals},
+    stage::{run_alert, AlertError, AlertStage, AlertTotals, TICK_INTERVAL},
 };

@@ -1,20 +1,27 @@
-//! The async alert runner: Spike batches in, alerts out to every sink.
+//! The async alert runner: spike batches in, incidents recorded, sinks
+//! notified, alerts out.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
+use vigil_incidents::{IncidentStore, Outcome};
 use vigil_telemetry::Metrics;
-use vigil_transport::{Consumer, Stream, TransportError};
-use vigil_types::{Alert, Level, Spike};
+use vigil_transport::{Consumer, Producer, Record, Stream, TransportError};
+use vigil_types::{Alert, EventTime, Level, Spike, Transition};
 
-use crate::{Alerter, Decision, Sink};
+use crate::Dispatcher;
+
+/// How often the escalation timers run.
+pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Totals of one alert run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AlertTotals {
-    /// Alerts sent, by level.
+    /// Alerts recorded and notified, by level.
     pub by_level: BTreeMap<Level, u64>,
-    /// Spikes suppressed, by reason.
+    /// Spikes that did not alert, by reason (`duplicate`, `ongoing`,
+    /// `silenced`).
     pub suppressed: BTreeMap<&'static str, u64>,
     /// Deliveries that failed after retries.
     pub failed: u64,
@@ -27,80 +34,153 @@ impl AlertTotals {
     }
 }
 
-/// Runs the alert stage until its input ends; every sink is flushed at the
-/// end of each batch and before returning. Alerts delivered are also handed
-/// to `tap` (tests and the replay summary use it).
-pub async fn run_alert<C>(
-    mut alerter: Alerter,
+/// An alert stage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AlertError {
+    /// Reading spikes or writing alerts failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The incident store could not record a batch.
+    #[error("incident store: {0}")]
+    Store(#[from] vigil_incidents::Error),
+    /// A blocking store call panicked.
+    #[error("incident store task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// What the alert stage works with: the durable incident store, the
+/// delivery task, metrics, and the clock (wall time in production).
+#[derive(Clone, Debug)]
+pub struct AlertStage {
+    /// Incidents (dedupe, workflow, escalation policy).
+    pub store: Arc<IncidentStore>,
+    /// Where notifications go.
+    pub dispatcher: Dispatcher,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// The processing-time clock.
+    pub now: fn() -> EventTime,
+}
+
+impl AlertStage {
+    /// Runs the escalation timers every [`TICK_INTERVAL`] until `cancel`
+    /// fires, and keeps `vigil_alert_active_incidents` current.
+    pub fn spawn_timers(&self, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(TICK_INTERVAL);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = every.tick() => {}
+                }
+                let store = me.store.clone();
+                let now = (me.now)();
+                match tokio::task::spawn_blocking(move || store.tick(now)).await {
+                    Ok(Ok(ns)) => me.dispatcher.submit(ns),
+                    Ok(Err(e)) => error!(error = %e, "Escalation timers failed."),
+                    Err(e) => error!(error = %e, "Escalation timer task failed."),
+                }
+                me.update_gauges();
+            }
+        })
+    }
+
+    fn update_gauges(&self) {
+        for (level, n) in self.store.stats((self.now)()).active_by_level {
+            self.metrics
+                .alert_active_incidents
+                .with_label_values(&[level.as_str()])
+                .set(n as i64);
+        }
+    }
+}
+
+/// Runs the alert stage until its input ends. Each batch of spikes is
+/// recorded in the incident store in one durable transaction; the
+/// notifications it yields are delivered (and sinks flushed); the alerts are
+/// sent to `alerts_out`; only then is the batch acknowledged upstream. A
+/// replayed spike carries a known alert id and changes nothing. Alerts
+/// notified are also handed to `tap` (tests and the replay summary).
+pub async fn run_alert<C, P>(
+    stage: AlertStage,
     mut input: C,
-    mut sinks: Vec<Sink>,
-    metrics: Metrics,
+    mut alerts_out: P,
     mut tap: impl FnMut(&Alert) + Send,
-) -> Result<AlertTotals, TransportError>
+) -> Result<AlertTotals, AlertError>
 where
     C: Consumer<Spike>,
+    P: Producer<Alert>,
 {
+    let metrics = &stage.metrics;
     let received = metrics
         .transport_received_messages
         .with_label_values(&[Stream::Spikes.as_str()]);
     let mut totals = AlertTotals::default();
+    let suppress = |totals: &mut AlertTotals, reason: &'static str| {
+        *totals.suppressed.entry(reason).or_default() += 1;
+        metrics
+            .alert_suppressed_alerts
+            .with_label_values(&[reason])
+            .inc();
+    };
     while let Some(batch) = input.recv().await? {
         received.inc_by(batch.len() as u64);
-        for d in &batch {
-            match alerter.on_spike(&d.value) {
-                Decision::Suppress(reason) => {
-                    *totals.suppressed.entry(reason).or_default() += 1;
-                    metrics
-                        .alert_suppressed_alerts
-                        .with_label_values(&[reason])
-                        .inc();
-                }
-                Decision::Send(alert) => {
-                    *totals.by_level.entry(alert.level).or_default() += 1;
-                    info!(
-                        watch = %alert.watch,
-                        level = alert.level.as_str(),
-                        state = alert.state.as_str(),
-                        alert_id = %alert.alert_id,
-                        "Alert."
-                    );
-                    for sink in &mut sinks {
-                        match sink.deliver(&alert).await {
-                            Ok(()) => metrics
-                                .alert_sent_alerts
-                                .with_label_values(&[sink.name(), alert.level.as_str()])
-                                .inc(),
-                            Err(e) => {
-                                totals.failed += 1;
-                                metrics
-                                    .alert_failed_alerts
-                                    .with_label_values(&[sink.name()])
-                                    .inc();
-                                metrics
-                                    .errors
-                                    .with_label_values(&["alert", e.class().as_str()])
-                                    .inc();
-                                error!(sink = sink.name(), alert_id = %alert.alert_id, error = %e, "Alert delivery failed; alert dropped for this sink.");
-                            }
-                        }
+        let spikes: Vec<Spike> = batch.iter().map(|d| d.value.clone()).collect();
+        let store = stage.store.clone();
+        let now = (stage.now)();
+        let outcomes = {
+            let spikes = spikes.clone();
+            tokio::task::spawn_blocking(move || store.on_spikes(&spikes, now)).await??
+        };
+        let mut notifications = Vec::new();
+        let mut alerts = Vec::new();
+        for (spike, outcome) in spikes.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Duplicate => suppress(&mut totals, "duplicate"),
+                Outcome::Ignored => suppress(&mut totals, "ongoing"),
+                Outcome::Recorded {
+                    notifications: ns,
+                    silenced_by,
+                    ..
+                } => {
+                    if spike.transition == Transition::Ongoing {
+                        suppress(&mut totals, "ongoing");
+                    } else if silenced_by.is_some() {
+                        suppress(&mut totals, "silenced");
+                    } else if let Some(alert) = Alert::from_spike(spike) {
+                        *totals.by_level.entry(alert.level).or_default() += 1;
+                        info!(
+                            watch = %alert.watch,
+                            level = alert.level.as_str(),
+                            state = alert.state.as_str(),
+                            alert_id = %alert.alert_id,
+                            "Alert."
+                        );
+                        alerts.push(alert);
                     }
-                    tap(&alert);
+                    notifications.extend(ns);
                 }
             }
         }
-        for sink in &mut sinks {
-            if let Err(e) = sink.flush().await {
-                error!(sink = sink.name(), error = %e, "Sink flush failed.");
-            }
+        totals.failed += stage.dispatcher.deliver(notifications).await;
+        for a in &alerts {
+            tap(a);
         }
+        if !alerts.is_empty() {
+            let records = alerts
+                .into_iter()
+                .map(|a| Record::new(a.watch.0.clone(), a))
+                .collect();
+            alerts_out.send(records).await?;
+        }
+        stage.update_gauges();
         let positions: Vec<_> = batch.iter().map(|d| d.position).collect();
         input.ack(&positions).await?;
     }
-    for sink in &mut sinks {
-        if let Err(e) = sink.flush().await {
-            error!(sink = sink.name(), error = %e, "Sink flush failed.");
-        }
-    }
+    alerts_out.flush().await?;
     info!(alerts = totals.total(), "Alert finished.");
     Ok(totals)
 }

@@ -181,8 +181,6 @@ pub struct GradingConfig {
 /// `[alert]`
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct AlertConfig {
-    /// Recent alert ids remembered to drop duplicates.
-    pub dedupe_capacity: usize,
     /// Where alerts go. Each entry is validated on its own (see
     /// `validate.rs`), so every problem in every sink is reported at once.
     #[serde(default)]

@@ -355,7 +355,21 @@ pub(crate) fn load_layers(
     let incidents: Option<IncidentsConfig> = deserialize_section(&mut c, &root, "incidents");
     let api: Option<ApiConfig> = match root.get("api") {
         None => Some(ApiConfig::default()),
-        Some(_) => deserialize_section(&mut c, &root, "api"),
+        Some(_) => {
+            let before = c.problems.len();
+            let api = deserialize_section(&mut c, &root, "api");
+            // serde_ignored writes `tokens.3.x`; say `tokens[3].x` like sinks do.
+            for p in &mut c.problems[before..] {
+                if let Some(rest) = p.key.strip_prefix("api.tokens.") {
+                    if let Some((n, tail)) = rest.split_once('.') {
+                        if n.bytes().all(|b| b.is_ascii_digit()) {
+                            p.key = format!("api.tokens[{n}].{tail}");
+                        }
+                    }
+                }
+            }
+            api
+        }
     };
     let mut watches_raw: Vec<Option<WatchConfig>> = Vec::new();
     match root.get("watches") {
@@ -534,11 +548,6 @@ pub(crate) fn load_layers(
         check_grading(&mut c, "detect.grading", &d.grading);
     }
     if let Some(a) = &alert {
-        c.check(
-            a.dedupe_capacity >= 1,
-            "alert.dedupe_capacity",
-            "must be at least 1",
-        );
         check_escalation(&mut c, a);
     }
     if let Some(i) = &incidents {

@@ -398,6 +398,82 @@ impl Detector {
         // lagging posts partition arrive late on every scored partition.
         let clock_key = (partition, post.origin_partition.unwrap_or(0));
         let t = post.published_at.0;
+        let admitted = self.admit(wi, clock_key, t, now);
+        if admitted != Observation::Accepted {
+            return admitted;
+        }
+        self.watches[wi].partition = Some(partition);
+        let source = intern(
+            &mut self.sources,
+            Some(&mut self.source_names),
+            &post.source,
+        );
+        let region = post
+            .region
+            .as_deref()
+            .map(|r| intern(&mut self.regions, None, r));
+        let term_ids: Vec<u32> = post
+            .hits
+            .iter()
+            .map(|h| intern(&mut self.terms, Some(&mut self.term_names), &h.term))
+            .collect();
+        let w = &mut self.watches[wi];
+        let start = floor_to(t, self.p.bin_ms);
+        // `start >= next_close` holds (checked in `admit`).
+        let bin = w.pending.entry(start).or_insert_with(|| Bin::empty(start));
+        bin.count += 1;
+        if post.sentiment <= self.p.negative_threshold {
+            bin.negative += 1;
+        }
+        if post.kinds.iter().any(|k| k.severe) {
+            bin.severe += 1;
+        }
+        for k in &post.kinds {
+            bin.kinds[k.kind.index()] += 1;
+        }
+        bin.add_source(source);
+        if let Some(r) = region {
+            bin.add_region(r);
+        }
+        for t in term_ids {
+            bin.add_term(t);
+        }
+        if bin.samples.len() < SAMPLES {
+            bin.samples.push(post.post_id.clone());
+        }
+        Observation::Accepted
+    }
+
+    /// Counts `count` posts of `watch` in the bin holding event time `at`,
+    /// posts that carry nothing but their time (not negative, no source,
+    /// region, term or crisis kind): a replay of per-bin counts, such as
+    /// NAB's mentions per 5 minutes. Time moves exactly as for
+    /// [`Detector::observe`] (partition 0), and `count = 0` only moves it.
+    pub fn observe_count(
+        &mut self,
+        watch: &WatchId,
+        at: EventTime,
+        count: u32,
+        now: EventTime,
+    ) -> Observation {
+        let Some(&wi) = self.index.get(watch) else {
+            return Observation::UnknownWatch;
+        };
+        let admitted = self.admit(wi, (0, 0), at.0, now);
+        if admitted != Observation::Accepted {
+            return admitted;
+        }
+        let w = &mut self.watches[wi];
+        w.partition = Some(0);
+        let start = floor_to(at.0, self.p.bin_ms);
+        let bin = w.pending.entry(start).or_insert_with(|| Bin::empty(start));
+        bin.count = bin.count.saturating_add(count);
+        Observation::Accepted
+    }
+
+    /// The event-time checks of one post of watch `wi` at `t` read on
+    /// `clock_key` (future, late), and the clock and watermark it moves.
+    fn admit(&mut self, wi: usize, clock_key: (i32, i32), t: i64, now: EventTime) -> Observation {
         if t > now.0.saturating_add(MAX_FUTURE_MS) {
             return Observation::Future;
         }
@@ -436,45 +512,6 @@ impl Detector {
         clock.max_event = clock.max_event.max(t);
         clock.last_seen = now.0;
         self.recompute_watermark(now.0);
-        self.watches[wi].partition = Some(partition);
-        let source = intern(
-            &mut self.sources,
-            Some(&mut self.source_names),
-            &post.source,
-        );
-        let region = post
-            .region
-            .as_deref()
-            .map(|r| intern(&mut self.regions, None, r));
-        let term_ids: Vec<u32> = post
-            .hits
-            .iter()
-            .map(|h| intern(&mut self.terms, Some(&mut self.term_names), &h.term))
-            .collect();
-        let w = &mut self.watches[wi];
-        let start = floor_to(t, bin_ms);
-        // `start >= next_close` holds (checked above).
-        let bin = w.pending.entry(start).or_insert_with(|| Bin::empty(start));
-        bin.count += 1;
-        if post.sentiment <= self.p.negative_threshold {
-            bin.negative += 1;
-        }
-        if post.kinds.iter().any(|k| k.severe) {
-            bin.severe += 1;
-        }
-        for k in &post.kinds {
-            bin.kinds[k.kind.index()] += 1;
-        }
-        bin.add_source(source);
-        if let Some(r) = region {
-            bin.add_region(r);
-        }
-        for t in term_ids {
-            bin.add_term(t);
-        }
-        if bin.samples.len() < SAMPLES {
-            bin.samples.push(post.post_id.clone());
-        }
         Observation::Accepted
     }
 

@@ -42,19 +42,26 @@
 //! ```
 
 mod corpus;
+mod detect;
 mod error;
 mod read;
+mod report;
 mod sweep;
 
 pub use corpus::{
     score_corpus, score_corpus_profiles, CorpusScore, CorpusScores, FileDetections, FileReport,
 };
+pub use detect::{detect_series, find_series, load_settings, SeriesRun, NAB_CONFIG_TOML};
 pub use error::Error;
 pub use read::{
     detections_from_scores, parse_profiles_json, parse_results_csv, parse_series_csv,
     parse_thresholds_json, parse_timestamp, parse_windows_json, read_profiles_json,
     read_results_csv, read_series_csv, read_thresholds_json, read_windows_json, CorpusWindows,
     CostMatrix, Profile, Profiles, ResultsFile, Series, Thresholds, WindowLimits,
+};
+pub use report::{
+    evaluate_nab, DelayStats, EvaluatedFile, NabEvalOptions, NabEvaluation, NabSummary,
+    PublishedScore, PublishedSource,
 };
 pub use sweep::{
     normalized_score, probationary_length, resolve_windows, row_weights, scaled_sigmoid,
@@ -78,5 +85,8 @@ mod tests {
         check::<ResultsFile>();
         check::<Series>();
         check::<Thresholds>();
+        check::<NabEvaluation>();
+        check::<SeriesRun>();
+        check::<PublishedScore>();
     }
 }

@@ -23,7 +23,7 @@ use anyhow::Context;
 use tokio::io::AsyncBufRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
-use vigil_alert::{Alerter, Decision, Sink};
+use vigil_alert::AlertStage;
 use vigil_config::Settings;
 use vigil_detect::{Detector, Observation, PartitionSnapshot};
 use vigil_ingest::{FileReplay, Ingestor};
@@ -489,31 +489,17 @@ impl KafkaRun<'_> {
         Ok(latest.into_values().collect())
     }
 
-    /// Alert: spikes topic to sinks and the alerts topic, until cancelled.
+    /// Alert: spikes topic to the incident store, sinks and the alerts
+    /// topic, until cancelled. Duplicates (replays after a crash) are
+    /// recognised by the store, which is durable across restarts.
     pub async fn alert(
         &self,
-        mut sinks: Vec<Sink>,
-        mut tap: impl FnMut(&Alert) + Send,
+        stage: AlertStage,
+        tap: impl FnMut(&Alert) + Send,
     ) -> anyhow::Result<vigil_alert::AlertTotals> {
         let cfg = &self.settings.config;
         let k = cfg.transport.kafka.clone();
-        let mut alerter = Alerter::new(cfg.alert.dedupe_capacity);
-        // Remember what was already sent (the alerts topic is the record).
-        let alerts_topic = topic(&k, Stream::Alerts);
-        let sent = {
-            let (k, t) = (k.clone(), alerts_topic.clone());
-            tokio::task::spawn_blocking(move || read_to_end(&k, &t, None, Duration::from_secs(60)))
-                .await??
-        };
-        let mut known = 0;
-        for r in sent {
-            if let Ok(a) = vigil_transport::decode::<Alert>(&r.payload) {
-                alerter.remember(a.alert_id);
-                known += 1;
-            }
-        }
-        info!(known, "Alert ids already sent, remembered.");
-        let mut consumer = KafkaConsumer::<Spike>::new(
+        let consumer = KafkaConsumer::<Spike>::new(
             &k,
             topic(&k, Stream::Spikes),
             &self.group(StageName::Alert),
@@ -523,51 +509,8 @@ impl KafkaRun<'_> {
             self.stats.clone(),
             self.cancel.clone(),
         )?;
-        let mut producer = KafkaProducer::<Alert>::new(&k, alerts_topic, self.stats.clone())?;
-        let mut totals = vigil_alert::AlertTotals::default();
-        while let Some(batch) = consumer.recv().await? {
-            let mut out = Vec::new();
-            for d in &batch {
-                match alerter.on_spike(&d.value) {
-                    Decision::Suppress(reason) => {
-                        *totals.suppressed.entry(reason).or_default() += 1;
-                        self.metrics
-                            .alert_suppressed_alerts
-                            .with_label_values(&[reason])
-                            .inc();
-                    }
-                    Decision::Send(alert) => {
-                        *totals.by_level.entry(alert.level).or_default() += 1;
-                        for sink in &mut sinks {
-                            match sink.deliver(&alert).await {
-                                Ok(()) => self
-                                    .metrics
-                                    .alert_sent_alerts
-                                    .with_label_values(&[sink.name(), alert.level.as_str()])
-                                    .inc(),
-                                Err(e) => {
-                                    totals.failed += 1;
-                                    self.metrics
-                                        .alert_failed_alerts
-                                        .with_label_values(&[sink.name()])
-                                        .inc();
-                                    warn!(sink = sink.name(), error = %e, "Alert delivery failed.");
-                                }
-                            }
-                        }
-                        tap(&alert);
-                        out.push(Record::new(alert.watch.0.clone(), *alert));
-                    }
-                }
-            }
-            for sink in &mut sinks {
-                let _ = sink.flush().await;
-            }
-            // Delivered to the sinks, then recorded, then the input committed.
-            producer.send(out).await?;
-            let positions: Vec<_> = batch.iter().map(|d| d.position).collect();
-            consumer.ack(&positions).await?;
-        }
-        Ok(totals)
+        let producer =
+            KafkaProducer::<Alert>::new(&k, topic(&k, Stream::Alerts), self.stats.clone())?;
+        Ok(vigil_alert::run_alert(stage, consumer, producer, tap).await?)
     }
 }

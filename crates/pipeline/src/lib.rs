@@ -21,12 +21,12 @@ use anyhow::Context;
 use tokio::io::{AsyncBufRead, BufReader};
 use tokio_util::sync::CancellationToken;
 use tracing::{info_span, Instrument};
-use vigil_alert::{Alerter, Sink};
+use vigil_alert::AlertStage;
 use vigil_config::Settings;
 use vigil_detect::Detector;
 use vigil_ingest::{FileReplay, Ingestor};
 use vigil_telemetry::{LogLimiter, Metrics};
-use vigil_transport::memory_stream;
+use vigil_transport::{memory_stream, Discard};
 use vigil_types::{Alert, EventTime};
 
 pub use crate::{
@@ -78,14 +78,15 @@ pub async fn open_input(
 
 /// Runs the four stages in this process over bounded in-memory streams,
 /// until the input ends or `cancel` fires. `tap` sees every alert sent.
-/// `live` holds the swappable scorer and watch list (see [`LiveConfig`]).
+/// `live` holds the swappable scorer and watch list (see [`LiveConfig`]);
+/// `alert` the incident store and the delivery task.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_embedded(
     settings: &Settings,
     live: &LiveConfig,
     reader: Box<dyn AsyncBufRead + Send + Unpin>,
     source: String,
-    sinks: Vec<Sink>,
+    alert: AlertStage,
     metrics: Metrics,
     cancel: CancellationToken,
     tap: impl FnMut(&Alert) + Send + 'static,
@@ -141,14 +142,11 @@ pub async fn run_embedded(
         .instrument(info_span!("stage", stage = "detect", mode = "embedded")),
     );
     let alert = tokio::spawn(
-        vigil_alert::run_alert(
-            Alerter::new(cfg.alert.dedupe_capacity),
-            spikes_rx,
-            sinks,
-            metrics.clone(),
-            tap,
-        )
-        .instrument(info_span!("stage", stage = "alert", mode = "embedded")),
+        vigil_alert::run_alert(alert, spikes_rx, Discard, tap).instrument(info_span!(
+            "stage",
+            stage = "alert",
+            mode = "embedded"
+        )),
     );
 
     // Join in pipeline order; a failed stage fails the run (the others end

@@ -76,16 +76,19 @@ pub fn admin_router(metrics: Metrics, ready: Readiness) -> Router {
         .with_state(AdminState { metrics, ready })
 }
 
-/// Binds `addr` and serves the admin routes until `cancel` fires.
+/// Binds `addr` and serves the admin routes, plus `extra` (the incident API
+/// and console where this process runs the alert stage), until `cancel`
+/// fires.
 pub async fn serve_admin(
     addr: SocketAddr,
     metrics: Metrics,
     ready: Readiness,
+    extra: Router,
     cancel: CancellationToken,
 ) -> std::io::Result<AdminServer> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = admin_router(metrics, ready);
+    let app = admin_router(metrics, ready).merge(extra);
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async move { cancel.cancelled().await })

@@ -199,3 +199,18 @@ impl DeadLetters for NoDeadLetters {
         Ok(())
     }
 }
+
+/// A stream end with no reader: embedded mode's alerts stream (alerts go to
+/// sinks there; in Kafka mode they are also a topic).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Discard;
+
+impl<T: Send> Producer<T> for Discard {
+    async fn send(&mut self, _batch: Vec<Record<T>>) -> Result<(), TransportError> {
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), TransportError> {
+        Ok(())
+    }
+}

@@ -137,4 +137,53 @@ pub enum Error {
         /// The file name given.
         file: String,
     },
+    /// The detect configuration for a run is invalid (every problem listed).
+    #[error("detect configuration: {source}")]
+    InvalidConfig {
+        /// The configuration problems.
+        #[source]
+        source: vigil_config::ConfigError,
+    },
+    /// A series value is not a count of posts (a whole number from 0 to
+    /// `u32::MAX`), so it cannot be fed to the detector.
+    #[error("row {row}: value {value} is not a count (a whole number >= 0)")]
+    NotACount {
+        /// 0-based row index.
+        row: usize,
+        /// The value found.
+        value: f64,
+    },
+    /// Two rows fall in the same detect bin (or go back in time): the
+    /// series' step is shorter than `detect.bin_secs`.
+    #[error("row {row} falls in the same {bin_secs}-second detect bin as the row before it (or an earlier one); set detect.bin_secs to at most the series' step")]
+    BinsNotIncreasing {
+        /// 0-based index of the offending row.
+        row: usize,
+        /// The bin width.
+        bin_secs: i64,
+    },
+    /// The detector dropped a row (late or future); rows in increasing
+    /// time order never are.
+    #[error("row {row}: the detector dropped it as {reason}")]
+    RowRejected {
+        /// 0-based row index.
+        row: usize,
+        /// The detector's drop reason.
+        reason: &'static str,
+    },
+    /// No NAB series (`timestamp,value` CSV) under the data folder.
+    #[error("no NAB series (CSV files with the header `timestamp,value`) under `{dir}`")]
+    NoSeries {
+        /// The folder searched.
+        dir: PathBuf,
+    },
+    /// An error while evaluating one series file.
+    #[error("{path}: {source}")]
+    InFile {
+        /// The series file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
 }

@@ -1,0 +1,429 @@
+//! Running Vigil's detector over NAB series: each row's value is the count
+//! of one detect bin, fed in event time into a fresh [`Detector`] per file;
+//! a row is a detection when an incident opens or escalates in its bin.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+use vigil_config::{GradingConfig, Settings};
+use vigil_detect::{Detector, DetectorParams, Observation};
+use vigil_types::{EventTime, Spike, Transition, WatchId};
+
+use super::error::Error;
+use super::read::Series;
+
+/// The detect configuration `vigil eval nab` uses when given no `--config`
+/// (`config/nab.toml`, layered over `config/default.toml`): the default
+/// detector with 5-minute bins, one configuration for every series.
+pub const NAB_CONFIG_TOML: &str = include_str!("../../../../config/nab.toml");
+
+/// The one watch each series is fed to.
+const WATCH: &str = "nab";
+
+/// Load the settings for a NAB run from a config file's text (layered over
+/// the built-in defaults, then `VIGIL__*` variables from `env`). Only the
+/// `[detect]` section (and `score.negative_threshold`) matter here; a file
+/// without watches gets one, since every series is fed to a single watch.
+pub fn load_settings(
+    text: &str,
+    origin: &str,
+    env: &[(String, String)],
+) -> Result<Settings, Error> {
+    let has_watches = text
+        .parse::<toml::Table>()
+        .is_ok_and(|t| t.contains_key("watches"));
+    let text = if has_watches {
+        text.to_owned()
+    } else {
+        format!("{text}\n[[watches]]\nid = \"{WATCH}\"\nterms = [\"{WATCH}\"]\n")
+    };
+    Settings::from_toml_str(&text, origin, env).map_err(|source| Error::InvalidConfig { source })
+}
+
+/// What one series did to the detector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeriesRun {
+    /// One flag per row: an incident opened or escalated in the row's bin.
+    pub detections: Vec<bool>,
+    /// Incidents opened.
+    pub opened: usize,
+    /// Escalations of a live incident.
+    pub escalated: usize,
+}
+
+/// Milliseconds since the epoch of a NAB timestamp (NAB's files carry no
+/// zone; they are read as UTC).
+fn millis(t: NaiveDateTime) -> i64 {
+    t.and_utc().timestamp_millis()
+}
+
+/// A row value as a count of posts: a whole number in `0..=u32::MAX`.
+fn count(row: usize, value: f64) -> Result<u32, Error> {
+    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= f64::from(u32::MAX) {
+        Ok(value as u32)
+    } else {
+        Err(Error::NotACount { row, value })
+    }
+}
+
+/// Feed `series` into a fresh detector with parameters `params` (one watch,
+/// graded by `grading`): row `i`'s value is the count of the bin holding its
+/// timestamp, observed at that event time (processing time = event time, as
+/// in a replay), then the watermark closes every bin it passed. At the end
+/// the last bin is closed too ([`Detector::finish`]).
+///
+/// Each row must fall in its own bin (the series' step is at least
+/// `bin_ms`); rows further apart leave empty bins between them, and a spike
+/// in an empty bin is attributed to the next row.
+pub fn detect_series(
+    params: &DetectorParams,
+    grading: &GradingConfig,
+    series: &Series,
+) -> Result<SeriesRun, Error> {
+    let rows = series.timestamps.len();
+    if series.values.len() != rows {
+        return Err(Error::LengthMismatch {
+            what: "values",
+            expected: rows,
+            found: series.values.len(),
+        });
+    }
+    let bin_ms = params.bin_ms;
+    let bins: Vec<i64> = series
+        .timestamps
+        .iter()
+        .map(|&t| millis(t).div_euclid(bin_ms) * bin_ms)
+        .collect();
+    if let Some(row) = bins.windows(2).position(|b| b[0] >= b[1]) {
+        return Err(Error::BinsNotIncreasing {
+            row: row + 1,
+            bin_secs: bin_ms / 1000,
+        });
+    }
+    let watch = WatchId::from(WATCH);
+    let mut detector = Detector::with_params(params.clone(), [(watch.clone(), grading.clone())]);
+    let mut run = SeriesRun {
+        detections: vec![false; rows],
+        opened: 0,
+        escalated: 0,
+    };
+    let mut spikes = Vec::new();
+    let mut updates = Vec::new();
+    let mark = |spikes: &mut Vec<Spike>, run: &mut SeriesRun| {
+        for spike in spikes.drain(..) {
+            match spike.transition {
+                Transition::Opened => run.opened += 1,
+                Transition::Escalated => run.escalated += 1,
+                _ => continue,
+            }
+            // The window's newest bin; window_bins = 1 makes it the only one.
+            let bin = spike.window_end.0 - bin_ms;
+            let row = bins.partition_point(|&b| b < bin);
+            if let Some(d) = run.detections.get_mut(row) {
+                *d = true;
+            }
+        }
+    };
+    for (row, (&t, &value)) in series.timestamps.iter().zip(&series.values).enumerate() {
+        let at = EventTime(millis(t));
+        match detector.observe_count(&watch, at, count(row, value)?, at) {
+            Observation::Accepted => {}
+            rejected => {
+                return Err(Error::RowRejected {
+                    row,
+                    reason: rejected.reason().unwrap_or("unknown"),
+                })
+            }
+        }
+        detector.advance(&mut spikes, &mut updates);
+        updates.clear();
+        mark(&mut spikes, &mut run);
+    }
+    detector.finish(&mut spikes, &mut updates);
+    mark(&mut spikes, &mut run);
+    Ok(run)
+}
+
+/// The NAB series under `dir`, recursively, sorted by path: every `.csv`
+/// whose header is exactly `timestamp,value` (so results files, which carry
+/// more columns, are skipped).
+pub fn find_series(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::Io { path, source }
+    };
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(io(&d))? {
+            let path = entry.map_err(io(&d))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "csv") && is_series_csv(&path)? {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn is_series_csv(path: &Path) -> Result<bool, Error> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut header = String::new();
+    std::io::BufReader::new(file)
+        .read_line(&mut header)
+        .map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    let fields: Vec<&str> = header.trim().split(',').map(str::trim).collect();
+    Ok(fields == ["timestamp", "value"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nab::{
+        score_corpus_profiles, CorpusWindows, FileDetections, Profiles, WindowLimits,
+    };
+    use std::collections::BTreeMap;
+    use vigil_types::{AuthorId, PostId, ScoredPost};
+
+    fn settings() -> Settings {
+        load_settings(NAB_CONFIG_TOML, "config/nab.toml", &[]).unwrap()
+    }
+
+    fn params(s: &Settings) -> DetectorParams {
+        DetectorParams::new(&s.config.detect, s.config.score.negative_threshold)
+    }
+
+    fn at(row: usize) -> NaiveDateTime {
+        // Off the bin grid on purpose, like NAB's `21:42:53`.
+        chrono::NaiveDate::from_ymd_opt(2015, 2, 26)
+            .unwrap()
+            .and_hms_opt(21, 42, 53)
+            .unwrap()
+            + chrono::Duration::seconds(300 * row as i64)
+    }
+
+    /// `rows` rows of a noisy daily rhythm around `level` (a fixed LCG, so
+    /// the test is deterministic), plus `spike` added to rows `from..to`.
+    fn synthetic(rows: usize, level: f64, spike: (usize, usize, f64)) -> Series {
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let values = (0..rows)
+            .map(|i| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                let noise = ((state >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 2.0; // [-1, 1)
+                let day = (i as f64 * std::f64::consts::TAU / 288.0).sin();
+                let base = level * (1.0 + 0.4 * day) + noise * level.sqrt() * 2.0;
+                let extra = if (spike.0..spike.1).contains(&i) {
+                    spike.2
+                } else {
+                    0.0
+                };
+                (base + extra).round().max(0.0)
+            })
+            .collect();
+        Series {
+            timestamps: (0..rows).map(at).collect(),
+            values,
+        }
+    }
+
+    #[test]
+    fn a_step_spike_in_a_labelled_window_is_detected_inside_it() {
+        let s = settings();
+        let series = synthetic(4000, 20.0, (3000, 3012, 400.0));
+        let run = detect_series(&params(&s), &s.config.detect.grading, &series).unwrap();
+        let rows: Vec<usize> = (0..run.detections.len())
+            .filter(|&i| run.detections[i])
+            .collect();
+        // The first detection is the spike's first bin: the 3-bin window
+        // holds 400 extra posts as soon as that bin closes.
+        assert_eq!(rows.first(), Some(&3000), "{rows:?}");
+        assert!(rows.iter().all(|&r| (3000..3012).contains(&r)), "{rows:?}");
+        assert_eq!(run.opened, 1);
+
+        // Scored as NAB does: a window around the spike, detected at its
+        // first row after the window's start.
+        let windows = CorpusWindows::new(BTreeMap::from([(
+            "synthetic/step.csv".to_owned(),
+            vec![WindowLimits {
+                start: at(2900),
+                end: at(3100),
+            }],
+        )]));
+        let file = FileDetections {
+            name: "step.csv".to_owned(),
+            timestamps: series.timestamps.clone(),
+            detections: run.detections,
+        };
+        let scores = score_corpus_profiles(&[file], &windows, &Profiles::nab_default()).unwrap();
+        let standard = &scores.standard;
+        assert_eq!(standard.detected_windows, 1);
+        assert_eq!(standard.fp, 0);
+        assert_eq!(standard.files[0].score.windows[0].delay_rows, Some(100));
+        assert!(standard.normalized_score.unwrap() > 90.0);
+    }
+
+    #[test]
+    fn quiet_noise_gives_no_detection_and_a_missed_window() {
+        let s = settings();
+        let series = synthetic(4000, 20.0, (0, 0, 0.0));
+        let run = detect_series(&params(&s), &s.config.detect.grading, &series).unwrap();
+        assert!(run.detections.iter().all(|d| !d));
+        assert_eq!(run.opened, 0);
+    }
+
+    #[test]
+    fn a_detection_is_the_row_of_the_windows_newest_bin() {
+        // One-bin windows, a 30-second grid: the spike opens in the bin of
+        // row 40 and nowhere else.
+        let text = "[detect]\nbin_secs = 30\nwindow_bins = 1\nallowed_lateness_secs = 0\n";
+        let s = load_settings(text, "t.toml", &[]).unwrap();
+        let mut series = Series {
+            timestamps: (0..60)
+                .map(|i| at(0) + chrono::Duration::seconds(30 * i))
+                .collect(),
+            values: vec![10.0; 60],
+        };
+        series.values[40] = 500.0;
+        let run = detect_series(&params(&s), &s.config.detect.grading, &series).unwrap();
+        let rows: Vec<usize> = (0..60).filter(|&i| run.detections[i]).collect();
+        assert_eq!(rows, [40]);
+    }
+
+    #[test]
+    fn observe_count_matches_observing_each_post() {
+        // The same per-bin counts fed as n bare posts and as one count give
+        // the same spikes.
+        let s = load_settings("[detect]\nbin_secs = 60\n", "t.toml", &[]).unwrap();
+        let counts: Vec<u32> = (0..120)
+            .map(|i| if (90..93).contains(&i) { 60 } else { 3 + i % 3 })
+            .collect();
+        let watch = WatchId::from(WATCH);
+        let p = params(&s);
+        let grading = &s.config.detect.grading;
+        let mut by_count = Detector::with_params(p.clone(), [(watch.clone(), grading.clone())]);
+        let mut by_post = Detector::with_params(p, [(watch.clone(), grading.clone())]);
+        let (mut a, mut b, mut updates) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, &n) in counts.iter().enumerate() {
+            let t = EventTime(1_425_000_000_000 + 60_000 * i as i64 + 7_000);
+            assert_eq!(
+                by_count.observe_count(&watch, t, n, t),
+                Observation::Accepted
+            );
+            for k in 0..n {
+                let post = ScoredPost {
+                    post_id: PostId::from(format!("{i}-{k}").as_str()),
+                    watch: watch.clone(),
+                    source: "x".to_owned(),
+                    region: None,
+                    author: AuthorId::from("a"),
+                    published_at: t,
+                    hits: Vec::new(),
+                    sentiment: 0.0,
+                    kinds: Vec::new(),
+                    origin_partition: None,
+                };
+                assert_eq!(by_post.observe(&post, t), Observation::Accepted);
+            }
+            by_count.advance(&mut a, &mut updates);
+            by_post.advance(&mut b, &mut updates);
+        }
+        by_count.finish(&mut a, &mut updates);
+        by_post.finish(&mut b, &mut updates);
+        let key = |s: &Spike| {
+            (
+                s.transition,
+                s.window_end,
+                s.observed,
+                s.level,
+                s.z.to_bits(),
+            )
+        };
+        assert!(!a.is_empty());
+        assert_eq!(
+            a.iter().map(key).collect::<Vec<_>>(),
+            b.iter().map(key).collect::<Vec<_>>()
+        );
+        // Unknown watches are refused, as for posts.
+        let t = EventTime(1_425_000_000_000 + 60_000 * 200);
+        assert_eq!(
+            by_count.observe_count(&WatchId::from("other"), t, 1, t),
+            Observation::UnknownWatch
+        );
+    }
+
+    #[test]
+    fn values_must_be_counts_and_rows_must_not_share_a_bin() {
+        let s = settings();
+        let p = params(&s);
+        let g = &s.config.detect.grading;
+        let mut series = synthetic(10, 5.0, (0, 0, 0.0));
+        series.values[4] = 2.5;
+        assert!(matches!(
+            detect_series(&p, g, &series),
+            Err(Error::NotACount { row: 4, .. })
+        ));
+        series.values[4] = -1.0;
+        assert!(matches!(
+            detect_series(&p, g, &series),
+            Err(Error::NotACount { row: 4, .. })
+        ));
+        series.values[4] = 1.0;
+        series.timestamps[5] = series.timestamps[4] + chrono::Duration::seconds(60);
+        assert!(matches!(
+            detect_series(&p, g, &series),
+            Err(Error::BinsNotIncreasing {
+                row: 5,
+                bin_secs: 300
+            })
+        ));
+    }
+
+    #[test]
+    fn settings_get_a_watch_when_the_file_has_none_and_errors_are_listed() {
+        let s = load_settings("[detect]\nbin_secs = 300\n", "t.toml", &[]).unwrap();
+        assert_eq!(s.watches.len(), 1);
+        assert_eq!(s.config.detect.bin_secs, 300);
+        // The built-in file states its own watch and the 5-minute bins.
+        let nab = settings();
+        assert_eq!(nab.watches[0].id.as_str(), WATCH);
+        assert_eq!(nab.config.detect.bin_secs, 300);
+        // Environment overrides layer on top.
+        let env = [("VIGIL__DETECT__Z_THRESHOLD".to_owned(), "7.5".to_owned())];
+        let s = load_settings(NAB_CONFIG_TOML, "nab", &env).unwrap();
+        assert_eq!(s.config.detect.z_threshold, 7.5);
+        let err = load_settings("[detect]\nbin_secs = 0\nwindow_bins = 0\n", "bad.toml", &[]);
+        let Err(Error::InvalidConfig { source }) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(source.problems().len(), 2, "{source}");
+    }
+
+    #[test]
+    fn only_timestamp_value_csvs_are_series() {
+        let dir = std::env::temp_dir().join(format!("vigil-nab-find-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("realTweets")).unwrap();
+        std::fs::write(dir.join("realTweets/a.csv"), "timestamp,value\n").unwrap();
+        std::fs::write(dir.join("b.csv"), "timestamp,value\r\n").unwrap();
+        std::fs::write(dir.join("r.csv"), "timestamp,value,anomaly_score\n").unwrap();
+        std::fs::write(dir.join("notes.txt"), "timestamp,value\n").unwrap();
+        let found = find_series(&dir).unwrap();
+        let names: Vec<_> = found
+            .iter()
+            .map(|p| p.strip_prefix(&dir).unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["b.csv", "realTweets/a.csv"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

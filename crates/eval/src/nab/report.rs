@@ -1,0 +1,667 @@
+//! `vigil eval nab`: run the detector over a folder of NAB series, score it
+//! under the three profiles, and set it beside the published detectors.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use vigil_config::{DetectConfig, Settings};
+use vigil_detect::DetectorParams;
+
+use super::corpus::{score_corpus, score_corpus_profiles, CorpusScores, FileDetections};
+use super::detect::{detect_series, find_series};
+use super::error::Error;
+use super::read::{
+    parse_timestamp, read_profiles_json, read_results_csv, read_series_csv, read_thresholds_json,
+    read_windows_json, CorpusWindows, Profile, Profiles,
+};
+
+/// What to evaluate.
+#[derive(Clone, Debug)]
+pub struct NabEvalOptions {
+    /// Folder searched recursively for NAB series (`timestamp,value` CSVs).
+    pub data: PathBuf,
+    /// NAB's `combined_windows.json`.
+    pub labels: PathBuf,
+    /// Detect settings (only `[detect]` and `score.negative_threshold` are
+    /// used).
+    pub settings: Settings,
+    /// Where the settings came from, for the report.
+    pub config_origin: String,
+}
+
+/// One series fed to the detector.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvaluatedFile {
+    /// The file's key in the windows JSON.
+    pub name: String,
+    /// The CSV read.
+    pub path: PathBuf,
+    /// Rows in the series.
+    pub rows: usize,
+    /// Incidents opened.
+    pub opened: usize,
+    /// Escalations.
+    pub escalated: usize,
+}
+
+/// Where a comparison row came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum PublishedSource {
+    /// Recomputed with this scorer from the detector's NAB results files at
+    /// NAB's thresholds (`results/`, `config/thresholds.json`).
+    #[serde(rename = "results")]
+    Results,
+    /// Read from a SCOREBOARD.md table for the same windows.
+    #[serde(rename = "scoreboard")]
+    Scoreboard,
+}
+
+/// A published detector's scores on the same files.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PublishedScore {
+    /// The detector's name (NAB's results folder).
+    pub detector: String,
+    /// Standard, reward_low_FP and reward_low_FN scores.
+    pub scores: [f64; 3],
+    /// Where they came from.
+    pub source: PublishedSource,
+}
+
+/// Delays of the first counted detection in each window, in rows (bins).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct DelayStats {
+    /// Windows detected.
+    pub detected: usize,
+    /// Windows scored.
+    pub windows: usize,
+    /// Median delay over detected windows (the mean of the two middle ones
+    /// for an even count).
+    pub median: Option<f64>,
+    /// Largest delay.
+    pub worst: Option<i64>,
+    /// Smallest delay.
+    pub best: Option<i64>,
+}
+
+impl DelayStats {
+    fn of(delays: impl IntoIterator<Item = Option<i64>>) -> DelayStats {
+        let mut windows = 0;
+        let mut found: Vec<i64> = Vec::new();
+        for d in delays {
+            windows += 1;
+            found.extend(d);
+        }
+        found.sort_unstable();
+        let n = found.len();
+        let median = match n {
+            0 => None,
+            _ if n % 2 == 1 => Some(found[n / 2] as f64),
+            _ => Some((found[n / 2 - 1] + found[n / 2]) as f64 / 2.0),
+        };
+        DelayStats {
+            detected: n,
+            windows,
+            median,
+            worst: found.last().copied(),
+            best: found.first().copied(),
+        }
+    }
+}
+
+/// The result of `vigil eval nab`.
+#[derive(Clone, Debug, Serialize)]
+pub struct NabEvaluation {
+    /// Where the detect settings came from.
+    pub config_origin: String,
+    /// The `[detect]` section used for every series.
+    pub detect: DetectConfig,
+    /// The series, in path order.
+    pub files: Vec<EvaluatedFile>,
+    /// Labelled files with no series under the data folder.
+    pub missing: Vec<String>,
+    /// Vigil's scores.
+    pub scores: CorpusScores,
+    /// Delay of the first detection from each window's start.
+    pub delay_from_window_start: DelayStats,
+    /// Delay of the first detection from the first labelled anomaly in each
+    /// window (`combined_labels.json` beside the windows file), when found;
+    /// negative = before the label.
+    pub delay_from_label: Option<DelayStats>,
+    /// Published detectors on the same files, best standard score first.
+    pub published: Vec<PublishedScore>,
+}
+
+/// Run the detector over every series under `options.data` and score it.
+///
+/// Beside the windows file (or one folder up, NAB's layout) the run also
+/// looks for `config/profiles.json` (else NAB's default weights),
+/// `combined_labels.json` (for delays from the label), `results/` with
+/// `config/thresholds.json` (published detectors, rescored here) and
+/// `SCOREBOARD.md` (published scores for the same windows).
+pub fn evaluate_nab(options: &NabEvalOptions) -> Result<NabEvaluation, Error> {
+    let windows = read_windows_json(&options.labels)?;
+    let roots = data_roots(&options.labels);
+    let profiles = match find_in(&roots, "config/profiles.json") {
+        Some(path) => read_profiles_json(path)?,
+        None => Profiles::nab_default(),
+    };
+    let params = DetectorParams::new(
+        &options.settings.config.detect,
+        options.settings.config.score.negative_threshold,
+    );
+    let grading = &options.settings.config.detect.grading;
+
+    let paths = find_series(&options.data)?;
+    if paths.is_empty() {
+        return Err(Error::NoSeries {
+            dir: options.data.clone(),
+        });
+    }
+    let mut files = Vec::new();
+    let mut detections = Vec::new();
+    for path in paths {
+        let relative = path.strip_prefix(&options.data).unwrap_or(&path);
+        let relative = relative.to_string_lossy().replace('\\', "/");
+        let key = windows
+            .lookup(&relative)
+            .or_else(|| {
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| windows.lookup(n))
+            })
+            .map(|(key, _)| key.to_owned())
+            .ok_or_else(|| Error::UnknownFile {
+                file: relative.clone(),
+            })?;
+        let series = read_series_csv(&path)?;
+        let run = detect_series(&params, grading, &series).map_err(|source| Error::InFile {
+            path: path.clone(),
+            source: Box::new(source),
+        })?;
+        files.push(EvaluatedFile {
+            name: key.clone(),
+            path: path.clone(),
+            rows: series.timestamps.len(),
+            opened: run.opened,
+            escalated: run.escalated,
+        });
+        detections.push(FileDetections {
+            name: key,
+            timestamps: series.timestamps,
+            detections: run.detections,
+        });
+    }
+    let missing = windows
+        .iter()
+        .map(|(key, _)| key)
+        .filter(|key| !files.iter().any(|f| f.name == *key))
+        .map(str::to_owned)
+        .collect();
+
+    let scores = score_corpus_profiles(&detections, &windows, &profiles)?;
+    let delay_from_window_start =
+        DelayStats::of(scores.standard.window_delays().map(|d| d.map(|d| d as i64)));
+    let delay_from_label = match find_beside(&options.labels, "combined_labels.json") {
+        Some(path) => Some(label_delays(&path, &detections, &scores)?),
+        None => None,
+    };
+    let mut published = published_from_results(&roots, &windows, &profiles, &detections)?;
+    if let Some(path) = find_beside(&options.labels, "SCOREBOARD.md") {
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        for row in parse_scoreboard(&text, scores.standard.windows) {
+            if !published.iter().any(|p| p.detector == row.detector) {
+                published.push(row);
+            }
+        }
+    }
+    published.sort_by(|a, b| b.scores[0].total_cmp(&a.scores[0]));
+    Ok(NabEvaluation {
+        config_origin: options.config_origin.clone(),
+        detect: options.settings.config.detect.clone(),
+        files,
+        missing,
+        scores,
+        delay_from_window_start,
+        delay_from_label,
+        published,
+    })
+}
+
+/// The labels file's folder and its parent: NAB keeps `labels/`, `config/`
+/// and `results/` side by side; the shared copy keeps them in one folder.
+fn data_roots(labels: &Path) -> Vec<PathBuf> {
+    let dir = labels.parent().unwrap_or(Path::new("."));
+    let mut roots = vec![dir.to_owned()];
+    if let Some(parent) = dir.parent() {
+        roots.push(parent.to_owned());
+    }
+    roots
+}
+
+fn find_in(roots: &[PathBuf], relative: &str) -> Option<PathBuf> {
+    roots.iter().map(|r| r.join(relative)).find(|p| p.exists())
+}
+
+fn find_beside(labels: &Path, name: &str) -> Option<PathBuf> {
+    find_in(&data_roots(labels), name)
+}
+
+/// Delays of the first counted detection from the first label in each
+/// window (labels JSON: `{"<key>": ["<timestamp>", ...]}`).
+fn label_delays(
+    path: &Path,
+    files: &[FileDetections],
+    scores: &CorpusScores,
+) -> Result<DelayStats, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let raw: BTreeMap<String, Vec<String>> =
+        serde_json::from_str(&text).map_err(|source| Error::InvalidJson {
+            what: "labels",
+            source,
+        })?;
+    let mut delays = Vec::new();
+    for (file, report) in files.iter().zip(&scores.standard.files) {
+        let labels: Vec<NaiveDateTime> = raw
+            .get(&report.name)
+            .map(|l| l.iter().map(|t| parse_timestamp(t)).collect())
+            .transpose()?
+            .unwrap_or_default();
+        let rows: Vec<usize> = labels
+            .iter()
+            .filter_map(|t| file.timestamps.binary_search(t).ok())
+            .collect();
+        for w in &report.score.windows {
+            if !w.scored {
+                continue;
+            }
+            let label = rows
+                .iter()
+                .copied()
+                .find(|&r| w.window.start_row <= r && r <= w.window.end_row);
+            delays.push(match (w.first_detection_row, label) {
+                (Some(d), Some(l)) => Some(d as i64 - l as i64),
+                _ => None,
+            });
+        }
+    }
+    Ok(DelayStats::of(delays))
+}
+
+/// Published detectors with a results file for every evaluated series
+/// (`results/<det>/<category>/<det>_<name>.csv`, NAB's layout, or
+/// `results/<det>/<det>_<name>.csv`) and thresholds in
+/// `config/thresholds.json`, scored here at NAB's thresholds.
+fn published_from_results(
+    roots: &[PathBuf],
+    windows: &CorpusWindows,
+    profiles: &Profiles,
+    files: &[FileDetections],
+) -> Result<Vec<PublishedScore>, Error> {
+    let (Some(results), Some(thresholds)) = (
+        find_in(roots, "results"),
+        find_in(roots, "config/thresholds.json"),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let thresholds = read_thresholds_json(thresholds)?;
+    let mut detectors: Vec<String> = std::fs::read_dir(&results)
+        .map_err(|source| Error::Io {
+            path: results.clone(),
+            source,
+        })?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .collect();
+    detectors.sort();
+    let mut out = Vec::new();
+    'detector: for detector in detectors {
+        let mut per_file = Vec::new();
+        for file in files {
+            let (category, name) = file.name.rsplit_once('/').unwrap_or(("", &file.name));
+            let candidates = [
+                results
+                    .join(&detector)
+                    .join(category)
+                    .join(format!("{detector}_{name}")),
+                results.join(&detector).join(format!("{detector}_{name}")),
+            ];
+            let Some(path) = candidates.iter().find(|p| p.is_file()) else {
+                continue 'detector;
+            };
+            let r = read_results_csv(path)?;
+            if r.timestamps != file.timestamps {
+                continue 'detector;
+            }
+            per_file.push(r);
+        }
+        let mut scores = [0.0; 3];
+        for (slot, profile) in scores.iter_mut().zip(Profile::ALL) {
+            let Some(threshold) = thresholds.get(&detector, profile) else {
+                continue 'detector;
+            };
+            let detected = files
+                .iter()
+                .zip(&per_file)
+                .map(|(f, r)| {
+                    Ok(FileDetections {
+                        name: f.name.clone(),
+                        timestamps: f.timestamps.clone(),
+                        detections: r.detections(threshold)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            let Some(score) =
+                score_corpus(&detected, windows, &profiles.get(profile))?.normalized_score
+            else {
+                continue 'detector;
+            };
+            *slot = score;
+        }
+        out.push(PublishedScore {
+            detector,
+            scores,
+            source: PublishedSource::Results,
+        });
+    }
+    Ok(out)
+}
+
+/// The rows of SCOREBOARD.md's table for the same windows: the first `###`
+/// section whose heading says `<windows> windows` and whose table has the
+/// columns `Detector | Standard | Reward low FP | Reward low FN` (the null
+/// detector left out). Anything else is not parseable and gives nothing.
+fn parse_scoreboard(text: &str, windows: usize) -> Vec<PublishedScore> {
+    let needle = format!("{windows} windows");
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if !(line.starts_with("### ") && line.contains(&needle)) {
+            continue;
+        }
+        let mut rows = Vec::new();
+        let mut header_seen = false;
+        for line in lines.by_ref() {
+            if line.starts_with('#') {
+                break;
+            }
+            let cells: Vec<&str> = line
+                .trim()
+                .trim_matches('|')
+                .split('|')
+                .map(str::trim)
+                .collect();
+            if cells.len() != 4 {
+                continue;
+            }
+            if !header_seen {
+                let header: Vec<String> = cells.iter().map(|c| c.to_lowercase()).collect();
+                header_seen = header[0].starts_with("detector")
+                    && header[1] == "standard"
+                    && header[2] == "reward low fp"
+                    && header[3] == "reward low fn";
+                continue;
+            }
+            let scores: Vec<f64> = cells[1..].iter().filter_map(|c| c.parse().ok()).collect();
+            let detector = cells[0].to_owned();
+            if let ([a, b, c], false) = (scores.as_slice(), detector == "null") {
+                rows.push(PublishedScore {
+                    detector,
+                    scores: [*a, *b, *c],
+                    source: PublishedSource::Scoreboard,
+                });
+            }
+        }
+        if header_seen {
+            return rows;
+        }
+    }
+    Vec::new()
+}
+
+/// The `--json` shape: `{"files": {name: {profile: score}}, "overall":
+/// {"standard": N, "reward_low_FP": N, "reward_low_FN": N}}` (a file with no
+/// windows scores `null`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NabSummary {
+    /// Per file, each file normalised on its own.
+    pub files: BTreeMap<String, BTreeMap<&'static str, Option<f64>>>,
+    /// Over all files, NAB's corpus normalisation.
+    pub overall: BTreeMap<&'static str, Option<f64>>,
+}
+
+impl NabEvaluation {
+    /// The `--json` summary.
+    pub fn summary(&self) -> NabSummary {
+        let mut files = BTreeMap::new();
+        let mut overall = BTreeMap::new();
+        for profile in Profile::ALL {
+            let corpus = self.scores.get(profile);
+            overall.insert(profile.key(), corpus.normalized_score);
+            for f in &corpus.files {
+                files
+                    .entry(f.name.clone())
+                    .or_insert_with(BTreeMap::new)
+                    .insert(profile.key(), f.normalized_score);
+            }
+        }
+        NabSummary { files, overall }
+    }
+}
+
+fn score(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}"))
+}
+
+fn delays(d: &DelayStats) -> String {
+    match (d.median, d.best, d.worst) {
+        (Some(m), Some(b), Some(w)) => format!(
+            "median {m}, best {b}, worst {w} ({} of {} windows detected)",
+            d.detected, d.windows
+        ),
+        _ => format!("no window detected (of {})", d.windows),
+    }
+}
+
+impl fmt::Display for NabEvaluation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = &self.detect;
+        let std = &self.scores.standard;
+        writeln!(
+            f,
+            "NAB evaluation: {} series, {} windows; one detect configuration for all ({}):",
+            self.files.len(),
+            std.windows,
+            self.config_origin
+        )?;
+        writeln!(
+            f,
+            "  bin_secs = {}, window_bins = {}, allowed_lateness_secs = {}, baseline_half_life_bins = {}, warmup_bins = {},",
+            d.bin_secs, d.window_bins, d.allowed_lateness_secs, d.baseline_half_life_bins, d.warmup_bins
+        )?;
+        writeln!(
+            f,
+            "  z_threshold = {}, min_count = {}, absolute_count = {}, sustain_ratio = {}, resolve_after_quiet_bins = {}",
+            d.z_threshold, d.min_count, d.absolute_count, d.sustain_ratio, d.resolve_after_quiet_bins
+        )?;
+        writeln!(
+            f,
+            "  a detection = an incident opened or escalated in the row's bin\n"
+        )?;
+        let width = self
+            .files
+            .iter()
+            .map(|x| x.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(7);
+        writeln!(
+            f,
+            "{:width$}  {:>6}  {:>8}  {:>3}  {:>8}  {:>13}  {:>13}  delays (rows from window start)",
+            "file", "rows", "windows", "FP", "standard", "reward_low_FP", "reward_low_FN"
+        )?;
+        for (i, file) in self.files.iter().enumerate() {
+            let report = |p: Profile| &self.scores.get(p).files[i];
+            let s = report(Profile::Standard);
+            let found: Vec<String> = s
+                .score
+                .windows
+                .iter()
+                .map(|w| {
+                    w.delay_rows
+                        .map_or_else(|| "miss".to_owned(), |d| d.to_string())
+                })
+                .collect();
+            writeln!(
+                f,
+                "{:width$}  {:>6}  {:>8}  {:>3}  {:>8}  {:>13}  {:>13}  {}",
+                file.name,
+                file.rows,
+                format!("{}/{}", s.score.detected_windows(), s.score.windows.len()),
+                s.score.fp,
+                score(s.normalized_score),
+                score(report(Profile::RewardLowFp).normalized_score),
+                score(report(Profile::RewardLowFn).normalized_score),
+                found.join(" ")
+            )?;
+        }
+        writeln!(
+            f,
+            "{:width$}  {:>6}  {:>8}  {:>3}  {:>8}  {:>13}  {:>13}",
+            "overall",
+            self.files.iter().map(|x| x.rows).sum::<usize>(),
+            format!("{}/{}", std.detected_windows, std.windows),
+            std.fp,
+            score(std.normalized_score),
+            score(self.scores.reward_low_fp.normalized_score),
+            score(self.scores.reward_low_fn.normalized_score),
+        )?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "First detection from window start, rows (= bins): {}",
+            delays(&self.delay_from_window_start)
+        )?;
+        if let Some(d) = &self.delay_from_label {
+            writeln!(
+                f,
+                "First detection from the window's labelled anomaly, rows (negative = before it): {}",
+                delays(d)
+            )?;
+        }
+        if !self.missing.is_empty() {
+            writeln!(
+                f,
+                "Note: {} labelled file(s) have no series under the data folder and are not scored: {}",
+                self.missing.len(),
+                self.missing.join(", ")
+            )?;
+        }
+        if !self.published.is_empty() {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "Published detectors on the same files (NAB's corpus-optimised thresholds):"
+            )?;
+            let width = self
+                .published
+                .iter()
+                .map(|p| p.detector.len())
+                .max()
+                .unwrap_or(0)
+                .max(20);
+            writeln!(
+                f,
+                "{:width$}  {:>8}  {:>13}  {:>13}  source",
+                "detector", "standard", "reward_low_FP", "reward_low_FN"
+            )?;
+            let vigil = [
+                std.normalized_score,
+                self.scores.reward_low_fp.normalized_score,
+                self.scores.reward_low_fn.normalized_score,
+            ];
+            let mut vigil_printed = false;
+            let print_vigil = |f: &mut fmt::Formatter<'_>| {
+                writeln!(
+                    f,
+                    "{:width$}  {:>8}  {:>13}  {:>13}  this run",
+                    "Vigil",
+                    score(vigil[0]),
+                    score(vigil[1]),
+                    score(vigil[2])
+                )
+            };
+            for p in &self.published {
+                if !vigil_printed && vigil[0].is_some_and(|v| v >= p.scores[0]) {
+                    print_vigil(f)?;
+                    vigil_printed = true;
+                }
+                writeln!(
+                    f,
+                    "{:width$}  {:>8.2}  {:>13.2}  {:>13.2}  {}",
+                    p.detector,
+                    p.scores[0],
+                    p.scores[1],
+                    p.scores[2],
+                    match p.source {
+                        PublishedSource::Results => "results/ rescored here",
+                        PublishedSource::Scoreboard => "SCOREBOARD.md",
+                    }
+                )?;
+            }
+            if !vigil_printed {
+                print_vigil(f)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_stats_median_of_even_and_odd_counts() {
+        let d = DelayStats::of([Some(3), None, Some(1), Some(7)]);
+        assert_eq!((d.detected, d.windows), (3, 4));
+        assert_eq!((d.median, d.best, d.worst), (Some(3.0), Some(1), Some(7)));
+        let d = DelayStats::of([Some(4), Some(-2)]);
+        assert_eq!(d.median, Some(1.0));
+        assert_eq!(DelayStats::of([None]).median, None);
+    }
+
+    #[test]
+    fn scoreboard_table_is_found_by_its_window_count() {
+        let text = "\
+# Board
+### All 10 files (31 windows)
+| Detector (results/ dir) | Standard | Reward low FP | Reward low FN |
+|---|---|---|---|
+| ARTime | 81.84 | 70.08 | 87.89 |
+### The 5 shared files (AAPL; 16 windows)
+| Detector (results/ dir) | Standard | Reward low FP | Reward low FN |
+|---|---|---|---|
+| ARTime | 81.44 | 69.44 | 87.63 |
+| contextOSE | 60.41 | 58.25 | 62.73 |
+| null | 0.00 | 0.00 | 0.00 |
+
+(text)
+### Other
+| ARTime | 1 | 2 | 3 |
+";
+        let rows = parse_scoreboard(text, 16);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].detector, "contextOSE");
+        assert_eq!(rows[1].scores, [60.41, 58.25, 62.73]);
+        assert!(parse_scoreboard(text, 7).is_empty());
+    }
+}

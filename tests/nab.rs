@@ -1,0 +1,215 @@
+//! `vigil eval nab` on NAB's realTweets series in ../shared/data/nab-tweets
+//! (see its PROVENANCE.md): the `--json` shape, scores in NAB's range, the
+//! table, and the recursive search for series. Every test prints a SKIP
+//! line and passes when the data folder is absent.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::util::{root, temp_dir, vigil};
+
+const PROFILES: [&str; 3] = ["standard", "reward_low_FP", "reward_low_FN"];
+const TICKERS: [&str; 5] = ["AAPL", "AMZN", "GOOG", "IBM", "KO"];
+
+/// ../shared/data/nab-tweets, or `None` after printing why the test skips.
+fn nab_data() -> Option<PathBuf> {
+    let dir = root().join("../shared/data/nab-tweets");
+    if dir.join("combined_windows.json").is_file() {
+        Some(dir)
+    } else {
+        println!(
+            "SKIP: {} absent (NAB realTweets series and labels)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Runs `vigil eval nab` and returns stdout; panics with stderr on failure.
+fn eval_nab(args: &[&str]) -> String {
+    let out = vigil()
+        .args(["eval", "nab"])
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "vigil eval nab {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json_run(data: &str, labels: &str) -> Value {
+    let stdout = eval_nab(&["--data", data, "--labels", labels, "--json"]);
+    assert_eq!(stdout.lines().count(), 1, "one JSON object:\n{stdout}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// A normalised NAB score: finite, at most 100 (the perfect detector).
+/// There is no fixed floor (each false positive costs up to `fpWeight`), so
+/// the lower check is a generous sanity bound.
+fn check_score(what: &str, v: &Value) -> f64 {
+    let s = v
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what}: {v} is not a number"));
+    assert!(s.is_finite(), "{what}: {s}");
+    assert!(
+        (-1000.0..=100.0).contains(&s),
+        "{what}: {s} outside NAB's range"
+    );
+    s
+}
+
+#[test]
+fn eval_nab_json_has_the_documented_shape_and_scores_in_range() {
+    let Some(dir) = nab_data() else { return };
+    let data = dir.join("data");
+    let labels = dir.join("combined_windows.json");
+    let json = json_run(data.to_str().unwrap(), labels.to_str().unwrap());
+
+    let top = json.as_object().unwrap();
+    assert_eq!(
+        top.keys().collect::<Vec<_>>(),
+        ["files", "overall"],
+        "{json}"
+    );
+    let files = json["files"].as_object().unwrap();
+    let expected: Vec<String> = TICKERS
+        .iter()
+        .map(|t| format!("realTweets/Twitter_volume_{t}.csv"))
+        .collect();
+    assert_eq!(files.keys().cloned().collect::<Vec<_>>(), expected);
+    for (name, scores) in files {
+        let scores = scores.as_object().unwrap();
+        assert_eq!(scores.len(), 3, "{name}: {scores:?}");
+        for p in PROFILES {
+            check_score(&format!("{name} {p}"), &scores[p]);
+        }
+    }
+    let overall = json["overall"].as_object().unwrap();
+    assert_eq!(overall.len(), 3, "{overall:?}");
+    let scores: Vec<f64> = PROFILES
+        .iter()
+        .map(|p| check_score(&format!("overall {p}"), &overall[*p]))
+        .collect();
+    println!("vigil eval nab overall: {scores:?}");
+    // Better than the null detector (0): it finds labelled windows.
+    assert!(scores[0] > 0.0, "standard {}", scores[0]);
+}
+
+#[test]
+fn eval_nab_table_states_the_config_delays_and_published_detectors() {
+    let Some(dir) = nab_data() else { return };
+    let data = dir.join("data");
+    let labels = dir.join("combined_windows.json");
+    let table = eval_nab(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+    ]);
+    println!("{table}");
+    for needle in [
+        "one detect configuration for all (config/nab.toml, built in)",
+        "bin_secs = 300",
+        "overall",
+        "First detection from window start, rows (= bins): median",
+        "First detection from the window's labelled anomaly",
+        "Vigil",
+        // Rescored from results/ at NAB's thresholds, and from SCOREBOARD.md.
+        "ARTime       ",
+        "results/ rescored here",
+        "contextOSE",
+        "SCOREBOARD.md",
+    ] {
+        assert!(table.contains(needle), "missing `{needle}` in:\n{table}");
+    }
+    // The rescored ARTime row is SCOREBOARD.md's published figure.
+    let artime = table
+        .lines()
+        .find(|l| l.starts_with("ARTime "))
+        .unwrap_or_else(|| panic!("no ARTime row in:\n{table}"));
+    assert!(artime.contains("81.44"), "{artime}");
+}
+
+#[test]
+fn eval_nab_searches_the_data_folder_recursively() {
+    // From the data set's root, results CSVs (more columns) and windows.csv
+    // are skipped, and data/Twitter_volume_X.csv resolves to NAB's
+    // realTweets/ key: the same scores as from data/.
+    let Some(dir) = nab_data() else { return };
+    let labels = dir.join("combined_windows.json");
+    let labels = labels.to_str().unwrap();
+    let from_data = json_run(dir.join("data").to_str().unwrap(), labels);
+    let from_root = json_run(dir.to_str().unwrap(), labels);
+    assert_eq!(from_data, from_root);
+}
+
+#[test]
+fn eval_nab_takes_a_config_and_reports_its_problems() {
+    let Some(dir) = nab_data() else { return };
+    let tmp = temp_dir("eval-nab");
+    let data = dir.join("data");
+    let labels = dir.join("combined_windows.json");
+    let args = |config: &PathBuf| {
+        vec![
+            "--data".to_owned(),
+            data.display().to_string(),
+            "--labels".to_owned(),
+            labels.display().to_string(),
+            "--config".to_owned(),
+            config.display().to_string(),
+            "--json".to_owned(),
+        ]
+    };
+
+    // No watches needed: only [detect] matters.
+    let good = tmp.join("fine.toml");
+    std::fs::write(
+        &good,
+        "[detect]\nbin_secs = 300\nwindow_bins = 1\nz_threshold = 8.0\n",
+    )
+    .unwrap();
+    let out = vigil()
+        .args(["eval", "nab"])
+        .args(args(&good))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_score("fine.toml standard", &json["overall"]["standard"]);
+
+    // 600-second bins would hold two 5-minute rows each: a clear error
+    // naming the key to change.
+    let coarse = tmp.join("coarse.toml");
+    std::fs::write(&coarse, "[detect]\nbin_secs = 600\n").unwrap();
+    let out = vigil()
+        .args(["eval", "nab"])
+        .args(args(&coarse))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("detect.bin_secs"), "{stderr}");
+
+    let bad = tmp.join("bad.toml");
+    std::fs::write(&bad, "[detect]\nbin_secs = 0\nz_threshold = -1\n").unwrap();
+    let out = vigil()
+        .args(["eval", "nab"])
+        .args(args(&bad))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("detect.bin_secs") && stderr.contains("detect.z_threshold"),
+        "{stderr}"
+    );
+}
