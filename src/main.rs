@@ -475,9 +475,10 @@ impl Process {
             info!(path = %store.path().display(), "Incident store open.");
             let sinks = vigil_alert::build_sinks(&settings.config.alert.sinks)
                 .context("building alert sinks")?;
+            let store = std::sync::Arc::new(store);
             let stage = AlertStage {
-                store: std::sync::Arc::new(store),
-                dispatcher: vigil_alert::Dispatcher::spawn(sinks, metrics.clone()),
+                store: store.clone(),
+                dispatcher: vigil_alert::Dispatcher::spawn(sinks, metrics.clone(), store),
                 metrics: metrics.clone(),
                 now: vigil_pipeline::wall_clock,
             };

@@ -32,10 +32,10 @@ pub fn alert_stage(name: &str) -> vigil_alert::AlertStage {
         vigil_incidents::EscalationPolicy::notify_all(Vec::new()),
     )
     .unwrap();
-    let metrics = vigil_telemetry::Metrics::new();
+    let (store, metrics) = (std::sync::Arc::new(store), vigil_telemetry::Metrics::new());
     vigil_alert::AlertStage {
-        store: std::sync::Arc::new(store),
-        dispatcher: vigil_alert::Dispatcher::spawn(Vec::new(), metrics.clone()),
+        store: store.clone(),
+        dispatcher: vigil_alert::Dispatcher::spawn(Vec::new(), metrics.clone(), store),
         metrics,
         now: vigil_pipeline::wall_clock,
     }

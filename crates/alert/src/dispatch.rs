@@ -9,9 +9,11 @@
 //! `vigil_alert_sent_alerts_total{sink,severity}` and
 //! `vigil_alert_failed_alerts_total{sink}`.
 
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
-use vigil_incidents::Notification;
+use vigil_incidents::{IncidentStore, Notification};
 use vigil_telemetry::Metrics;
 
 use crate::Sink;
@@ -29,10 +31,12 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Starts the delivery task, which owns `sinks` and ends when every
-    /// handle is dropped.
-    pub fn spawn(sinks: Vec<Sink>, metrics: Metrics) -> Dispatcher {
+    /// handle is dropped. Each notification, once every sink it names has
+    /// been tried, is removed from `store`'s outbox (see
+    /// [`IncidentStore::pending_notifications`]).
+    pub fn spawn(sinks: Vec<Sink>, metrics: Metrics, store: Arc<IncidentStore>) -> Dispatcher {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(sinks, metrics, rx));
+        tokio::spawn(run(sinks, metrics, store, rx));
         Dispatcher { tx }
     }
 
@@ -82,7 +86,12 @@ impl Dispatcher {
     }
 }
 
-async fn run(mut sinks: Vec<Sink>, metrics: Metrics, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn run(
+    mut sinks: Vec<Sink>,
+    metrics: Metrics,
+    store: Arc<IncidentStore>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+) {
     while let Some(job) = rx.recv().await {
         let mut failed = 0;
         let mut touched = vec![false; sinks.len()];
@@ -133,6 +142,17 @@ async fn run(mut sinks: Vec<Sink>, metrics: Metrics, mut rx: mpsc::UnboundedRece
                     error!(sink = sink.name(), error = %e, "Sink flush failed.");
                 }
             }
+        }
+        // Tried everywhere (delivered, or failed after its retries and
+        // counted): out of the outbox.
+        let ids: Vec<u64> = job.notifications.iter().map(|n| n.outbox_id).collect();
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.notifications_done(&ids)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                error!(error = %e, "Clearing delivered notifications failed; they will be sent again after a restart.")
+            }
+            Err(e) => error!(error = %e, "Clearing delivered notifications panicked."),
         }
         if let Some(done) = job.done {
             let _ = done.send(failed);

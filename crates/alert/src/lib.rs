@@ -29,10 +29,11 @@
 //!     &dir.path().join("incidents.redb"),
 //!     EscalationPolicy::notify_all(vec!["stdout".into()]),
 //! ).unwrap();
-//! let metrics = Metrics::new();
+//! let (store, metrics) = (Arc::new(store), Metrics::new());
+//! let sinks = vec![Sink::lines("stdout", Box::new(tokio::io::sink()))];
 //! let stage = AlertStage {
-//!     store: Arc::new(store),
-//!     dispatcher: Dispatcher::spawn(vec![Sink::lines("stdout", Box::new(tokio::io::sink()))], metrics.clone()),
+//!     store: store.clone(),
+//!     dispatcher: Dispatcher::spawn(sinks, metrics.clone(), store),
 //!     metrics,
 //!     now: || EventTime(61_000),
 //! };

@@ -119,6 +119,18 @@ where
         .transport_received_messages
         .with_label_values(&[Stream::Spikes.as_str()]);
     let mut totals = AlertTotals::default();
+    // Notifications a crash kept from their sinks last time.
+    let pending = {
+        let store = stage.store.clone();
+        tokio::task::spawn_blocking(move || store.pending_notifications()).await??
+    };
+    if !pending.is_empty() {
+        info!(
+            notifications = pending.len(),
+            "Delivering notifications left undelivered by the last run."
+        );
+        totals.failed += stage.dispatcher.deliver(pending).await;
+    }
     let suppress = |totals: &mut AlertTotals, reason: &'static str| {
         *totals.suppressed.entry(reason).or_default() += 1;
         metrics
@@ -183,4 +195,87 @@ where
     alerts_out.flush().await?;
     info!(alerts = totals.total(), "Alert finished.");
     Ok(totals)
+}
+
+#[cfg(test)]
+mod tests {
+    use vigil_incidents::EscalationPolicy;
+    use vigil_transport::{memory_stream, Discard, Producer, Record};
+    use vigil_types::WatchId;
+
+    use super::*;
+    use crate::Sink;
+
+    fn spike(t: Transition) -> Spike {
+        Spike {
+            watch: WatchId::from("acme"),
+            incident: "acme-1".into(),
+            transition: t,
+            level: Level::Major,
+            triggers: vec![],
+            reason: "major".into(),
+            window_start: EventTime(0),
+            window_end: EventTime(60_000),
+            observed: 90,
+            baseline: 3.0,
+            z: 30.0,
+            negative_share: 0.7,
+            top_terms: vec!["recall".into()],
+            sample_post_ids: vec![],
+            distinct_sources: 3,
+            distinct_regions: 0,
+            crisis_kinds: vec![],
+        }
+    }
+
+    /// A crash between the store's commit and the delivery: the next run
+    /// delivers from the outbox first, and a replay of the same spike does
+    /// not notify again.
+    #[tokio::test]
+    async fn a_notification_committed_but_not_delivered_is_delivered_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("incidents.redb");
+        let out = dir.path().join("stdout.jsonl");
+        {
+            let store =
+                IncidentStore::open(&path, EscalationPolicy::notify_all(vec!["stdout".into()]))
+                    .unwrap();
+            let o = store
+                .on_spike(&spike(Transition::Opened), EventTime(61_000))
+                .unwrap();
+            assert_eq!(o.notifications().len(), 1);
+            // ...and the process dies before delivering it.
+        }
+        let store = Arc::new(
+            IncidentStore::open(&path, EscalationPolicy::notify_all(vec!["stdout".into()]))
+                .unwrap(),
+        );
+        assert_eq!(store.pending_notifications().unwrap().len(), 1);
+        let file = tokio::fs::File::create(&out).await.unwrap();
+        let metrics = Metrics::new();
+        let stage = AlertStage {
+            store: store.clone(),
+            dispatcher: Dispatcher::spawn(
+                vec![Sink::lines("stdout", Box::new(file))],
+                metrics.clone(),
+                store.clone(),
+            ),
+            metrics,
+            now: || EventTime(62_000),
+        };
+        let (mut tx, rx) = memory_stream(4);
+        // The upstream replays the spike (its offset was not committed).
+        tx.send(vec![Record::new("acme", spike(Transition::Opened))])
+            .await
+            .unwrap();
+        drop(tx);
+        let totals = run_alert(stage, rx, Discard, |_| {}).await.unwrap();
+        assert_eq!(totals.suppressed.get("duplicate"), Some(&1));
+        assert_eq!(totals.total(), 0, "the replay is not a new alert");
+        let lines = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(lines.lines().count(), 1, "{lines}");
+        let alert: Alert = serde_json::from_str(lines.trim()).unwrap();
+        assert_eq!(alert.incident, "acme-1");
+        assert!(store.pending_notifications().unwrap().is_empty());
+    }
 }

@@ -529,6 +529,15 @@ pub struct Notification {
     /// The escalation step, when a policy applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
+    /// Its key in the store's outbox (0 from the pure core, which has no
+    /// outbox): [`IncidentStore`](crate::IncidentStore) writes every
+    /// notification to the outbox in the same transaction as the change that
+    /// caused it; the deliverer calls
+    /// [`IncidentStore::notifications_done`](crate::IncidentStore::notifications_done)
+    /// once it has tried every sink. A crash in between leaves it in the
+    /// outbox for [`IncidentStore::pending_notifications`](crate::IncidentStore::pending_notifications).
+    #[serde(default)]
+    pub outbox_id: u64,
 }
 
 /// What an alert or spike did.

@@ -282,9 +282,23 @@ proptest! {
         let core_sent = run(&mut core, &ops);
         let mut store = IncidentStore::open(&path, policy()).unwrap();
         let store_sent = run(&mut store, &ops);
-        prop_assert_eq!(core_sent, store_sent);
+        // Every notification went through the outbox, numbered in order.
+        let ids: Vec<u64> = store_sent.iter().map(|n| n.outbox_id).collect();
+        prop_assert_eq!(&ids, &(1..=ids.len() as u64).collect::<Vec<_>>());
+        let unnumbered: Vec<Notification> = store_sent
+            .iter()
+            .cloned()
+            .map(|n| Notification { outbox_id: 0, ..n })
+            .collect();
+        prop_assert_eq!(&core_sent, &unnumbered);
         drop(store);
         let store = IncidentStore::open(&path, policy()).unwrap();
+        // None was marked delivered: after a "crash" all are pending.
+        prop_assert_eq!(store.pending_notifications().unwrap(), store_sent.clone());
+        let half: Vec<u64> = ids.iter().copied().step_by(2).collect();
+        store.notifications_done(&half).unwrap();
+        let left: Vec<u64> = store.pending_notifications().unwrap().iter().map(|n| n.outbox_id).collect();
+        prop_assert_eq!(left, ids.iter().copied().filter(|i| !half.contains(i)).collect::<Vec<_>>());
         let want: Vec<Incident> = core.incidents().cloned().collect();
         let got: Vec<Incident> = want.iter().filter_map(|i| store.get(&i.id)).collect();
         prop_assert_eq!(got, want);

@@ -31,6 +31,49 @@ const ALERT_IDS: TableDefinition<&str, i64> = TableDefinition::new("alert_ids");
 const SILENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("silences");
 /// Counters: `schema`, `next_silence`.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Notifications committed but not yet delivered (key: outbox id).
+const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+
+/// Results that carry notifications, which [`IncidentStore`] puts in its
+/// outbox in the same transaction.
+trait Notifies {
+    fn notifications_mut(&mut self) -> Vec<&mut Notification>;
+}
+
+impl Notifies for Outcome {
+    fn notifications_mut(&mut self) -> Vec<&mut Notification> {
+        match self {
+            Outcome::Recorded { notifications, .. } => notifications.iter_mut().collect(),
+            Outcome::Duplicate | Outcome::Ignored => Vec::new(),
+        }
+    }
+}
+
+impl Notifies for Vec<Outcome> {
+    fn notifications_mut(&mut self) -> Vec<&mut Notification> {
+        self.iter_mut()
+            .flat_map(|o| o.notifications_mut())
+            .collect()
+    }
+}
+
+impl Notifies for Vec<Notification> {
+    fn notifications_mut(&mut self) -> Vec<&mut Notification> {
+        self.iter_mut().collect()
+    }
+}
+
+impl Notifies for Silence {
+    fn notifications_mut(&mut self) -> Vec<&mut Notification> {
+        Vec::new()
+    }
+}
+
+impl Notifies for ActOutcome {
+    fn notifications_mut(&mut self) -> Vec<&mut Notification> {
+        self.notifications.iter_mut().collect()
+    }
+}
 
 /// The on-disk layout version this code writes.
 const SCHEMA: u64 = 1;
@@ -113,10 +156,24 @@ fn load(db: &Database) -> Result<Loaded, Error> {
     Ok((incidents, seen, silences, next_silence))
 }
 
-fn write(db: &Database, t: &IncidentTracker, d: &Dirty) -> Result<(), Error> {
+fn write(
+    db: &Database,
+    t: &IncidentTracker,
+    d: &Dirty,
+    outbox: &mut [&mut Notification],
+) -> Result<(), Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate);
     {
+        if !outbox.is_empty() {
+            let mut table = txn.open_table(OUTBOX)?;
+            let first = table.last()?.map(|(k, _)| k.value()).unwrap_or(0) + 1;
+            for (id, n) in (first..).zip(outbox.iter_mut()) {
+                n.outbox_id = id;
+                let bytes = serde_json::to_vec(&**n).expect("a notification always serialises");
+                table.insert(id, bytes.as_slice())?;
+            }
+        }
         let mut table = txn.open_table(INCIDENTS)?;
         for id in &d.incidents {
             match t.get(id) {
@@ -183,6 +240,7 @@ impl IncidentStore {
             txn.open_table(INCIDENTS)?;
             txn.open_table(ALERT_IDS)?;
             txn.open_table(SILENCES)?;
+            txn.open_table(OUTBOX)?;
             {
                 let mut meta = txn.open_table(META)?;
                 let schema = meta.get("schema")?.map(|v| v.value());
@@ -256,14 +314,14 @@ impl IncidentStore {
     }
 
     /// Applies `f`, commits what it touched, broadcasts the changes.
-    fn mutate<T>(
+    fn mutate<T: Notifies>(
         &self,
         f: impl FnOnce(&mut IncidentTracker) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let mut g = self.lock();
         let result = f(&mut g.tracker);
         let dirty = g.tracker.take_dirty();
-        let out = match result {
+        let mut out = match result {
             Ok(v) => v,
             Err(e) => {
                 if !dirty.is_empty() {
@@ -272,20 +330,58 @@ impl IncidentStore {
                 return Err(e);
             }
         };
-        if dirty.is_empty() {
+        let mut outbox = out.notifications_mut();
+        if dirty.is_empty() && outbox.is_empty() {
             return Ok(out);
         }
-        if let Err(e) = write(&self.db, &g.tracker, &dirty) {
+        if let Err(e) = write(&self.db, &g.tracker, &dirty, &mut outbox) {
             // Nothing of this call reached the file: forget it in memory too.
             let _ = self.reload(&mut g);
             return Err(e);
         }
+        drop(outbox);
         let inner = &mut *g;
         for c in inner.tracker.changes(&dirty, &mut inner.seq) {
             // No subscriber is fine.
             let _ = self.changes.send(c);
         }
         Ok(out)
+    }
+
+    /// Notifications committed but not yet marked done, oldest first: after
+    /// a crash between a change and its delivery, deliver these at start.
+    pub fn pending_notifications(&self) -> Result<Vec<Notification>, Error> {
+        let r = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for e in r.open_table(OUTBOX)?.iter()? {
+            let (k, v) = e?;
+            let n: Notification =
+                serde_json::from_slice(v.value()).map_err(|source| Error::Corrupt {
+                    key: format!("outbox/{}", k.value()),
+                    source,
+                })?;
+            out.push(n);
+        }
+        Ok(out)
+    }
+
+    /// Removes delivered (or given-up) notifications from the outbox.
+    pub fn notifications_done(&self, outbox_ids: &[u64]) -> Result<(), Error> {
+        let ids: Vec<u64> = outbox_ids.iter().copied().filter(|i| *i != 0).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let _g = self.lock();
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate);
+        {
+            let mut table = txn.open_table(OUTBOX)?;
+            for id in ids {
+                table.remove(id)?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
     }
 
     fn reload(&self, g: &mut Inner) -> Result<(), Error> {

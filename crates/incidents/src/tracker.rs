@@ -855,6 +855,7 @@ fn notify(
         sinks,
         reason,
         step,
+        outbox_id: 0,
     }
 }
 

@@ -4,8 +4,8 @@
 //! cleanly and holds every printed change. Twice, so a recovered file is
 //! also written to and killed again.
 //!
-//! The writer is this same test binary, re-run with `KILL_CHILD_ENV` set
-//! (the `child_writer` test does nothing without it).
+//! The writer is this same test binary (`harness = false`), re-run with
+//! `KILL_CHILD_ENV` set: `main` then writes until killed instead of testing.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -44,15 +44,11 @@ fn policy() -> EscalationPolicy {
     EscalationPolicy::notify_all(vec!["stdout".into()])
 }
 
-/// The writer: runs only when the parent sets `KILL_CHILD_ENV` to a store
-/// path; writes until it is killed.
-#[test]
-fn child_writer() {
-    let Ok(path) = std::env::var(KILL_CHILD_ENV) else {
-        return;
-    };
+/// The writer (the parent set `KILL_CHILD_ENV` to a store path): writes
+/// until it is killed.
+fn child_writer(path: &str) {
     let start: i64 = std::env::var(KILL_START_ENV).unwrap().parse().unwrap();
-    let store = IncidentStore::open(Path::new(&path), policy()).unwrap();
+    let store = IncidentStore::open(Path::new(path), policy()).unwrap();
     for i in start.. {
         let id = format!("acme-{i}");
         let now = EventTime(i * 1000);
@@ -77,7 +73,6 @@ fn child_writer() {
 /// `at_least` acks; returns the last ack it reported.
 fn write_then_kill(path: &Path, start: i64, at_least: i64) -> i64 {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_writer", "--nocapture", "--test-threads=1"])
         .env(KILL_CHILD_ENV, path)
         .env(KILL_START_ENV, start.to_string())
         .stdout(Stdio::piped())
@@ -122,12 +117,19 @@ fn check(path: &Path, upto: i64) -> IncidentStore {
     store
 }
 
-#[cfg(unix)]
-#[test]
-fn kill_9_during_a_burst_loses_nothing_acknowledged() {
-    if std::env::var(KILL_CHILD_ENV).is_ok() {
+fn main() {
+    if let Ok(path) = std::env::var(KILL_CHILD_ENV) {
+        child_writer(&path);
         return;
     }
+    // Same output as libtest's, so the test command counts it.
+    println!("\nrunning 1 test");
+    kill_9_during_a_burst_loses_nothing_acknowledged();
+    println!("test kill_9_during_a_burst_loses_nothing_acknowledged ... ok");
+    println!("\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n");
+}
+
+fn kill_9_during_a_burst_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(STORE_FILE);
     let first = write_then_kill(&path, 0, 40);
