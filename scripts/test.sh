@@ -48,6 +48,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 step "cargo bench --no-run (benches compile)"
 cargo bench --workspace --no-run --locked --quiet
 
+step "cargo fuzz: normaliser and scorer, ${VIGIL_FUZZ_SECS:-30} s on stable (first run installs cargo-fuzz and builds the target: about 3 + 5 min on 2 cores, cached after)"
+bash scripts/fuzz.sh
+
 step "cargo test (unit, doc, golden scenarios, binary over HTTP)"
 cargo test --workspace --locked 2>&1 | tee "$log"
 
