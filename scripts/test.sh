@@ -48,6 +48,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 step "cargo bench --no-run (benches compile)"
 cargo bench --workspace --no-run --locked --quiet
 
+step "browser for the console test (Debian chromium, playwright-core)"
+if chromium_path="$(bash scripts/browser.sh)"; then
+  export VIGIL_TEST_CHROMIUM="$chromium_path"
+else
+  echo "note: no browser could be installed; the console browser test will print SKIP"
+fi
+
 step "cargo fuzz: normaliser and scorer, ${VIGIL_FUZZ_SECS:-30} s on stable (first run installs cargo-fuzz and builds the target: about 3 + 5 min on 2 cores, cached after)"
 bash scripts/fuzz.sh
 

@@ -2,6 +2,7 @@
 
 mod bench;
 mod gen;
+mod incidents;
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
@@ -91,6 +92,9 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Work on incidents through a running Vigil's HTTP API: list, show,
+    /// ack, assign, comment, resolve, reopen, export.
+    Incidents(incidents::IncidentsArgs),
     /// Write deterministic synthetic posts, a spike sidecar and a config.
     Gen {
         /// RNG seed.
@@ -355,6 +359,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Incidents(args) => incidents::run(args),
         Command::Gen {
             seed,
             posts,
@@ -487,7 +492,17 @@ impl Process {
         } else {
             None
         };
-        let extra = axum::Router::new();
+        // The incident API and console live with the incident store.
+        let extra = match &alert {
+            Some(stage) => vigil_api::router(vigil_api::ApiState::new(
+                stage.store.clone(),
+                &settings.api,
+                metrics.clone(),
+                stage.dispatcher.sender(),
+                admin_cancel.clone(),
+            )),
+            None => axum::Router::new(),
+        };
         let admin = serve_admin(
             admin_addr,
             metrics.clone(),

@@ -138,6 +138,12 @@ pub struct DetectConfig {
     pub allowed_lateness_secs: u64,
     /// EWMA baseline half-life, bins.
     pub baseline_half_life_bins: f64,
+    /// Half-life, in days, of the 24 hour-of-day (UTC) seasonal factors;
+    /// 0 turns the seasonal baseline off.
+    pub seasonal_half_life_days: f64,
+    /// Largest hour-of-day factor (the expected count at the busiest hour
+    /// over the deseasonalised level).
+    pub seasonal_max_factor: f64,
     /// Bins of history before a z-score may fire.
     pub warmup_bins: u32,
     /// Minimum posts in a window for a volume spike.

@@ -515,6 +515,17 @@ pub(crate) fn load_layers(
             "must be a positive number",
         );
         c.check(
+            d.seasonal_half_life_days == 0.0
+                || (d.seasonal_half_life_days >= 0.5 && d.seasonal_half_life_days <= 365.0),
+            "detect.seasonal_half_life_days",
+            "must be 0 (off) or between 0.5 and 365",
+        );
+        c.check(
+            d.seasonal_max_factor >= 1.0 && d.seasonal_max_factor <= 100.0,
+            "detect.seasonal_max_factor",
+            "must be between 1 and 100",
+        );
+        c.check(
             d.z_threshold > 0.0 && d.z_threshold.is_finite(),
             "detect.z_threshold",
             "must be a positive number",

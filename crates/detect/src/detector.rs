@@ -33,6 +33,10 @@ pub struct DetectorParams {
     pub lateness_ms: i64,
     /// EWMA weight per bin.
     pub alpha: f64,
+    /// Learning rate of the hour-of-day factors (0: off).
+    pub seasonal_rate: f64,
+    /// Cap of an hour-of-day factor.
+    pub seasonal_max_factor: f64,
     /// Bins before z may fire.
     pub warmup_bins: u64,
     /// Minimum count for a volume spike.
@@ -63,6 +67,15 @@ impl DetectorParams {
             window_bins: d.window_bins as usize,
             lateness_ms: (d.allowed_lateness_secs * 1000) as i64,
             alpha: 1.0 - 0.5f64.powf(1.0 / d.baseline_half_life_bins),
+            seasonal_rate: if d.seasonal_half_life_days > 0.0 {
+                // Each hour's factor is updated once per window of that
+                // hour: 3600 / bin_secs times a day (once for longer bins).
+                let per_day = (3600.0 / d.bin_secs as f64).max(1.0);
+                1.0 - 0.5f64.powf(1.0 / (d.seasonal_half_life_days * per_day))
+            } else {
+                0.0
+            },
+            seasonal_max_factor: d.seasonal_max_factor,
             warmup_bins: u64::from(d.warmup_bins),
             min_count: d.min_count,
             z_threshold: d.z_threshold,
@@ -123,7 +136,12 @@ struct WatchState {
     window: VecDeque<Bin>,
     /// Start of the next bin to close.
     next_close: i64,
+    /// The deseasonalised level of the window count.
     baseline: Ewma,
+    /// Hour-of-day (UTC) factors: the expected count in hour h is
+    /// `baseline * season[h]`.
+    #[serde(default = "flat_season")]
+    season: [f64; 24],
     negative: Ewma,
     incident: Option<Incident>,
     last_window_count: u64,
@@ -165,6 +183,29 @@ pub struct Detector {
     terms: HashMap<String, u32>,
     term_names: Vec<String>,
     source_names: Vec<String>,
+}
+
+fn flat_season() -> [f64; 24] {
+    [1.0; 24]
+}
+
+/// The hour of day (UTC) of a window's last bin.
+fn hour_slot(s: &WindowSummary, bin_ms: i64) -> usize {
+    (s.end - bin_ms).div_euclid(3_600_000).rem_euclid(24) as usize
+}
+
+/// What the window's count is expected to be: the level scaled by its
+/// hour's factor (the level itself when seasonality is off).
+fn expected(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Ewma {
+    if p.seasonal_rate == 0.0 {
+        return w.baseline;
+    }
+    let f = w.season[hour_slot(s, p.bin_ms)];
+    Ewma {
+        mean: w.baseline.mean * f,
+        var: w.baseline.var * f * f,
+        n: w.baseline.n,
+    }
 }
 
 fn floor_to(t: i64, bin: i64) -> i64 {
@@ -216,6 +257,7 @@ impl Detector {
                 window: VecDeque::new(),
                 next_close: 0,
                 baseline: Ewma::default(),
+                season: flat_season(),
                 negative: Ewma::default(),
                 incident: None,
                 last_window_count: 0,
@@ -267,6 +309,7 @@ impl Detector {
                     window: VecDeque::new(),
                     next_close: next_close.unwrap_or(0),
                     baseline: Ewma::default(),
+                    season: flat_season(),
                     negative: Ewma::default(),
                     incident: None,
                     last_window_count: 0,
@@ -793,7 +836,7 @@ struct Decision {
 }
 
 fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
-    let z = spike_z(s.count as f64, &w.baseline);
+    let z = spike_z(s.count as f64, &expected(p, w, s));
     let warm = w.baseline.n >= p.warmup_bins;
     let mut triggers = Vec::new();
     if warm && s.count >= p.min_count && z >= p.z_threshold {
@@ -915,7 +958,7 @@ fn evaluate(
     out: &mut Vec<Spike>,
 ) {
     let d = decide(p, w, s);
-    let mean_before = w.baseline.mean;
+    let mean_before = expected(p, w, s).mean;
     let triggered = !d.triggers.is_empty();
     let transition = if triggered {
         let (level, reason) = grade(&w.grading, s, mean_before);
@@ -1000,7 +1043,19 @@ fn evaluate(
     // Baseline update, winsorised so a spike cannot inflate its own baseline
     // by more than a threshold-sized step.
     let warm = w.baseline.n >= p.warmup_bins;
-    let x = s.count as f64;
+    let slot = hour_slot(s, p.bin_ms);
+    let factor = if p.seasonal_rate > 0.0 {
+        w.season[slot]
+    } else {
+        1.0
+    };
+    if p.seasonal_rate > 0.0 && warm {
+        // The hour's factor follows count / level (+1 smoothing, capped, so
+        // a spike moves it by at most rate * cap).
+        let r = ((s.count as f64 + 1.0) / (w.baseline.mean + 1.0)).min(p.seasonal_max_factor);
+        w.season[slot] = w.season[slot] * (1.0 - p.seasonal_rate) + p.seasonal_rate * r;
+    }
+    let x = s.count as f64 / factor;
     let x = if warm {
         let cap =
             w.baseline.mean + p.z_threshold * w.baseline.std().max(w.baseline.mean.max(1.0).sqrt());

@@ -568,3 +568,64 @@ fn watermark_is_the_minimum_over_partitions_until_one_goes_idle() {
     assert_eq!(d.watermark(), Some(EventTime(T0 + 70_000)));
     assert_eq!(d.observe_from(&x(60), 0, at(21)), Observation::Late);
 }
+
+/// Hourly bins over two weeks with a busy hour pair every day (10x the
+/// night rate at 12:00-14:00 UTC) and one real burst at 03:00 on day 13.
+fn daily_rhythm() -> Vec<P> {
+    let mut posts = Vec::new();
+    for day in 0..14i64 {
+        for hour in 0..24i64 {
+            let mut n = if (12..14).contains(&hour) { 100 } else { 10 };
+            if day == 13 && hour == 3 {
+                n = 80;
+            }
+            let start = T0 + (day * 24 + hour) * 3_600_000;
+            for k in 0..n {
+                posts.push(p(start + k * 3_600_000 / n));
+            }
+        }
+    }
+    posts
+}
+
+fn opened_hours(spikes: &[Spike]) -> Vec<(i64, i64)> {
+    spikes
+        .iter()
+        .filter(|s| s.transition == Transition::Opened)
+        .map(|s| {
+            let h = (s.window_start.0 - T0) / 3_600_000;
+            (h / 24, h % 24)
+        })
+        .collect()
+}
+
+#[test]
+fn seasonal_baseline_learns_the_busy_hour_and_still_sees_a_night_burst() {
+    let hourly = "bin_secs = 3600\nallowed_lateness_secs = 60\nbaseline_half_life_bins = 168\nresolve_after_quiet_bins = 1";
+    let posts = daily_rhythm();
+    let mut flat = Detector::new(&settings(&format!("{hourly}\nseasonal_half_life_days = 0")));
+    let (spikes, _) = run(&mut flat, &posts);
+    let flat_opened = opened_hours(&spikes);
+    // Without seasonality the daily busy hours keep alerting.
+    assert!(
+        flat_opened
+            .iter()
+            .filter(|(d, h)| *d >= 9 && *h == 12)
+            .count()
+            >= 3,
+        "{flat_opened:?}"
+    );
+
+    let mut seasonal = Detector::new(&settings(&format!(
+        "{hourly}\nseasonal_half_life_days = 2\nseasonal_max_factor = 10.0"
+    )));
+    let (spikes, _) = run(&mut seasonal, &posts);
+    let opened = opened_hours(&spikes);
+    // Once learned (after a week), the busy hours are expected...
+    assert!(
+        !opened.iter().any(|(d, h)| *d >= 7 && (12..14).contains(h)),
+        "{opened:?}"
+    );
+    // ...and the night burst on day 13 still opens an incident.
+    assert!(opened.contains(&(13, 3)), "{opened:?}");
+}

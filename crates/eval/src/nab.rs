@@ -26,6 +26,17 @@
 //! `shared/data/nab-tweets` reproduce NAB's per-file raw scores and
 //! TP/TN/FP/FN counts (see `tests/nab_published.rs`).
 //!
+//! # Running Vigil's detector
+//!
+//! [`evaluate_nab`] (behind `vigil eval nab`) feeds every NAB series under
+//! a folder ([`find_series`]) into a fresh detector, one row per bin
+//! ([`detect_series`], through `Detector::observe_count`); a row is a
+//! detection when an incident opens or escalates in its bin. It scores the
+//! detections under the three profiles, reports delays, and rescores the
+//! published detectors found beside the labels. The one configuration for
+//! every series is [`NAB_CONFIG_TOML`] (`config/nab.toml`) unless another
+//! is given ([`load_settings`]). Method and results: docs/EVAL-nab.md.
+//!
 //! # Example
 //!
 //! ```
@@ -61,7 +72,7 @@ pub use read::{
 };
 pub use report::{
     evaluate_nab, DelayStats, EvaluatedFile, NabEvalOptions, NabEvaluation, NabSummary,
-    PublishedScore, PublishedSource,
+    ProfileScores, PublishedScore, PublishedSource,
 };
 pub use sweep::{
     normalized_score, probationary_length, resolve_windows, row_weights, scaled_sigmoid,

@@ -432,28 +432,52 @@ fn parse_scoreboard(text: &str, windows: usize) -> Vec<PublishedScore> {
 /// windows scores `null`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NabSummary {
-    /// Per file, each file normalised on its own.
-    pub files: BTreeMap<String, BTreeMap<&'static str, Option<f64>>>,
+    /// Per file (by windows-JSON key), each file normalised on its own.
+    pub files: BTreeMap<String, ProfileScores>,
     /// Over all files, NAB's corpus normalisation.
-    pub overall: BTreeMap<&'static str, Option<f64>>,
+    pub overall: ProfileScores,
+}
+
+/// Normalised scores under NAB's three profiles.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ProfileScores {
+    /// `standard`.
+    pub standard: Option<f64>,
+    /// `reward_low_FP_rate`.
+    #[serde(rename = "reward_low_FP")]
+    pub reward_low_fp: Option<f64>,
+    /// `reward_low_FN_rate`.
+    #[serde(rename = "reward_low_FN")]
+    pub reward_low_fn: Option<f64>,
 }
 
 impl NabEvaluation {
     /// The `--json` summary.
     pub fn summary(&self) -> NabSummary {
-        let mut files = BTreeMap::new();
-        let mut overall = BTreeMap::new();
-        for profile in Profile::ALL {
-            let corpus = self.scores.get(profile);
-            overall.insert(profile.key(), corpus.normalized_score);
-            for f in &corpus.files {
-                files
-                    .entry(f.name.clone())
-                    .or_insert_with(BTreeMap::new)
-                    .insert(profile.key(), f.normalized_score);
-            }
+        let s = &self.scores;
+        let files = s
+            .standard
+            .files
+            .iter()
+            .zip(&s.reward_low_fp.files)
+            .zip(&s.reward_low_fn.files)
+            .map(|((a, b), c)| {
+                let scores = ProfileScores {
+                    standard: a.normalized_score,
+                    reward_low_fp: b.normalized_score,
+                    reward_low_fn: c.normalized_score,
+                };
+                (a.name.clone(), scores)
+            })
+            .collect();
+        NabSummary {
+            files,
+            overall: ProfileScores {
+                standard: s.standard.normalized_score,
+                reward_low_fp: s.reward_low_fp.normalized_score,
+                reward_low_fn: s.reward_low_fn.normalized_score,
+            },
         }
-        NabSummary { files, overall }
     }
 }
 
@@ -489,8 +513,13 @@ impl fmt::Display for NabEvaluation {
         )?;
         writeln!(
             f,
-            "  z_threshold = {}, min_count = {}, absolute_count = {}, sustain_ratio = {}, resolve_after_quiet_bins = {}",
+            "  z_threshold = {}, min_count = {}, absolute_count = {}, sustain_ratio = {}, resolve_after_quiet_bins = {},",
             d.z_threshold, d.min_count, d.absolute_count, d.sustain_ratio, d.resolve_after_quiet_bins
+        )?;
+        writeln!(
+            f,
+            "  seasonal_half_life_days = {}, seasonal_max_factor = {}",
+            d.seasonal_half_life_days, d.seasonal_max_factor
         )?;
         writeln!(
             f,
@@ -637,6 +666,24 @@ mod tests {
         let d = DelayStats::of([Some(4), Some(-2)]);
         assert_eq!(d.median, Some(1.0));
         assert_eq!(DelayStats::of([None]).median, None);
+    }
+
+    #[test]
+    fn summary_json_is_files_then_overall_in_profile_order() {
+        let scores = ProfileScores {
+            standard: Some(72.5),
+            reward_low_fp: Some(69.0),
+            reward_low_fn: None,
+        };
+        let summary = NabSummary {
+            files: BTreeMap::from([("realTweets/a.csv".to_owned(), scores)]),
+            overall: scores,
+        };
+        let profiles = r#"{"standard":72.5,"reward_low_FP":69.0,"reward_low_FN":null}"#;
+        assert_eq!(
+            serde_json::to_string(&summary).unwrap(),
+            format!(r#"{{"files":{{"realTweets/a.csv":{profiles}}},"overall":{profiles}}}"#)
+        );
     }
 
     #[test]

@@ -1,0 +1,449 @@
+// Vigil's incident console: plain JS, no dependencies, served from the
+// binary. Views: sign in, the incident list (grouped by level), one
+// incident (facts, actions, volume chart, timeline). Live updates come from
+// GET /api/v1/events read with fetch streaming, because EventSource cannot
+// send the Authorization header (and tokens do not belong in URLs).
+'use strict';
+
+const TOKEN_KEY = 'vigil.token';
+const LEVELS = ['major', 'moderate', 'minor'];
+const UNACKED = new Set(['open', 'escalated', 'reopened']);
+
+const ui = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  me: null,
+  stream: null,
+  refreshTimer: null,
+  current: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+/** Creates an element: el('td', {class: 'num'}, 'text', child...). */
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) {
+    if (c === undefined || c === null) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function fmtTime(s) {
+  if (!s) return '';
+  const d = new Date(s);
+  if (Number.isNaN(d.getTime())) return s;
+  return d.toISOString().slice(0, 19).replace('T', ' ') + ' UTC';
+}
+
+function fmtNum(x) {
+  return Number.isInteger(x) ? String(x) : Number(x).toFixed(1);
+}
+
+function showError(message) {
+  const e = $('error');
+  e.textContent = message || '';
+  e.hidden = !message;
+}
+
+class Unauthorized extends Error {}
+
+async function api(method, path, body) {
+  const headers = { Authorization: 'Bearer ' + ui.token };
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, init);
+  const type = r.headers.get('content-type') || '';
+  const data = type.includes('application/json') ? await r.json() : await r.text();
+  if (r.status === 401) throw new Unauthorized((data && data.error) || 'unauthorized');
+  if (!r.ok) throw new Error((data && data.error) || 'HTTP ' + r.status);
+  return data;
+}
+
+/** Runs an API call, sending the user back to sign-in when the token is refused. */
+async function guarded(f) {
+  try {
+    showError('');
+    return await f();
+  } catch (e) {
+    if (e instanceof Unauthorized) signOut('Your token was refused: ' + e.message);
+    else showError(e.message);
+    return undefined;
+  }
+}
+
+// ------------------------------------------------------------------ sign in
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  ui.token = null;
+  ui.me = null;
+  if (ui.stream) ui.stream.abort();
+  ui.stream = null;
+  setLive(false);
+  $('whoami').textContent = '';
+  $('logout').hidden = true;
+  $('login-error').textContent = message || '';
+  show('view-login');
+  $('token').focus();
+}
+
+async function signIn(token) {
+  ui.token = token;
+  try {
+    ui.me = await api('GET', '/api/v1/me');
+  } catch (e) {
+    ui.token = null;
+    $('login-error').textContent = e.message;
+    show('view-login');
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $('login-error').textContent = '';
+  $('token').value = '';
+  $('whoami').textContent = ui.me.name + ' (' + ui.me.role + ')';
+  $('logout').hidden = false;
+  listen();
+  route();
+}
+
+// ------------------------------------------------------------------- views
+
+function show(id) {
+  for (const v of ['view-login', 'view-list', 'view-incident']) $(v).hidden = v !== id;
+}
+
+function route() {
+  if (!ui.token) {
+    show('view-login');
+    return;
+  }
+  const m = location.hash.match(/^#\/incidents\/(.+)$/);
+  if (m) {
+    ui.current = decodeURIComponent(m[1]);
+    show('view-incident');
+    loadIncident();
+  } else {
+    ui.current = null;
+    show('view-list');
+    loadList();
+  }
+}
+
+function canWrite() {
+  return ui.me && ui.me.role === 'responder';
+}
+
+// -------------------------------------------------------------------- list
+
+async function loadList() {
+  const params = new URLSearchParams({ limit: '500' });
+  const level = $('filter-level').value;
+  const state = $('filter-state').value;
+  const watch = $('filter-watch').value.trim();
+  if (level) params.set('level', level);
+  if (state && state !== 'active') params.set('state', state);
+  if (watch) params.set('watch', watch);
+  const data = await guarded(() => api('GET', '/api/v1/incidents?' + params));
+  if (!data) return;
+  let incidents = data.incidents;
+  if (state === 'active') incidents = incidents.filter((i) => i.state !== 'resolved');
+  renderList(incidents);
+}
+
+function renderList(incidents) {
+  const groups = $('groups');
+  groups.replaceChildren();
+  for (const level of LEVELS) {
+    const mine = incidents.filter((i) => i.level === level);
+    if (mine.length === 0) continue;
+    const titleId = 'group-title-' + level;
+    const table = el('table', { 'aria-labelledby': titleId },
+      el('thead', {}, el('tr', {},
+        el('th', { scope: 'col' }, 'Incident'),
+        el('th', { scope: 'col' }, 'Watch'),
+        el('th', { scope: 'col' }, 'State'),
+        el('th', { scope: 'col' }, 'Opened'),
+        el('th', { scope: 'col' }, 'Posts / baseline'),
+        el('th', { scope: 'col' }, 'Assignee'),
+        el('th', { scope: 'col' }, el('span', { class: 'visually-hidden' }, 'Actions')))),
+      el('tbody', {}, ...mine.map(row)));
+    groups.append(el('section', { class: 'group', id: 'group-' + level, 'data-testid': 'group-' + level, 'data-level': level },
+      el('h2', { id: titleId },
+        el('span', { class: 'level level-' + level }, level),
+        el('span', { class: 'count' }, mine.length + (mine.length === 1 ? ' incident' : ' incidents'))),
+      table));
+  }
+  $('empty').hidden = incidents.length !== 0;
+}
+
+function row(i) {
+  const ack = canWrite() && UNACKED.has(i.state)
+    ? el('button', {
+      type: 'button', class: 'quiet', 'data-testid': 'row-ack', 'aria-label': 'Acknowledge ' + i.id,
+      onclick: (ev) => { ev.preventDefault(); act(i.id, 'ack'); },
+    }, 'Acknowledge')
+    : null;
+  return el('tr', { 'data-testid': 'incident-row', 'data-id': i.id, 'data-state': i.state },
+    el('td', {}, el('a', { href: '#/incidents/' + encodeURIComponent(i.id), 'data-testid': 'incident-link' }, i.id)),
+    el('td', {}, i.watch),
+    el('td', {}, el('span', { class: 'state state-' + i.state, 'data-testid': 'incident-state' }, i.state)),
+    el('td', {}, fmtTime(i.opened_at)),
+    el('td', { class: 'num' }, i.observed + ' / ' + fmtNum(i.baseline)),
+    el('td', {}, i.assignee || ''),
+    el('td', {}, ack));
+}
+
+function scheduleRefresh() {
+  clearTimeout(ui.refreshTimer);
+  ui.refreshTimer = setTimeout(() => {
+    if (!ui.token) return;
+    if (ui.current) loadIncident();
+    else loadList();
+  }, 150);
+}
+
+// ---------------------------------------------------------------- incident
+
+async function loadIncident() {
+  const id = ui.current;
+  const incident = await guarded(() => api('GET', '/api/v1/incidents/' + encodeURIComponent(id)));
+  if (incident && ui.current === id) renderIncident(incident);
+}
+
+function renderIncident(i) {
+  $('incident-title').textContent = i.id;
+  const level = $('detail-level');
+  level.textContent = i.level;
+  level.className = 'level level-' + i.level;
+  const state = $('detail-state');
+  state.textContent = i.state;
+  state.className = 'state state-' + i.state;
+  document.title = 'Vigil · ' + i.id;
+
+  const facts = [
+    ['Watch', i.watch],
+    ['Opened', fmtTime(i.opened_at)],
+    ['Opened at level', i.opened_level],
+    ['Crisis kinds', (i.crisis_kinds || []).join(', ') || '—'],
+    ['Acknowledged', i.acknowledged ? i.acknowledged.by + ' at ' + fmtTime(i.acknowledged.at) : '—'],
+    ['Assignee', i.assignee || '—'],
+    ['Resolved', i.resolved ? i.resolved.by + ' at ' + fmtTime(i.resolved.at) : '—'],
+    ['Latest window', i.last.observed + ' posts against a baseline of ' + fmtNum(i.last.baseline) + ' (z ' + fmtNum(i.last.z) + ')'],
+    ['Top terms', (i.last.top_terms || []).join(', ') || '—'],
+    ['Silenced alerts', String(i.suppressed_alerts)],
+  ];
+  $('incident-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+
+  const write = canWrite();
+  $('read-only').hidden = write;
+  $('actions').hidden = !write;
+  $('comment-form').hidden = !write;
+  $('ack-button').hidden = !(UNACKED.has(i.state));
+  $('resolve-button').hidden = i.state === 'resolved';
+  $('reopen-button').hidden = i.state !== 'resolved';
+  $('assign-input').placeholder = i.assignee || 'name';
+
+  renderChart(i.volume || []);
+  $('timeline').replaceChildren(...i.timeline.map(timelineItem));
+}
+
+function describe(e) {
+  switch (e.kind) {
+    case 'alert': return 'Alert: ' + e.transition + ' at ' + e.level;
+    case 'level_change': return 'Level rose from ' + e.from + ' to ' + e.to;
+    case 'ack': return 'Acknowledged';
+    case 'unack': return 'Acknowledgement withdrawn (' + e.reason.replace('_', ' ') + ')';
+    case 'assign': return 'Assigned to ' + e.assignee;
+    case 'comment': return 'Comment: ' + e.text;
+    case 'resolve': return 'Resolved';
+    case 'reopen': return 'Reopened';
+    case 'suppressed': return 'Alert silenced by ' + e.silence_id;
+    case 'notified': return 'Notified ' + e.sinks.join(', ') + ' (' + e.reason.replace('_', ' ')
+      + (e.step !== undefined && e.step !== null ? ', step ' + e.step : '') + ')';
+    default: return e.kind;
+  }
+}
+
+function timelineItem(e) {
+  return el('li', { 'data-kind': e.kind, 'data-testid': 'timeline-event' },
+    el('time', { datetime: e.at }, fmtTime(e.at)),
+    el('span', { class: 'actor' }, e.actor),
+    el('span', {}, describe(e)));
+}
+
+/** Observed posts per detect window (solid) against the baseline (dashed). */
+function renderChart(points) {
+  const chart = $('volume-chart');
+  chart.replaceChildren();
+  chart.dataset.points = String(points.length);
+  const W = 720, H = 240, L = 48, R = 12, T = 14, B = 30;
+  if (points.length === 0) {
+    chart.append(svg('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'No volume recorded yet'));
+    $('chart-desc').textContent = 'No volume recorded yet.';
+    return;
+  }
+  const xs = points.map((p) => new Date(p.window_end).getTime());
+  const x0 = Math.min(...xs), x1 = Math.max(...xs);
+  const yMax = Math.max(1, ...points.map((p) => Math.max(p.observed, p.baseline))) * 1.1;
+  const px = (t) => (x1 === x0 ? L + (W - L - R) / 2 : L + ((t - x0) / (x1 - x0)) * (W - L - R));
+  const py = (v) => T + (1 - v / yMax) * (H - T - B);
+  chart.append(
+    svg('line', { class: 'axis', x1: L, y1: H - B, x2: W - R, y2: H - B }),
+    svg('line', { class: 'axis', x1: L, y1: T, x2: L, y2: H - B }),
+    svg('text', { x: L - 6, y: py(yMax / 1.1) + 4, 'text-anchor': 'end' }, fmtNum(Math.round(yMax / 1.1))),
+    svg('text', { x: L - 6, y: H - B + 4, 'text-anchor': 'end' }, '0'),
+  );
+  if (points.length === 1) {
+    chart.append(svg('text', { x: px(xs[0]), y: H - 8, 'text-anchor': 'middle' }, fmtTime(points[0].window_end)));
+  } else {
+    chart.append(
+      svg('text', { x: L, y: H - 8 }, fmtTime(points[0].window_end)),
+      svg('text', { x: W - R, y: H - 8, 'text-anchor': 'end' }, fmtTime(points[points.length - 1].window_end)),
+    );
+  }
+  // One window has no line to draw: its baseline spans the chart and its
+  // count is a bar.
+  const line = (key) => (points.length === 1
+    ? [L, W - R].map((x) => x + ',' + py(points[0][key]).toFixed(1)).join(' ')
+    : points.map((p, k) => px(xs[k]).toFixed(1) + ',' + py(p[key]).toFixed(1)).join(' '));
+  chart.append(svg('polyline', { class: 'baseline', points: line('baseline'), 'data-testid': 'chart-baseline' }));
+  if (points.length === 1) {
+    const x = px(xs[0]), y = py(points[0].observed);
+    chart.append(svg('rect', {
+      class: 'bar', x: (x - 14).toFixed(1), y: y.toFixed(1), width: 28, height: (H - B - y).toFixed(1), 'data-testid': 'chart-observed',
+    }));
+  } else {
+    chart.append(svg('polyline', { class: 'observed', points: line('observed'), 'data-testid': 'chart-observed' }));
+  }
+  points.forEach((p, k) => {
+    const dot = svg('circle', { class: 'dot', cx: px(xs[k]).toFixed(1), cy: py(p.observed).toFixed(1), r: 3 });
+    dot.append(svg('title', {}, fmtTime(p.window_end) + ': ' + p.observed + ' posts, baseline ' + fmtNum(p.baseline)));
+    chart.append(dot);
+  });
+  const peak = points.reduce((a, b) => (b.observed > a.observed ? b : a));
+  const span = points.length === 1
+    ? '1 window ending ' + fmtTime(points[0].window_end)
+    : points.length + ' windows from ' + fmtTime(points[0].window_end) + ' to ' + fmtTime(points[points.length - 1].window_end);
+  $('chart-desc').textContent = span + '; peak ' + peak.observed + ' posts against a baseline of '
+    + fmtNum(peak.baseline) + '. Red: observed posts per window; dashed: baseline.';
+}
+
+// ----------------------------------------------------------------- actions
+
+const DONE = { ack: 'Acknowledged.', resolve: 'Resolved.', reopen: 'Reopened.', assign: 'Assigned.', comment: 'Comment added.' };
+const NOOP = { ack: 'Already acknowledged.', resolve: 'Already resolved.', reopen: 'Not resolved: nothing to reopen.', assign: 'Already assigned to them.', comment: '' };
+
+async function act(id, action, body) {
+  const out = await guarded(() => api('POST', '/api/v1/incidents/' + encodeURIComponent(id) + '/' + action, body));
+  if (!out) return false;
+  $('action-result').textContent = out.changed ? DONE[action] : NOOP[action];
+  if (ui.current === id) renderIncident(out.incident);
+  else scheduleRefresh();
+  return true;
+}
+
+// -------------------------------------------------------------- live feed
+
+function setLive(on) {
+  const s = $('live-status');
+  s.textContent = on ? 'live' : (ui.token ? 'reconnecting…' : 'offline');
+  s.classList.toggle('on', on);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function listen() {
+  if (ui.stream) ui.stream.abort();
+  const ctrl = new AbortController();
+  ui.stream = ctrl;
+  let delay = 1000;
+  while (!ctrl.signal.aborted) {
+    try {
+      const r = await fetch('/api/v1/events', {
+        headers: { Authorization: 'Bearer ' + ui.token, Accept: 'text/event-stream' },
+        signal: ctrl.signal,
+      });
+      if (r.status === 401) {
+        signOut('Your token was refused.');
+        return;
+      }
+      if (!r.ok || !r.body) throw new Error('HTTP ' + r.status);
+      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value.replace(/\r\n/g, '\n');
+        let end;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          let name = 'message';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event:')) name = line.slice(6).trim();
+          }
+          if (name === 'ready') {
+            delay = 1000;
+            setLive(true);
+            scheduleRefresh();
+          } else if (name === 'incident' || name === 'pruned' || name === 'resync') {
+            scheduleRefresh();
+          }
+        }
+      }
+    } catch (e) {
+      if (ctrl.signal.aborted) return;
+    }
+    setLive(false);
+    await sleep(delay);
+    delay = Math.min(delay * 2, 30000);
+  }
+}
+
+// ------------------------------------------------------------------- wiring
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('login-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const t = $('token').value.trim();
+    if (t) signIn(t);
+  });
+  $('logout').addEventListener('click', () => signOut(''));
+  for (const id of ['filter-level', 'filter-state']) $(id).addEventListener('change', loadList);
+  $('filter-watch').addEventListener('input', () => { clearTimeout(ui.refreshTimer); ui.refreshTimer = setTimeout(loadList, 250); });
+  $('filters').addEventListener('submit', (ev) => ev.preventDefault());
+  $('ack-button').addEventListener('click', () => act(ui.current, 'ack'));
+  $('resolve-button').addEventListener('click', () => act(ui.current, 'resolve'));
+  $('reopen-button').addEventListener('click', () => act(ui.current, 'reopen'));
+  $('assign-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const assignee = $('assign-input').value.trim();
+    if (assignee && await act(ui.current, 'assign', { assignee })) $('assign-input').value = '';
+  });
+  $('comment-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const text = $('comment-input').value.trim();
+    if (text && await act(ui.current, 'comment', { text })) $('comment-input').value = '';
+  });
+  window.addEventListener('hashchange', () => { $('action-result').textContent = ''; route(); });
+  if (ui.token) signIn(ui.token);
+  else signOut('');
+});

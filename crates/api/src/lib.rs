@@ -1,0 +1,157 @@
+//! Vigil's incident HTTP API (`/api/v1`) and web console (`/ui`).
+//!
+//! [`router`] serves, over one shared [`IncidentStore`]:
+//!
+//! - `GET /api/v1/incidents` (filters `level`, `state`, `watch`, `since`,
+//!   `until`, `limit`), `GET /api/v1/incidents/{id}` with its timeline and
+//!   volume series, `POST .../{id}/ack|assign|comment|resolve|reopen`,
+//!   `GET .../{id}/export?format=md|json` (the post-crisis review);
+//! - `GET|POST /api/v1/silences`, `DELETE /api/v1/silences/{id}`;
+//! - `GET /api/v1/events`, the store's changes as server-sent events;
+//! - `GET /api/v1/me` (the caller's name and role) and
+//!   `GET /api/v1/openapi.json` (OpenAPI 3.1, the only route open without a
+//!   token);
+//! - `/ui/`, a console of plain HTML, JS and CSS compiled into the binary,
+//!   and `/` redirecting to it.
+//!
+//! Every data route needs `Authorization: Bearer <token>` ([`Auth`], from
+//! the `[api]` config section): role `viewer` may GET, `responder` may also
+//! POST and DELETE; 401 for a missing or unknown token (and for everything
+//! while no token is configured), 403 for a viewer writing. The token's
+//! name is the actor recorded in the timeline. Errors are
+//! `{"error": "..."}`; a body over `api.max_body_bytes` is a 413, bad JSON
+//! a 400 with serde's message.
+//!
+//! Side effects of actions: every [`Notification`] an action returns is sent
+//! on [`ApiState::notify`] (the alert stage delivers them to sinks); an
+//! acknowledgement observes `vigil_alert_time_to_acknowledge_seconds{level}`;
+//! every request counts in `vigil_api_requests_total{method, route,
+//! status}` with the route template as `route`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use tower::ServiceExt;
+//! use vigil_api::{router, ApiState};
+//! use vigil_incidents::{EscalationPolicy, IncidentStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! # let dir = tempfile::tempdir().unwrap();
+//! let settings = vigil_config::Settings::from_toml_str(
+//!     "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n\
+//!      [[api.tokens]]\nname = \"alice\"\nrole = \"responder\"\ntoken = \"alice-0123456789abcdef\"\n",
+//!     "vigil.toml",
+//!     &[],
+//! )
+//! .unwrap();
+//! let store = IncidentStore::open(&dir.path().join("incidents.redb"), EscalationPolicy::default()).unwrap();
+//! let (notify, _deliver) = tokio::sync::mpsc::unbounded_channel();
+//! let state = ApiState::new(
+//!     Arc::new(store),
+//!     &settings.api,
+//!     vigil_telemetry::Metrics::new(),
+//!     notify,
+//!     tokio_util::sync::CancellationToken::new(),
+//! );
+//! let app = router(state);
+//! let request = axum::http::Request::get("/api/v1/incidents")
+//!     .header("authorization", "Bearer alice-0123456789abcdef")
+//!     .body(axum::body::Body::empty())
+//!     .unwrap();
+//! let response = app.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! # }
+//! ```
+//!
+//! # Crate features
+//!
+//! None.
+//!
+//! [`Notification`]: vigil_incidents::Notification
+#![deny(missing_docs)]
+// The hand-written OpenAPI document is one deep `json!` literal.
+#![recursion_limit = "256"]
+
+mod auth;
+mod console;
+mod error;
+mod events;
+mod openapi;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::{extract::DefaultBodyLimit, middleware::from_fn_with_state, Router};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+use vigil_config::ApiSettings;
+use vigil_incidents::{IncidentStore, Notification};
+use vigil_telemetry::Metrics;
+
+pub use crate::auth::{Auth, Caller};
+
+/// What the API's handlers share.
+#[derive(Clone, Debug)]
+pub struct ApiState {
+    /// The incident store (shared with the alert stage).
+    pub store: Arc<IncidentStore>,
+    /// The configured tokens.
+    pub auth: Auth,
+    /// Metrics (`api_requests`, `alert_time_to_acknowledge`).
+    pub metrics: Metrics,
+    /// Where the notifications of people's actions (a resolve, a reopen)
+    /// go: the alert stage delivers them to its sinks.
+    pub notify: UnboundedSender<Notification>,
+    /// Largest request body accepted (`api.max_body_bytes`).
+    pub max_body_bytes: usize,
+    /// Ends the live-update streams (`/api/v1/events`) so a graceful
+    /// shutdown does not wait for clients that never hang up. Give it the
+    /// same token as the server's graceful shutdown.
+    pub shutdown: CancellationToken,
+}
+
+impl ApiState {
+    /// The state from the validated `[api]` section.
+    pub fn new(
+        store: Arc<IncidentStore>,
+        api: &ApiSettings,
+        metrics: Metrics,
+        notify: UnboundedSender<Notification>,
+        shutdown: CancellationToken,
+    ) -> ApiState {
+        ApiState {
+            store,
+            auth: Auth::from_settings(api),
+            metrics,
+            notify,
+            max_body_bytes: api.max_body_bytes,
+            shutdown,
+        }
+    }
+}
+
+/// The API (`/api/v1/**`), the console (`/ui/**`) and `/` (a redirect to
+/// the console), ready to merge into the admin router:
+/// `admin_router(metrics, ready).merge(vigil_api::router(state))`. It sets
+/// no fallback, so merging never conflicts.
+pub fn router(state: ApiState) -> Router {
+    let mut protected = Router::new();
+    for (path, route) in routes::protected_routes() {
+        protected = protected.route(path, route);
+    }
+    let (path, route) = routes::unknown_route();
+    protected = protected
+        .route(path, route)
+        .route_layer(from_fn_with_state(state.clone(), routes::require_token));
+    let mut open = Router::new();
+    for (path, route) in routes::open_routes().into_iter().chain(console::routes()) {
+        open = open.route(path, route);
+    }
+    open.merge(protected)
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(from_fn_with_state(state.clone(), routes::count_requests))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests;

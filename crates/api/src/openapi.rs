@@ -1,0 +1,389 @@
+//! The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
+//!
+//! Written by hand rather than generated (utoipa): the response types live
+//! in `vigil-incidents` and `vigil-types`, which stay free of API
+//! concerns. A test keeps it honest: the set of documented paths equals the
+//! set of mounted paths, every documented operation answers something other
+//! than 404 or 405, and every undocumented method on a documented path
+//! answers 405.
+
+use std::sync::OnceLock;
+
+use serde_json::{json, Value};
+
+fn id_param(what: &str) -> Value {
+    json!({
+        "name": "id", "in": "path", "required": true,
+        "description": what, "schema": { "type": "string" }
+    })
+}
+
+fn err(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+    })
+}
+
+fn ok_json(description: &str, schema: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
+    })
+}
+
+fn action(summary: &str, description: &str, body: Option<(&str, Value)>) -> Value {
+    let mut op = json!({
+        "summary": summary,
+        "description": description,
+        "tags": ["incidents"],
+        "parameters": [id_param("Incident id.")],
+        "responses": {
+            "200": ok_json("The incident after the action; `changed` is false when it changed nothing.", "ActResult"),
+            "400": err("Bad JSON body or an invalid value (empty text...)."),
+            "401": err("Missing or unknown token."),
+            "403": err("The token's role is viewer."),
+            "404": err("No such incident."),
+            "413": err("Body larger than `api.max_body_bytes`.")
+        }
+    });
+    if let Some((required, schema)) = body {
+        op["requestBody"] = json!({
+            "required": true,
+            "description": required,
+            "content": { "application/json": { "schema": schema } }
+        });
+    }
+    op
+}
+
+/// The document.
+pub(crate) fn document() -> Value {
+    let read = |summary: &str, description: &str, ok: Value| {
+        json!({
+            "summary": summary,
+            "description": description,
+            "responses": {
+                "200": ok,
+                "400": err("A bad query parameter."),
+                "401": err("Missing or unknown token."),
+            }
+        })
+    };
+    let mut list = read(
+        "List incidents",
+        "Newest opened first. Every filter narrows.",
+        ok_json("The incidents.", "IncidentList"),
+    );
+    list["tags"] = json!(["incidents"]);
+    list["parameters"] = json!([
+        { "name": "level", "in": "query", "schema": { "$ref": "#/components/schemas/Level" } },
+        { "name": "state", "in": "query", "schema": { "$ref": "#/components/schemas/State" } },
+        { "name": "watch", "in": "query", "schema": { "type": "string" } },
+        { "name": "since", "in": "query", "description": "Only incidents still active at or after this time (RFC 3339).", "schema": { "type": "string", "format": "date-time" } },
+        { "name": "until", "in": "query", "description": "Only incidents opened before this time (RFC 3339).", "schema": { "type": "string", "format": "date-time" } },
+        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1 } }
+    ]);
+    let mut get_one = read(
+        "Get an incident",
+        "With its whole timeline and its volume series (observed against baseline per detect window).",
+        ok_json("The incident.", "Incident"),
+    );
+    get_one["tags"] = json!(["incidents"]);
+    get_one["parameters"] = json!([id_param("Incident id.")]);
+    get_one["responses"]["404"] = err("No such incident.");
+    let mut export = read(
+        "Export the post-crisis review",
+        "Timeline, levels over time, volume figures, top terms, sample post ids, time to acknowledge and to resolve.",
+        json!({
+            "description": "The review: JSON (default) or Markdown.",
+            "content": {
+                "application/json": { "schema": { "$ref": "#/components/schemas/ReviewReport" } },
+                "text/markdown": { "schema": { "type": "string" } }
+            }
+        }),
+    );
+    export["tags"] = json!(["incidents"]);
+    export["parameters"] = json!([
+        id_param("Incident id."),
+        { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["json", "md"], "default": "json" } }
+    ]);
+    export["responses"]["404"] = err("No such incident.");
+    let mut silences = read(
+        "List silences",
+        "Every silence, in force or not yet pruned.",
+        json!({
+            "description": "The silences.",
+            "content": { "application/json": { "schema": {
+                "type": "object", "required": ["silences"],
+                "properties": { "silences": { "type": "array", "items": { "$ref": "#/components/schemas/Silence" } } }
+            } } }
+        }),
+    );
+    silences["tags"] = json!(["silences"]);
+    let mut me = read(
+        "Who am I",
+        "The name and role of the presented token.",
+        json!({
+            "description": "The caller.",
+            "content": { "application/json": { "schema": {
+                "type": "object", "required": ["name", "role"],
+                "properties": { "name": { "type": "string" }, "role": { "type": "string", "enum": ["viewer", "responder"] } }
+            } } }
+        }),
+    );
+    me["tags"] = json!(["auth"]);
+    let mut events = read(
+        "Live changes (server-sent events)",
+        "`text/event-stream`. First `ready`, then one event per store change named by its kind (`incident`, `silence`, `pruned`) with the change as JSON data, and `resync` (`{\"missed\": n}`) when the client fell behind and should reload. The token goes in the Authorization header (use fetch streaming in browsers; EventSource cannot send it).",
+        json!({
+            "description": "The event stream.",
+            "content": { "text/event-stream": { "schema": { "type": "string" } } }
+        }),
+    );
+    events["tags"] = json!(["events"]);
+
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Vigil incident API",
+            "version": "1",
+            "description": "Incidents detected by Vigil: list, inspect, acknowledge, assign, comment, resolve, reopen, export, silence. Every route but this document needs `Authorization: Bearer <token>` (tokens from `[api]` in the config). Role `viewer` may GET; `responder` may also POST and DELETE. Errors are `{\"error\": \"...\"}`."
+        },
+        "servers": [{ "url": "/" }],
+        "security": [{ "bearer": [] }],
+        "tags": [
+            { "name": "incidents" }, { "name": "silences" }, { "name": "events" }, { "name": "auth" }, { "name": "meta" }
+        ],
+        "paths": {
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "tags": ["meta"],
+                    "security": [],
+                    "responses": { "200": { "description": "The OpenAPI document.", "content": { "application/json": {} } } }
+                }
+            },
+            "/api/v1/me": { "get": me },
+            "/api/v1/incidents": { "get": list },
+            "/api/v1/incidents/{id}": { "get": get_one },
+            "/api/v1/incidents/{id}/ack": {
+                "post": action("Acknowledge", "Idempotent: acknowledging an acknowledged incident returns `changed: false` and records nothing. Stops re-notification while the level holds. No body.", None)
+            },
+            "/api/v1/incidents/{id}/assign": {
+                "post": action("Assign", "Sets the owner; acknowledges too when not yet acknowledged.", Some(("The new owner.", json!({
+                    "type": "object", "required": ["assignee"], "additionalProperties": false,
+                    "properties": { "assignee": { "type": "string", "minLength": 1, "maxLength": 4096 } }
+                }))))
+            },
+            "/api/v1/incidents/{id}/comment": {
+                "post": action("Comment", "Adds a comment to the timeline.", Some(("The comment.", json!({
+                    "type": "object", "required": ["text"], "additionalProperties": false,
+                    "properties": { "text": { "type": "string", "minLength": 1, "maxLength": 4096 } }
+                }))))
+            },
+            "/api/v1/incidents/{id}/resolve": {
+                "post": action("Resolve", "Idempotent. Notifies `resolved` to every sink told about the incident. No body.", None)
+            },
+            "/api/v1/incidents/{id}/reopen": {
+                "post": action("Reopen", "Reopens a resolved incident (changes nothing on an unresolved one) and runs its level's escalation policy again. No body.", None)
+            },
+            "/api/v1/incidents/{id}/export": { "get": export },
+            "/api/v1/silences": {
+                "get": silences,
+                "post": {
+                    "summary": "Add a silence",
+                    "description": "Mutes a watch (or one level of it) from `starts_at` (default now) to `ends_at`, or for `duration_secs`. Muted alerts are still recorded in the timeline and counted.",
+                    "tags": ["silences"],
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/NewSilence" } } } },
+                    "responses": {
+                        "201": ok_json("The silence.", "Silence"),
+                        "400": err("Bad JSON body or an invalid silence."),
+                        "401": err("Missing or unknown token."),
+                        "403": err("The token's role is viewer."),
+                        "413": err("Body larger than `api.max_body_bytes`.")
+                    }
+                }
+            },
+            "/api/v1/silences/{id}": {
+                "delete": {
+                    "summary": "Remove a silence",
+                    "tags": ["silences"],
+                    "parameters": [id_param("Silence id (`sil-<n>`).")],
+                    "responses": {
+                        "200": { "description": "The removed silence.", "content": { "application/json": { "schema": {
+                            "type": "object", "required": ["removed"],
+                            "properties": { "removed": { "$ref": "#/components/schemas/Silence" } }
+                        } } } },
+                        "401": err("Missing or unknown token."),
+                        "403": err("The token's role is viewer."),
+                        "404": err("No such silence.")
+                    }
+                }
+            },
+            "/api/v1/events": { "get": events }
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer", "description": "A token from `[[api.tokens]]`." }
+            },
+            "schemas": schemas()
+        }
+    })
+}
+
+fn schemas() -> Value {
+    let time = json!({ "type": "string", "format": "date-time" });
+    let stamp = json!({ "$ref": "#/components/schemas/Stamp" });
+    json!({
+        "Error": {
+            "type": "object", "required": ["error"],
+            "properties": { "error": { "type": "string", "description": "What went wrong, for people." } }
+        },
+        "Level": { "type": "string", "enum": ["minor", "moderate", "major"] },
+        "State": { "type": "string", "enum": ["open", "escalated", "acknowledged", "assigned", "resolved", "reopened"] },
+        "Stamp": {
+            "type": "object", "required": ["by", "at"],
+            "properties": { "by": { "type": "string" }, "at": time }
+        },
+        "IncidentSummary": {
+            "type": "object",
+            "required": ["id", "watch", "level", "state", "crisis_kinds", "opened_at", "last_firing_at", "observed", "baseline", "suppressed_alerts", "events"],
+            "properties": {
+                "id": { "type": "string" },
+                "watch": { "type": "string" },
+                "level": { "$ref": "#/components/schemas/Level" },
+                "state": { "$ref": "#/components/schemas/State" },
+                "crisis_kinds": { "type": "array", "items": { "type": "string" } },
+                "opened_at": time,
+                "acknowledged": stamp,
+                "assignee": { "type": "string" },
+                "resolved": stamp,
+                "last_firing_at": time,
+                "observed": { "type": "integer" },
+                "baseline": { "type": "number" },
+                "suppressed_alerts": { "type": "integer" },
+                "events": { "type": "integer", "description": "Timeline length." }
+            }
+        },
+        "IncidentList": {
+            "type": "object", "required": ["count", "incidents"],
+            "properties": {
+                "count": { "type": "integer" },
+                "incidents": { "type": "array", "items": { "$ref": "#/components/schemas/IncidentSummary" } }
+            }
+        },
+        "Event": {
+            "type": "object", "required": ["at", "actor", "kind"],
+            "description": "A timeline entry; `kind` is alert, level_change, ack, unack, assign, comment, resolve, reopen, suppressed or notified, with that kind's fields (see docs/INCIDENTS.md).",
+            "properties": {
+                "at": time,
+                "actor": { "type": "string" },
+                "kind": { "type": "string", "enum": ["alert", "level_change", "ack", "unack", "assign", "comment", "resolve", "reopen", "suppressed", "notified"] }
+            },
+            "additionalProperties": true
+        },
+        "VolumePoint": {
+            "type": "object", "required": ["window_end", "observed", "baseline", "level"],
+            "properties": {
+                "window_end": time,
+                "observed": { "type": "integer" },
+                "baseline": { "type": "number" },
+                "level": { "$ref": "#/components/schemas/Level" }
+            }
+        },
+        "Incident": {
+            "type": "object",
+            "description": "An incident with everything about it (see docs/INCIDENTS.md for each field).",
+            "required": ["id", "watch", "level", "opened_level", "state", "crisis_kinds", "opened_at", "unacked_since", "detect_resolved", "last_firing_at", "last", "peak", "sample_post_ids", "volume", "notified_sinks", "last_alert", "alert_ids", "suppressed_alerts", "timeline"],
+            "properties": {
+                "id": { "type": "string" },
+                "watch": { "type": "string" },
+                "level": { "$ref": "#/components/schemas/Level" },
+                "opened_level": { "$ref": "#/components/schemas/Level" },
+                "state": { "$ref": "#/components/schemas/State" },
+                "crisis_kinds": { "type": "array", "items": { "type": "string" } },
+                "opened_at": time,
+                "escalated_at": time,
+                "reopened_at": time,
+                "acknowledged": stamp,
+                "first_acknowledged": stamp,
+                "unacked_since": time,
+                "assignee": { "type": "string" },
+                "resolved": stamp,
+                "first_resolved": stamp,
+                "detect_resolved": { "type": "boolean" },
+                "last_firing_at": time,
+                "last": { "type": "object" },
+                "peak": { "type": "object" },
+                "sample_post_ids": { "type": "array", "items": { "type": "string" } },
+                "volume": { "type": "array", "items": { "$ref": "#/components/schemas/VolumePoint" } },
+                "notified_sinks": { "type": "array", "items": { "type": "string" } },
+                "last_alert": { "type": "object" },
+                "alert_ids": { "type": "array", "items": { "type": "string" } },
+                "suppressed_alerts": { "type": "integer" },
+                "timeline": { "type": "array", "items": { "$ref": "#/components/schemas/Event" } }
+            },
+            "additionalProperties": true
+        },
+        "ActResult": {
+            "type": "object", "required": ["changed", "incident"],
+            "properties": {
+                "changed": { "type": "boolean", "description": "False when the action changed nothing (no event recorded)." },
+                "time_to_acknowledge_secs": { "type": "number", "description": "Present when this action acknowledged the incident." },
+                "incident": { "$ref": "#/components/schemas/Incident" }
+            }
+        },
+        "ReviewReport": {
+            "type": "object",
+            "description": "The post-crisis review (see docs/INCIDENTS.md).",
+            "required": ["id", "watch", "level", "state", "opened_at", "levels", "volume", "top_terms", "sample_post_ids", "timeline"],
+            "properties": {
+                "id": { "type": "string" },
+                "watch": { "type": "string" },
+                "level": { "$ref": "#/components/schemas/Level" },
+                "state": { "$ref": "#/components/schemas/State" },
+                "opened_at": time,
+                "time_to_acknowledge_secs": { "type": "number" },
+                "time_to_resolve_secs": { "type": "number" },
+                "levels": { "type": "array", "items": { "type": "object" } },
+                "volume": { "type": "array", "items": { "$ref": "#/components/schemas/VolumePoint" } },
+                "top_terms": { "type": "array", "items": { "type": "string" } },
+                "sample_post_ids": { "type": "array", "items": { "type": "string" } },
+                "timeline": { "type": "array", "items": { "$ref": "#/components/schemas/Event" } }
+            },
+            "additionalProperties": true
+        },
+        "Silence": {
+            "type": "object", "required": ["id", "watch", "starts_at", "ends_at", "reason", "author", "created_at"],
+            "properties": {
+                "id": { "type": "string" },
+                "watch": { "type": "string" },
+                "level": { "$ref": "#/components/schemas/Level" },
+                "starts_at": time,
+                "ends_at": time,
+                "reason": { "type": "string" },
+                "author": { "type": "string" },
+                "created_at": time
+            }
+        },
+        "NewSilence": {
+            "type": "object", "required": ["watch", "reason"], "additionalProperties": false,
+            "description": "Give `ends_at` or `duration_secs`.",
+            "properties": {
+                "watch": { "type": "string" },
+                "level": { "$ref": "#/components/schemas/Level" },
+                "starts_at": time,
+                "ends_at": time,
+                "duration_secs": { "type": "integer", "minimum": 1 },
+                "reason": { "type": "string", "minLength": 1 }
+            }
+        }
+    })
+}
+
+/// The document as JSON text, built once.
+pub(crate) fn document_json() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| serde_json::to_string_pretty(&document()).expect("a JSON value serialises"))
+}

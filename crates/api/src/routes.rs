@@ -1,0 +1,490 @@
+//! The `/api/v1` handlers and the middleware around them (auth, metrics).
+
+use axum::{
+    extract::{MatchedPath, Path, Query, Request, State},
+    http::{header, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    routing::{any, delete, get, post, MethodRouter},
+    Extension, Json,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use vigil_incidents::{Action, Filter, NewSilence, State as IncidentState};
+use vigil_types::{EventTime, Level, WatchId};
+
+use crate::{
+    auth::Caller,
+    error::{ApiError, JsonBody},
+    ApiState,
+};
+
+/// Every `/api/v1` route that needs a token, as mounted. The OpenAPI test
+/// compares these paths with the document's.
+pub(crate) fn protected_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
+    vec![
+        ("/api/v1/me", get(me)),
+        ("/api/v1/incidents", get(list_incidents)),
+        ("/api/v1/incidents/{id}", get(get_incident)),
+        ("/api/v1/incidents/{id}/ack", post(ack)),
+        ("/api/v1/incidents/{id}/assign", post(assign)),
+        ("/api/v1/incidents/{id}/comment", post(comment)),
+        ("/api/v1/incidents/{id}/resolve", post(resolve)),
+        ("/api/v1/incidents/{id}/reopen", post(reopen)),
+        ("/api/v1/incidents/{id}/export", get(export)),
+        ("/api/v1/silences", get(list_silences).post(add_silence)),
+        ("/api/v1/silences/{id}", delete(remove_silence)),
+        ("/api/v1/events", get(crate::events::events)),
+    ]
+}
+
+/// `/api/v1` routes open without a token.
+pub(crate) fn open_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
+    vec![("/api/v1/openapi.json", get(openapi))]
+}
+
+/// Any other path under `/api/v1` (behind auth, so it reveals nothing).
+pub(crate) fn unknown_route() -> (&'static str, MethodRouter<ApiState>) {
+    ("/api/v1/{*rest}", any(no_such_route))
+}
+
+/// The current processing time (the wall clock).
+pub(crate) fn now() -> EventTime {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    EventTime(ms)
+}
+
+/// Runs a store call on the blocking pool (mutating calls fsync).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("incident store task failed: {e}")))
+}
+
+// ---------------------------------------------------------------- middleware
+
+/// Checks `Authorization: Bearer <token>`: 401 without a known token, 403
+/// when a viewer tries anything but GET/HEAD. Puts the [`Caller`] in the
+/// request's extensions. The token itself is never logged.
+pub(crate) async fn require_token(
+    State(s): State<ApiState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if !s.auth.is_enabled() {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "the incident API is off: no tokens are configured (add [[api.tokens]] to the config; see docs/CONFIG.md)",
+        )
+        .into_response();
+    }
+    let presented = match req.headers().get(header::AUTHORIZATION) {
+        None => {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing bearer token: send `Authorization: Bearer <token>`",
+            )
+            .into_response()
+        }
+        Some(v) => match v.to_str().ok().and_then(bearer) {
+            Some(t) => t.to_string(),
+            None => {
+                return ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "the Authorization header must be `Bearer <token>`",
+                )
+                .into_response()
+            }
+        },
+    };
+    let Some(caller) = s.auth.check(&presented) else {
+        tracing::debug!(path = %req.uri().path(), "API request with an unknown token refused.");
+        return ApiError::new(StatusCode::UNAUTHORIZED, "unknown token").into_response();
+    };
+    let reading = req.method() == Method::GET || req.method() == Method::HEAD;
+    if !reading && !caller.role.may_write() {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "token `{}` has role {}, which may only read; {} {} needs role responder",
+                caller.name,
+                caller.role.as_str(),
+                req.method(),
+                req.uri().path()
+            ),
+        )
+        .into_response();
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Counts every request in `vigil_api_requests_total{method, route,
+/// status}` (route is the template, never the raw path), and gives axum's
+/// bare 405 a JSON body.
+pub(crate) async fn count_requests(
+    State(s): State<ApiState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let mut response = next.run(req).await;
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        response = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {method} is not allowed on {route}"),
+        )
+        .into_response();
+        if let Some(a) = allow {
+            response.headers_mut().insert(header::ALLOW, a);
+        }
+    }
+    s.metrics
+        .api_requests
+        .with_label_values(&[method, route.as_str(), response.status().as_str()])
+        .inc();
+    response
+}
+
+// ------------------------------------------------------------------ handlers
+
+async fn me(Extension(caller): Extension<Caller>) -> Json<Value> {
+    Json(json!({ "name": caller.name, "role": caller.role.as_str() }))
+}
+
+async fn no_such_route(req: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no route {} {} (see /api/v1/openapi.json)",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        crate::openapi::document_json(),
+    )
+        .into_response()
+}
+
+/// Parses the list filter from query parameters; unknown names and bad
+/// values are 400s naming the parameter.
+pub(crate) fn parse_filter(params: &[(String, String)]) -> Result<Filter, ApiError> {
+    let mut f = Filter::default();
+    for (k, v) in params {
+        let bad = |e: String| ApiError::bad_request(format!("query parameter `{k}`: {e}"));
+        let time = |v: &str| {
+            EventTime::parse_rfc3339(v).ok_or_else(|| {
+                bad(format!(
+                    "`{v}` is not an RFC 3339 time (like 2026-11-23T14:00:00Z)"
+                ))
+            })
+        };
+        match k.as_str() {
+            "level" => f.level = Some(v.parse::<Level>().map_err(bad)?),
+            "state" => f.state = Some(v.parse::<IncidentState>().map_err(bad)?),
+            "watch" => f.watch = Some(WatchId(v.clone())),
+            "since" => f.since = Some(time(v)?),
+            "until" => f.until = Some(time(v)?),
+            "limit" => {
+                f.limit = Some(
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| bad(format!("`{v}` is not a positive integer")))?,
+                )
+            }
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter `{k}` (expected level, state, watch, since, until or limit)"
+                )))
+            }
+        }
+    }
+    Ok(f)
+}
+
+type Params = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
+
+fn params(p: Params) -> Result<Vec<(String, String)>, ApiError> {
+    p.map(|Query(v)| v)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+async fn list_incidents(State(s): State<ApiState>, p: Params) -> Result<Json<Value>, ApiError> {
+    let filter = parse_filter(&params(p)?)?;
+    let store = s.store.clone();
+    let incidents = blocking(move || store.list(&filter)).await?;
+    Ok(Json(
+        json!({ "count": incidents.len(), "incidents": incidents }),
+    ))
+}
+
+async fn get_incident(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = s.store.clone();
+    let lookup = id.clone();
+    match blocking(move || store.get(&lookup)).await? {
+        Some(i) => Ok(Json(i).into_response()),
+        None => Err(ApiError::not_found(format!("no incident `{id}`"))),
+    }
+}
+
+/// What every action route answers.
+#[derive(Serialize)]
+struct ActResponse {
+    /// False when the action changed nothing (already acknowledged...).
+    changed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_to_acknowledge_secs: Option<f64>,
+    incident: vigil_incidents::Incident,
+}
+
+async fn act(
+    s: ApiState,
+    id: String,
+    action: Action,
+    caller: Caller,
+) -> Result<Json<ActResponse>, ApiError> {
+    let name = match &action {
+        Action::Ack => "ack",
+        Action::Assign { .. } => "assign",
+        Action::Comment { .. } => "comment",
+        Action::Resolve => "resolve",
+        Action::Reopen => "reopen",
+    };
+    let store = s.store.clone();
+    let actor = caller.name.clone();
+    let out = blocking(move || store.act(&id, action, &actor, now())).await??;
+    if let Some(secs) = out.time_to_acknowledge_secs {
+        s.metrics
+            .alert_time_to_acknowledge
+            .with_label_values(&[out.incident.level.as_str()])
+            .observe(secs);
+    }
+    for n in &out.notifications {
+        if s.notify.send(n.clone()).is_err() {
+            tracing::warn!(
+                incident = %n.incident,
+                reason = %n.reason,
+                "Notification not delivered: the alert stage is not running."
+            );
+        }
+    }
+    tracing::info!(
+        incident = %out.incident.id,
+        actor = %caller.name,
+        action = name,
+        changed = out.changed,
+        "Incident action recorded."
+    );
+    Ok(Json(ActResponse {
+        changed: out.changed,
+        time_to_acknowledge_secs: out.time_to_acknowledge_secs,
+        incident: out.incident,
+    }))
+}
+
+async fn ack(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+) -> Result<Json<ActResponse>, ApiError> {
+    act(s, id, Action::Ack, c).await
+}
+
+async fn resolve(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+) -> Result<Json<ActResponse>, ApiError> {
+    act(s, id, Action::Resolve, c).await
+}
+
+async fn reopen(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+) -> Result<Json<ActResponse>, ApiError> {
+    act(s, id, Action::Reopen, c).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    assignee: String,
+}
+
+async fn assign(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+    JsonBody(b): JsonBody<AssignBody>,
+) -> Result<Json<ActResponse>, ApiError> {
+    act(
+        s,
+        id,
+        Action::Assign {
+            assignee: b.assignee,
+        },
+        c,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommentBody {
+    text: String,
+}
+
+async fn comment(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+    JsonBody(b): JsonBody<CommentBody>,
+) -> Result<Json<ActResponse>, ApiError> {
+    act(s, id, Action::Comment { text: b.text }, c).await
+}
+
+async fn export(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> Result<Response, ApiError> {
+    let mut format = "json".to_string();
+    for (k, v) in params(p)? {
+        match k.as_str() {
+            "format" => format = v,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter `{k}` (expected format)"
+                )))
+            }
+        }
+    }
+    if format != "md" && format != "json" {
+        return Err(ApiError::bad_request(format!(
+            "query parameter `format`: `{format}` is not md or json"
+        )));
+    }
+    let store = s.store.clone();
+    let lookup = id.clone();
+    let report = blocking(move || store.export(&lookup))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no incident `{id}`")))?;
+    Ok(if format == "md" {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/markdown; charset=utf-8"),
+            )],
+            report.to_markdown(),
+        )
+            .into_response()
+    } else {
+        Json(report).into_response()
+    })
+}
+
+async fn list_silences(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let store = s.store.clone();
+    let silences = blocking(move || store.silences()).await?;
+    Ok(Json(json!({ "silences": silences })))
+}
+
+/// `POST /api/v1/silences`: `ends_at` or `duration_secs`; `starts_at`
+/// defaults to now.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SilenceBody {
+    watch: WatchId,
+    #[serde(default)]
+    level: Option<Level>,
+    #[serde(default)]
+    starts_at: Option<EventTime>,
+    #[serde(default)]
+    ends_at: Option<EventTime>,
+    #[serde(default)]
+    duration_secs: Option<u64>,
+    reason: String,
+}
+
+async fn add_silence(
+    State(s): State<ApiState>,
+    Extension(c): Extension<Caller>,
+    JsonBody(b): JsonBody<SilenceBody>,
+) -> Result<Response, ApiError> {
+    let now = now();
+    let starts_at = b.starts_at.unwrap_or(now);
+    let ends_at = match (b.ends_at, b.duration_secs) {
+        (Some(e), None) => e,
+        (None, Some(d)) => EventTime(
+            starts_at
+                .0
+                .saturating_add(i64::try_from(d).unwrap_or(i64::MAX).saturating_mul(1000)),
+        ),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give either `ends_at` (RFC 3339) or `duration_secs`",
+            ))
+        }
+    };
+    let new = NewSilence {
+        watch: b.watch,
+        level: b.level,
+        starts_at,
+        ends_at,
+        reason: b.reason,
+    };
+    let store = s.store.clone();
+    let author = c.name.clone();
+    let silence = blocking(move || store.add_silence(new, &author, now)).await??;
+    tracing::info!(silence = %silence.id, watch = %silence.watch, actor = %c.name, "Silence added.");
+    Ok((StatusCode::CREATED, Json(silence)).into_response())
+}
+
+async fn remove_silence(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    let store = s.store.clone();
+    let silence = blocking(move || store.remove_silence(&id)).await??;
+    tracing::info!(silence = %silence.id, actor = %c.name, "Silence removed.");
+    Ok(Json(json!({ "removed": silence })))
+}

@@ -1,0 +1,987 @@
+//! Router tests, in process (`tower::ServiceExt::oneshot`) over a real
+//! store in a temporary directory.
+
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
+
+use axum::{
+    body::Body,
+    http::{header, Method, Request, StatusCode},
+    Router,
+};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+use vigil_config::Settings;
+use vigil_incidents::{EscalationPolicy, IncidentStore, Notification, NotifyReason};
+use vigil_telemetry::Metrics;
+use vigil_types::{EventTime, Level, PostId, Spike, Transition, WatchId};
+
+use crate::{router, routes, ApiState};
+
+const ALICE: &str = "alice-0123456789abcdef";
+const BOB: &str = "bob-viewer-0123456789";
+
+struct Harness {
+    app: Router,
+    store: Arc<IncidentStore>,
+    notifications: UnboundedReceiver<Notification>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+fn settings(api: &str) -> Settings {
+    Settings::from_toml_str(
+        &format!("[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n{api}"),
+        "test.toml",
+        &[],
+    )
+    .unwrap()
+}
+
+const TOKENS: &str = "[api]\nmax_body_bytes = 4096\n\
+    [[api.tokens]]\nname = \"alice\"\nrole = \"responder\"\ntoken = \"alice-0123456789abcdef\"\n\
+    [[api.tokens]]\nname = \"bob\"\nrole = \"viewer\"\ntoken = \"bob-viewer-0123456789\"\n";
+
+fn spike(incident: &str, level: Level, transition: Transition, end_secs: i64) -> Spike {
+    Spike {
+        watch: WatchId::from(incident.split('-').next().unwrap()),
+        incident: incident.into(),
+        transition,
+        level,
+        triggers: vec![],
+        reason: format!("{level}"),
+        window_start: EventTime::from_secs(end_secs - 60),
+        window_end: EventTime::from_secs(end_secs),
+        observed: 40,
+        baseline: 4.0,
+        z: 9.0,
+        negative_share: 0.6,
+        top_terms: vec!["recall".into()],
+        sample_post_ids: vec![PostId::from("p1")],
+        distinct_sources: 3,
+        distinct_regions: 0,
+        crisis_kinds: vec![],
+    }
+}
+
+/// A store with three open incidents (acme major, zephyr minor, datavault
+/// moderate, opened in that order a minute apart) and an API over it.
+fn harness_with(api: &str) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store = IncidentStore::open(
+        &dir.path().join("incidents.redb"),
+        EscalationPolicy::notify_all(vec!["stdout".into()]),
+    )
+    .unwrap();
+    let t0 = routes::now().0 / 1000 - 3600;
+    for (i, (id, level)) in [
+        ("acme-1", Level::Major),
+        ("zephyr-1", Level::Minor),
+        ("datavault-1", Level::Moderate),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let end = t0 + 60 * i as i64;
+        let out = store
+            .on_spike(
+                &spike(id, level, Transition::Opened, end),
+                EventTime::from_secs(end),
+            )
+            .unwrap();
+        assert_eq!(out.notifications().len(), 1);
+    }
+    // A second window for the chart.
+    store
+        .on_spike(
+            &spike("acme-1", Level::Major, Transition::Ongoing, t0 + 60),
+            EventTime::from_secs(t0 + 61),
+        )
+        .unwrap();
+    let store = Arc::new(store);
+    let (notify, notifications) = tokio::sync::mpsc::unbounded_channel();
+    let metrics = Metrics::new();
+    let shutdown = CancellationToken::new();
+    let state = ApiState::new(
+        store.clone(),
+        &settings(api).api,
+        metrics.clone(),
+        notify,
+        shutdown.clone(),
+    );
+    Harness {
+        app: router(state),
+        store,
+        notifications,
+        metrics,
+        shutdown,
+        _dir: dir,
+    }
+}
+
+fn harness() -> Harness {
+    harness_with(TOKENS)
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    fn error(&self) -> String {
+        self.json()["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error field: {}", self.text))
+            .to_string()
+    }
+}
+
+fn request(method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> Request<Body> {
+    let mut r = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        r = r.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        r = r.header(header::CONTENT_TYPE, "application/json");
+    }
+    r.body(body.map(|b| Body::from(b.to_string())).unwrap_or_default())
+        .unwrap()
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(req).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        text: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+async fn call(
+    app: &Router,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Reply {
+    send(app, request(method, path, token, body)).await
+}
+
+async fn get(app: &Router, path: &str) -> Reply {
+    call(app, Method::GET, path, Some(ALICE), None).await
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn lists_and_filters_incidents() {
+    let h = harness();
+    let all = get(&h.app, "/api/v1/incidents").await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    let all = all.json();
+    assert_eq!(all["count"], 3);
+    // Newest opened first.
+    assert_eq!(ids(&all), ["datavault-1", "zephyr-1", "acme-1"]);
+    assert_eq!(all["incidents"][2]["level"], "major");
+    assert_eq!(all["incidents"][2]["state"], "open");
+    for (query, want) in [
+        ("level=major", vec!["acme-1"]),
+        ("level=minor&state=open", vec!["zephyr-1"]),
+        ("watch=datavault", vec!["datavault-1"]),
+        ("state=resolved", vec![]),
+        ("limit=2", vec!["datavault-1", "zephyr-1"]),
+        ("until=2000-01-01T00:00:00Z", vec![]),
+        ("since=2000-01-01T00:00:00Z&limit=1", vec!["datavault-1"]),
+    ] {
+        let r = get(&h.app, &format!("/api/v1/incidents?{query}")).await;
+        assert_eq!(r.status, 200, "{query}: {}", r.text);
+        assert_eq!(ids(&r.json()), want, "{query}");
+    }
+    for (query, message) in [
+        (
+            "level=huge",
+            "query parameter `level`: unknown level `huge`",
+        ),
+        (
+            "state=sleeping",
+            "query parameter `state`: unknown state `sleeping`",
+        ),
+        (
+            "since=yesterday",
+            "query parameter `since`: `yesterday` is not an RFC 3339 time",
+        ),
+        (
+            "limit=0",
+            "query parameter `limit`: `0` is not a positive integer",
+        ),
+        ("colour=red", "unknown query parameter `colour`"),
+    ] {
+        let r = get(&h.app, &format!("/api/v1/incidents?{query}")).await;
+        assert_eq!(r.status, 400, "{query}");
+        assert!(r.error().starts_with(message), "{query}: {}", r.error());
+    }
+}
+
+#[tokio::test]
+async fn gets_one_incident_with_timeline_and_volume() {
+    let h = harness();
+    let r = get(&h.app, "/api/v1/incidents/acme-1").await;
+    assert_eq!(r.status, 200);
+    let i = r.json();
+    assert_eq!(i["id"], "acme-1");
+    assert_eq!(i["watch"], "acme");
+    assert_eq!(i["volume"].as_array().unwrap().len(), 2);
+    assert_eq!(i["volume"][0]["observed"], 40);
+    assert_eq!(i["volume"][0]["baseline"], 4.0);
+    let kinds: Vec<&str> = i["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["alert", "notified"]);
+    let missing = get(&h.app, "/api/v1/incidents/nope-1").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.error(), "no incident `nope-1`");
+}
+
+#[tokio::test]
+async fn ack_is_idempotent_and_observes_time_to_acknowledge() {
+    let h = harness();
+    let first = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/ack",
+        Some(ALICE),
+        None,
+    )
+    .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let first = first.json();
+    assert_eq!(first["changed"], true);
+    assert!(first["time_to_acknowledge_secs"].as_f64().unwrap() > 3000.0);
+    assert_eq!(first["incident"]["state"], "acknowledged");
+    assert_eq!(first["incident"]["acknowledged"]["by"], "alice");
+    let last = first["incident"]["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["kind"].as_str(), last["actor"].as_str()),
+        (Some("ack"), Some("alice"))
+    );
+
+    let second = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/ack",
+        Some(ALICE),
+        None,
+    )
+    .await;
+    assert_eq!(second.status, 200);
+    let second = second.json();
+    assert_eq!(second["changed"], false);
+    assert!(second.get("time_to_acknowledge_secs").is_none());
+    assert_eq!(
+        second["incident"]["timeline"].as_array().unwrap().len(),
+        first["incident"]["timeline"].as_array().unwrap().len()
+    );
+    // Observed once, under the incident's level.
+    let h_major = h
+        .metrics
+        .alert_time_to_acknowledge
+        .with_label_values(&["major"]);
+    assert_eq!(h_major.get_sample_count(), 1);
+    assert_eq!(
+        h.metrics
+            .api_requests
+            .with_label_values(&["POST", "/api/v1/incidents/{id}/ack", "200"])
+            .get(),
+        2
+    );
+    assert!(h
+        .metrics
+        .render()
+        .contains("vigil_alert_time_to_acknowledge_seconds_count{level=\"major\"} 1"));
+}
+
+#[tokio::test]
+async fn missing_unknown_or_malformed_tokens_get_401() {
+    let h = harness();
+    for (auth, message) in [
+        (
+            None,
+            "missing bearer token: send `Authorization: Bearer <token>`",
+        ),
+        (Some("Bearer wrong-token-0123456789"), "unknown token"),
+        (Some(format!("Bearer {ALICE}x").as_str()), "unknown token"),
+        (
+            Some("Basic YWxpY2U6cHc="),
+            "the Authorization header must be `Bearer <token>`",
+        ),
+        (
+            Some("Bearer "),
+            "the Authorization header must be `Bearer <token>`",
+        ),
+    ] {
+        for (method, path) in [
+            (Method::GET, "/api/v1/incidents"),
+            (Method::POST, "/api/v1/incidents/acme-1/ack"),
+            (Method::GET, "/api/v1/events"),
+            (Method::GET, "/api/v1/no-such-thing"),
+        ] {
+            let mut req = request(method.clone(), path, None, None);
+            if let Some(a) = auth {
+                req.headers_mut()
+                    .insert(header::AUTHORIZATION, a.parse().unwrap());
+            }
+            let r = send(&h.app, req).await;
+            assert_eq!(r.status, 401, "{auth:?} {method} {path}");
+            assert_eq!(r.error(), message);
+            assert_eq!(
+                r.headers[header::WWW_AUTHENTICATE],
+                "Bearer realm=\"vigil\""
+            );
+        }
+    }
+    // Nothing was acknowledged.
+    assert_eq!(h.store.get("acme-1").unwrap().state.as_str(), "open");
+    // The scheme is case-insensitive.
+    let mut req = request(Method::GET, "/api/v1/me", None, None);
+    req.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("bearer {BOB}").parse().unwrap(),
+    );
+    let me = send(&h.app, req).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(
+        me.json(),
+        serde_json::json!({"name": "bob", "role": "viewer"})
+    );
+    assert_eq!(
+        h.metrics
+            .api_requests
+            .with_label_values(&["GET", "/api/v1/incidents", "401"])
+            .get(),
+        5
+    );
+}
+
+#[tokio::test]
+async fn viewers_read_but_get_403_when_writing() {
+    let mut h = harness();
+    assert_eq!(
+        call(&h.app, Method::GET, "/api/v1/incidents", Some(BOB), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        call(&h.app, Method::GET, "/api/v1/silences", Some(BOB), None)
+            .await
+            .status,
+        200
+    );
+    for (method, path, body) in [
+        (Method::POST, "/api/v1/incidents/acme-1/ack", None),
+        (Method::POST, "/api/v1/incidents/acme-1/resolve", None),
+        (
+            Method::POST,
+            "/api/v1/incidents/acme-1/comment",
+            Some(r#"{"text":"hi"}"#),
+        ),
+        (
+            Method::POST,
+            "/api/v1/silences",
+            Some(r#"{"watch":"acme","duration_secs":60,"reason":"x"}"#),
+        ),
+        (Method::DELETE, "/api/v1/silences/sil-1", None),
+    ] {
+        let r = call(&h.app, method.clone(), path, Some(BOB), body).await;
+        assert_eq!(r.status, 403, "{method} {path}");
+        assert_eq!(
+            r.error(),
+            format!("token `bob` has role viewer, which may only read; {method} {path} needs role responder")
+        );
+    }
+    let acme = h.store.get("acme-1").unwrap();
+    assert_eq!(acme.state.as_str(), "open");
+    assert_eq!(acme.timeline.len(), 2);
+    assert!(h.store.silences().is_empty());
+    assert!(h.notifications.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn with_no_tokens_the_api_is_off_but_documented() {
+    let h = harness_with("");
+    let r = call(&h.app, Method::GET, "/api/v1/incidents", Some(ALICE), None).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.error()
+            .starts_with("the incident API is off: no tokens are configured"),
+        "{}",
+        r.error()
+    );
+    assert_eq!(
+        call(&h.app, Method::GET, "/api/v1/openapi.json", None, None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        call(&h.app, Method::GET, "/ui/", None, None).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn bad_json_gets_400_with_the_parser_message() {
+    let h = harness();
+    for (body, message) in [
+        (
+            r#"{"assignee": "#,
+            "invalid JSON body: EOF while parsing a value at line 1 column 13",
+        ),
+        (
+            "",
+            "invalid JSON body: EOF while parsing a value at line 1 column 0",
+        ),
+        (
+            r#"{"assignee": 7}"#,
+            "invalid JSON body: invalid type: integer `7`, expected a string at line 1 column 14",
+        ),
+        (
+            r#"{"owner": "carol"}"#,
+            "invalid JSON body: unknown field `owner`, expected `assignee` at line 1 column 8",
+        ),
+        (r#"{"assignee": ""}"#, "invalid request: "),
+    ] {
+        let r = call(
+            &h.app,
+            Method::POST,
+            "/api/v1/incidents/acme-1/assign",
+            Some(ALICE),
+            Some(body),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{body}");
+        assert!(r.error().starts_with(message), "{body}: {}", r.error());
+    }
+    // Any content type: the body is JSON whatever the header says.
+    let mut req = request(
+        Method::POST,
+        "/api/v1/incidents/acme-1/assign",
+        Some(ALICE),
+        None,
+    );
+    *req.body_mut() = Body::from(r#"{"assignee":"carol"}"#);
+    let r = send(&h.app, req).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let i = r.json()["incident"].clone();
+    assert_eq!(
+        (i["state"].as_str(), i["assignee"].as_str()),
+        (Some("assigned"), Some("carol"))
+    );
+}
+
+#[tokio::test]
+async fn oversize_bodies_get_413() {
+    let h = harness();
+    let text = "x".repeat(5000);
+    let body = format!(r#"{{"text":"{text}"}}"#);
+    let r = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/comment",
+        Some(ALICE),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(
+        r.error(),
+        "request body is larger than 4096 bytes (api.max_body_bytes)"
+    );
+    // Without a Content-Length (a stream), the limit holds too.
+    let chunks: Vec<Result<String, std::io::Error>> = vec![Ok(body.clone())];
+    let mut req = request(
+        Method::POST,
+        "/api/v1/incidents/acme-1/comment",
+        Some(ALICE),
+        None,
+    );
+    *req.body_mut() = Body::from_stream(futures::stream::iter(chunks));
+    assert_eq!(send(&h.app, req).await.status, 413);
+    assert_eq!(h.store.get("acme-1").unwrap().timeline.len(), 2);
+    let ok = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/comment",
+        Some(ALICE),
+        Some(r#"{"text":"Legal is on it."}"#),
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    let last = ok.json()["incident"]["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["kind"], "comment");
+    assert_eq!(last["text"], "Legal is on it.");
+    assert_eq!(last["actor"], "alice");
+}
+
+#[tokio::test]
+async fn resolve_and_reopen_notifications_reach_the_notify_channel() {
+    let mut h = harness();
+    let r = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/zephyr-1/resolve",
+        Some(ALICE),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["incident"]["state"], "resolved");
+    let n = h.notifications.try_recv().expect("a resolve notifies");
+    assert_eq!(n.incident, "zephyr-1");
+    assert_eq!(n.reason, NotifyReason::Resolved);
+    assert_eq!(n.sinks, ["stdout"]);
+    assert!(h.notifications.try_recv().is_err());
+    // Resolving again changes nothing and notifies nothing.
+    let again = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/zephyr-1/resolve",
+        Some(ALICE),
+        None,
+    )
+    .await;
+    assert_eq!(again.json()["changed"], false);
+    assert!(h.notifications.try_recv().is_err());
+    let r = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/zephyr-1/reopen",
+        Some(ALICE),
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["incident"]["state"], "reopened");
+    assert_eq!(
+        h.notifications.try_recv().unwrap().reason,
+        NotifyReason::Reopened
+    );
+    // A closed channel (no alert stage) does not fail the action.
+    h.notifications.close();
+    let r = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/zephyr-1/resolve",
+        Some(ALICE),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(h.store.get("zephyr-1").unwrap().state.as_str(), "resolved");
+}
+
+#[tokio::test]
+async fn exports_markdown_and_json() {
+    let h = harness();
+    call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/ack",
+        Some(ALICE),
+        None,
+    )
+    .await;
+    let md = get(&h.app, "/api/v1/incidents/acme-1/export?format=md").await;
+    assert_eq!(md.status, 200);
+    assert_eq!(
+        md.headers[header::CONTENT_TYPE],
+        "text/markdown; charset=utf-8"
+    );
+    assert!(md.text.contains("acme-1"), "{}", md.text);
+    for path in [
+        "/api/v1/incidents/acme-1/export",
+        "/api/v1/incidents/acme-1/export?format=json",
+    ] {
+        let json = get(&h.app, path).await;
+        assert_eq!(json.status, 200);
+        let report = json.json();
+        assert_eq!(report["id"], "acme-1");
+        assert!(report["time_to_acknowledge_secs"].as_f64().unwrap() > 3000.0);
+        assert_eq!(report["volume"].as_array().unwrap().len(), 2);
+    }
+    let bad = get(&h.app, "/api/v1/incidents/acme-1/export?format=pdf").await;
+    assert_eq!(
+        (bad.status.as_u16(), bad.error().as_str()),
+        (400, "query parameter `format`: `pdf` is not md or json")
+    );
+    assert_eq!(
+        get(&h.app, "/api/v1/incidents/nope/export").await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn silences_are_added_listed_and_removed() {
+    let h = harness();
+    let r = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/silences",
+        Some(ALICE),
+        Some(r#"{"watch":"acme","level":"minor","duration_secs":3600,"reason":"planned launch"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let s = r.json();
+    assert_eq!(
+        (s["id"].as_str(), s["author"].as_str(), s["level"].as_str()),
+        (Some("sil-1"), Some("alice"), Some("minor"))
+    );
+    let starts = EventTime::parse_rfc3339(s["starts_at"].as_str().unwrap()).unwrap();
+    let ends = EventTime::parse_rfc3339(s["ends_at"].as_str().unwrap()).unwrap();
+    assert_eq!(ends.0 - starts.0, 3_600_000);
+    let list = get(&h.app, "/api/v1/silences").await.json();
+    assert_eq!(list["silences"].as_array().unwrap().len(), 1);
+    for (body, message) in [
+        (
+            r#"{"watch":"acme","reason":"x"}"#,
+            "give either `ends_at` (RFC 3339) or `duration_secs`",
+        ),
+        (
+            r#"{"watch":"acme","reason":"x","duration_secs":5,"ends_at":"2030-01-01T00:00:00Z"}"#,
+            "give either",
+        ),
+        (
+            r#"{"watch":"acme","reason":"x","ends_at":"2000-01-01T00:00:00Z"}"#,
+            "invalid request: ",
+        ),
+        (
+            r#"{"watch":"acme","reason":"x","ends_at":"soon"}"#,
+            "invalid JSON body: invalid RFC 3339 time `soon`",
+        ),
+    ] {
+        let r = call(
+            &h.app,
+            Method::POST,
+            "/api/v1/silences",
+            Some(ALICE),
+            Some(body),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{body}");
+        assert!(r.error().starts_with(message), "{body}: {}", r.error());
+    }
+    let del = call(
+        &h.app,
+        Method::DELETE,
+        "/api/v1/silences/sil-1",
+        Some(ALICE),
+        None,
+    )
+    .await;
+    assert_eq!(del.status, 200);
+    assert_eq!(del.json()["removed"]["id"], "sil-1");
+    let again = call(
+        &h.app,
+        Method::DELETE,
+        "/api/v1/silences/sil-1",
+        Some(ALICE),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (again.status.as_u16(), again.error().as_str()),
+        (404, "no silence `sil-1`")
+    );
+}
+
+/// Reads one server-sent event (name, data), skipping keep-alive comments.
+async fn next_event(body: &mut Body, buf: &mut String) -> Option<(String, String)> {
+    loop {
+        if let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let mut name = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event: ") {
+                    name = v.to_string();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data.push_str(v);
+                }
+            }
+            if name.is_empty() && data.is_empty() {
+                continue;
+            }
+            return Some((name, data));
+        }
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .expect("an event within 10 s")?
+            .unwrap();
+        if let Ok(bytes) = frame.into_data() {
+            buf.push_str(std::str::from_utf8(&bytes).unwrap());
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_stream_changes_resync_when_lagging_and_end_on_shutdown() {
+    let h = harness();
+    let response = h
+        .app
+        .clone()
+        .oneshot(request(Method::GET, "/api/v1/events", Some(BOB), None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    let mut body = response.into_body();
+    let mut buf = String::new();
+    assert_eq!(next_event(&mut body, &mut buf).await.unwrap().0, "ready");
+
+    let r = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/ack",
+        Some(ALICE),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let (name, data) = next_event(&mut body, &mut buf).await.unwrap();
+    assert_eq!(name, "incident");
+    let change: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(
+        (change["id"].as_str(), change["state"].as_str()),
+        (Some("acme-1"), Some("acknowledged"))
+    );
+
+    // More changes than the broadcast buffer holds, before the client reads.
+    let now = routes::now().0 / 1000;
+    let burst: Vec<Spike> = (0..1100)
+        .map(|i| {
+            spike(
+                &format!("burst{i}-1"),
+                Level::Minor,
+                Transition::Opened,
+                now,
+            )
+        })
+        .collect();
+    h.store
+        .on_spikes(&burst, EventTime::from_secs(now))
+        .unwrap();
+    let (name, data) = next_event(&mut body, &mut buf).await.unwrap();
+    assert_eq!(name, "resync");
+    assert!(data.starts_with("{\"missed\":"), "{data}");
+
+    h.shutdown.cancel();
+    // The rest of the buffered changes may still come; then the stream ends.
+    let mut left = 0;
+    while next_event(&mut body, &mut buf).await.is_some() {
+        left += 1;
+        assert!(left <= 1024);
+    }
+}
+
+/// Every (method, path) the OpenAPI document lists.
+fn documented() -> Vec<(Method, String)> {
+    let doc = crate::openapi::document();
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            out.push((method.to_uppercase().parse().unwrap(), path.clone()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn openapi_document_matches_the_real_routes() {
+    let h = harness();
+    let served = call(&h.app, Method::GET, "/api/v1/openapi.json", None, None).await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.headers[header::CONTENT_TYPE], "application/json");
+    let doc = served.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc, crate::openapi::document());
+
+    // The same set of paths as mounted.
+    let mounted: BTreeSet<String> = routes::protected_routes()
+        .into_iter()
+        .chain(routes::open_routes())
+        .map(|(p, _)| p.to_string())
+        .collect();
+    let paths: BTreeSet<String> = documented().into_iter().map(|(_, p)| p).collect();
+    assert_eq!(paths, mounted);
+
+    // Every $ref resolves.
+    let text = served.text.clone();
+    for piece in text.split("\"$ref\": \"#/components/schemas/").skip(1) {
+        let name = &piece[..piece.find('"').unwrap()];
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "dangling $ref {name}"
+        );
+    }
+
+    // Every documented operation answers (not 404, not 405), with real ids;
+    // every other method on a documented path is a 405.
+    let silence = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/silences",
+        Some(ALICE),
+        Some(r#"{"watch":"acme","duration_secs":60,"reason":"probe"}"#),
+    )
+    .await;
+    assert_eq!(silence.status, 201);
+    let ops = documented();
+    for (method, path) in &ops {
+        let real = path
+            .replace("/silences/{id}", "/silences/sil-1")
+            .replace("{id}", "acme-1");
+        let body = match path.rsplit('/').next().unwrap() {
+            "assign" => Some(r#"{"assignee":"carol"}"#),
+            "comment" => Some(r#"{"text":"probe"}"#),
+            "silences" if *method == Method::POST => {
+                Some(r#"{"watch":"acme","duration_secs":60,"reason":"probe"}"#)
+            }
+            _ => None,
+        };
+        if path == "/api/v1/events" {
+            let response = h
+                .app
+                .clone()
+                .oneshot(request(Method::GET, &real, Some(ALICE), None))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            continue;
+        }
+        let r = call(&h.app, method.clone(), &real, Some(ALICE), body).await;
+        assert!(
+            r.status.is_success(),
+            "{method} {real}: {} {}",
+            r.status,
+            r.text
+        );
+    }
+    for path in documented()
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect::<BTreeSet<_>>()
+    {
+        let real = path.replace("{id}", "acme-1");
+        for method in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ] {
+            if ops.iter().any(|(m, p)| *m == method && *p == path) {
+                continue;
+            }
+            let r = call(&h.app, method.clone(), &real, Some(ALICE), None).await;
+            assert_eq!(
+                r.status, 405,
+                "{method} {path} is undocumented but answered {}",
+                r.status
+            );
+            assert!(
+                r.error()
+                    .starts_with(&format!("method {method} is not allowed")),
+                "{}",
+                r.error()
+            );
+        }
+    }
+    // An unknown path under /api/v1 is a JSON 404.
+    let r = get(&h.app, "/api/v1/incidentz").await;
+    assert_eq!(
+        (r.status.as_u16(), r.error().as_str()),
+        (
+            404,
+            "no route GET /api/v1/incidentz (see /api/v1/openapi.json)"
+        )
+    );
+}
+
+#[tokio::test]
+async fn console_is_served_from_the_binary() {
+    let h = harness();
+    let root = call(&h.app, Method::GET, "/", None, None).await;
+    assert_eq!(root.status, 303);
+    assert_eq!(root.headers[header::LOCATION], "/ui/");
+    assert_eq!(
+        call(&h.app, Method::GET, "/ui", None, None).await.headers[header::LOCATION],
+        "/ui/"
+    );
+    let index = call(&h.app, Method::GET, "/ui/", None, None).await;
+    assert_eq!(index.status, 200);
+    assert_eq!(
+        index.headers[header::CONTENT_TYPE],
+        "text/html; charset=utf-8"
+    );
+    let csp = index.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    assert!(index.text.contains("id=\"login-form\""));
+    // No third-party origin anywhere.
+    for asset in ["/ui/", "/ui/app.js", "/ui/app.css", "/ui/favicon.svg"] {
+        let r = call(&h.app, Method::GET, asset, None, None).await;
+        assert_eq!(r.status, 200, "{asset}");
+        // The only URL is the SVG namespace, which nothing loads.
+        let urls = r.text.replace("http://www.w3.org/2000/svg", "");
+        assert!(
+            !urls.contains("http://") && !urls.contains("https://") && !urls.contains("//cdn"),
+            "{asset} refers to another origin"
+        );
+    }
+    assert_eq!(
+        h.metrics
+            .api_requests
+            .with_label_values(&["GET", "/ui/", "200"])
+            .get(),
+        2
+    );
+}

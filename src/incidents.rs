@@ -1,0 +1,659 @@
+//! `vigil incidents list|show|ack|assign|comment|resolve|reopen|export`:
+//! the incident API (`/api/v1`, served by `vigil run` on its admin address)
+//! from the command line. Tables for people by default, the API's JSON with
+//! `--json`.
+
+use std::{fmt::Write as _, process::ExitCode, time::Duration};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::Value;
+
+/// Connection options and the incident command.
+#[derive(Debug, Args)]
+pub struct IncidentsArgs {
+    /// Base URL of a running `vigil run` (its --admin-addr).
+    #[arg(
+        long,
+        global = true,
+        env = "VIGIL_API_URL",
+        default_value = "http://127.0.0.1:9464"
+    )]
+    url: String,
+    /// API token (`[[api.tokens]]` in the server's config). The variable
+    /// keeps it out of the process list.
+    #[arg(long, global = true, env = "VIGIL_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: IncidentsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum IncidentsCommand {
+    /// List incidents, newest opened first.
+    List {
+        /// Only this level (minor, moderate, major).
+        #[arg(long)]
+        level: Option<String>,
+        /// Only this state (open, escalated, acknowledged, assigned,
+        /// resolved, reopened).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this watch.
+        #[arg(long)]
+        watch: Option<String>,
+        /// Only incidents still active at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only incidents opened before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Show one incident with its timeline.
+    Show {
+        /// Incident id.
+        id: String,
+    },
+    /// Acknowledge an incident (idempotent): stops re-notification while its
+    /// level holds.
+    Ack {
+        /// Incident id.
+        id: String,
+    },
+    /// Assign an owner (acknowledges too).
+    Assign {
+        /// Incident id.
+        id: String,
+        /// The new owner.
+        assignee: String,
+    },
+    /// Add a comment to the timeline.
+    Comment {
+        /// Incident id.
+        id: String,
+        /// The comment.
+        text: String,
+    },
+    /// Resolve an incident (notifies the sinks told about it).
+    Resolve {
+        /// Incident id.
+        id: String,
+    },
+    /// Reopen a resolved incident.
+    Reopen {
+        /// Incident id.
+        id: String,
+    },
+    /// The post-crisis review: timeline, levels over time, volume, top
+    /// terms, sample posts, time to acknowledge and to resolve.
+    Export {
+        /// Incident id.
+        id: String,
+        /// Markdown (for a post-mortem document) or JSON.
+        #[arg(long, value_enum, default_value = "md")]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    Md,
+    Json,
+}
+
+struct Client {
+    http: reqwest::blocking::Client,
+    base: String,
+    token: String,
+}
+
+/// Percent-encodes a path segment or query value.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+impl Client {
+    fn new(url: &str, token: Option<String>) -> anyhow::Result<Client> {
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            bail!("no API token: pass --token or set VIGIL_API_TOKEN (a token from [[api.tokens]] in the server's config)");
+        };
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Client {
+            http,
+            base: url.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    /// Sends a request; the body of a 2xx, or an error with the API's
+    /// message.
+    fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<String> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self
+            .http
+            .request(method.clone(), &url)
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let response = req.send().with_context(|| {
+            format!("{method} {url} (is `vigil run` up there? set --url or VIGIL_API_URL)")
+        })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .with_context(|| format!("reading the answer to {method} {url}"))?;
+        if !status.is_success() {
+            let message = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_string))
+                .unwrap_or(text);
+            bail!("{method} {url}: {status}: {message}");
+        }
+        Ok(text)
+    }
+
+    fn json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let text = self.send(method, path, body)?;
+        serde_json::from_str(&text).context("the API answered something other than JSON")
+    }
+}
+
+/// Runs `vigil incidents ...`.
+pub fn run(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args.url, args.token)?;
+    let get = reqwest::Method::GET;
+    let post = reqwest::Method::POST;
+    let out = match args.command {
+        IncidentsCommand::List {
+            level,
+            state,
+            watch,
+            since,
+            until,
+            limit,
+        } => {
+            let mut query = Vec::new();
+            for (k, v) in [
+                ("level", level),
+                ("state", state),
+                ("watch", watch),
+                ("since", since),
+                ("until", until),
+                ("limit", limit.map(|n| n.to_string())),
+            ] {
+                if let Some(v) = v {
+                    query.push(format!("{k}={}", encode(&v)));
+                }
+            }
+            let path = if query.is_empty() {
+                "/api/v1/incidents".to_string()
+            } else {
+                format!("/api/v1/incidents?{}", query.join("&"))
+            };
+            let v = client.json(get, &path, None)?;
+            if args.json {
+                pretty(&v)
+            } else {
+                list_table(&v)
+            }
+        }
+        IncidentsCommand::Show { id } => {
+            let v = client.json(get, &format!("/api/v1/incidents/{}", encode(&id)), None)?;
+            if args.json {
+                pretty(&v)
+            } else {
+                show(&v)
+            }
+        }
+        IncidentsCommand::Export { id, format } => {
+            let f = match format {
+                ExportFormat::Md => "md",
+                ExportFormat::Json => "json",
+            };
+            let text = client.send(
+                get,
+                &format!("/api/v1/incidents/{}/export?format={f}", encode(&id)),
+                None,
+            )?;
+            match format {
+                ExportFormat::Md => text,
+                ExportFormat::Json => pretty(&serde_json::from_str(&text)?),
+            }
+        }
+        IncidentsCommand::Ack { id } => act(&client, &post, &id, "ack", None, args.json)?,
+        IncidentsCommand::Resolve { id } => act(&client, &post, &id, "resolve", None, args.json)?,
+        IncidentsCommand::Reopen { id } => act(&client, &post, &id, "reopen", None, args.json)?,
+        IncidentsCommand::Assign { id, assignee } => act(
+            &client,
+            &post,
+            &id,
+            "assign",
+            Some(serde_json::json!({ "assignee": assignee })),
+            args.json,
+        )?,
+        IncidentsCommand::Comment { id, text } => act(
+            &client,
+            &post,
+            &id,
+            "comment",
+            Some(serde_json::json!({ "text": text })),
+            args.json,
+        )?,
+    };
+    print!("{out}");
+    if !out.ends_with('\n') {
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn act(
+    client: &Client,
+    post: &reqwest::Method,
+    id: &str,
+    action: &str,
+    body: Option<Value>,
+    json: bool,
+) -> anyhow::Result<String> {
+    let v = client.json(
+        post.clone(),
+        &format!("/api/v1/incidents/{}/{action}", encode(id)),
+        body,
+    )?;
+    Ok(if json {
+        pretty(&v)
+    } else {
+        act_summary(action, &v)
+    })
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).expect("a JSON value serialises") + "\n"
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+/// `2026-11-23T14:00:00.000Z` → `2026-11-23 14:00:00Z`.
+fn time(v: &Value) -> String {
+    let t = s(v);
+    if t.is_empty() {
+        return "-".into();
+    }
+    let t = t.replacen('T', " ", 1);
+    match t.strip_suffix(".000Z") {
+        Some(base) => format!("{base}Z"),
+        None => t,
+    }
+}
+
+fn num(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.fract() == 0.0 => format!("{x:.0}"),
+        Some(x) => format!("{x:.1}"),
+        None => "-".into(),
+    }
+}
+
+fn duration(secs: f64) -> String {
+    let total = secs.round() as u64;
+    let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s:02}s"),
+        _ => format!("{h}h {m:02}m {s:02}s"),
+    }
+}
+
+/// Left-aligned columns, two spaces apart.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                let pad = w - c.chars().count();
+                let _ = write!(l, "{c}{}  ", " ".repeat(pad));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut out, header.to_vec());
+    for r in rows {
+        line(&mut out, r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+fn list_table(v: &Value) -> String {
+    let empty = Vec::new();
+    let incidents = v["incidents"].as_array().unwrap_or(&empty);
+    if incidents.is_empty() {
+        return "no incidents\n".into();
+    }
+    let rows: Vec<Vec<String>> = incidents
+        .iter()
+        .map(|i| {
+            vec![
+                s(&i["id"]).to_string(),
+                s(&i["level"]).to_string(),
+                s(&i["state"]).to_string(),
+                s(&i["watch"]).to_string(),
+                time(&i["opened_at"]),
+                num(&i["observed"]),
+                num(&i["baseline"]),
+                i["assignee"].as_str().unwrap_or("-").to_string(),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &[
+            "ID", "LEVEL", "STATE", "WATCH", "OPENED", "POSTS", "BASELINE", "ASSIGNEE",
+        ],
+        &rows,
+    );
+    let n = incidents.len();
+    let _ = writeln!(out, "{n} incident{}", if n == 1 { "" } else { "s" });
+    out
+}
+
+fn stamp(v: &Value) -> String {
+    if v.is_null() {
+        "-".into()
+    } else {
+        format!("{} at {}", s(&v["by"]), time(&v["at"]))
+    }
+}
+
+/// One timeline event in words.
+fn describe(e: &Value) -> String {
+    match s(&e["kind"]) {
+        "alert" => format!("alert: {} at {}", s(&e["transition"]), s(&e["level"])),
+        "level_change" => format!("level {} -> {}", s(&e["from"]), s(&e["to"])),
+        "ack" => "acknowledged".into(),
+        "unack" => format!("acknowledgement withdrawn ({})", s(&e["reason"])),
+        "assign" => format!("assigned to {}", s(&e["assignee"])),
+        "comment" => format!("comment: {}", s(&e["text"])),
+        "resolve" => "resolved".into(),
+        "reopen" => "reopened".into(),
+        "suppressed" => format!("alert silenced by {}", s(&e["silence_id"])),
+        "notified" => {
+            let sinks: Vec<&str> = e["sinks"]
+                .as_array()
+                .map(|a| a.iter().map(s).collect())
+                .unwrap_or_default();
+            let step = e["step"]
+                .as_u64()
+                .map(|n| format!(", step {n}"))
+                .unwrap_or_default();
+            format!("notified {} ({}{step})", sinks.join(", "), s(&e["reason"]))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn show(i: &Value) -> String {
+    let mut out = format!("{}  {}  {}\n", s(&i["id"]), s(&i["level"]), s(&i["state"]));
+    let kinds: Vec<&str> = i["crisis_kinds"]
+        .as_array()
+        .map(|a| a.iter().map(s).collect())
+        .unwrap_or_default();
+    let terms: Vec<&str> = i["last"]["top_terms"]
+        .as_array()
+        .map(|a| a.iter().map(s).collect())
+        .unwrap_or_default();
+    let volume = i["volume"].as_array().cloned().unwrap_or_default();
+    let peak = volume
+        .iter()
+        .max_by_key(|p| p["observed"].as_u64().unwrap_or(0));
+    let rows = [
+        ("watch", s(&i["watch"]).to_string()),
+        ("opened", time(&i["opened_at"])),
+        (
+            "crisis kinds",
+            if kinds.is_empty() {
+                "-".into()
+            } else {
+                kinds.join(", ")
+            },
+        ),
+        ("acknowledged", stamp(&i["acknowledged"])),
+        (
+            "assignee",
+            i["assignee"].as_str().unwrap_or("-").to_string(),
+        ),
+        ("resolved", stamp(&i["resolved"])),
+        (
+            "latest window",
+            format!(
+                "{} posts, baseline {}, z {}",
+                num(&i["last"]["observed"]),
+                num(&i["last"]["baseline"]),
+                num(&i["last"]["z"])
+            ),
+        ),
+        (
+            "top terms",
+            if terms.is_empty() {
+                "-".into()
+            } else {
+                terms.join(", ")
+            },
+        ),
+        (
+            "volume",
+            match peak {
+                Some(p) => format!(
+                    "{} windows, peak {} posts at {} (baseline {})",
+                    volume.len(),
+                    num(&p["observed"]),
+                    time(&p["window_end"]),
+                    num(&p["baseline"])
+                ),
+                None => "-".into(),
+            },
+        ),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(out, "  {k:<14}{v}");
+    }
+    out.push_str("timeline:\n");
+    let events = i["timeline"].as_array().cloned().unwrap_or_default();
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| vec![time(&e["at"]), s(&e["actor"]).to_string(), describe(e)])
+        .collect();
+    for l in table(&["AT", "BY", "WHAT"], &rows).lines() {
+        let _ = writeln!(out, "  {l}");
+    }
+    out
+}
+
+fn act_summary(action: &str, v: &Value) -> String {
+    let i = &v["incident"];
+    let id = s(&i["id"]);
+    let state = s(&i["state"]);
+    if v["changed"] == Value::Bool(false) {
+        return format!("{id}: no change ({action} changed nothing); state {state}\n");
+    }
+    let mut out = format!("{id}: {action} recorded; state {state}");
+    if let Some(a) = i["assignee"].as_str() {
+        let _ = write!(out, ", assignee {a}");
+    }
+    if let Some(secs) = v["time_to_acknowledge_secs"].as_f64() {
+        let _ = write!(out, "; time to acknowledge {}", duration(secs));
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use serde_json::json;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: IncidentsArgs,
+    }
+
+    #[test]
+    fn flags_go_anywhere_and_default_to_the_local_admin_address() {
+        let c = Cli::try_parse_from(["incidents", "list", "--level", "major", "--json"]).unwrap();
+        assert_eq!(c.args.url, "http://127.0.0.1:9464");
+        assert!(c.args.json);
+        assert!(matches!(
+            c.args.command,
+            IncidentsCommand::List { level: Some(ref l), .. } if l == "major"
+        ));
+        let c = Cli::try_parse_from([
+            "incidents",
+            "--url",
+            "http://vigil:9464/",
+            "export",
+            "acme-1",
+            "--format",
+            "json",
+            "--token",
+            "t0123456789abcdef",
+        ])
+        .unwrap();
+        assert_eq!(c.args.token.as_deref(), Some("t0123456789abcdef"));
+        assert!(matches!(
+            c.args.command,
+            IncidentsCommand::Export {
+                format: ExportFormat::Json,
+                ..
+            }
+        ));
+        assert!(Cli::try_parse_from(["incidents", "export", "x", "--format", "pdf"]).is_err());
+        assert!(Cli::try_parse_from(["incidents", "assign", "x"]).is_err());
+    }
+
+    #[test]
+    fn a_missing_token_is_a_clear_error() {
+        let e = Client::new("http://127.0.0.1:1", None).err().unwrap();
+        assert!(e.to_string().contains("VIGIL_API_TOKEN"), "{e}");
+    }
+
+    #[test]
+    fn ids_are_percent_encoded() {
+        assert_eq!(encode("acme-20261123T1400"), "acme-20261123T1400");
+        assert_eq!(encode("a b/c?d"), "a%20b%2Fc%3Fd");
+        assert_eq!(
+            encode("2026-01-01T00:00:00+01:00"),
+            "2026-01-01T00%3A00%3A00%2B01%3A00"
+        );
+    }
+
+    #[test]
+    fn list_is_a_table() {
+        let v = json!({"count": 2, "incidents": [
+            {"id": "acme-1", "level": "major", "state": "acknowledged", "watch": "acme",
+             "opened_at": "2026-11-23T14:00:00.000Z", "observed": 412, "baseline": 3.12, "assignee": "carol"},
+            {"id": "zephyr-phone-1", "level": "minor", "state": "open", "watch": "zephyr-phone",
+             "opened_at": "2026-11-23T15:30:00.250Z", "observed": 9, "baseline": 1.0}
+        ]});
+        assert_eq!(
+            list_table(&v),
+            "ID              LEVEL  STATE         WATCH         OPENED                    POSTS  BASELINE  ASSIGNEE\n\
+             acme-1          major  acknowledged  acme          2026-11-23 14:00:00Z      412    3.1       carol\n\
+             zephyr-phone-1  minor  open          zephyr-phone  2026-11-23 15:30:00.250Z  9      1         -\n\
+             2 incidents\n"
+        );
+        assert_eq!(
+            list_table(&json!({"count": 0, "incidents": []})),
+            "no incidents\n"
+        );
+    }
+
+    #[test]
+    fn show_has_facts_and_timeline() {
+        let v = json!({
+            "id": "acme-1", "level": "major", "state": "assigned", "watch": "acme",
+            "opened_at": "2026-11-23T14:00:00.000Z", "crisis_kinds": ["product_safety"],
+            "acknowledged": {"by": "alice", "at": "2026-11-23T14:02:03.000Z"}, "assignee": "carol",
+            "last": {"observed": 40, "baseline": 4.0, "z": 9.5, "top_terms": ["recall", "acme"]},
+            "volume": [
+                {"window_end": "2026-11-23T14:00:00.000Z", "observed": 12, "baseline": 4.0, "level": "minor"},
+                {"window_end": "2026-11-23T14:01:00.000Z", "observed": 40, "baseline": 4.0, "level": "major"}
+            ],
+            "timeline": [
+                {"at": "2026-11-23T14:00:00.000Z", "actor": "vigil", "kind": "alert", "transition": "opened", "level": "major", "alert_id": "a1"},
+                {"at": "2026-11-23T14:00:00.000Z", "actor": "vigil", "kind": "notified", "sinks": ["stdout", "slack"], "reason": "new", "step": 0},
+                {"at": "2026-11-23T14:02:03.000Z", "actor": "alice", "kind": "ack"},
+                {"at": "2026-11-23T14:05:00.000Z", "actor": "alice", "kind": "assign", "assignee": "carol"},
+                {"at": "2026-11-23T14:06:00.000Z", "actor": "carol", "kind": "comment", "text": "Legal is on it."}
+            ]
+        });
+        let out = show(&v);
+        for want in [
+            "acme-1  major  assigned\n",
+            "  acknowledged  alice at 2026-11-23 14:02:03Z\n",
+            "  crisis kinds  product_safety\n",
+            "  latest window 40 posts, baseline 4, z 9.5\n",
+            "  volume        2 windows, peak 40 posts at 2026-11-23 14:01:00Z (baseline 4)\n",
+            "  2026-11-23 14:00:00Z  vigil  notified stdout, slack (new, step 0)\n",
+            "  2026-11-23 14:06:00Z  carol  comment: Legal is on it.\n",
+        ] {
+            assert!(out.contains(want), "missing {want:?} in\n{out}");
+        }
+    }
+
+    #[test]
+    fn action_summaries_say_what_changed() {
+        let v = json!({"changed": true, "time_to_acknowledge_secs": 123.4,
+                       "incident": {"id": "acme-1", "state": "acknowledged"}});
+        assert_eq!(
+            act_summary("ack", &v),
+            "acme-1: ack recorded; state acknowledged; time to acknowledge 2m 03s\n"
+        );
+        let v = json!({"changed": false, "incident": {"id": "acme-1", "state": "acknowledged"}});
+        assert_eq!(
+            act_summary("ack", &v),
+            "acme-1: no change (ack changed nothing); state acknowledged\n"
+        );
+        assert_eq!(duration(3723.0), "1h 02m 03s");
+        assert_eq!(duration(7.0), "7s");
+    }
+}
