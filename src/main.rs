@@ -503,6 +503,13 @@ impl Process {
             )),
             None => axum::Router::new(),
         };
+        let live = LiveConfig::new(settings)?;
+        let extra = extra.merge(reload_router(
+            live.clone(),
+            metrics.clone(),
+            config_path.clone(),
+            vigil_api::Auth::from_settings(&settings.api),
+        ));
         let admin = serve_admin(
             admin_addr,
             metrics.clone(),
@@ -514,7 +521,6 @@ impl Process {
         .with_context(|| format!("binding the admin address {admin_addr}"))?;
         info!(addr = %admin.addr, "Admin server listening.");
         spawn_signal_handler(cancel.clone());
-        let live = LiveConfig::new(settings)?;
         spawn_reload_handler(&live, &metrics, config_path)?;
         Ok(Process {
             metrics,
@@ -575,6 +581,61 @@ fn spawn_signal_handler(cancel: CancellationToken) {
         warn!("Second shutdown signal; exiting now.");
         std::process::exit(130);
     });
+}
+
+/// `POST /admin/reload`: the same reload as SIGHUP, for a responder token
+/// (`Authorization: Bearer ...`). 200 with the new watch count, 422 with
+/// the reason when the file is refused (the running configuration stays),
+/// 401/403 otherwise.
+fn reload_router(
+    live: LiveConfig,
+    metrics: Metrics,
+    config_path: PathBuf,
+    auth: vigil_api::Auth,
+) -> axum::Router {
+    use axum::{http::StatusCode, response::IntoResponse, Json};
+    let handler = move |headers: axum::http::HeaderMap| {
+        let (live, metrics, path, auth) = (
+            live.clone(),
+            metrics.clone(),
+            config_path.clone(),
+            auth.clone(),
+        );
+        async move {
+            let token = headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            let error = |code: StatusCode, msg: &str| {
+                (code, Json(serde_json::json!({ "error": msg }))).into_response()
+            };
+            match token.and_then(|t| auth.check(t)) {
+                None => {
+                    return error(
+                        StatusCode::UNAUTHORIZED,
+                        "a responder token is required (Authorization: Bearer ...; configure [[api.tokens]])",
+                    )
+                }
+                Some(c) if c.role != vigil_config::ApiRole::Responder => {
+                    return error(
+                        StatusCode::FORBIDDEN,
+                        "reloading needs a responder token",
+                    )
+                }
+                Some(c) => info!(by = %c.name, path = %path.display(), "POST /admin/reload: reloading the configuration."),
+            }
+            let loaded = Settings::load(&path).map_err(anyhow::Error::from);
+            match live.reload(loaded, &metrics).await {
+                Ok(()) => Json(serde_json::json!({
+                    "reloaded": true,
+                    "watches": live.watches().borrow().watches.len(),
+                }))
+                .into_response(),
+                Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, &format!("{e:#}")),
+            }
+        }
+    };
+    axum::Router::new().route("/admin/reload", axum::routing::post(handler))
 }
 
 /// SIGHUP reloads watches and lexicons from the same file; a failed reload

@@ -330,3 +330,70 @@ fn sighup_reloads_watches_and_a_bad_reload_keeps_the_old_ones() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Configuration reload failed"), "{stderr}");
 }
+
+#[test]
+fn post_admin_reload_needs_a_responder_and_reloads_like_sighup() {
+    let d = temp_dir("admin-reload");
+    let cfg = d.join("c.toml");
+    let tokens = "[[api.tokens]]\nname = \"ops\"\nrole = \"responder\"\ntoken = \"responder-secret-0123456789\"\n[[api.tokens]]\nname = \"eve\"\nrole = \"viewer\"\ntoken = \"viewer-secret-0123456789ab\"\n";
+    std::fs::write(
+        &cfg,
+        format!("{tokens}[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n"),
+    )
+    .unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = vigil()
+        .args(["run", "--input", "-", "--admin-addr", &addr, "--config"])
+        .arg(&cfg)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::blocking::Client::new();
+    let post = |token: Option<&str>| {
+        let mut r = client.post(format!("http://{addr}/admin/reload"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let first = wait_for(Duration::from_secs(30), || post(None).ok())
+        .expect("the admin server never answered");
+    assert_eq!(first.status().as_u16(), 401);
+    assert_eq!(
+        post(Some("viewer-secret-0123456789ab"))
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+    assert_eq!(post(Some("wrong")).unwrap().status().as_u16(), 401);
+
+    std::fs::write(
+        &cfg,
+        format!("{tokens}[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n[[watches]]\nid = \"zephyr\"\nterms = [\"zephyr\"]\n"),
+    )
+    .unwrap();
+    let ok = post(Some("responder-secret-0123456789")).unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let body: serde_json::Value = ok.json().unwrap();
+    assert_eq!(body["watches"], 2, "{body}");
+
+    std::fs::write(&cfg, format!("{tokens}[[watches]]\nid = \"Bad Id\"\n")).unwrap();
+    let refused = post(Some("responder-secret-0123456789")).unwrap();
+    assert_eq!(refused.status().as_u16(), 422);
+    let body: serde_json::Value = refused.json().unwrap();
+    assert!(body["error"].as_str().unwrap().contains("watches[0].id"), "{body}");
+    let (_, metrics) = http_get(&addr, "/metrics").unwrap();
+    assert_eq!(
+        metric(&metrics, r#"vigil_config_reloads_total{result="success"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&metrics, r#"vigil_config_reloads_total{result="failure"}"#),
+        Some(1.0)
+    );
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+}
