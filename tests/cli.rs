@@ -384,7 +384,10 @@ fn post_admin_reload_needs_a_responder_and_reloads_like_sighup() {
     let refused = post(Some("responder-secret-0123456789")).unwrap();
     assert_eq!(refused.status().as_u16(), 422);
     let body: serde_json::Value = refused.json().unwrap();
-    assert!(body["error"].as_str().unwrap().contains("watches[0].id"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("watches[0].id"),
+        "{body}"
+    );
     let (_, metrics) = http_get(&addr, "/metrics").unwrap();
     assert_eq!(
         metric(&metrics, r#"vigil_config_reloads_total{result="success"}"#),
