@@ -158,6 +158,11 @@ pub struct DetectConfig {
     pub negative_share_min: f64,
     /// Minimum rise of the negative share over its baseline.
     pub negative_share_delta: f64,
+    /// Minimum share of the window's posts hitting one crisis kind for a
+    /// crisis-kind surge (which also needs `negative_min_count` posts).
+    pub crisis_share_min: f64,
+    /// Minimum rise of that kind's share over its baseline.
+    pub crisis_share_delta: f64,
     /// Fraction of the thresholds that keeps a live incident firing.
     pub sustain_ratio: f64,
     /// Quiet windows before an incident resolves.

@@ -547,6 +547,16 @@ pub(crate) fn load_layers(
             "must be within [0, 1]",
         );
         c.check(
+            (0.0..=1.0).contains(&d.crisis_share_min),
+            "detect.crisis_share_min",
+            "must be within [0, 1]",
+        );
+        c.check(
+            (0.0..=1.0).contains(&d.crisis_share_delta),
+            "detect.crisis_share_delta",
+            "must be within [0, 1]",
+        );
+        c.check(
             d.sustain_ratio > 0.0 && d.sustain_ratio <= 1.0,
             "detect.sustain_ratio",
             "must be within (0, 1]",

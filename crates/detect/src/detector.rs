@@ -51,6 +51,10 @@ pub struct DetectorParams {
     pub negative_share_min: f64,
     /// Minimum rise of the negative share.
     pub negative_share_delta: f64,
+    /// Minimum share of one crisis kind.
+    pub crisis_share_min: f64,
+    /// Minimum rise of a crisis kind's share.
+    pub crisis_share_delta: f64,
     /// Hysteresis fraction.
     pub sustain_ratio: f64,
     /// Quiet windows before resolve.
@@ -83,6 +87,8 @@ impl DetectorParams {
             negative_min_count: d.negative_min_count,
             negative_share_min: d.negative_share_min,
             negative_share_delta: d.negative_share_delta,
+            crisis_share_min: d.crisis_share_min,
+            crisis_share_delta: d.crisis_share_delta,
             sustain_ratio: d.sustain_ratio,
             resolve_after_quiet_bins: d.resolve_after_quiet_bins,
             negative_threshold,
@@ -143,6 +149,9 @@ struct WatchState {
     #[serde(default = "flat_season")]
     season: [f64; 24],
     negative: Ewma,
+    /// Baseline share of posts hitting each crisis kind.
+    #[serde(default)]
+    kind_share: [Ewma; 6],
     incident: Option<Incident>,
     last_window_count: u64,
     /// The input partition this watch's posts arrive on (keyed by watch).
@@ -259,6 +268,7 @@ impl Detector {
                 baseline: Ewma::default(),
                 season: flat_season(),
                 negative: Ewma::default(),
+                kind_share: Default::default(),
                 incident: None,
                 last_window_count: 0,
                 partition: None,
@@ -311,6 +321,7 @@ impl Detector {
                     baseline: Ewma::default(),
                     season: flat_season(),
                     negative: Ewma::default(),
+                    kind_share: Default::default(),
                     incident: None,
                     last_window_count: 0,
                     partition: None,
@@ -857,16 +868,40 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
     // sqrt(p0))`, which keeps its tails honest for small windows (8 of 12
     // negative on a 20% baseline is z = 3.4, not the normal
     // approximation's 4.0).
-    let p0 = neg_base.clamp(0.05, 0.95);
-    let n = s.count as f64;
-    let neg_z = 2.0 * n.sqrt() * (share.sqrt().asin() - p0.sqrt().asin());
+    let surge = |share: f64, base: f64, min: f64, delta: f64, r: f64| {
+        let p0 = base.clamp(0.05, 0.95);
+        let n = s.count as f64;
+        let z = 2.0 * n.sqrt() * (share.sqrt().asin() - p0.sqrt().asin());
+        s.count as f64 >= p.negative_min_count as f64 * r
+            && share >= min * r
+            && share - base >= delta * r
+            && z >= p.z_threshold * r
+    };
     if warm
-        && s.count >= p.negative_min_count
-        && share >= p.negative_share_min
-        && share - neg_base >= p.negative_share_delta
-        && neg_z >= p.z_threshold
+        && surge(
+            share,
+            neg_base,
+            p.negative_share_min,
+            p.negative_share_delta,
+            1.0,
+        )
     {
         triggers.push(Trigger::NegativeShare);
+    }
+    // The same test per crisis kind, against that kind's own baseline share.
+    let kind_surge = |r: f64| {
+        (0..s.kinds.len()).any(|k| {
+            let share = kind_share(s, k);
+            let base = if w.kind_share[k].n > 0 {
+                w.kind_share[k].mean
+            } else {
+                0.0
+            };
+            surge(share, base, p.crisis_share_min, p.crisis_share_delta, r)
+        })
+    };
+    if warm && kind_surge(1.0) {
+        triggers.push(Trigger::CrisisShare);
     }
     let r = p.sustain_ratio;
     let sustained = triggers.is_empty()
@@ -874,7 +909,8 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
         && ((s.count as f64 >= p.min_count as f64 * r && z >= p.z_threshold * r)
             || (s.count as f64 >= p.negative_min_count as f64 * r
                 && share - neg_base >= p.negative_share_delta * r
-                && share >= p.negative_share_min * r));
+                && share >= p.negative_share_min * r)
+            || kind_surge(r));
     Decision {
         triggers,
         sustained,
@@ -1072,6 +1108,24 @@ fn evaluate(
             share
         };
         w.negative.update(share, p.alpha);
+        for k in 0..s.kinds.len() {
+            let share = kind_share(s, k);
+            let e = &mut w.kind_share[k];
+            let share = if e.n > 0 {
+                share.min(e.mean + p.crisis_share_delta)
+            } else {
+                share
+            };
+            e.update(share, p.alpha);
+        }
+    }
+}
+
+fn kind_share(s: &WindowSummary, k: usize) -> f64 {
+    if s.count == 0 {
+        0.0
+    } else {
+        s.kinds[k] as f64 / s.count as f64
     }
 }
 

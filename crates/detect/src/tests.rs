@@ -629,3 +629,47 @@ fn seasonal_baseline_learns_the_busy_hour_and_still_sees_a_night_burst() {
     // ...and the night burst on day 13 still opens an incident.
     assert!(opened.contains(&(13, 3)), "{opened:?}");
 }
+
+#[test]
+fn crisis_kind_share_surge_fires_without_a_volume_spike() {
+    let mut d = Detector::new(&settings(""));
+    // 60 quiet minutes of 6 posts, then 10 posts a minute (no volume spike:
+    // z < 4) of which all now hit a crisis kind.
+    let mut posts = minutes(&baseline(60, 6), |t, _| p(t));
+    let burst = minutes(&[10, 10, 10], |t, _| P {
+        severe: true,
+        ..p(t)
+    });
+    posts.extend(burst.into_iter().map(|x| P {
+        t_ms: x.t_ms + 60 * 60_000,
+        ..x
+    }));
+    posts.extend(
+        minutes(&baseline(5, 6), |t, _| p(t))
+            .into_iter()
+            .map(|x| P {
+                t_ms: x.t_ms + 63 * 60_000,
+                ..x
+            }),
+    );
+    let (spikes, _) = run(&mut d, &posts);
+    let opened: Vec<_> = spikes
+        .iter()
+        .filter(|s| s.transition == Transition::Opened)
+        .collect();
+    assert_eq!(opened.len(), 1, "{:?}", summary(&spikes));
+    assert_eq!(opened[0].triggers, vec![vigil_types::Trigger::CrisisShare]);
+    assert_eq!((opened[0].window_start.0 - T0) / 60_000, 60, "onset bin");
+
+    // The same volume without crisis terms fires nothing.
+    let mut d = Detector::new(&settings(""));
+    let calm: Vec<P> = posts
+        .iter()
+        .map(|x| P {
+            severe: false,
+            ..x.clone()
+        })
+        .collect();
+    let (spikes, _) = run(&mut d, &calm);
+    assert!(spikes.is_empty(), "{:?}", summary(&spikes));
+}

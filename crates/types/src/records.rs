@@ -292,6 +292,9 @@ pub enum Trigger {
     AbsoluteFloor,
     /// The share of negative posts surged.
     NegativeShare,
+    /// The share of posts hitting one crisis kind (product safety, outage,
+    /// legal, breach, negative media, disaster) surged.
+    CrisisShare,
 }
 
 /// A detect-stage finding for one watch and one window, with what it did to
