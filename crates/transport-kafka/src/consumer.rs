@@ -2,6 +2,7 @@
 //! commits and dead letters for undecodable records.
 
 use std::{
+    collections::VecDeque,
     sync::{atomic::Ordering, Arc, Mutex},
     time::Duration,
 };
@@ -11,7 +12,7 @@ use rdkafka::{
         BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
     },
     error::KafkaResult,
-    message::Message,
+    message::{Message, OwnedMessage},
     ClientContext, Offset, TopicPartitionList,
 };
 use tokio_util::sync::CancellationToken;
@@ -79,6 +80,12 @@ pub struct KafkaConsumer<T> {
     dead: KafkaDeadLetters,
     stats: Arc<KafkaStats>,
     cancel: CancellationToken,
+    /// Messages taken from the client and not yet handed out: `recv` keeps
+    /// them here across awaits, so a caller that drops its future (a
+    /// `select!` against a timer) loses nothing.
+    buffered: VecDeque<OwnedMessage>,
+    /// Decoded records of the batch being built (same reason).
+    ready: Vec<Delivery<T>>,
 }
 
 impl<T> std::fmt::Debug for KafkaConsumer<T> {
@@ -144,6 +151,8 @@ impl<T> KafkaConsumer<T> {
             dead: KafkaDeadLetters::new(cfg, stats.clone())?,
             stats,
             cancel,
+            buffered: VecDeque::new(),
+            ready: Vec::new(),
         })
     }
 
@@ -278,16 +287,19 @@ fn spawn_lag_poller(
 }
 
 impl<T: Send> Consumer<T> for KafkaConsumer<T> {
+    /// Cancel-safe: every message taken from the client stays in `self`
+    /// until it is handed out (or dead-lettered), so dropping this future
+    /// mid-batch loses nothing and the next call carries on.
     async fn recv(&mut self) -> Result<Option<Vec<Delivery<T>>>, TransportError> {
         let mut backoff = Duration::from_millis(100);
-        let first = loop {
+        while self.buffered.is_empty() && self.ready.is_empty() {
             let m = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Ok(None),
                 m = self.consumer.recv() => m,
             };
             match m {
-                Ok(m) => break m.detach(),
+                Ok(m) => self.buffered.push_back(m.detach()),
                 Err(e) => {
                     self.stats.connected.store(false, Ordering::Relaxed);
                     warn!(kafka_topic = %self.topic, error = %e, "Consumer error; retrying.");
@@ -295,30 +307,32 @@ impl<T: Send> Consumer<T> for KafkaConsumer<T> {
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
-        };
+        }
         self.stats.connected.store(true, Ordering::Relaxed);
-        let mut raw = vec![first];
-        while raw.len() < self.batch_size {
+        while self.buffered.len() + self.ready.len() < self.batch_size {
             match tokio::time::timeout(Duration::from_millis(5), self.consumer.recv()).await {
-                Ok(Ok(m)) => raw.push(m.detach()),
+                Ok(Ok(m)) => self.buffered.push_back(m.detach()),
                 _ => break,
             }
         }
-        let mut out = Vec::with_capacity(raw.len());
-        for m in raw {
+        while let Some(m) = self.buffered.front() {
             let position = Position {
                 partition: m.partition(),
                 offset: m.offset(),
             };
-            self.tracker
-                .lock()
-                .expect("tracker lock poisoned")
-                .delivered(position);
             let payload = m.payload().unwrap_or_default();
             match (self.decode)(payload) {
-                Ok(value) => out.push(Delivery { value, position }),
+                Ok(value) => {
+                    self.tracker
+                        .lock()
+                        .expect("tracker lock poisoned")
+                        .delivered(position);
+                    self.ready.push(Delivery { value, position });
+                }
                 Err(error) => {
                     // Never block the partition: dead-letter it, finish it.
+                    // (Dropped during the send, it is sent again: at least
+                    // once, like every output.)
                     let d = DeadLetter {
                         stage: self.stage,
                         reason: "undecodable".into(),
@@ -334,14 +348,19 @@ impl<T: Send> Consumer<T> for KafkaConsumer<T> {
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(Duration::from_secs(5));
                     }
+                    self.tracker
+                        .lock()
+                        .expect("tracker lock poisoned")
+                        .delivered(position);
                     let commits = self.finish_only(&[position]);
                     if let Err(e) = self.commit_async(&commits) {
                         warn!(error = %e, "Commit failed; will retry with the next batch.");
                     }
                 }
             }
+            self.buffered.pop_front();
         }
-        Ok(Some(out))
+        Ok(Some(std::mem::take(&mut self.ready)))
     }
 
     async fn ack(&mut self, positions: &[Position]) -> Result<(), TransportError> {
