@@ -184,11 +184,14 @@ impl KafkaBench {
         std::fs::write(
             &config,
             format!(
-                "[detect]\nallowed_lateness_secs = 3600\n{watches}\n[[alert.sinks]]\ntype = \"stdout\"\n\
+                "[detect]\nallowed_lateness_secs = 3600\n[incidents]\ndata_dir = '{}'\n{watches}\n[[alert.sinks]]\ntype = \"stdout\"\n\
                  [transport]\ntype = \"kafka\"\nbatch_size = {}\n[transport.kafka]\nbrokers = \"{}\"\n\
                  topic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = {}\n\
                  idle_timeout_secs = 120\n",
-                self.batch_size, self.brokers, self.partitions
+                self.dir.join("incidents").display(),
+                self.batch_size,
+                self.brokers,
+                self.partitions
             ),
         )?;
         Settings::load(&config).context("the bench config")?;
