@@ -583,47 +583,21 @@ fn spawn_signal_handler(cancel: CancellationToken) {
     });
 }
 
-/// `POST /admin/reload`: the same reload as SIGHUP, for a responder token
-/// (`Authorization: Bearer ...`). 200 with the new watch count, 422 with
-/// the reason when the file is refused (the running configuration stays),
-/// 401/403 otherwise.
+/// `POST /admin/reload`: the same reload as SIGHUP, behind the incident
+/// API's tokens (a responder may POST). 200 with the new watch count, 422
+/// with the reason when the file is refused (the running configuration
+/// stays).
 fn reload_router(
     live: LiveConfig,
     metrics: Metrics,
     config_path: PathBuf,
     auth: vigil_api::Auth,
 ) -> axum::Router {
-    use axum::{http::StatusCode, response::IntoResponse, Json};
-    let handler = move |headers: axum::http::HeaderMap| {
-        let (live, metrics, path, auth) = (
-            live.clone(),
-            metrics.clone(),
-            config_path.clone(),
-            auth.clone(),
-        );
+    use axum::{http::StatusCode, response::IntoResponse, Extension, Json};
+    let handler = move |Extension(caller): Extension<vigil_api::Caller>| {
+        let (live, metrics, path) = (live.clone(), metrics.clone(), config_path.clone());
         async move {
-            let token = headers
-                .get(axum::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            let error = |code: StatusCode, msg: &str| {
-                (code, Json(serde_json::json!({ "error": msg }))).into_response()
-            };
-            match token.and_then(|t| auth.check(t)) {
-                None => {
-                    return error(
-                        StatusCode::UNAUTHORIZED,
-                        "a responder token is required (Authorization: Bearer ...; configure [[api.tokens]])",
-                    )
-                }
-                Some(c) if c.role != vigil_config::ApiRole::Responder => {
-                    return error(
-                        StatusCode::FORBIDDEN,
-                        "reloading needs a responder token",
-                    )
-                }
-                Some(c) => info!(by = %c.name, path = %path.display(), "POST /admin/reload: reloading the configuration."),
-            }
+            info!(by = %caller.name, path = %path.display(), "POST /admin/reload: reloading the configuration.");
             let loaded = Settings::load(&path).map_err(anyhow::Error::from);
             match live.reload(loaded, &metrics).await {
                 Ok(()) => Json(serde_json::json!({
@@ -631,11 +605,18 @@ fn reload_router(
                     "watches": live.watches().borrow().watches.len(),
                 }))
                 .into_response(),
-                Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, &format!("{e:#}")),
+                Err(e) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(serde_json::json!({ "error": format!("{e:#}") })),
+                )
+                    .into_response(),
             }
         }
     };
-    axum::Router::new().route("/admin/reload", axum::routing::post(handler))
+    vigil_api::protect(
+        axum::Router::new().route("/admin/reload", axum::routing::post(handler)),
+        auth,
+    )
 }
 
 /// SIGHUP reloads watches and lexicons from the same file; a failed reload

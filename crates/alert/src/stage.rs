@@ -143,10 +143,12 @@ where
         let spikes: Vec<Spike> = batch.iter().map(|d| d.value.clone()).collect();
         let store = stage.store.clone();
         let now = (stage.now)();
-        let outcomes = {
-            let spikes = spikes.clone();
-            tokio::task::spawn_blocking(move || store.on_spikes(&spikes, now)).await??
-        };
+        let (spikes, outcomes) = tokio::task::spawn_blocking(move || {
+            let outcomes = store.on_spikes(&spikes, now);
+            (spikes, outcomes)
+        })
+        .await?;
+        let outcomes = outcomes?;
         let mut notifications = Vec::new();
         let mut alerts = Vec::new();
         for (spike, outcome) in spikes.iter().zip(outcomes) {

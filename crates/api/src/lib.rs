@@ -140,9 +140,7 @@ pub fn router(state: ApiState) -> Router {
         protected = protected.route(path, route);
     }
     let (path, route) = routes::unknown_route();
-    protected = protected
-        .route(path, route)
-        .route_layer(from_fn_with_state(state.clone(), routes::require_token));
+    protected = protect(protected.route(path, route), state.auth.clone());
     let mut open = Router::new();
     for (path, route) in routes::open_routes().into_iter().chain(console::routes()) {
         open = open.route(path, route);
@@ -151,6 +149,14 @@ pub fn router(state: ApiState) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(from_fn_with_state(state.clone(), routes::count_requests))
         .with_state(state)
+}
+
+/// Puts `router`'s routes behind the API's bearer tokens: 401 without a
+/// known token, 403 when a viewer tries anything but GET/HEAD, the
+/// [`Caller`] in the request's extensions. The same check the incident API
+/// uses, for other routes on the admin port (`POST /admin/reload`).
+pub fn protect<S: Clone + Send + Sync + 'static>(router: Router<S>, auth: Auth) -> Router<S> {
+    router.route_layer(from_fn_with_state(auth, routes::require_token))
 }
 
 #[cfg(test)]

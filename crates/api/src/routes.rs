@@ -14,7 +14,7 @@ use vigil_incidents::{Action, Filter, NewSilence, State as IncidentState};
 use vigil_types::{EventTime, Level, WatchId};
 
 use crate::{
-    auth::Caller,
+    auth::{Auth, Caller},
     error::{ApiError, JsonBody},
     ApiState,
 };
@@ -72,11 +72,11 @@ async fn blocking<T: Send + 'static>(
 /// when a viewer tries anything but GET/HEAD. Puts the [`Caller`] in the
 /// request's extensions. The token itself is never logged.
 pub(crate) async fn require_token(
-    State(s): State<ApiState>,
+    State(auth): State<Auth>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    if !s.auth.is_enabled() {
+    if !auth.is_enabled() {
         return ApiError::new(
             StatusCode::UNAUTHORIZED,
             "the incident API is off: no tokens are configured (add [[api.tokens]] to the config; see docs/CONFIG.md)",
@@ -102,7 +102,7 @@ pub(crate) async fn require_token(
             }
         },
     };
-    let Some(caller) = s.auth.check(&presented) else {
+    let Some(caller) = auth.check(&presented) else {
         tracing::debug!(path = %req.uri().path(), "API request with an unknown token refused.");
         return ApiError::new(StatusCode::UNAUTHORIZED, "unknown token").into_response();
     };
