@@ -22,10 +22,27 @@ use vigil_transport::{
     CommitTracker, Consumer, DeadLetter, DeadLetters, Delivery, Position, TransportError,
 };
 
-use crate::{client_config, KafkaDeadLetters, KafkaStats};
+use crate::{client_config_over, KafkaDeadLetters, KafkaStats};
 
-/// Turns a record's bytes into a value (or a reason it cannot).
-pub type Decoder<T> = fn(&[u8]) -> Result<T, String>;
+/// Turns a record's bytes into its values (or a reason it cannot). A record
+/// may hold several values (a packed envelope, see
+/// [`vigil_transport::frame`]): they are delivered with the record's one
+/// position, in one batch, so it is finished once the batch is.
+pub type Decoder<T> = fn(&[u8]) -> Result<Vec<T>, String>;
+
+/// Consumer defaults (`transport.kafka.client` overrides them). A dead
+/// member is noticed after 10 s. `max.poll.interval.ms` is also the longest
+/// a rebalance waits for members to rejoin: one minute, not Kafka's five, so
+/// a group whose member died mid-rebalance re-forms within a minute. A
+/// stage that does go a minute without asking for records (a sink retrying)
+/// leaves the group and rejoins at its next read: its unfinished records are
+/// redelivered, and outputs are idempotent.
+pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
+    ("auto.offset.reset", "earliest"),
+    ("session.timeout.ms", "10000"),
+    ("heartbeat.interval.ms", "1000"),
+    ("max.poll.interval.ms", "60000"),
+];
 
 /// Rebalance hooks: commit what is finished before partitions go away.
 pub struct VigilContext {
@@ -80,6 +97,8 @@ pub struct KafkaConsumer<T> {
     dead: KafkaDeadLetters,
     stats: Arc<KafkaStats>,
     cancel: CancellationToken,
+    /// Stops the lag poller.
+    poller: CancellationToken,
     /// Messages taken from the client and not yet handed out: `recv` keeps
     /// them here across awaits, so a caller that drops its future (a
     /// `select!` against a timer) loses nothing.
@@ -119,14 +138,11 @@ impl<T> KafkaConsumer<T> {
             topic: topic.clone(),
             assignment: assignment.clone(),
         };
-        let mut c = client_config(cfg);
+        let mut c = client_config_over(cfg, CONSUMER_DEFAULTS);
+        // Offsets are committed by Vigil only, after the outputs are durable.
         c.set("group.id", group)
             .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "1000")
-            .set("max.poll.interval.ms", "300000");
+            .set("enable.auto.offset.store", "false");
         let consumer: StreamConsumer<VigilContext> = c
             .create_with_context(ctx)
             .map_err(|e| TransportError::Backend(format!("creating the consumer: {e}")))?;
@@ -134,11 +150,14 @@ impl<T> KafkaConsumer<T> {
             .subscribe(&[topic.as_str()])
             .map_err(|e| TransportError::Backend(format!("subscribing to {topic}: {e}")))?;
         let consumer = Arc::new(consumer);
+        // The poller holds the client too: it stops with this consumer (see
+        // Drop), or the group would keep a member nobody polls.
+        let poller = cancel.child_token();
         spawn_lag_poller(
             consumer.clone(),
             topic.clone(),
             stats.clone(),
-            cancel.clone(),
+            poller.clone(),
         );
         Ok(KafkaConsumer {
             consumer,
@@ -151,6 +170,7 @@ impl<T> KafkaConsumer<T> {
             dead: KafkaDeadLetters::new(cfg, stats.clone())?,
             stats,
             cancel,
+            poller,
             buffered: VecDeque::new(),
             ready: Vec::new(),
         })
@@ -322,12 +342,20 @@ impl<T: Send> Consumer<T> for KafkaConsumer<T> {
             };
             let payload = m.payload().unwrap_or_default();
             match (self.decode)(payload) {
-                Ok(value) => {
+                Ok(values) => {
                     self.tracker
                         .lock()
                         .expect("tracker lock poisoned")
                         .delivered(position);
-                    self.ready.push(Delivery { value, position });
+                    if values.is_empty() {
+                        // Nothing in it to process: finished already.
+                        let commits = self.finish_only(&[position]);
+                        if let Err(e) = self.commit_async(&commits) {
+                            warn!(error = %e, "Commit failed; will retry with the next batch.");
+                        }
+                    }
+                    self.ready
+                        .extend(values.into_iter().map(|value| Delivery { value, position }));
                 }
                 Err(error) => {
                     // Never block the partition: dead-letter it, finish it.
@@ -374,6 +402,7 @@ impl<T: Send> Consumer<T> for KafkaConsumer<T> {
 
 impl<T> Drop for KafkaConsumer<T> {
     fn drop(&mut self) {
+        self.poller.cancel();
         // Commit what is finished before leaving the group.
         let t = self.tracker.lock().expect("tracker lock poisoned");
         let mut tpl = TopicPartitionList::new();

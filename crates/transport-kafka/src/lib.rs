@@ -35,8 +35,8 @@ use vigil_config::KafkaConfig;
 use vigil_transport::{Stream, TransportError};
 
 pub use crate::{
-    consumer::{Decoder, KafkaConsumer},
-    producer::{KafkaDeadLetters, KafkaProducer},
+    consumer::{Decoder, KafkaConsumer, CONSUMER_DEFAULTS},
+    producer::{KafkaDeadLetters, KafkaProducer, PACK_MAX_BYTES},
     read::{read_to_end, RawRecord},
     stats::KafkaStats,
 };
@@ -64,7 +64,17 @@ pub fn prefixed(cfg: &KafkaConfig, name: &str) -> String {
 
 /// Client configuration: brokers plus the passthrough options.
 pub fn client_config(cfg: &KafkaConfig) -> ClientConfig {
+    client_config_over(cfg, &[])
+}
+
+/// Client configuration over Vigil's defaults for one kind of client: the
+/// passthrough options (`transport.kafka.client`) override them. Options
+/// correctness depends on are set by the caller afterwards instead.
+pub fn client_config_over(cfg: &KafkaConfig, defaults: &[(&str, &str)]) -> ClientConfig {
     let mut c = ClientConfig::new();
+    for (k, v) in defaults {
+        c.set(*k, *v);
+    }
     c.set("bootstrap.servers", &cfg.brokers);
     for (k, v) in &cfg.client {
         c.set(k, v.expose());
