@@ -21,6 +21,17 @@ struct Stage {
     admin: String,
 }
 
+/// A failed assertion must not leave stage processes running: they would
+/// keep the broker busy for every later test.
+impl Drop for Stage {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn spawn(config: &Path, stage: &'static str, out: &Path, extra: &[&str]) -> Stage {
     let admin = format!("127.0.0.1:{}", free_port());
     let stdout = std::fs::OpenOptions::new()
@@ -270,4 +281,115 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
         let status = sigterm(s);
         assert!(status.success(), "{} exited with {status:?}", s.name);
     }
+}
+
+/// A packing producer writes one record per key and batch; a consumer gets
+/// every value back, in order per key, all values of a record at that
+/// record's one position; once acked, the group never sees them again.
+#[test]
+fn packed_records_deliver_every_value_in_order_and_commit_together() {
+    use std::{sync::Arc, time::Duration};
+    use vigil_transport::{Consumer, Position, Producer, Record, Stream};
+    use vigil_transport_kafka::{KafkaConsumer, KafkaProducer, KafkaStats};
+
+    let Ok(brokers) = std::env::var("VIGIL_TEST_KAFKA_BROKERS") else {
+        eprintln!(
+            "SKIP: VIGIL_TEST_KAFKA_BROKERS is not set (scripts/test.sh starts a local broker and sets it)"
+        );
+        return;
+    };
+    let run_id = format!("pack{}x{}", std::process::id(), free_port());
+    let settings = vigil_config::Settings::from_toml_str(
+        &format!(
+            "[[watches]]\nid = \"w\"\nterms = [\"w\"]\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 2\n"
+        ),
+        "pack.toml",
+        &[],
+    )
+    .unwrap();
+    let k = settings.config.transport.kafka.clone();
+    let topic = vigil_transport_kafka::topic(&k, Stream::Scored);
+    let decode: vigil_transport_kafka::Decoder<u32> =
+        |b| vigil_transport::decode_all(b).map_err(|e| e.to_string());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        vigil_transport_kafka::ensure_topics(&k, Duration::from_secs(30))
+            .await
+            .unwrap();
+        let stats = Arc::new(KafkaStats::default());
+        let mut p = KafkaProducer::<u32>::new(&k, topic.clone(), stats.clone())
+            .unwrap()
+            .packing();
+        let batch: Vec<Record<u32>> = (0..30)
+            .map(|i| Record::new(format!("k{}", i % 3), i))
+            .collect();
+        p.send(batch).await.unwrap();
+
+        let stored =
+            vigil_transport_kafka::read_to_end(&k, &topic, None, Duration::from_secs(30)).unwrap();
+        assert_eq!(stored.len(), 3, "one record per key");
+
+        let group = format!("{run_id}.test");
+        let receive = |want: usize| {
+            let (k, topic, stats, group) = (k.clone(), topic.clone(), stats.clone(), group.clone());
+            async move {
+                let cancel = tokio_util::sync::CancellationToken::new();
+                let mut c = KafkaConsumer::<u32>::new(
+                    &k,
+                    topic,
+                    &group,
+                    "test",
+                    64,
+                    decode,
+                    stats,
+                    cancel.clone(),
+                )
+                .unwrap();
+                let mut got: Vec<(u32, Position)> = Vec::new();
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+                while got.len() < want {
+                    let batch = tokio::time::timeout_at(deadline, c.recv())
+                        .await
+                        .expect("values arrive within 60 s")
+                        .unwrap()
+                        .unwrap();
+                    let positions: Vec<Position> = batch.iter().map(|d| d.position).collect();
+                    got.extend(batch.into_iter().map(|d| (d.value, d.position)));
+                    c.ack(&positions).await.unwrap();
+                }
+                // Nothing more than what was wanted.
+                let more = tokio::time::timeout(Duration::from_secs(3), c.recv()).await;
+                assert!(more.is_err(), "unexpected extra records: {more:?}");
+                drop(c); // commits what is finished, synchronously
+                got
+            }
+        };
+        let got = receive(30).await;
+        let mut values: Vec<u32> = got.iter().map(|(v, _)| *v).collect();
+        values.sort_unstable();
+        assert_eq!(values, (0..30).collect::<Vec<_>>());
+        for key in 0..3 {
+            let of_key: Vec<&(u32, Position)> = got.iter().filter(|(v, _)| v % 3 == key).collect();
+            let in_order: Vec<u32> = of_key.iter().map(|(v, _)| *v).collect();
+            assert_eq!(
+                in_order,
+                (0..30).filter(|v| v % 3 == key).collect::<Vec<_>>()
+            );
+            assert!(
+                of_key.iter().all(|(_, p)| *p == of_key[0].1),
+                "values of one record share its position"
+            );
+        }
+
+        // The same group resumes after the committed records: it sees only
+        // what is new.
+        p.send(vec![Record::new("k0", 99), Record::new("k0", 100)])
+            .await
+            .unwrap();
+        let again = receive(2).await;
+        assert_eq!(
+            again.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
+            vec![99, 100]
+        );
+    });
 }

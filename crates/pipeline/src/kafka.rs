@@ -62,12 +62,14 @@ impl StageName {
     }
 }
 
-fn decode_envelope<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, String> {
-    vigil_transport::decode(b).map_err(|e| e.to_string())
+/// Every stream's reader takes plain and packed envelopes alike.
+fn decode_envelope<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<Vec<T>, String> {
+    vigil_transport::decode_all(b).map_err(|e| e.to_string())
 }
 
-fn decode_raw(b: &[u8]) -> Result<Vec<u8>, String> {
-    Ok(b.to_vec())
+/// A source topic's record is one raw post line.
+fn decode_raw(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    Ok(vec![b.to_vec()])
 }
 
 /// Exports the Kafka client statistics as metrics and readiness, every
@@ -267,8 +269,11 @@ impl KafkaRun<'_> {
             self.stats.clone(),
             self.cancel.clone(),
         )?;
+        // The busiest stream after posts: a score batch's posts of one watch
+        // travel as one packed record (docs/ARCHITECTURE.md).
         let producer =
-            KafkaProducer::<ScoredPost>::new(k, topic(k, Stream::Scored), self.stats.clone())?;
+            KafkaProducer::<ScoredPost>::new(k, topic(k, Stream::Scored), self.stats.clone())?
+                .packing();
         Ok(vigil_score::run_score(
             self.live.scorer(),
             consumer,

@@ -1,6 +1,6 @@
 //! The producer side: stream records and dead letters.
 
-use std::{marker::PhantomData, sync::Arc, time::Duration};
+use std::{collections::HashMap, marker::PhantomData, sync::Arc, time::Duration};
 
 use futures::future::join_all;
 use rdkafka::{
@@ -10,26 +10,37 @@ use rdkafka::{
 };
 use serde::Serialize;
 use vigil_config::KafkaConfig;
-use vigil_transport::{encode, DeadLetter, DeadLetters, Producer, Record, TransportError};
+use vigil_transport::{
+    encode, frame, frame_len, DeadLetter, DeadLetters, Producer, Record, TransportError,
+};
 
-use crate::{client_config, prefixed, KafkaStats, DEAD_LETTER_TOPIC, STATE_MAX_MESSAGE_BYTES};
+use crate::{client_config_over, prefixed, KafkaStats, DEAD_LETTER_TOPIC, STATE_MAX_MESSAGE_BYTES};
 
 fn make_producer(
     cfg: &KafkaConfig,
     max_message_bytes: Option<usize>,
 ) -> Result<FutureProducer, TransportError> {
-    let mut c = client_config(cfg);
+    let mut c = client_config_over(
+        cfg,
+        &[
+            ("linger.ms", "5"),
+            ("message.timeout.ms", "30000"),
+            ("compression.type", "lz4"),
+        ],
+    );
     if let Some(max) = max_message_bytes {
         c.set("message.max.bytes", max.to_string());
     }
-    c.set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("linger.ms", "5")
-        .set("message.timeout.ms", "30000")
-        .set("compression.type", "lz4");
+    // Acknowledged means durable, and a retry never writes a record twice.
+    c.set("enable.idempotence", "true").set("acks", "all");
     c.create()
         .map_err(|e| TransportError::Backend(format!("creating the producer: {e}")))
 }
+
+/// The largest packed record [`KafkaProducer::packing`] writes (well under
+/// Kafka's default 1 MB `message.max.bytes`). A single value larger than
+/// this still goes alone in its own record.
+pub const PACK_MAX_BYTES: usize = 256 * 1024;
 
 /// Sends records of one stream to its topic; `send` resolves once every
 /// record is acknowledged.
@@ -37,6 +48,7 @@ pub struct KafkaProducer<T> {
     producer: FutureProducer,
     topic: String,
     stats: Arc<KafkaStats>,
+    pack: bool,
     _t: PhantomData<fn(T)>,
 }
 
@@ -59,6 +71,7 @@ impl<T> KafkaProducer<T> {
             producer: make_producer(cfg, None)?,
             topic,
             stats,
+            pack: false,
             _t: PhantomData,
         })
     }
@@ -75,8 +88,21 @@ impl<T> KafkaProducer<T> {
             producer: make_producer(cfg, Some(STATE_MAX_MESSAGE_BYTES))?,
             topic,
             stats,
+            pack: false,
             _t: PhantomData,
         })
+    }
+
+    /// Packs the values of one key within one `send` batch into one Kafka
+    /// record (a packed envelope, up to [`PACK_MAX_BYTES`]), in their order.
+    /// The broker then stores and serves one record where it would have
+    /// stored several: on a record-bound broker the stream costs that much
+    /// less. Every consumer of the topic must decode with
+    /// [`vigil_transport::decode_all`]. Per-key order is kept, and all
+    /// values of a record share its offset, so they commit together.
+    pub fn packing(mut self) -> Self {
+        self.pack = true;
+        self
     }
 
     /// Sends already-encoded payloads (key, bytes), waiting for every ack.
@@ -111,8 +137,28 @@ impl<T> KafkaProducer<T> {
 impl<T: Serialize + Send + Sync> Producer<T> for KafkaProducer<T> {
     async fn send(&mut self, batch: Vec<Record<T>>) -> Result<(), TransportError> {
         let mut encoded = Vec::with_capacity(batch.len());
+        if !self.pack {
+            for r in &batch {
+                encoded.push((r.key.clone(), encode(&r.value)?));
+            }
+            return self.send_raw(&encoded).await;
+        }
+        // By key, in first-seen order; values in their order.
+        let mut keys: HashMap<&str, usize> = HashMap::new();
+        let mut groups: Vec<(&str, Vec<Vec<u8>>)> = Vec::new();
         for r in &batch {
-            encoded.push((r.key.clone(), encode(&r.value)?));
+            let part =
+                serde_json::to_vec(&r.value).map_err(|e| TransportError::Codec(e.to_string()))?;
+            let i = *keys.entry(r.key.as_str()).or_insert_with(|| {
+                groups.push((r.key.as_str(), Vec::new()));
+                groups.len() - 1
+            });
+            groups[i].1.push(part);
+        }
+        for (key, parts) in groups {
+            for pack in packs(&parts, PACK_MAX_BYTES) {
+                encoded.push((key.to_string(), frame(pack)));
+            }
         }
         self.send_raw(&encoded).await
     }
@@ -126,6 +172,24 @@ impl<T: Serialize + Send + Sync> Producer<T> for KafkaProducer<T> {
         .map_err(|e| TransportError::Backend(format!("flush task: {e}")))?
         .map_err(|e| TransportError::Backend(format!("flushing: {e}")))
     }
+}
+
+/// Splits parts into consecutive runs whose framed size stays within `max`
+/// bytes (a part larger than `max` alone makes a run).
+fn packs(parts: &[Vec<u8>], max: usize) -> Vec<&[Vec<u8>]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for end in 1..=parts.len() {
+        let next = &parts[start..end];
+        if next.len() > 1 && frame_len(next.iter().map(Vec::len)) > max {
+            out.push(&parts[start..end - 1]);
+            start = end - 1;
+        }
+    }
+    if start < parts.len() {
+        out.push(&parts[start..]);
+    }
+    out
 }
 
 /// Sends undecodable or invalid records to the dead-letter topic.
@@ -209,5 +273,28 @@ impl DeadLetters for KafkaDeadLetters {
                 )))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_stay_within_the_limit_keep_order_and_lose_nothing() {
+        let parts: Vec<Vec<u8>> = (0..50).map(|i| vec![b'1'; 1 + i % 7]).collect();
+        for max in [1, 20, 40, 100, 10_000] {
+            let runs = packs(&parts, max);
+            let flat: Vec<&Vec<u8>> = runs.iter().flat_map(|r| r.iter()).collect();
+            assert_eq!(flat.len(), parts.len());
+            assert!(flat.iter().zip(&parts).all(|(a, b)| std::ptr::eq(*a, b)));
+            for r in &runs {
+                assert!(!r.is_empty());
+                assert!(r.len() == 1 || frame_len(r.iter().map(Vec::len)) <= max);
+            }
+        }
+        assert_eq!(packs(&parts, 10_000).len(), 1);
+        assert_eq!(packs(&parts, 1).len(), 50);
+        assert!(packs(&[], 100).is_empty());
     }
 }

@@ -29,7 +29,9 @@ mod memory;
 use std::future::Future;
 
 pub use crate::{
-    codec::{decode, encode, Envelope, SCHEMA_VERSION},
+    codec::{
+        decode, decode_all, encode, encode_packed, frame, frame_len, Envelope, SCHEMA_VERSION,
+    },
     commit::CommitTracker,
     memory::{memory_stream, MemoryConsumer, MemoryProducer},
 };
