@@ -142,3 +142,24 @@ pub async fn ensure_topics(cfg: &KafkaConfig, deadline: Duration) -> Result<(), 
         delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passthrough_options_override_the_defaults() {
+        let settings = vigil_config::Settings::from_toml_str(
+            "[[watches]]\nid = \"w\"\nterms = [\"w\"]\n[transport.kafka]\nbrokers = \"h:1\"\n[transport.kafka.client]\n\"max.poll.interval.ms\" = \"120000\"\n",
+            "t.toml",
+            &[],
+        )
+        .unwrap();
+        let k = &settings.config.transport.kafka;
+        let c = client_config_over(k, consumer::CONSUMER_DEFAULTS);
+        assert_eq!(c.get("max.poll.interval.ms"), Some("120000"));
+        assert_eq!(c.get("session.timeout.ms"), Some("10000"));
+        assert_eq!(c.get("bootstrap.servers"), Some("h:1"));
+        assert_eq!(client_config(k).get("session.timeout.ms"), None);
+    }
+}
