@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # A Kafka-compatible broker for the tests: tansu 0.6.0 (crates registry),
 # SQLite storage, loopback only.
-#   scripts/kafka-broker.sh install          build once, cached (~20 min fresh, 0.1 s cached)
+#   scripts/kafka-broker.sh installed        exit 0 when the cached build is there
+#   scripts/kafka-broker.sh install          build once, cached (~20 min fresh, 0.1 s cached);
+#                                            concurrent installs wait for one build (flock)
 #   scripts/kafka-broker.sh start DIR PORT   fresh data dir, waits for the port, writes DIR/tansu.pid
 #   scripts/kafka-broker.sh stop DIR         stops it by its saved PID
 set -euo pipefail
 ROOT="${VIGIL_TANSU_ROOT:-$HOME/.cache/vigil/tansu}"
 BIN="$ROOT/bin/tansu"
 
+installed() {
+  [ -x "$BIN" ] && "$BIN" --version 2>/dev/null | grep -q '0\.6\.0'
+}
+
 install() {
-  if [ -x "$BIN" ] && "$BIN" --version 2>/dev/null | grep -q '0\.6\.0'; then
+  mkdir -p "$ROOT"
+  exec 9>"$ROOT/.install.lock"
+  flock 9
+  if installed; then
     return 0
   fi
   echo "Installing tansu 0.6.0 into $ROOT (first run only; about 20 minutes on 2 cores)..." >&2
@@ -53,8 +62,9 @@ stop() {
 }
 
 case "${1:-}" in
+  installed) installed ;;
   install) install ;;
   start) start "$2" "$3" ;;
   stop) stop "$2" ;;
-  *) echo "usage: $0 install | start DIR PORT | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 installed | install | start DIR PORT | stop DIR" >&2; exit 2 ;;
 esac
