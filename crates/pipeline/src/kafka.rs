@@ -14,7 +14,7 @@
 //!   reading the alerts topic back at start.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     sync::{atomic::Ordering, Arc},
     time::Duration,
 };
@@ -86,6 +86,7 @@ pub fn spawn_kafka_exporter(
         let mut last_errors = 0u64;
         let mut last_rebalances = 0u64;
         let mut last_dead: BTreeMap<String, u64> = BTreeMap::new();
+        let mut lag_series: BTreeSet<(&'static str, String)> = BTreeSet::new();
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -112,16 +113,27 @@ pub fn spawn_kafka_exporter(
                     .inc_by(n - before);
             }
             last_dead = dead;
+            // Only the partitions this process owns now: a revoked
+            // partition's series goes, or two processes would both report it.
+            let mut owned = BTreeSet::new();
             for ((t, p), lag) in stats.lag.lock().expect("stats lock").iter() {
                 let stream = Stream::ALL
                     .iter()
                     .find(|s| *t == format!("{prefix}{}", s.kafka_topic()))
                     .map_or("other", |s| s.as_str());
+                let labels = (stream, p.to_string());
                 metrics
                     .kafka_consumer_lag
-                    .with_label_values(&[stream, &p.to_string()])
+                    .with_label_values(&[labels.0, &labels.1])
                     .set(*lag);
+                owned.insert(labels);
             }
+            for (stream, p) in lag_series.difference(&owned) {
+                let _ = metrics
+                    .kafka_consumer_lag
+                    .remove_label_values(&[stream, p.as_str()]);
+            }
+            lag_series = owned;
             ready.set(stats.connected.load(Ordering::Relaxed));
         }
     });

@@ -72,6 +72,12 @@ impl ConsumerContext for VigilContext {
                 }
             }
             tracker.revoke(&parts);
+            // No longer this process's lag to report.
+            for map in [&self.stats.lag, &self.stats.backlog] {
+                map.lock()
+                    .expect("stats lock poisoned")
+                    .retain(|(t, p), _| *t != self.topic || !parts.contains(p));
+            }
             info!(kafka_topic = %self.topic, partitions = ?parts, "Partitions revoked.");
         }
     }
