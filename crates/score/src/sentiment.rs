@@ -24,7 +24,10 @@
 //! Scoring allocates nothing: tokens are slices of the input and the rules
 //! look at most three tokens back and two ahead.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
+};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
@@ -440,12 +443,54 @@ enum ZhRole {
     Concessive,
 }
 
+/// FxHash (rustc's hasher: a rotate, xor and multiply per 8 bytes) for the
+/// built-in word tables. Scoring looks up every token a few times, and
+/// SipHash's HashDoS resistance buys nothing here: the tables are fixed at
+/// build time and lookups never insert.
+#[derive(Clone, Copy, Debug, Default)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("chunks of 8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buf));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, b: u8) {
+        self.add(u64::from(b));
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 /// The sentiment scorer (built once, shared read-only).
 #[derive(Debug)]
 pub struct SentimentScorer {
     rules: SentimentRules,
-    en: HashMap<String, f32>,
-    boosters: HashMap<&'static str, f32>,
+    en: FxMap<String, f32>,
+    boosters: FxMap<&'static str, f32>,
     zh: AhoCorasick,
     zh_roles: Vec<ZhRole>,
     emoji: AhoCorasick,
@@ -512,7 +557,7 @@ impl Sums {
 /// an emoticon), each with whether it ends a clause (trailing `.,;:!?"`).
 fn tokens<'a>(
     text: &'a str,
-    lex: &'a HashMap<String, f32>,
+    lex: &'a FxMap<String, f32>,
 ) -> impl Iterator<Item = (&'a str, bool)> + Clone {
     text.split_whitespace().map(move |t| {
         let s = t.trim_matches(|c: char| c.is_ascii_punctuation());
@@ -544,7 +589,7 @@ impl SentimentScorer {
 
     /// The built-in lexicons with a chosen rule set.
     pub fn with_rules(rules: SentimentRules) -> SentimentScorer {
-        let mut en: HashMap<String, f32> = HashMap::with_capacity(8192);
+        let mut en: FxMap<String, f32> = FxMap::with_capacity_and_hasher(8192, Default::default());
         for (t, v) in parse_tsv(VADER_LEXICON) {
             en.entry(t.to_lowercase()).or_insert(v);
         }
