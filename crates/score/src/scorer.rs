@@ -1,6 +1,8 @@
 //! The pure score core: a [`Post`] in, one [`ScoredPost`] per matching watch
 //! out.
 
+use std::sync::Arc;
+
 use vigil_config::{Query, Settings};
 use vigil_types::{CrisisKind, Hit, KindHit, Post, ScoredPost, WatchId};
 
@@ -129,7 +131,7 @@ impl Scorer {
                     )
                 };
                 hits.push(Hit {
-                    term: self.matcher.patterns[h.pattern as usize].clone(),
+                    term: Arc::clone(&self.matcher.patterns[h.pattern as usize]),
                     start,
                     end,
                 });
@@ -284,7 +286,7 @@ query = '(acme OR 艾克美) AND (recall OR 召回 OR "data breach") NOT "acme h
         let out = run(&s, "ACME recall after explosion, lawsuit coming");
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].watch.as_str(), "crisis");
-        let terms: Vec<&str> = out[1].hits.iter().map(|h| h.term.as_str()).collect();
+        let terms: Vec<&str> = out[1].hits.iter().map(|h| &*h.term).collect();
         assert_eq!(terms, vec!["acme", "recall"]);
         let p = &out[0];
         assert_eq!(p.hits.len(), 1);
