@@ -239,6 +239,25 @@ const EN_NOT_INFLECTED: &[&str] = &[
     "likely", "likes", "kinds", "likeness", "needed", "kindly", "shoots", "shooting",
 ];
 
+/// Inflection rules (suffix, replacement) tried in order for words the
+/// lexicon lacks.
+const INFLECTIONS: &[(&str, &str)] = &[
+    ("ingly", "ing"),
+    ("ily", "y"),
+    ("ly", ""),
+    ("ness", ""),
+    ("iness", "y"),
+    ("ies", "y"),
+    ("ied", "y"),
+    ("es", ""),
+    ("s", ""),
+    ("ed", ""),
+    ("ed", "e"),
+    ("d", ""),
+    ("ing", ""),
+    ("ing", "e"),
+];
+
 /// Counterfactual auxiliaries: "should have been good" is not praise.
 const EN_COUNTERFACTUAL: &[&str] = &[
     "should",
@@ -495,6 +514,10 @@ pub struct SentimentScorer {
     zh_roles: Vec<ZhRole>,
     emoji: AhoCorasick,
     emoji_valence: Vec<f32>,
+    /// Whether an emoji starts with this byte: the emoji automaton has too
+    /// many start bytes for aho-corasick's prefilter, so text with none of
+    /// these bytes (plain Chinese, say) skips the scan here.
+    emoji_first: [bool; 256],
 }
 
 impl Default for SentimentScorer {
@@ -638,6 +661,7 @@ impl SentimentScorer {
             zh_roles,
             emoji: AhoCorasick::new([""; 0]).expect("empty automaton builds"),
             emoji_valence: Vec::new(),
+            emoji_first: [false; 256],
         };
         // An emoji's valence is that of its description (as VADER does,
         // which replaces each emoji by its description).
@@ -665,6 +689,9 @@ impl SentimentScorer {
             .build(&emoji)
             .expect("built-in emoji table builds");
         scorer.emoji_valence = valence;
+        for &b in emoji.iter().filter_map(|e| e.as_bytes().first()) {
+            scorer.emoji_first[usize::from(b)] = true;
+        }
         scorer
     }
 
@@ -673,8 +700,10 @@ impl SentimentScorer {
         let mut sum = self.score_en(text).total();
         if !text.is_ascii() {
             sum += self.score_zh(text).total();
-            for m in self.emoji.find_iter(text) {
-                sum += self.emoji_valence[m.pattern().as_usize()];
+            if text.bytes().any(|b| self.emoji_first[usize::from(b)]) {
+                for m in self.emoji.find_iter(text) {
+                    sum += self.emoji_valence[m.pattern().as_usize()];
+                }
             }
         }
         if sum != 0.0 {
@@ -756,7 +785,11 @@ impl SentimentScorer {
 
     /// Valence of an inflected form by its stem, for words the lexicon lacks.
     fn inflected(&self, w: &str) -> Option<f32> {
+        let last = w.as_bytes().last();
+        // Most words end in no suffix at all: one byte compare per rule
+        // rules them out before the checks below.
         if w.len() < 5
+            || !INFLECTIONS.iter().any(|(s, _)| s.as_bytes().last() == last)
             || !w.bytes().all(|b| b.is_ascii_lowercase())
             || EN_NOT_INFLECTED.contains(&w)
         {
@@ -768,29 +801,19 @@ impl SentimentScorer {
             if stem.len() < 3 || n > buf.len() {
                 return None;
             }
+            if suffix.is_empty() {
+                return self.en.get(stem).copied();
+            }
             buf[..stem.len()].copy_from_slice(stem.as_bytes());
             buf[stem.len()..n].copy_from_slice(suffix.as_bytes());
             let s = std::str::from_utf8(&buf[..n]).ok()?;
             self.en.get(s).copied()
         };
-        const RULES: &[(&str, &str)] = &[
-            ("ingly", "ing"),
-            ("ily", "y"),
-            ("ly", ""),
-            ("ness", ""),
-            ("iness", "y"),
-            ("ies", "y"),
-            ("ied", "y"),
-            ("es", ""),
-            ("s", ""),
-            ("ed", ""),
-            ("ed", "e"),
-            ("d", ""),
-            ("ing", ""),
-            ("ing", "e"),
-        ];
-        for (suffix, repl) in RULES {
-            if let Some(stem) = w.strip_suffix(suffix) {
+        for (suffix, repl) in INFLECTIONS {
+            // Byte by byte: these suffixes are too short for a memcmp call.
+            let (wb, sb) = (w.as_bytes(), suffix.as_bytes());
+            if wb.len() >= sb.len() && wb[wb.len() - sb.len()..].iter().eq(sb) {
+                let stem = &w[..w.len() - sb.len()];
                 if let Some(v) = try_stem(stem, repl, &mut buf) {
                     return Some(v);
                 }
