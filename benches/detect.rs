@@ -28,7 +28,7 @@ fn stream(watches: usize) -> Vec<ScoredPost> {
                 author: AuthorId::from("a"),
                 published_at: EventTime(start + (i as i64 * 7_200_000) / n as i64),
                 hits: vec![Hit {
-                    term: format!("t{w}"),
+                    term: format!("t{w}").into(),
                     start: 0,
                     end: 3,
                 }],

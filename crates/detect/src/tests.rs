@@ -58,7 +58,7 @@ fn scored(x: &P, n: usize) -> ScoredPost {
         author: AuthorId::from("a"),
         published_at: EventTime(x.t_ms),
         hits: vec![Hit {
-            term: x.watch.to_string(),
+            term: x.watch.into(),
             start: 0,
             end: 4,
         }],

@@ -11,7 +11,7 @@
 //! cost still grows with the hits, not with the number of watches.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 use vigil_config::{Lexicon, Watch};
 use vigil_types::CrisisKind;
 
@@ -41,8 +41,8 @@ pub(crate) struct RawHit {
 #[derive(Debug)]
 pub struct Matcher {
     ac: AhoCorasick,
-    /// Normalised pattern text, by pattern id.
-    pub(crate) patterns: Vec<String>,
+    /// Normalised pattern text, by pattern id (shared by the hits).
+    pub(crate) patterns: Vec<Arc<str>>,
     /// Whether the pattern needs word boundaries (starts/ends with a word char).
     bounded: Vec<(bool, bool)>,
     /// Uses of each pattern.
@@ -152,7 +152,7 @@ impl Matcher {
             })?;
         Ok(Matcher {
             ac,
-            patterns,
+            patterns: patterns.into_iter().map(Arc::from).collect(),
             bounded,
             uses,
         })

@@ -18,16 +18,17 @@ fn url_regex() -> &'static Regex {
 }
 
 /// Replaces every URL's bytes with spaces (keeps length and offsets).
-fn blank_urls(s: &mut String) {
+/// Returns whether anything was blanked.
+fn blank_urls(s: &mut String) -> bool {
     if !(s.contains("http") || s.contains("www.")) {
-        return;
+        return false;
     }
     let ranges: Vec<(usize, usize)> = url_regex()
         .find_iter(s)
         .map(|m| (m.start(), m.end()))
         .collect();
     if ranges.is_empty() {
-        return;
+        return false;
     }
     let mut bytes = std::mem::take(s).into_bytes();
     for (a, b) in ranges {
@@ -35,6 +36,7 @@ fn blank_urls(s: &mut String) {
     }
     // Spaces replace whole UTF-8 sequences, so the bytes stay valid UTF-8.
     *s = String::from_utf8(bytes).expect("blanking whole chars keeps UTF-8 valid");
+    true
 }
 
 fn push_lower(out: &mut String, c: char) {
@@ -43,6 +45,93 @@ fn push_lower(out: &mut String, c: char) {
     } else {
         out.extend(c.to_lowercase());
     }
+}
+
+/// Whether `c` is a CJK unified ideograph (main block or extension A):
+/// NFKC-stable, a starter that composes with nothing, and without case, so
+/// normalisation copies it as it is. (The compatibility ideographs, which
+/// [`is_cjk`] also covers, decompose and are not included.)
+#[inline]
+fn is_plain_ideograph(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF)
+}
+
+/// `unicode_normalization::is_nfkc_quick` on `s`, with ASCII and plain
+/// ideographs (starters that are always allowed) skipped without a table
+/// lookup. Same result: the library's loop sets `last_cc = 0` and moves on
+/// for exactly these chars.
+fn nfkc_quick(s: &str) -> IsNormalized {
+    let mut last_cc = 0u8;
+    let mut result = IsNormalized::Yes;
+    for c in s.chars() {
+        if c.is_ascii() || is_plain_ideograph(c) {
+            last_cc = 0;
+            continue;
+        }
+        let cc = canonical_combining_class(c);
+        if last_cc > cc && cc != 0 {
+            return IsNormalized::No;
+        }
+        // A single char's quick check is its NFKC_QC property.
+        match is_nfkc_quick(std::iter::once(c)) {
+            IsNormalized::Yes => {}
+            IsNormalized::No => return IsNormalized::No,
+            IsNormalized::Maybe => result = IsNormalized::Maybe,
+        }
+        last_cc = cc;
+    }
+    result
+}
+
+/// Canonical combining class, without a lookup for ASCII and ideographs.
+#[inline]
+fn ccc(c: char) -> u8 {
+    if c.is_ascii() || is_plain_ideograph(c) {
+        0
+    } else {
+        canonical_combining_class(c)
+    }
+}
+
+/// Chars below U+10000 that `fast2s::replace` may change: those its
+/// character map changes on their own (found by running it over every
+/// 3-byte char between spaces) and the keys of its context-dependent
+/// special cases. A text without any of them comes out of `fast2s::replace`
+/// unchanged, so it need not be run.
+fn t2s_candidates() -> &'static [u64] {
+    static SET: OnceLock<Vec<u64>> = OnceLock::new();
+    SET.get_or_init(|| {
+        // fast2s 0.3's T2S_SPECIAL_CONVERT_TYPE keys (its T2S_EXCLUDE keys
+        // only ever keep a char unchanged).
+        const SPECIAL: &[char] = &['藉', '著', '苧', '闔', '鍾', '讎', '畫'];
+        let mut set = vec![0u64; 0x10000 / 64];
+        let chars: Vec<char> = (0x800u32..0x10000).filter_map(char::from_u32).collect();
+        let mut s = String::with_capacity(chars.len() * 4 + 1);
+        s.push(' ');
+        for &c in &chars {
+            s.push(c);
+            s.push(' ');
+        }
+        fast2s::replace(&mut s);
+        for (&c, d) in chars.iter().zip(s.split(' ').skip(1)) {
+            if d.chars().ne(std::iter::once(c)) {
+                set[c as usize / 64] |= 1 << (c as usize % 64);
+            }
+        }
+        for &c in SPECIAL {
+            set[c as usize / 64] |= 1 << (c as usize % 64);
+        }
+        set
+    })
+}
+
+/// Whether `fast2s::replace` could change `s`.
+fn needs_t2s(s: &str) -> bool {
+    let set = t2s_candidates();
+    s.chars().any(|c| {
+        let u = c as usize;
+        c.len_utf8() == 3 && set[u / 64] & (1 << (u % 64)) != 0
+    })
 }
 
 /// Maps byte offsets of the normalised text back to the original text.
@@ -70,9 +159,16 @@ impl OffsetMap {
 }
 
 /// Normalises `text` into `out` (cleared first), optionally recording the
-/// offset map. ASCII text takes a fast path; text already in NFKC skips the
-/// composition step.
-fn normalize_impl(text: &str, out: &mut String, mut map: Option<&mut OffsetMap>) {
+/// offset map. Returns true when every char of `text` became one char of
+/// the same byte length, so that offsets at char boundaries of `out` are
+/// the same offsets in `text` and the map is not needed.
+///
+/// Text made of ASCII and CJK ideographs only (most posts) is copied with
+/// ASCII lower-cased; other text already in NFKC is lower-cased char by
+/// char; the rest is normalised segment by segment (a starter and its
+/// combining marks), ASCII and ideographs copied without a table lookup.
+/// `tests::reference` is the plain implementation this must equal.
+fn normalize_impl(text: &str, out: &mut String, mut map: Option<&mut OffsetMap>) -> bool {
     out.clear();
     if let Some(m) = map.as_deref_mut() {
         m.points.clear();
@@ -82,53 +178,67 @@ fn normalize_impl(text: &str, out: &mut String, mut map: Option<&mut OffsetMap>)
             m.points.push((out.len() as u32, orig as u32));
         }
     };
-    if text.is_ascii() {
-        out.reserve(text.len());
-        if map.is_some() {
-            for (i, c) in text.char_indices() {
-                record(out, i, &mut map);
-                out.push(c.to_ascii_lowercase());
-            }
-        } else {
-            out.extend(text.chars().map(|c| c.to_ascii_lowercase()));
+    let mut same_offsets = true;
+    let ascii = text.is_ascii();
+    if ascii || text.chars().all(|c| c.is_ascii() || is_plain_ideograph(c)) {
+        // Every char is its own segment, unchanged but for ASCII case.
+        out.push_str(text);
+        out.make_ascii_lowercase();
+        if let Some(m) = map.as_deref_mut() {
+            m.points
+                .extend(text.char_indices().map(|(i, _)| (i as u32, i as u32)));
         }
-    } else if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+    } else if nfkc_quick(text) == IsNormalized::Yes {
         out.reserve(text.len());
         for (i, c) in text.char_indices() {
             record(out, i, &mut map);
-            push_lower(out, c);
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase());
+            } else if is_plain_ideograph(c) {
+                out.push(c);
+            } else {
+                let before = out.len();
+                push_lower(out, c);
+                same_offsets &= is_one_char(&out[before..], c);
+            }
         }
     } else {
         // Normalise segment by segment (a starter and its combining marks),
         // so each output piece maps to one place in the original.
         out.reserve(text.len() + text.len() / 4);
-        let mut seg_start = 0;
         let mut iter = text.char_indices().peekable();
-        while let Some((i, _)) = iter.next() {
-            if i == seg_start {
-                // Extend the segment over following combining marks.
-                let mut end = text.len();
-                while let Some(&(j, c2)) = iter.peek() {
-                    if canonical_combining_class(c2) != 0 {
-                        iter.next();
-                    } else {
-                        end = j;
-                        break;
-                    }
+        while let Some((seg_start, c)) = iter.next() {
+            // Extend the segment over following combining marks.
+            let mut end = text.len();
+            while let Some(&(j, c2)) = iter.peek() {
+                if ccc(c2) != 0 {
+                    iter.next();
+                } else {
+                    end = j;
+                    break;
                 }
-                record(out, seg_start, &mut map);
-                for c in text[seg_start..end].nfkc() {
-                    push_lower(out, c);
+            }
+            record(out, seg_start, &mut map);
+            let single = seg_start + c.len_utf8() == end;
+            if single && c.is_ascii() {
+                out.push(c.to_ascii_lowercase());
+            } else if single && is_plain_ideograph(c) {
+                out.push(c);
+            } else {
+                let before = out.len();
+                for n in text[seg_start..end].nfkc() {
+                    push_lower(out, n);
                 }
-                seg_start = end;
+                same_offsets &= single && is_one_char(&out[before..], c);
             }
         }
-        if !is_nfkc_quick(out.chars()).eq(&IsNormalized::Yes) {
+        if nfkc_quick(out) != IsNormalized::Yes {
             // Lower-casing can leave a non-NFKC sequence in rare scripts:
             // settle it so normalising twice equals once.
             let settled: String = out.nfkc().collect();
             if settled != *out {
                 *out = settled;
+                same_offsets = false;
                 if let Some(m) = map.as_deref_mut() {
                     // Offsets inside this text are approximate from here.
                     m.points.retain(|p| (p.0 as usize) <= out.len());
@@ -136,14 +246,29 @@ fn normalize_impl(text: &str, out: &mut String, mut map: Option<&mut OffsetMap>)
             }
         }
     }
-    if !out.is_ascii() {
+    if !ascii && needs_t2s(out) {
         fast2s::replace(out);
     }
-    blank_urls(out);
+    if blank_urls(out) && !ascii {
+        // A blanked multi-byte char leaves spaces inside its old extent.
+        same_offsets = false;
+    }
     if let Some(m) = map {
         m.norm_len = out.len() as u32;
         m.orig_len = text.len() as u32;
     }
+    same_offsets
+}
+
+/// Whether `s` is exactly one char as long in UTF-8 as `c`.
+fn is_one_char(s: &str, c: char) -> bool {
+    s.len() == c.len_utf8() && s.chars().count() == 1
+}
+
+/// Normalises `text` into `out` (cleared first); returns whether offsets in
+/// `out` are offsets in `text` (see `normalize_impl`).
+pub(crate) fn normalize_same_offsets(text: &str, out: &mut String) -> bool {
+    normalize_impl(text, out, None)
 }
 
 /// Normalises `text` into `out` (cleared first).
@@ -185,6 +310,83 @@ pub fn is_word_char(c: char) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The plain normaliser the fast paths of `normalize_impl` must equal:
+    /// per char or per segment through unicode-normalization, then fast2s
+    /// over all non-ASCII output.
+    fn reference(text: &str, out: &mut String, mut map: Option<&mut OffsetMap>) {
+        out.clear();
+        if let Some(m) = map.as_deref_mut() {
+            m.points.clear();
+        }
+        let record = |out: &String, orig: usize, map: &mut Option<&mut OffsetMap>| {
+            if let Some(m) = map.as_deref_mut() {
+                m.points.push((out.len() as u32, orig as u32));
+            }
+        };
+        if text.is_ascii() {
+            out.reserve(text.len());
+            if map.is_some() {
+                for (i, c) in text.char_indices() {
+                    record(out, i, &mut map);
+                    out.push(c.to_ascii_lowercase());
+                }
+            } else {
+                out.extend(text.chars().map(|c| c.to_ascii_lowercase()));
+            }
+        } else if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+            out.reserve(text.len());
+            for (i, c) in text.char_indices() {
+                record(out, i, &mut map);
+                push_lower(out, c);
+            }
+        } else {
+            // Normalise segment by segment (a starter and its combining marks),
+            // so each output piece maps to one place in the original.
+            out.reserve(text.len() + text.len() / 4);
+            let mut seg_start = 0;
+            let mut iter = text.char_indices().peekable();
+            while let Some((i, _)) = iter.next() {
+                if i == seg_start {
+                    // Extend the segment over following combining marks.
+                    let mut end = text.len();
+                    while let Some(&(j, c2)) = iter.peek() {
+                        if canonical_combining_class(c2) != 0 {
+                            iter.next();
+                        } else {
+                            end = j;
+                            break;
+                        }
+                    }
+                    record(out, seg_start, &mut map);
+                    for c in text[seg_start..end].nfkc() {
+                        push_lower(out, c);
+                    }
+                    seg_start = end;
+                }
+            }
+            if !is_nfkc_quick(out.chars()).eq(&IsNormalized::Yes) {
+                // Lower-casing can leave a non-NFKC sequence in rare scripts:
+                // settle it so normalising twice equals once.
+                let settled: String = out.nfkc().collect();
+                if settled != *out {
+                    *out = settled;
+                    if let Some(m) = map.as_deref_mut() {
+                        // Offsets inside this text are approximate from here.
+                        m.points.retain(|p| (p.0 as usize) <= out.len());
+                    }
+                }
+            }
+        }
+        if !out.is_ascii() {
+            fast2s::replace(out);
+        }
+        let _ = blank_urls(out);
+        if let Some(m) = map {
+            m.norm_len = out.len() as u32;
+            m.orig_len = text.len() as u32;
+        }
+    }
 
     #[test]
     fn table() {
@@ -257,6 +459,13 @@ mod tests {
             prop_assert_eq!(normalize(&once), once);
         }
 
+        /// The fast paths give the reference's text, offset map and (when
+        /// they say offsets are unchanged) an identity map, on any text.
+        #[test]
+        fn fast_paths_equal_the_reference(s in "\\PC{0,40}|[a-zA-Z數據洩露畫藉著乾艾克美ＡＢ，。、 \u{301}\u{3099}\u{1161}ﬁ①İ]{0,40}") {
+            check_against_reference(&s)?;
+        }
+
         #[test]
         fn mapped_equals_plain_and_offsets_stay_in_bounds(s in "[a-zA-Zａ-ｚＡ-Ｚ數據洩露召回 é\u{301}!#]{0,40}") {
             let mut out = String::new();
@@ -268,5 +477,78 @@ mod tests {
                 prop_assert!(o <= s.len() && s.is_char_boundary(o));
             }
         }
+    }
+
+    fn check_against_reference(s: &str) -> Result<(), TestCaseError> {
+        let (mut want, mut want_map) = (String::new(), OffsetMap::default());
+        reference(s, &mut want, Some(&mut want_map));
+        let (mut got, mut got_map) = (String::new(), OffsetMap::default());
+        let same = normalize_impl(s, &mut got, Some(&mut got_map));
+        prop_assert_eq!(&got, &want, "text of {:?}", s);
+        prop_assert_eq!(&got_map, &want_map, "map of {:?}", s);
+        let mut plain = String::new();
+        prop_assert_eq!(normalize_same_offsets(s, &mut plain), same);
+        prop_assert_eq!(&plain, &want);
+        if same {
+            for (i, _) in got.char_indices().chain([(got.len(), ' ')]) {
+                prop_assert_eq!(
+                    want_map.to_original(i as u32),
+                    i as u32,
+                    "offset {} of {:?}",
+                    i,
+                    s
+                );
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn fast_paths_equal_the_reference_on_edge_cases() {
+        let cases = [
+            "",
+            "abc",
+            "ABC 艾克美",
+            "數據洩露",
+            "乾隆 乾淨 計畫 企畫 藉口 憑藉 看著 著",
+            "畫",
+            "著作",
+            "很好，很满意",
+            "Cafe\u{301} ok",
+            "\u{301}leading mark",
+            "e\u{301}\u{327}\u{301}",
+            "ﬁre ① ⑴ ㎏",
+            "İstanbul ΣΑΣ",
+            "\u{1100}\u{1161} 한국",
+            "ｈｔｔｐｓ://例子.中国/召回 吧",
+            "去 https://例子.中国/召回 吧",
+            "www.數據.com 數據",
+            "か\u{3099} ゛",
+            "豈 \u{2F800}",
+        ];
+        for s in cases {
+            check_against_reference(s).unwrap();
+        }
+    }
+
+    #[test]
+    fn t2s_candidates_cover_fast2s() {
+        // Every ideograph that fast2s changes in some context is a
+        // candidate, and every candidate maps to a 3-byte char.
+        let set = t2s_candidates();
+        let is_candidate = |c: char| set[c as usize / 64] & (1 << (c as usize % 64)) != 0;
+        let mut others = String::new();
+        for c in (0x800u32..0x10000).filter_map(char::from_u32) {
+            if is_candidate(c) {
+                let mut s = c.to_string();
+                fast2s::replace(&mut s);
+                assert_eq!(s.len(), 3, "{c} maps to a 3-byte char");
+            } else {
+                others.push(c);
+            }
+        }
+        let want = others.clone();
+        fast2s::replace(&mut others);
+        assert!(others == want, "fast2s changed a char that is no candidate");
     }
 }

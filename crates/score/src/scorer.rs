@@ -1,12 +1,14 @@
 //! The pure score core: a [`Post`] in, one [`ScoredPost`] per matching watch
 //! out.
 
+use std::sync::Arc;
+
 use vigil_config::{Query, Settings};
 use vigil_types::{CrisisKind, Hit, KindHit, Post, ScoredPost, WatchId};
 
 use crate::{
     matcher::{Matcher, MatcherError, RawHit, Use},
-    normalize::{normalize_into, normalize_mapped, OffsetMap},
+    normalize::{normalize_mapped, normalize_same_offsets, OffsetMap},
     sentiment::SentimentScorer,
 };
 
@@ -29,7 +31,7 @@ pub struct Scratch {
     per_watch: Vec<(u32, u32, u32)>, // (watch, query term, index into hits)
     mapped: String,
     map: OffsetMap,
-    map_ready: bool,
+    stats_slot: Vec<u32>, // by watch: index into ScoreStats::hits_by_watch
 }
 
 /// The scorer: the matching automaton plus the sentiment lexicon.
@@ -72,7 +74,7 @@ impl Scorer {
         out: &mut Vec<ScoredPost>,
     ) -> usize {
         stats.scored += 1;
-        normalize_into(&post.text, &mut scratch.text);
+        let same_offsets = normalize_same_offsets(&post.text, &mut scratch.text);
         self.matcher.find(&scratch.text, &mut scratch.hits);
         scratch.per_watch.clear();
         let mut kinds = [(false, false); 6]; // (hit, severe) per kind
@@ -93,14 +95,11 @@ impl Scorer {
         }
         // By watch, then by position in the text.
         scratch.per_watch.sort_unstable_by_key(|&(w, _, h)| (w, h));
-        let kind_hits: Vec<KindHit> = CrisisKind::ALL
-            .iter()
-            .zip(kinds)
-            .filter(|(_, (hit, _))| *hit)
-            .map(|(k, (_, severe))| KindHit { kind: *k, severe })
-            .collect();
-        let sentiment = self.sentiment.score(&scratch.text);
-        scratch.map_ready = false;
+        // Shared by every record of the post; computed for the first one.
+        let mut shared: Option<(f32, Vec<KindHit>)> = None;
+        // Spans are reported in the original text: when normalisation moved
+        // offsets, build the offset map once per matching post.
+        let mut map_ready = false;
         let before = out.len();
         let mut i = 0;
         while i < scratch.per_watch.len() {
@@ -110,46 +109,55 @@ impl Scorer {
                 j += 1;
             }
             let group = &scratch.per_watch[i..j];
+            i = j;
             let query = &self.queries[watch as usize];
-            if query.eval(|t| group.iter().any(|&(_, term, _)| term as usize == t)) {
-                let hits: Vec<Hit> = group
-                    .iter()
-                    .filter(|&&(_, term, _)| !query.negative_only[term as usize])
-                    .map(|&(_, _, hi)| scratch.hits[hi as usize])
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .map(|h| {
-                        // Spans are reported in the original text: build the
-                        // offset map once per matching post.
-                        if !scratch.map_ready {
-                            normalize_mapped(&post.text, &mut scratch.mapped, &mut scratch.map);
-                            scratch.map_ready = true;
-                        }
-                        Hit {
-                            term: self.matcher.patterns[h.pattern as usize].clone(),
-                            start: scratch.map.to_original(h.start),
-                            end: scratch.map.to_original(h.end),
-                        }
-                    })
-                    .collect();
-                match stats.hits_by_watch.iter_mut().find(|(w, _)| *w == watch) {
-                    Some(e) => e.1 += hits.len() as u64,
-                    None => stats.hits_by_watch.push((watch, hits.len() as u64)),
-                }
-                out.push(ScoredPost {
-                    post_id: post.id.clone(),
-                    watch: self.watch_ids[watch as usize].clone(),
-                    source: post.source.clone(),
-                    region: post.region.clone(),
-                    author: post.author.clone(),
-                    published_at: post.published_at,
-                    hits,
-                    sentiment,
-                    kinds: kind_hits.clone(),
-                    origin_partition: None,
+            if !query.eval(|t| group.iter().any(|&(_, term, _)| term as usize == t)) {
+                continue;
+            }
+            let positive = |&&(_, term, _): &&(u32, u32, u32)| !query.negative_only[term as usize];
+            let mut hits = Vec::with_capacity(group.iter().filter(positive).count());
+            for &(_, _, hi) in group.iter().filter(positive) {
+                let h = scratch.hits[hi as usize];
+                let (start, end) = if same_offsets {
+                    (h.start, h.end)
+                } else {
+                    if !map_ready {
+                        normalize_mapped(&post.text, &mut scratch.mapped, &mut scratch.map);
+                        map_ready = true;
+                    }
+                    (
+                        scratch.map.to_original(h.start),
+                        scratch.map.to_original(h.end),
+                    )
+                };
+                hits.push(Hit {
+                    term: Arc::clone(&self.matcher.patterns[h.pattern as usize]),
+                    start,
+                    end,
                 });
             }
-            i = j;
+            add_hits(stats, &mut scratch.stats_slot, watch, hits.len() as u64);
+            let (sentiment, kind_hits) = shared.get_or_insert_with(|| {
+                let kind_hits = CrisisKind::ALL
+                    .iter()
+                    .zip(kinds)
+                    .filter(|(_, (hit, _))| *hit)
+                    .map(|(k, (_, severe))| KindHit { kind: *k, severe })
+                    .collect();
+                (self.sentiment.score(&scratch.text), kind_hits)
+            });
+            out.push(ScoredPost {
+                post_id: post.id.clone(),
+                watch: self.watch_ids[watch as usize].clone(),
+                source: post.source.clone(),
+                region: post.region.clone(),
+                author: post.author.clone(),
+                published_at: post.published_at,
+                hits,
+                sentiment: *sentiment,
+                kinds: kind_hits.clone(),
+                origin_partition: None,
+            });
         }
         let n = out.len() - before;
         if n > 0 {
@@ -157,6 +165,29 @@ impl Scorer {
         }
         n
     }
+}
+
+/// Adds `n` hits of `watch` to `stats.hits_by_watch`, finding its entry
+/// through `slot` (the entry's index by watch, remembered across posts and
+/// checked before use) instead of a scan.
+fn add_hits(stats: &mut ScoreStats, slot: &mut Vec<u32>, watch: u32, n: u64) {
+    let w = watch as usize;
+    if slot.len() <= w {
+        slot.resize(w + 1, u32::MAX);
+    }
+    let entries = &mut stats.hits_by_watch;
+    let at = match entries.get(slot[w] as usize) {
+        Some(e) if e.0 == watch => slot[w] as usize,
+        _ => match entries.iter().position(|e| e.0 == watch) {
+            Some(p) => p,
+            None => {
+                entries.push((watch, 0));
+                entries.len() - 1
+            }
+        },
+    };
+    slot[w] = at as u32;
+    entries[at].1 += n;
 }
 
 #[cfg(test)]
@@ -255,7 +286,7 @@ query = '(acme OR 艾克美) AND (recall OR 召回 OR "data breach") NOT "acme h
         let out = run(&s, "ACME recall after explosion, lawsuit coming");
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].watch.as_str(), "crisis");
-        let terms: Vec<&str> = out[1].hits.iter().map(|h| h.term.as_str()).collect();
+        let terms: Vec<&str> = out[1].hits.iter().map(|h| &*h.term).collect();
         assert_eq!(terms, vec!["acme", "recall"]);
         let p = &out[0];
         assert_eq!(p.hits.len(), 1);

@@ -24,7 +24,10 @@
 //! Scoring allocates nothing: tokens are slices of the input and the rules
 //! look at most three tokens back and two ahead.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
+};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
@@ -236,6 +239,25 @@ const EN_NOT_INFLECTED: &[&str] = &[
     "likely", "likes", "kinds", "likeness", "needed", "kindly", "shoots", "shooting",
 ];
 
+/// Inflection rules (suffix, replacement) tried in order for words the
+/// lexicon lacks.
+const INFLECTIONS: &[(&str, &str)] = &[
+    ("ingly", "ing"),
+    ("ily", "y"),
+    ("ly", ""),
+    ("ness", ""),
+    ("iness", "y"),
+    ("ies", "y"),
+    ("ied", "y"),
+    ("es", ""),
+    ("s", ""),
+    ("ed", ""),
+    ("ed", "e"),
+    ("d", ""),
+    ("ing", ""),
+    ("ing", "e"),
+];
+
 /// Counterfactual auxiliaries: "should have been good" is not praise.
 const EN_COUNTERFACTUAL: &[&str] = &[
     "should",
@@ -440,16 +462,62 @@ enum ZhRole {
     Concessive,
 }
 
+/// FxHash (rustc's hasher: a rotate, xor and multiply per 8 bytes) for the
+/// built-in word tables. Scoring looks up every token a few times, and
+/// SipHash's HashDoS resistance buys nothing here: the tables are fixed at
+/// build time and lookups never insert.
+#[derive(Clone, Copy, Debug, Default)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("chunks of 8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buf));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, b: u8) {
+        self.add(u64::from(b));
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 /// The sentiment scorer (built once, shared read-only).
 #[derive(Debug)]
 pub struct SentimentScorer {
     rules: SentimentRules,
-    en: HashMap<String, f32>,
-    boosters: HashMap<&'static str, f32>,
+    en: FxMap<String, f32>,
+    boosters: FxMap<&'static str, f32>,
     zh: AhoCorasick,
     zh_roles: Vec<ZhRole>,
     emoji: AhoCorasick,
     emoji_valence: Vec<f32>,
+    /// Whether an emoji starts with this byte: the emoji automaton has too
+    /// many start bytes for aho-corasick's prefilter, so text with none of
+    /// these bytes (plain Chinese, say) skips the scan here.
+    emoji_first: [bool; 256],
 }
 
 impl Default for SentimentScorer {
@@ -512,7 +580,7 @@ impl Sums {
 /// an emoticon), each with whether it ends a clause (trailing `.,;:!?"`).
 fn tokens<'a>(
     text: &'a str,
-    lex: &'a HashMap<String, f32>,
+    lex: &'a FxMap<String, f32>,
 ) -> impl Iterator<Item = (&'a str, bool)> + Clone {
     text.split_whitespace().map(move |t| {
         let s = t.trim_matches(|c: char| c.is_ascii_punctuation());
@@ -544,7 +612,7 @@ impl SentimentScorer {
 
     /// The built-in lexicons with a chosen rule set.
     pub fn with_rules(rules: SentimentRules) -> SentimentScorer {
-        let mut en: HashMap<String, f32> = HashMap::with_capacity(8192);
+        let mut en: FxMap<String, f32> = FxMap::with_capacity_and_hasher(8192, Default::default());
         for (t, v) in parse_tsv(VADER_LEXICON) {
             en.entry(t.to_lowercase()).or_insert(v);
         }
@@ -593,6 +661,7 @@ impl SentimentScorer {
             zh_roles,
             emoji: AhoCorasick::new([""; 0]).expect("empty automaton builds"),
             emoji_valence: Vec::new(),
+            emoji_first: [false; 256],
         };
         // An emoji's valence is that of its description (as VADER does,
         // which replaces each emoji by its description).
@@ -620,6 +689,9 @@ impl SentimentScorer {
             .build(&emoji)
             .expect("built-in emoji table builds");
         scorer.emoji_valence = valence;
+        for &b in emoji.iter().filter_map(|e| e.as_bytes().first()) {
+            scorer.emoji_first[usize::from(b)] = true;
+        }
         scorer
     }
 
@@ -628,8 +700,10 @@ impl SentimentScorer {
         let mut sum = self.score_en(text).total();
         if !text.is_ascii() {
             sum += self.score_zh(text).total();
-            for m in self.emoji.find_iter(text) {
-                sum += self.emoji_valence[m.pattern().as_usize()];
+            if text.bytes().any(|b| self.emoji_first[usize::from(b)]) {
+                for m in self.emoji.find_iter(text) {
+                    sum += self.emoji_valence[m.pattern().as_usize()];
+                }
             }
         }
         if sum != 0.0 {
@@ -711,7 +785,11 @@ impl SentimentScorer {
 
     /// Valence of an inflected form by its stem, for words the lexicon lacks.
     fn inflected(&self, w: &str) -> Option<f32> {
+        let last = w.as_bytes().last();
+        // Most words end in no suffix at all: one byte compare per rule
+        // rules them out before the checks below.
         if w.len() < 5
+            || !INFLECTIONS.iter().any(|(s, _)| s.as_bytes().last() == last)
             || !w.bytes().all(|b| b.is_ascii_lowercase())
             || EN_NOT_INFLECTED.contains(&w)
         {
@@ -723,29 +801,19 @@ impl SentimentScorer {
             if stem.len() < 3 || n > buf.len() {
                 return None;
             }
+            if suffix.is_empty() {
+                return self.en.get(stem).copied();
+            }
             buf[..stem.len()].copy_from_slice(stem.as_bytes());
             buf[stem.len()..n].copy_from_slice(suffix.as_bytes());
             let s = std::str::from_utf8(&buf[..n]).ok()?;
             self.en.get(s).copied()
         };
-        const RULES: &[(&str, &str)] = &[
-            ("ingly", "ing"),
-            ("ily", "y"),
-            ("ly", ""),
-            ("ness", ""),
-            ("iness", "y"),
-            ("ies", "y"),
-            ("ied", "y"),
-            ("es", ""),
-            ("s", ""),
-            ("ed", ""),
-            ("ed", "e"),
-            ("d", ""),
-            ("ing", ""),
-            ("ing", "e"),
-        ];
-        for (suffix, repl) in RULES {
-            if let Some(stem) = w.strip_suffix(suffix) {
+        for (suffix, repl) in INFLECTIONS {
+            // Byte by byte: these suffixes are too short for a memcmp call.
+            let (wb, sb) = (w.as_bytes(), suffix.as_bytes());
+            if wb.len() >= sb.len() && wb[wb.len() - sb.len()..].iter().eq(sb) {
+                let stem = &w[..w.len() - sb.len()];
                 if let Some(v) = try_stem(stem, repl, &mut buf) {
                     return Some(v);
                 }

@@ -1,4 +1,4 @@
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, sync::Arc};
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -166,8 +166,9 @@ impl fmt::Display for CrisisKind {
 /// A keyword hit: which term matched where in the normalised text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hit {
-    /// The configured term (normalised form).
-    pub term: String,
+    /// The configured term (normalised form), shared with the scorer's
+    /// pattern table so that a hit copies no text.
+    pub term: Arc<str>,
     /// Byte offset of the match start in the post's original text.
     pub start: u32,
     /// Byte offset one past the match end in the post's original text.
