@@ -125,6 +125,12 @@ fn t2s_candidates() -> &'static [u64] {
     })
 }
 
+/// Builds the once-per-process tables now (a few ms), so the first
+/// non-ASCII post does not pay for them.
+pub(crate) fn prepare() {
+    let _ = t2s_candidates();
+}
+
 /// Whether `fast2s::replace` could change `s`.
 fn needs_t2s(s: &str) -> bool {
     let set = t2s_candidates();

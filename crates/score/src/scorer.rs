@@ -46,6 +46,7 @@ pub struct Scorer {
 impl Scorer {
     /// Builds the scorer for validated settings.
     pub fn new(settings: &Settings) -> Result<Scorer, MatcherError> {
+        crate::normalize::prepare();
         Ok(Scorer {
             matcher: Matcher::new(&settings.watches, &settings.lexicons)?,
             sentiment: SentimentScorer::new(),
