@@ -180,8 +180,9 @@ enum BenchCommand {
         /// Partitions of every topic.
         #[arg(long, default_value_t = 3)]
         partitions: i32,
-        /// Records per batch in each stage (`transport.batch_size`).
-        #[arg(long, default_value_t = 512)]
+        /// Records per batch in each stage (`transport.batch_size`, whose
+        /// default this is).
+        #[arg(long, default_value_t = 1024)]
         batch_size: usize,
         /// Scratch directory (input, configs, stage logs).
         #[arg(long, default_value = "target/bench-kafka")]
