@@ -69,6 +69,17 @@ fn spawn(config: &Path, stage: &'static str, out: &Path, extra: &[&str]) -> Stag
     }
 }
 
+/// The broker the test command started, or `None` (after printing SKIP).
+fn test_brokers() -> Option<String> {
+    let brokers = std::env::var("VIGIL_TEST_KAFKA_BROKERS").ok();
+    if brokers.is_none() {
+        eprintln!(
+            "SKIP: VIGIL_TEST_KAFKA_BROKERS is not set (scripts/test.sh starts a local broker and sets it)"
+        );
+    }
+    brokers
+}
+
 fn sigkill(s: &mut Stage) {
     s.child.kill().unwrap(); // SIGKILL
     s.child.wait().unwrap();
@@ -137,10 +148,7 @@ fn malformed_lines(input: &Path, settings: &vigil_config::Settings) -> BTreeSet<
 
 #[test]
 fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
-    let Ok(brokers) = std::env::var("VIGIL_TEST_KAFKA_BROKERS") else {
-        eprintln!(
-            "SKIP: VIGIL_TEST_KAFKA_BROKERS is not set (scripts/test.sh starts a local broker and sets it)"
-        );
+    let Some(brokers) = test_brokers() else {
         return;
     };
     let d = temp_dir("kafka-e2e");
@@ -321,14 +329,11 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
 /// record's one position; once acked, the group never sees them again.
 #[test]
 fn packed_records_deliver_every_value_in_order_and_commit_together() {
-    use std::{sync::Arc, time::Duration};
+    use std::sync::Arc;
     use vigil_transport::{Consumer, Position, Producer, Record, Stream};
     use vigil_transport_kafka::{KafkaConsumer, KafkaProducer, KafkaStats};
 
-    let Ok(brokers) = std::env::var("VIGIL_TEST_KAFKA_BROKERS") else {
-        eprintln!(
-            "SKIP: VIGIL_TEST_KAFKA_BROKERS is not set (scripts/test.sh starts a local broker and sets it)"
-        );
+    let Some(brokers) = test_brokers() else {
         return;
     };
     let run_id = format!("pack{}x{}", std::process::id(), free_port());
