@@ -16,12 +16,11 @@ T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 CONFIG = """# Scenario config: one EN+ZH brand watch, one product watch.
 [detect]
 bin_secs = 60
-window_bins = 1
 allowed_lateness_secs = 30
-warmup_bins = 15
+warmup_secs = 900
 min_count = 8
-z_threshold = 4.0
-resolve_after_quiet_bins = 8
+z_floor = 4.0
+resolve_after_quiet_secs = 480
 
 [[watches]]
 id = "acme"

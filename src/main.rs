@@ -156,9 +156,23 @@ enum EvalCommand {
         #[arg(long)]
         config: Option<PathBuf>,
         /// Print one JSON object {"files": {name: {profile: score}},
-        /// "overall": {profile: score}} instead of the table.
+        /// "overall": {profile: score}} instead of the table (with --cv:
+        /// the cross-validation report as JSON).
         #[arg(long)]
         json: bool,
+        /// Leave-one-series-out cross-validation: the swept setting is
+        /// chosen on the other series only (on a plateau), the held-out
+        /// series is scored with it; prints the cross-validated score next
+        /// to the in-sample one, overall and per series.
+        #[arg(long)]
+        cv: bool,
+        /// The `[detect]` key --cv sweeps.
+        #[arg(long, default_value = "calibration_sigmas", requires = "cv")]
+        cv_key: String,
+        /// The values --cv tries (comma-separated, increasing); default: a
+        /// grid around calibration_sigmas' default.
+        #[arg(long, value_delimiter = ',', requires = "cv")]
+        cv_values: Vec<f64>,
     },
 }
 
@@ -288,9 +302,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     labels,
                     config,
                     json,
+                    cv,
+                    cv_key,
+                    cv_values,
                 },
         } => {
-            use vigil_eval::nab::{evaluate_nab, load_settings, NabEvalOptions, NAB_CONFIG_TOML};
+            use vigil_eval::nab::{
+                cross_validate, evaluate_nab, load_settings, CvGrid, NabEvalOptions,
+                NAB_CONFIG_TOML,
+            };
             let env: Vec<(String, String)> = std::env::vars()
                 .filter(|(k, _)| k.starts_with("VIGIL__"))
                 .collect();
@@ -306,12 +326,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ),
             };
             let settings = load_settings(&text, &origin, &env)?;
-            let report = evaluate_nab(&NabEvalOptions {
+            let options = NabEvalOptions {
                 data: data.clone(),
                 labels: labels.clone(),
                 settings,
                 config_origin: origin,
-            })
+            };
+            if cv {
+                let mut grid = CvGrid::default_grid();
+                if cv_key != grid.key || !cv_values.is_empty() {
+                    grid = CvGrid {
+                        key: cv_key,
+                        values: cv_values,
+                    };
+                }
+                let report = cross_validate(&options, &grid).with_context(|| {
+                    format!(
+                        "cross-validating on the series under {} against {}",
+                        data.display(),
+                        labels.display()
+                    )
+                })?;
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else {
+                    print!("{report}");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let report = evaluate_nab(&options)
             .with_context(|| {
                 format!(
                     "evaluating the series under {} against {}",

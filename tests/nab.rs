@@ -170,7 +170,7 @@ fn eval_nab_takes_a_config_and_reports_its_problems() {
     let good = tmp.join("fine.toml");
     std::fs::write(
         &good,
-        "[detect]\nbin_secs = 300\nwindow_bins = 1\nz_threshold = 8.0\n",
+        "[detect]\nbin_secs = 300\nscales_secs = [300]\ncalibration_sigmas = 6.0\n",
     )
     .unwrap();
     let out = vigil()
@@ -186,21 +186,8 @@ fn eval_nab_takes_a_config_and_reports_its_problems() {
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     check_score("fine.toml standard", &json["overall"]["standard"]);
 
-    // 600-second bins would hold two 5-minute rows each: a clear error
-    // naming the key to change.
-    let coarse = tmp.join("coarse.toml");
-    std::fs::write(&coarse, "[detect]\nbin_secs = 600\n").unwrap();
-    let out = vigil()
-        .args(["eval", "nab"])
-        .args(args(&coarse))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("detect.bin_secs"), "{stderr}");
-
     let bad = tmp.join("bad.toml");
-    std::fs::write(&bad, "[detect]\nbin_secs = 0\nz_threshold = -1\n").unwrap();
+    std::fs::write(&bad, "[detect]\nbin_secs = 0\nz_floor = -1\n").unwrap();
     let out = vigil()
         .args(["eval", "nab"])
         .args(args(&bad))
@@ -209,7 +196,7 @@ fn eval_nab_takes_a_config_and_reports_its_problems() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("detect.bin_secs") && stderr.contains("detect.z_threshold"),
+        stderr.contains("detect.bin_secs") && stderr.contains("detect.z_floor"),
         "{stderr}"
     );
 }

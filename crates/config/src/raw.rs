@@ -132,26 +132,37 @@ pub struct ScoreConfig {
 pub struct DetectConfig {
     /// Bin width, seconds.
     pub bin_secs: u64,
-    /// Bins per sliding window.
-    pub window_bins: u32,
+    /// The time scales the volume statistic is computed at, seconds: each a
+    /// sliding window of whole bins (rounded, at least one bin) over the
+    /// same bins.
+    pub scales_secs: Vec<u64>,
     /// Allowed lateness behind the newest event time, seconds.
     pub allowed_lateness_secs: u64,
-    /// EWMA baseline half-life, bins.
-    pub baseline_half_life_bins: f64,
+    /// EWMA baseline half-life, seconds.
+    pub baseline_half_life_secs: f64,
     /// Half-life, in days, of the 24 hour-of-day (UTC) seasonal factors;
     /// 0 turns the seasonal baseline off.
     pub seasonal_half_life_days: f64,
     /// Largest hour-of-day factor (the expected count at the busiest hour
     /// over the deseasonalised level).
     pub seasonal_max_factor: f64,
-    /// Bins of history before a z-score may fire.
-    pub warmup_bins: u32,
+    /// Seconds of history before a z-score may fire.
+    pub warmup_secs: u64,
     /// Minimum posts in a window for a volume spike.
     pub min_count: u64,
-    /// Minimum z-score for a volume spike.
-    pub z_threshold: f64,
+    /// Minimum z-score for a volume spike whatever the watch's history: a
+    /// window must be at least this extreme as a count.
+    pub z_floor: f64,
+    /// A volume spike at a scale needs a z-score this many (upper)
+    /// deviations above the mean of this watch's own z-scores at that scale.
+    pub calibration_sigmas: f64,
+    /// Half-life, in seconds, of that history of z-scores.
+    pub calibration_half_life_secs: f64,
     /// Posts in a window that fire without history.
     pub absolute_count: u64,
+    /// Half-life, in seconds, of the baseline negative and crisis-kind
+    /// shares.
+    pub share_half_life_secs: f64,
     /// Minimum posts in a window for a negative-share surge.
     pub negative_min_count: u64,
     /// Minimum negative share for a surge.
@@ -165,8 +176,9 @@ pub struct DetectConfig {
     pub crisis_share_delta: f64,
     /// Fraction of the thresholds that keeps a live incident firing.
     pub sustain_ratio: f64,
-    /// Quiet windows before an incident resolves.
-    pub resolve_after_quiet_bins: u32,
+    /// Quiet time (no trigger, not sustained), seconds, before an incident
+    /// resolves.
+    pub resolve_after_quiet_secs: u64,
     /// Level grading.
     pub grading: GradingConfig,
 }

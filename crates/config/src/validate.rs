@@ -17,6 +17,9 @@ use crate::{
 /// Most watches one deployment may configure (bounds the `watch` label).
 pub const MAX_WATCHES: usize = 100_000;
 
+/// Longest detect scale, in bins (a day of one-minute bins).
+pub const MAX_SCALE_BINS: u64 = 1440;
+
 /// A validated watch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Watch {
@@ -500,9 +503,14 @@ pub(crate) fn load_layers(
             "must be between 1 and 86400",
         );
         c.check(
-            d.window_bins >= 1 && d.window_bins <= 1440,
-            "detect.window_bins",
-            "must be between 1 and 1440",
+            !d.scales_secs.is_empty()
+                && d.scales_secs.len() <= 8
+                && d.scales_secs.iter().all(|s| (1..=86_400).contains(s))
+                && d.scales_secs.iter().all(|&s| {
+                    s / d.bin_secs.max(1) <= MAX_SCALE_BINS
+                }),
+            "detect.scales_secs",
+            "must list 1 to 8 scales, each between 1 and 86400 seconds and at most 1440 bins",
         );
         c.check(
             d.allowed_lateness_secs <= 86_400,
@@ -510,9 +518,21 @@ pub(crate) fn load_layers(
             "must be at most 86400",
         );
         c.check(
-            d.baseline_half_life_bins > 0.0 && d.baseline_half_life_bins.is_finite(),
-            "detect.baseline_half_life_bins",
-            "must be a positive number",
+            d.baseline_half_life_secs >= d.bin_secs as f64
+                && d.baseline_half_life_secs <= 365.0 * 86_400.0,
+            "detect.baseline_half_life_secs",
+            "must be a number of seconds between one bin and 365 days",
+        );
+        c.check(
+            d.share_half_life_secs >= d.bin_secs as f64
+                && d.share_half_life_secs <= 365.0 * 86_400.0,
+            "detect.share_half_life_secs",
+            "must be a number of seconds between one bin and 365 days",
+        );
+        c.check(
+            d.warmup_secs <= 30 * 86_400,
+            "detect.warmup_secs",
+            "must be at most 30 days",
         );
         c.check(
             d.seasonal_half_life_days == 0.0
@@ -526,9 +546,20 @@ pub(crate) fn load_layers(
             "must be between 1 and 100",
         );
         c.check(
-            d.z_threshold > 0.0 && d.z_threshold.is_finite(),
-            "detect.z_threshold",
+            d.z_floor > 0.0 && d.z_floor.is_finite(),
+            "detect.z_floor",
             "must be a positive number",
+        );
+        c.check(
+            d.calibration_sigmas > 0.0 && d.calibration_sigmas.is_finite(),
+            "detect.calibration_sigmas",
+            "must be a positive number",
+        );
+        c.check(
+            d.calibration_half_life_secs >= d.bin_secs as f64
+                && d.calibration_half_life_secs.is_finite(),
+            "detect.calibration_half_life_secs",
+            "must be a number of seconds of at least one bin",
         );
         c.check(d.min_count >= 1, "detect.min_count", "must be at least 1");
         c.check(
@@ -562,9 +593,9 @@ pub(crate) fn load_layers(
             "must be within (0, 1]",
         );
         c.check(
-            d.resolve_after_quiet_bins >= 1,
-            "detect.resolve_after_quiet_bins",
-            "must be at least 1",
+            d.resolve_after_quiet_secs >= d.bin_secs && d.resolve_after_quiet_secs <= 30 * 86_400,
+            "detect.resolve_after_quiet_secs",
+            "must be between one bin and 30 days",
         );
         check_grading(&mut c, "detect.grading", &d.grading);
     }
@@ -1158,14 +1189,14 @@ mod tests {
 
     #[test]
     fn file_overrides_defaults_and_env_overrides_file() {
-        let text = format!("{MIN}\n[detect]\nbin_secs = 30\nwindow_bins = 2\n");
+        let text = format!("{MIN}\n[detect]\nbin_secs = 30\nmin_count = 2\n");
         let s = Settings::from_toml_str(&text, "f.toml", &[]).unwrap();
         assert_eq!(s.config.detect.bin_secs, 30);
-        assert_eq!(s.config.detect.window_bins, 2);
+        assert_eq!(s.config.detect.min_count, 2);
         let env = vec![("VIGIL__DETECT__BIN_SECS".to_string(), "10".to_string())];
         let s = Settings::from_toml_str(&text, "f.toml", &env).unwrap();
         assert_eq!(s.config.detect.bin_secs, 10);
-        assert_eq!(s.config.detect.window_bins, 2);
+        assert_eq!(s.config.detect.min_count, 2);
         let env = vec![(
             "VIGIL__INGEST__DEFAULT_SOURCE".to_string(),
             "weibo".to_string(),
@@ -1181,7 +1212,7 @@ bogus_top = 1
 [detect]
 bin_secs = 0
 windw_bins = 3
-z_threshold = -1.0
+z_floor = -1.0
 [[watches]]
 id = "Bad Id"
 terms = []
@@ -1199,7 +1230,7 @@ terms = ["y"]
             "bogus_top",
             "detect.bin_secs",
             "detect.windw_bins",
-            "detect.z_threshold",
+            "detect.z_floor",
             "watches[0].id",
             "watches[0].terms",
             "watches[1].terms[1]",

@@ -19,6 +19,11 @@ use crate::window::{summarize, Bin, Ewma, WindowSummary, SAMPLES};
 const MAX_INTERNED: usize = 4096;
 /// Empty gaps longer than this many bins are skipped in closed form.
 const MAX_GAP_BINS: i64 = 2048;
+/// A z-score is folded into its watch's history at most at this multiple
+/// of the threshold: bursts bigger than the threshold teach the watch that
+/// it is bursty (so regular bursts stop alerting), while one giant crisis
+/// cannot raise the threshold without bound (docs/DESIGN-detect.md).
+const CALIBRATION_CAP: f64 = 3.0;
 /// Posts more than this far ahead of processing time are rejected.
 const MAX_FUTURE_MS: i64 = 24 * 3600 * 1000;
 
@@ -27,12 +32,15 @@ const MAX_FUTURE_MS: i64 = 24 * 3600 * 1000;
 pub struct DetectorParams {
     /// Bin width.
     pub bin_ms: i64,
-    /// Bins per window.
-    pub window_bins: usize,
+    /// The scales the volume statistic is computed at, in bins (sorted,
+    /// distinct, each at least 1).
+    pub scales: Vec<usize>,
     /// Allowed lateness.
     pub lateness_ms: i64,
-    /// EWMA weight per bin.
+    /// EWMA weight per bin of the level and the residuals.
     pub alpha: f64,
+    /// EWMA weight per bin of the baseline shares.
+    pub share_alpha: f64,
     /// Learning rate of the hour-of-day factors (0: off).
     pub seasonal_rate: f64,
     /// Cap of an hour-of-day factor.
@@ -41,8 +49,15 @@ pub struct DetectorParams {
     pub warmup_bins: u64,
     /// Minimum count for a volume spike.
     pub min_count: u64,
-    /// Minimum z for a volume spike.
-    pub z_threshold: f64,
+    /// Minimum z for a volume spike (and for a share surge).
+    pub z_floor: f64,
+    /// Upper deviations of the watch's own z history a spike must exceed.
+    pub calibration_sigmas: f64,
+    /// EWMA weight per bin of that history.
+    pub calibration_alpha: f64,
+    /// The standard-normal prior of that history counts as this many bins
+    /// (one day).
+    pub calibration_prior_bins: f64,
     /// Count that fires during warm-up.
     pub absolute_count: u64,
     /// Minimum count for a negative surge.
@@ -68,9 +83,10 @@ impl DetectorParams {
     pub fn new(d: &DetectConfig, negative_threshold: f32) -> DetectorParams {
         DetectorParams {
             bin_ms: (d.bin_secs * 1000) as i64,
-            window_bins: d.window_bins as usize,
+            scales: scale_bins(&d.scales_secs, d.bin_secs),
             lateness_ms: (d.allowed_lateness_secs * 1000) as i64,
-            alpha: 1.0 - 0.5f64.powf(1.0 / d.baseline_half_life_bins),
+            alpha: 1.0 - 0.5f64.powf(d.bin_secs as f64 / d.baseline_half_life_secs.max(1.0)),
+            share_alpha: 1.0 - 0.5f64.powf(d.bin_secs as f64 / d.share_half_life_secs.max(1.0)),
             seasonal_rate: if d.seasonal_half_life_days > 0.0 {
                 // Each hour's factor is updated once per window of that
                 // hour: 3600 / bin_secs times a day (once for longer bins).
@@ -80,9 +96,13 @@ impl DetectorParams {
                 0.0
             },
             seasonal_max_factor: d.seasonal_max_factor,
-            warmup_bins: u64::from(d.warmup_bins),
+            warmup_bins: d.warmup_secs.div_ceil(d.bin_secs.max(1)),
             min_count: d.min_count,
-            z_threshold: d.z_threshold,
+            z_floor: d.z_floor,
+            calibration_sigmas: d.calibration_sigmas,
+            calibration_alpha: 1.0
+                - 0.5f64.powf(d.bin_secs as f64 / d.calibration_half_life_secs.max(1.0)),
+            calibration_prior_bins: 86_400.0 / d.bin_secs.max(1) as f64,
             absolute_count: d.absolute_count,
             negative_min_count: d.negative_min_count,
             negative_share_min: d.negative_share_min,
@@ -90,9 +110,35 @@ impl DetectorParams {
             crisis_share_min: d.crisis_share_min,
             crisis_share_delta: d.crisis_share_delta,
             sustain_ratio: d.sustain_ratio,
-            resolve_after_quiet_bins: d.resolve_after_quiet_bins,
+            resolve_after_quiet_bins: (d.resolve_after_quiet_secs.div_ceil(d.bin_secs.max(1)))
+                .clamp(1, u64::from(u32::MAX)) as u32,
             negative_threshold,
         }
+    }
+}
+
+/// Scales in seconds to distinct, sorted whole bins (rounded). A scale
+/// shorter than one bin is not used (at 5-minute bins a one-minute scale
+/// does not exist); if none is left, the longest becomes one bin.
+pub fn scale_bins(scales_secs: &[u64], bin_secs: u64) -> Vec<usize> {
+    let bin = bin_secs.max(1);
+    let mut v: Vec<usize> = scales_secs
+        .iter()
+        .filter(|&&s| s >= bin)
+        .map(|s| ((s + bin / 2) / bin) as usize)
+        .collect();
+    if v.is_empty() {
+        v.push(1);
+    }
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+impl DetectorParams {
+    /// The longest scale, in bins: how many closed bins a watch keeps.
+    pub fn max_scale(&self) -> usize {
+        self.scales.last().copied().unwrap_or(1)
     }
 }
 
@@ -138,8 +184,16 @@ struct WatchState {
     grading: GradingConfig,
     /// Open (not yet closed) bins with posts, by bin start (>= `next_close`).
     pending: BTreeMap<i64, Bin>,
-    /// The last `window_bins` closed bins.
+    /// The last closed bins, as many as the longest scale.
     window: VecDeque<Bin>,
+    /// Per scale: the residual of its window count and the watch's own
+    /// history of its z-score (empty until the first bin closes).
+    #[serde(default)]
+    scales: Vec<ScaleState>,
+    /// The watch counts a measurement (non-integer values), not posts:
+    /// no Poisson term, no post-count floors.
+    #[serde(default)]
+    measured: bool,
     /// Start of the next bin to close.
     next_close: i64,
     /// The deseasonalised level of the window count.
@@ -198,22 +252,29 @@ fn flat_season() -> [f64; 24] {
     [1.0; 24]
 }
 
-/// The hour of day (UTC) of a window's last bin.
-fn hour_slot(s: &WindowSummary, bin_ms: i64) -> usize {
-    (s.end - bin_ms).div_euclid(3_600_000).rem_euclid(24) as usize
+/// The hour of day (UTC) of the bin starting at `start`.
+fn hour_of(start: i64) -> usize {
+    start.div_euclid(3_600_000).rem_euclid(24) as usize
 }
 
-/// What the window's count is expected to be: the level scaled by its
-/// hour's factor (the level itself when seasonality is off).
-fn expected(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Ewma {
+/// What the newest `k` closed bins were expected to hold, each forecast
+/// when it closed.
+fn expected_count(w: &WatchState, k: usize) -> f64 {
+    w.window.iter().rev().take(k).map(|b| b.expected).sum()
+}
+
+/// The forecast for a bin starting at `start`: the level times its
+/// hour-of-day factor (the level itself when seasonality is off).
+fn forecast(p: &DetectorParams, w: &WatchState, start: i64) -> f64 {
+    let level = if w.measured {
+        w.baseline.mean
+    } else {
+        w.baseline.mean.max(0.0)
+    };
     if p.seasonal_rate == 0.0 {
-        return w.baseline;
-    }
-    let f = w.season[hour_slot(s, p.bin_ms)];
-    Ewma {
-        mean: w.baseline.mean * f,
-        var: w.baseline.var * f * f,
-        n: w.baseline.n,
+        level
+    } else {
+        level * w.season[hour_of(start)]
     }
 }
 
@@ -264,6 +325,8 @@ impl Detector {
                 grading,
                 pending: BTreeMap::new(),
                 window: VecDeque::new(),
+                scales: Vec::new(),
+                measured: false,
                 next_close: 0,
                 baseline: Ewma::default(),
                 season: flat_season(),
@@ -317,6 +380,8 @@ impl Detector {
                     grading: w.grading.clone(),
                     pending: BTreeMap::new(),
                     window: VecDeque::new(),
+                    scales: Vec::new(),
+                    measured: false,
                     next_close: next_close.unwrap_or(0),
                     baseline: Ewma::default(),
                     season: flat_season(),
@@ -525,6 +590,38 @@ impl Detector {
         Observation::Accepted
     }
 
+    /// Adds a measured `value` (any finite number) to the bin of `watch`
+    /// holding event time `at`: a replay of a numeric series that is not a
+    /// count of posts (NAB's CPU loads, temperatures, latencies). From then
+    /// on the watch is judged as a measurement: its statistic is the
+    /// deviation against the variation it has shown, without the Poisson
+    /// term and the post-count floors. Time moves as for
+    /// [`Detector::observe_count`].
+    pub fn observe_value(
+        &mut self,
+        watch: &WatchId,
+        at: EventTime,
+        value: f64,
+        now: EventTime,
+    ) -> Observation {
+        let Some(&wi) = self.index.get(watch) else {
+            return Observation::UnknownWatch;
+        };
+        let admitted = self.admit(wi, (0, 0), at.0, now);
+        if admitted != Observation::Accepted {
+            return admitted;
+        }
+        let w = &mut self.watches[wi];
+        w.partition = Some(0);
+        w.measured = true;
+        let start = floor_to(at.0, self.p.bin_ms);
+        let bin = w.pending.entry(start).or_insert_with(|| Bin::empty(start));
+        if value.is_finite() {
+            bin.value += value;
+        }
+        Observation::Accepted
+    }
+
     /// The event-time checks of one post of watch `wi` at `t` read on
     /// `clock_key` (future, late), and the clock and watermark it moves.
     fn admit(&mut self, wi: usize, clock_key: (i32, i32), t: i64, now: EventTime) -> Observation {
@@ -601,30 +698,42 @@ impl Detector {
                     && w.window.iter().all(|b| b.count == 0)
                 {
                     // A long stretch of empty bins: fold it in closed form.
-                    let skip = gap_bins - p.window_bins as i64;
+                    let skip = gap_bins - p.max_scale() as i64;
                     w.baseline.decay(skip as u64, p.alpha);
                     w.next_close += skip * p.bin_ms;
                     w.window.clear();
                     continue;
                 }
-                let bin = w
+                let mut bin = w
                     .pending
                     .remove(&w.next_close)
                     .unwrap_or_else(|| Bin::empty(w.next_close));
+                bin.expected = if w.baseline.n == 0 {
+                    // No history: the first bin is its own expectation.
+                    bin.volume()
+                } else {
+                    forecast(&p, w, bin.start)
+                };
                 w.next_close += p.bin_ms;
                 w.window.push_back(bin);
-                while w.window.len() > p.window_bins {
+                while w.window.len() > p.max_scale() {
                     w.window.pop_front();
                 }
-                let summary = summarize(&w.window, p.bin_ms);
-                if summary.count != w.last_window_count {
-                    w.last_window_count = summary.count;
+                let count = w
+                    .window
+                    .iter()
+                    .rev()
+                    .take(p.scales[0])
+                    .map(|b| u64::from(b.count))
+                    .sum();
+                if count != w.last_window_count {
+                    w.last_window_count = count;
                     updates.push(WindowUpdate {
                         watch: w.id.clone(),
-                        count: summary.count,
+                        count,
                     });
                 }
-                evaluate(&p, w, &summary, &names, out);
+                evaluate(&p, w, &names, out);
             }
         }
     }
@@ -840,20 +949,132 @@ fn compact_time(ms: i64) -> String {
         .to_string()
 }
 
+/// One scale's window at one closed bin.
+#[derive(Clone, Copy, Debug)]
+struct ScaleView {
+    /// Index into `DetectorParams::scales`.
+    i: usize,
+    /// Bins in the window.
+    k: usize,
+    /// Observed volume.
+    x: f64,
+    /// Expected volume.
+    m: f64,
+    /// The spike statistic.
+    z: f64,
+    /// The threshold this watch's history sets for `z` at this scale.
+    thr: f64,
+}
+
 struct Decision {
     triggers: Vec<Trigger>,
     sustained: bool,
-    z: f64,
+    /// The scale whose volume fired hardest, if one did.
+    fired: Option<ScaleView>,
+    views: Vec<ScaleView>,
+}
+
+/// The residual of one scale's window and the watch's own history of that
+/// scale's z-score.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct ScaleState {
+    /// Residual (observed - expected) of the window: its mean square is the
+    /// variation this watch has shown at this scale.
+    resid: Ewma,
+    /// The z-scores seen at this scale.
+    cal: Calibration,
+}
+
+/// The mean and upper semi-variance of a watch's z-scores: a z is unusual
+/// for this watch when it stands `calibration_sigmas` upper deviations
+/// above the mean. Before any history the prior is a standard normal
+/// (mean 0, deviation 1), as for a Poisson count.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Mean z.
+    pub mean: f64,
+    /// Twice the mean square of the excess over the mean (the variance a
+    /// symmetric distribution with this upper tail would have).
+    pub upper_var: f64,
+    /// z-scores folded in.
+    pub n: u64,
+}
+
+impl Default for Calibration {
+    fn default() -> Self {
+        Calibration {
+            mean: 0.0,
+            upper_var: 1.0,
+            n: 0,
+        }
+    }
+}
+
+impl Calibration {
+    /// The threshold for the next z: `mean + sigmas * upper deviation`,
+    /// never below `floor`.
+    pub fn threshold(&self, sigmas: f64, floor: f64) -> f64 {
+        (self.mean + sigmas * self.upper_var.max(0.0).sqrt()).max(floor)
+    }
+
+    /// Folds in `z` with weight `alpha`; the prior counts as `prior_n`
+    /// observations, so early weights are `1/(n + prior_n + 1)` (a new
+    /// watch is judged mostly by the prior for its first day).
+    pub fn update(&mut self, z: f64, alpha: f64, prior_n: f64) {
+        let a = alpha.max(1.0 / (self.n as f64 + prior_n + 1.0));
+        let d = z - self.mean;
+        self.mean += a * d;
+        let up = d.max(0.0);
+        self.upper_var = (1.0 - a) * self.upper_var + a * 2.0 * up * up;
+        self.n += 1;
+    }
+}
+
+/// Volume of the newest `k` closed bins.
+fn volume(w: &WatchState, k: usize) -> f64 {
+    w.window.iter().rev().take(k).map(Bin::volume).sum()
+}
+
+/// The statistic at every scale that has enough closed bins.
+fn scale_views(p: &DetectorParams, w: &WatchState) -> Vec<ScaleView> {
+    let mut views = Vec::with_capacity(p.scales.len());
+    for (i, &k) in p.scales.iter().enumerate() {
+        if w.window.len() < k {
+            break;
+        }
+        let st = w.scales.get(i).copied().unwrap_or_default();
+        let x = volume(w, k);
+        let m = expected_count(w, k);
+        let rms = (st.resid.var.max(0.0) + st.resid.mean * st.resid.mean).sqrt();
+        let z = if w.measured {
+            (x - m) / rms.max(1e-9 * (m.abs() + 1.0))
+        } else {
+            spike_z(x, m, rms)
+        };
+        let thr = if st.cal.n >= p.warmup_bins {
+            st.cal.threshold(p.calibration_sigmas, p.z_floor)
+        } else {
+            Calibration::default().threshold(p.calibration_sigmas, p.z_floor)
+        };
+        views.push(ScaleView { i, k, x, m, z, thr });
+    }
+    views
 }
 
 fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
-    let z = spike_z(s.count as f64, &expected(p, w, s));
+    let views = scale_views(p, w);
     let warm = w.baseline.n >= p.warmup_bins;
+    let enough = |v: &ScaleView, r: f64| w.measured || v.x >= p.min_count as f64 * r;
     let mut triggers = Vec::new();
-    if warm && s.count >= p.min_count && z >= p.z_threshold {
+    let fired = views
+        .iter()
+        .filter(|v| warm && enough(v, 1.0) && v.z >= v.thr)
+        .max_by(|a, b| (a.z / a.thr).total_cmp(&(b.z / b.thr)))
+        .copied();
+    if fired.is_some() {
         triggers.push(Trigger::Volume);
     }
-    if !warm && s.count >= p.absolute_count {
+    if !warm && !w.measured && s.count >= p.absolute_count {
         triggers.push(Trigger::AbsoluteFloor);
     }
     let share = s.negative_share();
@@ -875,7 +1096,7 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
         s.count as f64 >= p.negative_min_count as f64 * r
             && share >= min * r
             && share - base >= delta * r
-            && z >= p.z_threshold * r
+            && z >= p.z_floor * r
     };
     if warm
         && surge(
@@ -906,7 +1127,9 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
     let r = p.sustain_ratio;
     let sustained = triggers.is_empty()
         && w.incident.is_some()
-        && ((s.count as f64 >= p.min_count as f64 * r && z >= p.z_threshold * r)
+        && (views
+            .iter()
+            .any(|v| enough(v, r) && v.z >= v.thr * r)
             || (s.count as f64 >= p.negative_min_count as f64 * r
                 && share - neg_base >= p.negative_share_delta * r
                 && share >= p.negative_share_min * r)
@@ -914,22 +1137,33 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
     Decision {
         triggers,
         sustained,
-        z,
+        fired,
+        views,
     }
 }
 
-/// The spike statistic: the smaller of two z-scores, so a window must be
-/// extreme both as a count (Poisson noise, via Anscombe's variance-
-/// stabilising transform `2(sqrt(x + 3/8) - sqrt(mean + 3/8))`) and against
-/// the variation the baseline has actually seen (EWMA deviation, floored at
-/// one post). The Poisson term keeps low-volume watches from alerting on
-/// chance bursts of a handful of posts; the EWMA term keeps bursty,
-/// seasonal watches from alerting on their usual swings.
-pub fn spike_z(count: f64, baseline: &Ewma) -> f64 {
-    let mean = baseline.mean.max(0.0);
+/// The spike statistic of a count against an expected `mean` with a
+/// deviation `std` this watch has shown: the smaller of two z-scores, so a
+/// window must be extreme both as a count (Poisson noise, via Anscombe's
+/// variance-stabilising transform `2(sqrt(x + 3/8) - sqrt(mean + 3/8))`)
+/// and against the variation seen (deviation floored at one post).
+pub fn spike_z(count: f64, mean: f64, std: f64) -> f64 {
+    let mean = mean.max(0.0);
     let z_poisson = 2.0 * ((count + 0.375).sqrt() - (mean + 0.375).sqrt());
-    let z_ewma = (count - mean) / baseline.std().max(1.0);
+    let z_ewma = (count - mean) / std.max(1.0);
     z_poisson.min(z_ewma)
+}
+
+/// `ScaleView::k` bins as minutes or seconds, for the reason text.
+fn scale_name(bins: usize, bin_ms: i64) -> String {
+    let secs = bins as i64 * bin_ms / 1000;
+    if secs % 3600 == 0 {
+        format!("{} h", secs / 3600)
+    } else if secs % 60 == 0 {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{secs} s")
+    }
 }
 
 fn grade(g: &GradingConfig, s: &WindowSummary, mean: f64) -> (Level, String) {
@@ -986,22 +1220,41 @@ fn grade(g: &GradingConfig, s: &WindowSummary, mean: f64) -> (Level, String) {
     )
 }
 
-fn evaluate(
-    p: &DetectorParams,
-    w: &mut WatchState,
-    s: &WindowSummary,
-    names: &Names<'_>,
-    out: &mut Vec<Spike>,
-) {
-    let d = decide(p, w, s);
-    let mean_before = expected(p, w, s).mean;
+fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut Vec<Spike>) {
+    if w.scales.len() != p.scales.len() {
+        w.scales.resize(p.scales.len(), ScaleState::default());
+    }
+    // Share tests look at the newest bin.
+    let newest = w.window.len().saturating_sub(1);
+    let s0 = summarize(w.window.range(newest..), p.bin_ms);
+    let d = decide(p, w, &s0);
     let triggered = !d.triggers.is_empty();
+    // The reported window: the scale whose volume fired, else the newest
+    // bin (the share tests' window).
+    let summary = match d.fired {
+        Some(v) if v.k > 1 => summarize(w.window.range(w.window.len() - v.k..), p.bin_ms),
+        _ => s0.clone(),
+    };
+    let mean_before = d.fired.map_or_else(|| expected_count(w, 1), |v| v.m);
+    let z = d.fired.or_else(|| d.views.first().copied()).map_or(0.0, |v| v.z);
+    let scale_note = d
+        .fired
+        .map(|v| {
+            format!(
+                " (volume at the {} scale: z {:.1} >= {:.1}, this watch's own threshold)",
+                scale_name(v.k, p.bin_ms),
+                v.z,
+                v.thr
+            )
+        })
+        .unwrap_or_default();
     let transition = if triggered {
-        let (level, reason) = grade(&w.grading, s, mean_before);
+        let (level, reason) = grade(&w.grading, &summary, mean_before);
+        let reason = reason + &scale_note;
         match &mut w.incident {
             None => {
                 w.incident = Some(Incident {
-                    id: format!("{}-{}", w.id, compact_time(s.start)),
+                    id: format!("{}-{}", w.id, compact_time(summary.end - p.bin_ms)),
                     level,
                     quiet: 0,
                 });
@@ -1054,52 +1307,75 @@ fn evaluate(
             level,
             triggers: d.triggers.clone(),
             reason,
-            window_start: EventTime(s.start),
-            window_end: EventTime(s.end),
-            observed: s.count,
+            window_start: EventTime(summary.start),
+            window_end: EventTime(summary.end),
+            observed: summary.count,
             baseline: round2(mean_before),
-            z: round2(d.z),
-            negative_share: round2(s.negative_share()),
-            top_terms: s
+            z: round2(z),
+            negative_share: round2(summary.negative_share()),
+            top_terms: summary
                 .terms
                 .iter()
                 .take(5)
                 .filter_map(|(t, _)| names.terms.get(*t as usize).cloned())
                 .collect(),
-            sample_post_ids: s.samples.clone(),
-            distinct_sources: s.sources.len() as u32,
-            distinct_regions: s.regions.len() as u32,
+            sample_post_ids: summary.samples.clone(),
+            distinct_sources: summary.sources.len() as u32,
+            distinct_regions: summary.regions.len() as u32,
             crisis_kinds: CrisisKind::ALL
                 .iter()
                 .copied()
-                .filter(|k| s.kinds[k.index()] > 0)
+                .filter(|k| summary.kinds[k.index()] > 0)
                 .collect(),
         });
     }
-    // Baseline update, winsorised so a spike cannot inflate its own baseline
-    // by more than a threshold-sized step.
+    learn(p, w, &d.views, &s0);
+}
+
+/// Folds the newest closed bin into the watch's history: each scale's
+/// residual and z calibration, the hour-of-day factors, the level and the
+/// share baselines. Everything is winsorised at the thresholds, so a spike
+/// moves the history by at most a threshold-sized step.
+fn learn(p: &DetectorParams, w: &mut WatchState, views: &[ScaleView], s0: &WindowSummary) {
     let warm = w.baseline.n >= p.warmup_bins;
-    let slot = hour_slot(s, p.bin_ms);
-    let factor = if p.seasonal_rate > 0.0 {
-        w.season[slot]
-    } else {
-        1.0
+    for v in views {
+        let st = &mut w.scales[v.i];
+        let rms = (st.resid.var.max(0.0) + st.resid.mean * st.resid.mean).sqrt();
+        let floor = if w.measured { 0.0 } else { v.m.max(1.0).sqrt() };
+        let r = v.x - v.m;
+        let r = if warm { r.min(v.thr * rms.max(floor)) } else { r };
+        st.resid.update(r, p.alpha);
+        if warm {
+            st.cal.update(
+                v.z.min(v.thr * CALIBRATION_CAP),
+                p.calibration_alpha,
+                p.calibration_prior_bins,
+            );
+        }
+    }
+    let Some(newest) = w.window.back() else {
+        return;
     };
-    if p.seasonal_rate > 0.0 && warm {
-        // The hour's factor follows count / level (+1 smoothing, capped, so
+    let x = newest.volume();
+    let slot = hour_of(newest.start);
+    let seasonal = p.seasonal_rate > 0.0;
+    let factor = if seasonal { w.season[slot] } else { 1.0 };
+    if seasonal && warm {
+        // The hour's factor follows volume / level (+1 smoothing, capped, so
         // a spike moves it by at most rate * cap).
-        let r = ((s.count as f64 + 1.0) / (w.baseline.mean + 1.0)).min(p.seasonal_max_factor);
+        let r = ((x.max(0.0) + 1.0) / (w.baseline.mean.max(0.0) + 1.0)).min(p.seasonal_max_factor);
         w.season[slot] = w.season[slot] * (1.0 - p.seasonal_rate) + p.seasonal_rate * r;
     }
-    let x = s.count as f64 / factor;
+    let x = x / factor;
     let x = if warm {
-        let cap =
-            w.baseline.mean + p.z_threshold * w.baseline.std().max(w.baseline.mean.max(1.0).sqrt());
-        x.min(cap)
+        let thr = views.first().map_or(p.z_floor, |v| v.thr);
+        let floor = if w.measured { 0.0 } else { w.baseline.mean.max(1.0).sqrt() };
+        x.min(w.baseline.mean + thr * w.baseline.std().max(floor))
     } else {
         x
     };
     w.baseline.update(x, p.alpha);
+    let s = s0;
     if s.count > 0 {
         let share = s.negative_share();
         let share = if w.negative.n > 0 {
@@ -1107,7 +1383,7 @@ fn evaluate(
         } else {
             share
         };
-        w.negative.update(share, p.alpha);
+        w.negative.update(share, p.share_alpha);
         for k in 0..s.kinds.len() {
             let share = kind_share(s, k);
             let e = &mut w.kind_share[k];
@@ -1116,7 +1392,7 @@ fn evaluate(
             } else {
                 share
             };
-            e.update(share, p.alpha);
+            e.update(share, p.share_alpha);
         }
     }
 }

@@ -1,7 +1,5 @@
 //! Event-time bins for one watch and the EWMA baseline.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 use vigil_types::PostId;
 
@@ -29,6 +27,15 @@ pub struct Bin {
     pub terms: Vec<(u32, u32)>,
     /// First post ids of the bin.
     pub samples: Vec<PostId>,
+    /// Measured value added on top of the post count (a replayed numeric
+    /// series such as NAB's; 0 for posts).
+    #[serde(default)]
+    pub value: f64,
+    /// The volume the watch's baseline expected in this bin when it closed
+    /// (before learning from it): a one-step-ahead forecast, so a window
+    /// is never judged against a level that already learned from it.
+    #[serde(default)]
+    pub expected: f64,
 }
 
 fn add_count<N: Copy + std::ops::AddAssign>(v: &mut Vec<(u32, N)>, x: u32, n: N) {
@@ -45,6 +52,11 @@ impl Bin {
             start,
             ..Bin::default()
         }
+    }
+
+    /// What the volume statistic counts: posts plus any measured value.
+    pub fn volume(&self) -> f64 {
+        f64::from(self.count) + self.value
     }
 
     pub(crate) fn add_source(&mut self, s: u32) {
@@ -121,14 +133,17 @@ impl WindowSummary {
     }
 }
 
-/// Summarises `bins` (oldest first), whose last bin ends at `end`.
-pub fn summarize(bins: &VecDeque<Bin>, bin_ms: i64) -> WindowSummary {
+/// Summarises `bins` (oldest first).
+pub fn summarize<'a, I>(bins: I, bin_ms: i64) -> WindowSummary
+where
+    I: DoubleEndedIterator<Item = &'a Bin> + Clone,
+{
     let mut s = WindowSummary {
-        start: bins.front().map_or(0, |b| b.start),
-        end: bins.back().map_or(0, |b| b.start + bin_ms),
+        start: bins.clone().next().map_or(0, |b| b.start),
+        end: bins.clone().next_back().map_or(0, |b| b.start + bin_ms),
         ..WindowSummary::default()
     };
-    for b in bins {
+    for b in bins.clone() {
         s.count += u64::from(b.count);
         s.negative += u64::from(b.negative);
         s.severe += u64::from(b.severe);
@@ -148,7 +163,7 @@ pub fn summarize(bins: &VecDeque<Bin>, bin_ms: i64) -> WindowSummary {
             }
         }
     }
-    for b in bins.iter().rev() {
+    for b in bins.rev() {
         for p in &b.samples {
             if s.samples.len() < SAMPLES {
                 s.samples.push(p.clone());
@@ -209,6 +224,7 @@ impl Ewma {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
 
     #[test]
     fn ewma_tracks_a_constant() {
@@ -255,7 +271,7 @@ mod tests {
         b.samples.push(PostId::from("b"));
         bins.push_back(a);
         bins.push_back(b);
-        let s = summarize(&bins, 60);
+        let s = summarize(bins.iter(), 60);
         assert_eq!((s.start, s.end, s.count), (0, 120, 5));
         assert_eq!(s.sources, vec![(1, 2), (2, 1)]);
         assert_eq!(s.spread(0.1), 1);

@@ -1,6 +1,6 @@
 //! NAB diagnostics that print tables rather than check anything: the NAB
-//! scores of `config/nab.toml` and of its neighbours (each key moved on its
-//! own), and the path from the product defaults to it. They read
+//! scores of `config/nab.toml` (the product defaults at 5-minute bins) and
+//! of its neighbours, each key moved on its own. They read
 //! ../shared/data/nab-tweets. Run with
 //! `cargo run --release -p vigil-eval --example nab_sweep`.
 //! docs/EVAL-nab.md quotes these tables; the checked figures live in
@@ -58,66 +58,45 @@ fn main() {
         eprintln!("SKIP: {} absent", dir.display());
         return;
     }
-    // The product defaults with 5-minute bins: durations kept (a one-hour
-    // half-life is 12 bins), every other value as in config/default.toml.
-    let translated =
-        "[detect]\nbin_secs = 300\nallowed_lateness_secs = 0\nbaseline_half_life_bins = 12\n";
-    header("From the defaults to config/nab.toml");
-    row(&dir, "defaults, 5-minute bins", translated, &[]);
-    row(
-        &dir,
-        "+ z_threshold = 12",
-        translated,
-        &[("z_threshold", "12")],
-    );
-    row(
-        &dir,
-        "+ baseline_half_life_bins = 2016 (a week)",
-        translated,
-        &[("z_threshold", "12"), ("baseline_half_life_bins", "2016")],
-    );
-    row(
-        &dir,
-        "+ window_bins = 3 (15 minutes) = config/nab.toml",
-        translated,
-        &[
-            ("z_threshold", "12"),
-            ("baseline_half_life_bins", "2016"),
-            ("window_bins", "3"),
-        ],
-    );
-
-    header("config/nab.toml with one key moved");
+    header("config/nab.toml (the product defaults at 5-minute bins) with one key moved");
     row(&dir, "config/nab.toml", NAB_CONFIG_TOML, &[]);
-    for z in ["8", "10", "11", "13", "14", "16"] {
+    for t in ["3.5", "4", "4.5", "5.5", "6", "7", "8"] {
         row(
             &dir,
-            &format!("z_threshold = {z}"),
+            &format!("calibration_sigmas = {t}"),
             NAB_CONFIG_TOML,
-            &[("z_threshold", z)],
+            &[("calibration_sigmas", t)],
         );
     }
-    for hl in ["12", "288", "1000", "4032", "8064"] {
+    for scales in ["[300]", "[900]", "[3600]", "[300,900,3600]", "[900,1800,3600]"] {
         row(
             &dir,
-            &format!("baseline_half_life_bins = {hl}"),
+            &format!("scales_secs = {scales}"),
             NAB_CONFIG_TOML,
-            &[("baseline_half_life_bins", hl)],
+            &[("scales_secs", scales)],
         );
     }
-    for wb in ["1", "2", "4", "6"] {
+    for hl in ["86400", "302400", "1209600"] {
         row(
             &dir,
-            &format!("window_bins = {wb}"),
+            &format!("baseline_half_life_secs = {hl}"),
             NAB_CONFIG_TOML,
-            &[("window_bins", wb)],
+            &[("baseline_half_life_secs", hl)],
+        );
+    }
+    for hl in ["86400", "2419200"] {
+        row(
+            &dir,
+            &format!("calibration_half_life_secs = {hl}"),
+            NAB_CONFIG_TOML,
+            &[("calibration_half_life_secs", hl)],
         );
     }
     for (key, value) in [
-        ("min_count", "50"),
-        ("warmup_bins", "288"),
-        ("sustain_ratio", "1.0"),
-        ("resolve_after_quiet_bins", "144"),
+        ("z_floor", "6"),
+        ("seasonal_half_life_days", "0"),
+        ("warmup_secs", "86400"),
+        ("resolve_after_quiet_secs", "10800"),
     ] {
         row(
             &dir,

@@ -53,6 +53,7 @@
 //! ```
 
 mod corpus;
+mod cv;
 mod detect;
 mod error;
 mod read;
@@ -62,6 +63,7 @@ mod sweep;
 pub use corpus::{
     score_corpus, score_corpus_profiles, CorpusScore, CorpusScores, FileDetections, FileReport,
 };
+pub use cv::{cross_validate, CvFold, CvGrid, CvReport};
 pub use detect::{detect_series, find_series, load_settings, SeriesRun, NAB_CONFIG_TOML};
 pub use error::Error;
 pub use read::{

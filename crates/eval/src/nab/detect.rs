@@ -58,12 +58,9 @@ fn millis(t: NaiveDateTime) -> i64 {
 }
 
 /// A row value as a count of posts: a whole number in `0..=u32::MAX`.
-fn count(row: usize, value: f64) -> Result<u32, Error> {
-    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= f64::from(u32::MAX) {
-        Ok(value as u32)
-    } else {
-        Err(Error::NotACount { row, value })
-    }
+fn count(value: f64) -> Option<u32> {
+    (value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= f64::from(u32::MAX))
+        .then_some(value as u32)
 }
 
 /// Feed `series` into a fresh detector with parameters `params` (one watch,
@@ -116,7 +113,7 @@ pub fn detect_series(
                 Transition::Escalated => run.escalated += 1,
                 _ => continue,
             }
-            // The window's newest bin; window_bins = 1 makes it the only one.
+            // The window's newest bin.
             let bin = spike.window_end.0 - bin_ms;
             let row = bins.partition_point(|&b| b < bin);
             if let Some(d) = run.detections.get_mut(row) {
@@ -124,9 +121,22 @@ pub fn detect_series(
             }
         }
     };
+    // A series of whole numbers is a count of posts; any other series is a
+    // measurement (judged without the Poisson term and the count floors).
+    if let Some(row) = series.values.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NotACount {
+            row,
+            value: series.values[row],
+        });
+    }
+    let counts = series.values.iter().all(|&v| count(v).is_some());
     for (row, (&t, &value)) in series.timestamps.iter().zip(&series.values).enumerate() {
         let at = EventTime(millis(t));
-        match detector.observe_count(&watch, at, count(row, value)?, at) {
+        let observed = match count(value).filter(|_| counts) {
+            Some(n) => detector.observe_count(&watch, at, n, at),
+            None => detector.observe_value(&watch, at, value, at),
+        };
+        match observed {
             Observation::Accepted => {}
             rejected => {
                 return Err(Error::RowRejected {
@@ -286,7 +296,7 @@ mod tests {
     fn a_detection_is_the_row_of_the_windows_newest_bin() {
         // One-bin windows, a 30-second grid: the spike opens in the bin of
         // row 40 and nowhere else.
-        let text = "[detect]\nbin_secs = 30\nwindow_bins = 1\nallowed_lateness_secs = 0\n";
+        let text = "[detect]\nbin_secs = 30\nscales_secs = [30]\nallowed_lateness_secs = 0\n";
         let s = load_settings(text, "t.toml", &[]).unwrap();
         let mut series = Series {
             timestamps: (0..60)
@@ -363,17 +373,17 @@ mod tests {
     }
 
     #[test]
-    fn values_must_be_counts_and_rows_must_not_share_a_bin() {
+    fn values_must_be_finite_and_rows_must_not_share_a_bin() {
         let s = settings();
         let p = params(&s);
         let g = &s.config.detect.grading;
         let mut series = synthetic(10, 5.0, (0, 0, 0.0));
+        // Non-integer and negative values are a measurement, not an error.
         series.values[4] = 2.5;
-        assert!(matches!(
-            detect_series(&p, g, &series),
-            Err(Error::NotACount { row: 4, .. })
-        ));
+        assert!(detect_series(&p, g, &series).is_ok());
         series.values[4] = -1.0;
+        assert!(detect_series(&p, g, &series).is_ok());
+        series.values[4] = f64::NAN;
         assert!(matches!(
             detect_series(&p, g, &series),
             Err(Error::NotACount { row: 4, .. })
@@ -399,10 +409,10 @@ mod tests {
         assert_eq!(nab.watches[0].id.as_str(), WATCH);
         assert_eq!(nab.config.detect.bin_secs, 300);
         // Environment overrides layer on top.
-        let env = [("VIGIL__DETECT__Z_THRESHOLD".to_owned(), "7.5".to_owned())];
+        let env = [("VIGIL__DETECT__Z_FLOOR".to_owned(), "7.5".to_owned())];
         let s = load_settings(NAB_CONFIG_TOML, "nab", &env).unwrap();
-        assert_eq!(s.config.detect.z_threshold, 7.5);
-        let err = load_settings("[detect]\nbin_secs = 0\nwindow_bins = 0\n", "bad.toml", &[]);
+        assert_eq!(s.config.detect.z_floor, 7.5);
+        let err = load_settings("[detect]\nbin_secs = 0\nscales_secs = []\n", "bad.toml", &[]);
         let Err(Error::InvalidConfig { source }) = err else {
             panic!("{err:?}")
         };

@@ -83,13 +83,6 @@ pub enum Error {
         /// 0-based row index.
         row: usize,
     },
-    /// Series timestamps must strictly increase (NAB looks windows up by
-    /// timestamp equality).
-    #[error("timestamps do not strictly increase at row {row}")]
-    TimestampsNotIncreasing {
-        /// 0-based index of the first offending row.
-        row: usize,
-    },
     /// A window boundary is not one of the series' timestamps. NAB's
     /// `CorpusLabel.getWindows` raises `ValueError` in the same case.
     #[error("window {window} boundary {timestamp} is not a timestamp of the series")]
@@ -144,14 +137,20 @@ pub enum Error {
         #[source]
         source: vigil_config::ConfigError,
     },
-    /// A series value is not a count of posts (a whole number from 0 to
-    /// `u32::MAX`), so it cannot be fed to the detector.
-    #[error("row {row}: value {value} is not a count (a whole number >= 0)")]
+    /// A series value is not a finite number, so it cannot be fed to the
+    /// detector.
+    #[error("row {row}: value {value} is not a finite number")]
     NotACount {
         /// 0-based row index.
         row: usize,
         /// The value found.
         value: f64,
+    },
+    /// `--cv` was asked to sweep a setting it does not know.
+    #[error("cannot cross-validate detect.{key}: the sweep knows calibration_sigmas, z_floor, baseline_half_life_secs and calibration_half_life_secs")]
+    CvKey {
+        /// The key asked for.
+        key: String,
     },
     /// Two rows fall in the same detect bin (or go back in time): the
     /// series' step is shorter than `detect.bin_secs`.

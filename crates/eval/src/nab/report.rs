@@ -11,9 +11,10 @@ use vigil_config::{DetectConfig, Settings};
 use vigil_detect::DetectorParams;
 
 use super::corpus::{score_corpus, score_corpus_profiles, CorpusScores, FileDetections};
-use super::detect::{detect_series, find_series};
+use super::detect::{detect_series, find_series, SeriesRun};
 use super::error::Error;
 use super::read::{
+    Series,
     parse_timestamp, read_profiles_json, read_results_csv, read_series_csv, read_thresholds_json,
     read_windows_json, CorpusWindows, Profile, Profiles,
 };
@@ -134,6 +135,62 @@ pub struct NabEvaluation {
     pub published: Vec<PublishedScore>,
 }
 
+
+/// Reads the series at `path` under `data` and finds its key in `windows`
+/// (its path relative to `data`, else its file name).
+pub(crate) fn load_series(
+    data: &Path,
+    windows: &CorpusWindows,
+    path: &Path,
+) -> Result<(String, Series), Error> {
+    let relative = path.strip_prefix(data).unwrap_or(path);
+    let relative = relative.to_string_lossy().replace('\\', "/");
+    let key = windows
+        .lookup(&relative)
+        .or_else(|| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| windows.lookup(n))
+        })
+        .map(|(key, _)| key.to_owned())
+        .ok_or_else(|| Error::UnknownFile {
+            file: relative.clone(),
+        })?;
+    Ok((key, read_series_csv(path)?))
+}
+
+/// Runs one series through a detector with the `[detect]` settings
+/// `detect`. One row is one bin: the bin is the series' own median step
+/// (rounded to whole seconds, at least 1) and rows are fed at regular steps
+/// from the first timestamp (NAB's series are sequences; a few have
+/// irregular gaps or a repeated hour). Every other setting is in time, so
+/// it means the same at any step.
+pub(crate) fn run_series(
+    detect: &DetectConfig,
+    negative_threshold: f32,
+    series: &Series,
+) -> Result<SeriesRun, Error> {
+    let mut steps: Vec<i64> = series
+        .timestamps
+        .windows(2)
+        .map(|w| (w[1] - w[0]).num_seconds())
+        .filter(|s| *s > 0)
+        .collect();
+    steps.sort_unstable();
+    let step = steps.get(steps.len() / 2).copied().unwrap_or(300).max(1);
+    let mut detect = detect.clone();
+    detect.bin_secs = step as u64;
+    let params = DetectorParams::new(&detect, negative_threshold);
+    let first = series.timestamps.first().copied().unwrap_or_default();
+    let regular = Series {
+        timestamps: (0..series.timestamps.len())
+            .map(|i| first + chrono::Duration::seconds(step * i as i64))
+            .collect(),
+        values: series.values.clone(),
+    };
+    detect_series(&params, &detect.grading, &regular)
+}
+
 /// Run the detector over every series under `options.data` and score it.
 ///
 /// Beside the windows file (or one folder up, NAB's layout) the run also
@@ -148,11 +205,6 @@ pub fn evaluate_nab(options: &NabEvalOptions) -> Result<NabEvaluation, Error> {
         Some(path) => read_profiles_json(path)?,
         None => Profiles::nab_default(),
     };
-    let params = DetectorParams::new(
-        &options.settings.config.detect,
-        options.settings.config.score.negative_threshold,
-    );
-    let grading = &options.settings.config.detect.grading;
 
     let paths = find_series(&options.data)?;
     if paths.is_empty() {
@@ -163,21 +215,13 @@ pub fn evaluate_nab(options: &NabEvalOptions) -> Result<NabEvaluation, Error> {
     let mut files = Vec::new();
     let mut detections = Vec::new();
     for path in paths {
-        let relative = path.strip_prefix(&options.data).unwrap_or(&path);
-        let relative = relative.to_string_lossy().replace('\\', "/");
-        let key = windows
-            .lookup(&relative)
-            .or_else(|| {
-                path.file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| windows.lookup(n))
-            })
-            .map(|(key, _)| key.to_owned())
-            .ok_or_else(|| Error::UnknownFile {
-                file: relative.clone(),
-            })?;
-        let series = read_series_csv(&path)?;
-        let run = detect_series(&params, grading, &series).map_err(|source| Error::InFile {
+        let (key, series) = load_series(&options.data, &windows, &path)?;
+        let run = run_series(
+            &options.settings.config.detect,
+            options.settings.config.score.negative_threshold,
+            &series,
+        )
+        .map_err(|source| Error::InFile {
             path: path.clone(),
             source: Box::new(source),
         })?;
@@ -508,13 +552,13 @@ impl fmt::Display for NabEvaluation {
         )?;
         writeln!(
             f,
-            "  bin_secs = {}, window_bins = {}, allowed_lateness_secs = {}, baseline_half_life_bins = {}, warmup_bins = {},",
-            d.bin_secs, d.window_bins, d.allowed_lateness_secs, d.baseline_half_life_bins, d.warmup_bins
+            "  bin_secs = {}, scales_secs = {:?}, allowed_lateness_secs = {}, baseline_half_life_secs = {}, warmup_secs = {},",
+            d.bin_secs, d.scales_secs, d.allowed_lateness_secs, d.baseline_half_life_secs, d.warmup_secs
         )?;
         writeln!(
             f,
-            "  z_threshold = {}, min_count = {}, absolute_count = {}, sustain_ratio = {}, resolve_after_quiet_bins = {},",
-            d.z_threshold, d.min_count, d.absolute_count, d.sustain_ratio, d.resolve_after_quiet_bins
+            "  z_floor = {}, calibration_sigmas = {}, calibration_half_life_secs = {}, min_count = {}, absolute_count = {}, sustain_ratio = {}, resolve_after_quiet_secs = {},",
+            d.z_floor, d.calibration_sigmas, d.calibration_half_life_secs, d.min_count, d.absolute_count, d.sustain_ratio, d.resolve_after_quiet_secs
         )?;
         writeln!(
             f,

@@ -67,24 +67,32 @@ impl Window {
 /// Resolve timestamp windows to row windows of a series.
 ///
 /// Both boundaries must be timestamps of the series (NAB raises otherwise),
-/// timestamps must strictly increase, and windows must be sorted and share
+/// and windows must be sorted and share
 /// no rows (NAB's sweeper silently mis-scores anything else).
 pub fn resolve_windows(
     timestamps: &[NaiveDateTime],
     limits: &[WindowLimits],
 ) -> Result<Vec<Window>, Error> {
-    if let Some(row) = timestamps.windows(2).position(|w| w[0] >= w[1]) {
-        return Err(Error::TimestampsNotIncreasing { row: row + 1 });
-    }
-    let find = |window: usize, timestamp: NaiveDateTime| {
+    // A timestamp may repeat or step back (two NAB files do, across a clock
+    // change): a window runs from the first row at its start to the last
+    // row at its end, as NAB's `timestamp >= start & timestamp <= end` does
+    // for these files.
+    let first = |window: usize, timestamp: NaiveDateTime| {
         timestamps
-            .binary_search(&timestamp)
-            .map_err(|_| Error::WindowBoundaryNotFound { window, timestamp })
+            .iter()
+            .position(|t| *t == timestamp)
+            .ok_or(Error::WindowBoundaryNotFound { window, timestamp })
+    };
+    let last = |window: usize, timestamp: NaiveDateTime| {
+        timestamps
+            .iter()
+            .rposition(|t| *t == timestamp)
+            .ok_or(Error::WindowBoundaryNotFound { window, timestamp })
     };
     let mut windows: Vec<Window> = Vec::with_capacity(limits.len());
     for (index, limit) in limits.iter().enumerate() {
-        let start_row = find(index, limit.start)?;
-        let end_row = find(index, limit.end)?;
+        let start_row = first(index, limit.start)?;
+        let end_row = last(index, limit.end)?;
         let window = Window { start_row, end_row };
         check_window(index, window, windows.last().copied(), timestamps.len())?;
         windows.push(window);
@@ -677,11 +685,19 @@ mod tests {
             resolve_windows(&timestamps, &off_grid),
             Err(Error::WindowBoundaryNotFound { window: 0, .. })
         ));
-        let mut unsorted = timestamps.clone();
-        unsorted.swap(3, 4);
-        assert!(matches!(
-            resolve_windows(&unsorted, &limits),
-            Err(Error::TimestampsNotIncreasing { row: 4 })
-        ));
+        // A repeated timestamp: the window runs to its last row.
+        let mut repeated = timestamps.clone();
+        repeated[4] = repeated[3];
+        let at3 = [WindowLimits {
+            start: repeated[2],
+            end: repeated[3],
+        }];
+        assert_eq!(
+            resolve_windows(&repeated, &at3).unwrap(),
+            vec![Window {
+                start_row: 2,
+                end_row: 4
+            }]
+        );
     }
 }
