@@ -354,8 +354,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            let report = evaluate_nab(&options)
-            .with_context(|| {
+            let report = evaluate_nab(&options).with_context(|| {
                 format!(
                     "evaluating the series under {} against {}",
                     data.display(),

@@ -506,9 +506,9 @@ pub(crate) fn load_layers(
             !d.scales_secs.is_empty()
                 && d.scales_secs.len() <= 8
                 && d.scales_secs.iter().all(|s| (1..=86_400).contains(s))
-                && d.scales_secs.iter().all(|&s| {
-                    s / d.bin_secs.max(1) <= MAX_SCALE_BINS
-                }),
+                && d.scales_secs
+                    .iter()
+                    .all(|&s| s / d.bin_secs.max(1) <= MAX_SCALE_BINS),
             "detect.scales_secs",
             "must list 1 to 8 scales, each between 1 and 86400 seconds and at most 1440 bins",
         );

@@ -190,6 +190,11 @@ struct WatchState {
     /// history of its z-score (empty until the first bin closes).
     #[serde(default)]
     scales: Vec<ScaleState>,
+    /// When the last incident resolved (end of that bin, ms): a scale whose
+    /// window still holds bins from before it cannot open a new incident
+    /// (the same event seen again through a longer window).
+    #[serde(default)]
+    resolved_at: Option<i64>,
     /// The watch counts a measurement (non-integer values), not posts:
     /// no Poisson term, no post-count floors.
     #[serde(default)]
@@ -326,6 +331,7 @@ impl Detector {
                 pending: BTreeMap::new(),
                 window: VecDeque::new(),
                 scales: Vec::new(),
+                resolved_at: None,
                 measured: false,
                 next_close: 0,
                 baseline: Ewma::default(),
@@ -381,6 +387,7 @@ impl Detector {
                     pending: BTreeMap::new(),
                     window: VecDeque::new(),
                     scales: Vec::new(),
+                    resolved_at: None,
                     measured: false,
                     next_close: next_close.unwrap_or(0),
                     baseline: Ewma::default(),
@@ -1066,9 +1073,19 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
     let warm = w.baseline.n >= p.warmup_bins;
     let enough = |v: &ScaleView, r: f64| w.measured || v.x >= p.min_count as f64 * r;
     let mut triggers = Vec::new();
+    // Without a live incident, a window reaching back into the last one
+    // cannot open a new one.
+    let end = w.window.back().map_or(0, |b| b.start) + p.bin_ms;
+    let fresh = |v: &ScaleView| {
+        w.incident.is_some()
+            || w.resolved_at
+                .is_none_or(|r| end - v.k as i64 * p.bin_ms >= r)
+    };
+    // Every bin of the window was forecast by a warm baseline.
+    let warm_for = |v: &ScaleView| w.baseline.n >= p.warmup_bins + v.k as u64;
     let fired = views
         .iter()
-        .filter(|v| warm && enough(v, 1.0) && v.z >= v.thr)
+        .filter(|v| warm_for(v) && enough(v, 1.0) && v.z >= v.thr && fresh(v))
         .max_by(|a, b| (a.z / a.thr).total_cmp(&(b.z / b.thr)))
         .copied();
     if fired.is_some() {
@@ -1127,9 +1144,7 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
     let r = p.sustain_ratio;
     let sustained = triggers.is_empty()
         && w.incident.is_some()
-        && (views
-            .iter()
-            .any(|v| enough(v, r) && v.z >= v.thr * r)
+        && (views.iter().any(|v| enough(v, r) && v.z >= v.thr * r)
             || (s.count as f64 >= p.negative_min_count as f64 * r
                 && share - neg_base >= p.negative_share_delta * r
                 && share >= p.negative_share_min * r)
@@ -1236,7 +1251,10 @@ fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut
         _ => s0.clone(),
     };
     let mean_before = d.fired.map_or_else(|| expected_count(w, 1), |v| v.m);
-    let z = d.fired.or_else(|| d.views.first().copied()).map_or(0.0, |v| v.z);
+    let z = d
+        .fired
+        .or_else(|| d.views.first().copied())
+        .map_or(0.0, |v| v.z);
     let scale_note = d
         .fired
         .map(|v| {
@@ -1299,6 +1317,7 @@ fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut
             .unwrap_or_default();
         if transition == Transition::Resolved {
             w.incident = None;
+            w.resolved_at = Some(summary.end);
         }
         out.push(Spike {
             watch: w.id.clone(),
@@ -1343,7 +1362,11 @@ fn learn(p: &DetectorParams, w: &mut WatchState, views: &[ScaleView], s0: &Windo
         let rms = (st.resid.var.max(0.0) + st.resid.mean * st.resid.mean).sqrt();
         let floor = if w.measured { 0.0 } else { v.m.max(1.0).sqrt() };
         let r = v.x - v.m;
-        let r = if warm { r.min(v.thr * rms.max(floor)) } else { r };
+        let r = if warm {
+            r.min(v.thr * rms.max(floor))
+        } else {
+            r
+        };
         st.resid.update(r, p.alpha);
         if warm {
             st.cal.update(
@@ -1369,7 +1392,11 @@ fn learn(p: &DetectorParams, w: &mut WatchState, views: &[ScaleView], s0: &Windo
     let x = x / factor;
     let x = if warm {
         let thr = views.first().map_or(p.z_floor, |v| v.thr);
-        let floor = if w.measured { 0.0 } else { w.baseline.mean.max(1.0).sqrt() };
+        let floor = if w.measured {
+            0.0
+        } else {
+            w.baseline.mean.max(1.0).sqrt()
+        };
         x.min(w.baseline.mean + thr * w.baseline.std().max(floor))
     } else {
         x

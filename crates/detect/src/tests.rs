@@ -609,10 +609,7 @@ fn seasonal_baseline_learns_the_busy_hour_and_still_sees_a_night_burst() {
     // Without seasonality the busy hours alert until the watch's own z
     // history has learned them as usual (self-calibration), and by then its
     // threshold is so high that the night burst goes unseen.
-    assert!(
-        flat_opened.iter().any(|(_, h)| *h == 12),
-        "{flat_opened:?}"
-    );
+    assert!(flat_opened.iter().any(|(_, h)| *h == 12), "{flat_opened:?}");
     assert!(!flat_opened.contains(&(13, 3)), "{flat_opened:?}");
 
     let mut seasonal = Detector::new(&settings(&format!(
@@ -700,7 +697,13 @@ fn a_burst_rare_for_a_calm_watch_is_usual_for_a_bursty_one() {
         .map(|m| if m == last { 30 } else { 3 })
         .collect();
     let bursty: Vec<u32> = (0..=last + 30)
-        .map(|m| if m == last || (m % 20 == 5 && m < days) { 30 } else { 3 })
+        .map(|m| {
+            if m == last || (m % 20 == 5 && m < days) {
+                30
+            } else {
+                3
+            }
+        })
         .collect();
     let posts = merged(vec![
         minutes(&calm, |t, _| p(t)),
@@ -742,7 +745,11 @@ fn an_hour_long_ramp_alerts_at_the_one_hour_scale_within_the_hour() {
     assert_eq!(opened.len(), 1, "{:?}", summary(&spikes));
     let at = (opened[0].window_end.0 - 60_000 - T0) / 60_000;
     assert!((1440..1500).contains(&at), "opened at minute {at}");
-    assert!(opened[0].reason.contains("1 h scale"), "{}", opened[0].reason);
+    assert!(
+        opened[0].reason.contains("1 h scale"),
+        "{}",
+        opened[0].reason
+    );
     assert_eq!(
         opened[0].window_end.0 - opened[0].window_start.0,
         3_600_000,

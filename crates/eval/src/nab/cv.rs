@@ -111,7 +111,11 @@ pub fn cross_validate(options: &NabEvalOptions, grid: &CvGrid) -> Result<CvRepor
         });
     }
     let windows = read_windows_json(&options.labels)?;
-    let profiles = match options.labels.parent().map(|d| d.join("config/profiles.json")) {
+    let profiles = match options
+        .labels
+        .parent()
+        .map(|d| d.join("config/profiles.json"))
+    {
         Some(p) if p.is_file() => read_profiles_json(p)?,
         _ => Profiles::nab_default(),
     };
@@ -198,7 +202,10 @@ impl std::fmt::Display for CvReport {
             "Leave-one-series-out cross-validation of detect.{} (standard profile)",
             self.grid.key
         )?;
-        writeln!(f, "\nIn-sample standard score over every series, per value:")?;
+        writeln!(
+            f,
+            "\nIn-sample standard score over every series, per value:"
+        )?;
         for (v, score) in self.grid.values.iter().zip(&self.in_sample_by_value) {
             writeln!(f, "  {v:>8} {:>8}", s(*score))?;
         }

@@ -412,7 +412,11 @@ mod tests {
         let env = [("VIGIL__DETECT__Z_FLOOR".to_owned(), "7.5".to_owned())];
         let s = load_settings(NAB_CONFIG_TOML, "nab", &env).unwrap();
         assert_eq!(s.config.detect.z_floor, 7.5);
-        let err = load_settings("[detect]\nbin_secs = 0\nscales_secs = []\n", "bad.toml", &[]);
+        let err = load_settings(
+            "[detect]\nbin_secs = 0\nscales_secs = []\n",
+            "bad.toml",
+            &[],
+        );
         let Err(Error::InvalidConfig { source }) = err else {
             panic!("{err:?}")
         };

@@ -14,9 +14,8 @@ use super::corpus::{score_corpus, score_corpus_profiles, CorpusScores, FileDetec
 use super::detect::{detect_series, find_series, SeriesRun};
 use super::error::Error;
 use super::read::{
-    Series,
     parse_timestamp, read_profiles_json, read_results_csv, read_series_csv, read_thresholds_json,
-    read_windows_json, CorpusWindows, Profile, Profiles,
+    read_windows_json, CorpusWindows, Profile, Profiles, Series,
 };
 
 /// What to evaluate.
@@ -134,7 +133,6 @@ pub struct NabEvaluation {
     /// Published detectors on the same files, best standard score first.
     pub published: Vec<PublishedScore>,
 }
-
 
 /// Reads the series at `path` under `data` and finds its key in `windows`
 /// (its path relative to `data`, else its file name).
