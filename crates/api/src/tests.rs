@@ -107,7 +107,7 @@ fn harness_with(api: &str) -> Harness {
     let shutdown = CancellationToken::new();
     let state = ApiState::new(
         store.clone(),
-        &settings(api).api,
+        &settings(api),
         metrics.clone(),
         notify,
         shutdown.clone(),
@@ -724,6 +724,79 @@ async fn silences_are_added_listed_and_removed() {
         (again.status.as_u16(), again.error().as_str()),
         (404, "no silence `sil-1`")
     );
+}
+
+#[tokio::test]
+async fn silences_need_a_sane_end_and_a_configured_watch() {
+    // Issue 12: `duration_secs` = 2^64-1 answered 201 with `ends_at`
+    // 1970-01-01 and muted the watch for ever.
+    let h = harness();
+    let future = EventTime(routes::now().0 + 91 * 86_400_000).to_rfc3339();
+    for (body, status, message) in [
+        (
+            r#"{"watch":"acme","reason":"x","duration_secs":18446744073709551615}"#.to_string(),
+            400,
+            "`duration_secs` 18446744073709551615 is over the limit of 7776000 (90 days)",
+        ),
+        (
+            r#"{"watch":"acme","reason":"x","duration_secs":7776001}"#.into(),
+            400,
+            "`duration_secs` 7776001 is over the limit",
+        ),
+        (
+            r#"{"watch":"acme","reason":"x","duration_secs":0}"#.into(),
+            400,
+            "`duration_secs` must be at least 1",
+        ),
+        (
+            r#"{"watch":"acme","reason":"x","starts_at":9223372036854775000,"duration_secs":60}"#
+                .into(),
+            400,
+            "`starts_at` plus `duration_secs` is out of range",
+        ),
+        (
+            r#"{"watch":"acme","reason":"x","starts_at":"2000-01-01T00:00:00Z","duration_secs":60}"#
+                .into(),
+            400,
+            "invalid request: a silence must end in the future",
+        ),
+        (
+            format!(r#"{{"watch":"acme","reason":"x","ends_at":"{future}"}}"#),
+            400,
+            "invalid request: a silence may end at most 90 days from now",
+        ),
+        (
+            r#"{"watch":"acme","reason":"x","ends_at":9223372036854775807}"#.into(),
+            400,
+            "invalid request: a silence may end at most 90 days from now",
+        ),
+        (
+            r#"{"watch":"zephyr","reason":"x","duration_secs":60}"#.into(),
+            422,
+            "no watch `zephyr` is configured",
+        ),
+    ] {
+        let r = call(
+            &h.app,
+            Method::POST,
+            "/api/v1/silences",
+            Some(ALICE),
+            Some(&body),
+        )
+        .await;
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+        assert!(r.error().starts_with(message), "{body}: {}", r.error());
+    }
+    assert!(h.store.silences().is_empty());
+    let ok = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/silences",
+        Some(ALICE),
+        Some(r#"{"watch":"acme","reason":"x","duration_secs":7776000}"#),
+    )
+    .await;
+    assert_eq!(ok.status, 201, "{}", ok.text);
 }
 
 /// Reads one server-sent event (name, data), skipping keep-alive comments.

@@ -408,6 +408,40 @@ fn silences_record_and_count_but_do_not_notify() {
         ),
         Err(Error::Invalid(_))
     ));
+    // Ends must be in the future and at most 90 days away (issue 12).
+    let day = 86_400;
+    for (starts, ends, now, want) in [
+        (0, 50, 50, "must end in the future"),
+        (0, 50, 100, "must end in the future"),
+        (100, 90 * day + 101, 100, "at most 90 days from now"),
+        (0, i64::MAX / 1000, 0, "ms since the epoch"),
+    ] {
+        let e = tr
+            .add_silence(
+                NewSilence {
+                    watch: WatchId::from("w"),
+                    level: None,
+                    starts_at: t(starts),
+                    ends_at: t(ends),
+                    reason: "x".into(),
+                },
+                "c",
+                t(now),
+            )
+            .unwrap_err();
+        assert!(
+            e.to_string().contains(want),
+            "{starts}..{ends} at {now}: {e}"
+        );
+    }
+    let longest = NewSilence {
+        watch: WatchId::from("w"),
+        level: None,
+        starts_at: t(100),
+        ends_at: t(90 * day + 100),
+        reason: "x".into(),
+    };
+    assert!(tr.add_silence(longest, "c", t(100)).is_ok());
     assert!(tr.remove_silence("sil-1").is_ok());
     assert!(matches!(
         tr.remove_silence("sil-1"),
