@@ -508,16 +508,19 @@ impl Process {
             None => axum::Router::new(),
         };
         let live = LiveConfig::new(settings)?;
+        // One token set for the API and /admin/reload, replaced on reload.
+        let auth = match &api {
+            Some(state) => state.auth.clone(),
+            None => vigil_api::Auth::from_settings(&settings.api),
+        };
         let reloader = Reloader {
             live: live.clone(),
             metrics: metrics.clone(),
             config_path,
             api,
+            auth,
         };
-        let extra = extra.merge(reload_router(
-            reloader.clone(),
-            vigil_api::Auth::from_settings(&settings.api),
-        ));
+        let extra = extra.merge(reload_router(reloader.clone()));
         let admin = serve_admin(
             admin_addr,
             metrics.clone(),
@@ -592,7 +595,8 @@ fn spawn_signal_handler(cancel: CancellationToken) {
 }
 
 /// What a reload (SIGHUP or `POST /admin/reload`) replaces: the pipeline's
-/// watches and lexicons, and the incident API's watch list.
+/// watches and lexicons, the API tokens (so a leaked token is revoked
+/// without a restart) and the incident API's watch list.
 #[derive(Clone, Debug)]
 struct Reloader {
     live: LiveConfig,
@@ -600,6 +604,8 @@ struct Reloader {
     config_path: PathBuf,
     /// The incident API, where this process serves it.
     api: Option<vigil_api::ApiState>,
+    /// The tokens `/admin/reload` checks (the API's own where it runs).
+    auth: vigil_api::Auth,
 }
 
 impl Reloader {
@@ -609,6 +615,7 @@ impl Reloader {
         let loaded = Settings::load(&self.config_path).map_err(anyhow::Error::from);
         self.live.reload(loaded, &self.metrics).await?;
         let settings = self.live.watches().borrow().clone();
+        self.auth.replace(&settings.api);
         if let Some(api) = &self.api {
             api.reload(&settings);
         }
@@ -620,7 +627,8 @@ impl Reloader {
 /// API's tokens (a responder may POST). 200 with the new watch count, 422
 /// with the reason when the file is refused (the running configuration
 /// stays).
-fn reload_router(reloader: Reloader, auth: vigil_api::Auth) -> axum::Router {
+fn reload_router(reloader: Reloader) -> axum::Router {
+    let auth = reloader.auth.clone();
     use axum::{http::StatusCode, response::IntoResponse, Extension, Json};
     let handler = move |Extension(caller): Extension<vigil_api::Caller>| {
         let reloader = reloader.clone();

@@ -99,7 +99,7 @@ pub use crate::auth::{Auth, Caller};
 pub struct ApiState {
     /// The incident store (shared with the alert stage).
     pub store: Arc<IncidentStore>,
-    /// The configured tokens.
+    /// The configured tokens (clones share them: see [`ApiState::reload`]).
     pub auth: Auth,
     /// Metrics (`api_requests`, `alert_time_to_acknowledge`).
     pub metrics: Metrics,
@@ -143,8 +143,11 @@ impl ApiState {
     }
 
     /// Applies a configuration reload to this state and every clone of it
-    /// (the router's): the watch list silences are checked against.
+    /// (the router's): the API tokens (a removed or changed token is
+    /// refused from the next request on) and the watch list silences are
+    /// checked against.
     pub fn reload(&self, settings: &Settings) {
+        self.auth.replace(&settings.api);
         *self.watches.write().unwrap_or_else(PoisonError::into_inner) = watch_ids(settings);
     }
 

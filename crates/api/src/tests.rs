@@ -25,6 +25,8 @@ const BOB: &str = "bob-viewer-0123456789";
 
 struct Harness {
     app: Router,
+    /// The router's state (a clone: shares tokens and watches with it).
+    state: ApiState,
     store: Arc<IncidentStore>,
     notifications: UnboundedReceiver<Notification>,
     metrics: Metrics,
@@ -113,7 +115,8 @@ fn harness_with(api: &str) -> Harness {
         shutdown.clone(),
     );
     Harness {
-        app: router(state),
+        app: router(state.clone()),
+        state,
         store,
         notifications,
         metrics,
@@ -797,6 +800,48 @@ async fn silences_need_a_sane_end_and_a_configured_watch() {
     )
     .await;
     assert_eq!(ok.status, 201, "{}", ok.text);
+}
+
+#[tokio::test]
+async fn a_reload_revokes_removed_tokens_and_learns_new_watches() {
+    // Issue 12: a reload ignored token changes, so a leaked token could not
+    // be revoked without a restart.
+    let h = harness();
+    assert_eq!(get(&h.app, "/api/v1/me").await.status, 200);
+    let silence = r#"{"watch":"zephyr","duration_secs":60,"reason":"x"}"#;
+    let post = |token| {
+        call(
+            &h.app,
+            Method::POST,
+            "/api/v1/silences",
+            Some(token),
+            Some(silence),
+        )
+    };
+    assert_eq!(post(ALICE).await.status, 422);
+    let rotated = "alice-rotated-0123456789";
+    h.state.reload(
+        &Settings::from_toml_str(
+            &format!(
+                "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n\
+             [[watches]]\nid = \"zephyr\"\nterms = [\"zephyr\"]\n\
+             [[api.tokens]]\nname = \"alice\"\nrole = \"responder\"\ntoken = \"{rotated}\"\n"
+            ),
+            "test.toml",
+            &[],
+        )
+        .unwrap(),
+    );
+    for old in [ALICE, BOB] {
+        let r = call(&h.app, Method::GET, "/api/v1/me", Some(old), None).await;
+        assert_eq!(
+            (r.status.as_u16(), r.error().as_str()),
+            (401, "unknown token")
+        );
+    }
+    let me = call(&h.app, Method::GET, "/api/v1/me", Some(rotated), None).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(post(rotated).await.status, 201);
 }
 
 /// Reads one server-sent event (name, data), skipping keep-alive comments.
