@@ -804,6 +804,57 @@ fn review_report_has_levels_times_and_markdown() {
 }
 
 #[test]
+fn markdown_review_keeps_no_raw_html_from_untrusted_text() {
+    // Issue 12: the export kept raw HTML from comments and post ids.
+    let mut tr = tracker();
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(0));
+    let hostile = "<script>alert(1)</script> <img src=x onerror=alert(2)>\n\
+                   | forged | row |\r\n[click](javascript:alert(3)) \u{1b}[31mred";
+    tr.act(
+        "w-1",
+        Action::Comment {
+            text: hostile.into(),
+        },
+        "alice",
+        t(10),
+    )
+    .unwrap();
+    tr.act(
+        "w-1",
+        Action::Assign {
+            assignee: "<b onmouseover=x>eve</b>".into(),
+        },
+        "alice",
+        t(20),
+    )
+    .unwrap();
+    let mut r = tr.export("w-1").unwrap();
+    r.sample_post_ids = vec![PostId::from("p`<img src=x>`|1"), PostId::from("p2")];
+    let md = r.to_markdown();
+    // Outside code spans, every `<` and `](` is escaped.
+    for line in md.lines().filter(|l| !l.starts_with("- `")) {
+        for bad in ["<", "]("] {
+            for (at, _) in line.match_indices(bad) {
+                assert!(line[..at].ends_with('\\'), "raw {bad:?} in {line:?}");
+            }
+        }
+    }
+    assert!(!md.contains(['\u{1b}', '\r']), "{md:?}");
+    for want in [
+        "comment: \\<script\\>alert(1)\\</script\\> \\<img src=x onerror=alert(2)\\> \\| forged \\| row \\|  \\[click\\](javascript:alert(3)) \\[31mred |",
+        "| Assignee | \\<b onmouseover=x\\>eve\\</b\\> |",
+        "assigned to \\<b onmouseover=x\\>eve\\</b\\> |",
+        "- `` p`<img src=x>`\\|1 ``\n",
+        "- `p2`\n",
+    ] {
+        assert!(md.contains(want), "missing {want:?} in\n{md}");
+    }
+    // Each timeline event is one table row.
+    let rows = md.lines().filter(|l| l.contains("comment:")).count();
+    assert_eq!(rows, 1, "{md}");
+}
+
+#[test]
 fn incident_json_round_trips_and_names_its_fields() {
     let mut tr = tracker();
     tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));

@@ -202,6 +202,9 @@ impl Ingestor {
         }
         let text =
             std::str::from_utf8(line).map_err(|e| reject(RejectReason::NotUtf8, e.to_string()))?;
+        // A byte-order mark (files saved by some Windows editors) is not
+        // part of the JSON.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(reject(RejectReason::Empty, "blank line"));
@@ -337,6 +340,22 @@ mod tests {
         assert_eq!(p.id.as_str(), "7");
         assert_eq!(p.source, "x");
         assert_eq!(p.published_at, EventTime(1_700_000_000_000));
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_accepted() {
+        let mut i = ingestor();
+        let p = i
+            .parse_line(
+                b"\xef\xbb\xbf{\"id\":\"bom\",\"text\":\"t\",\"published_at\":1700000000000}",
+                NOW,
+            )
+            .unwrap();
+        assert_eq!(p.id.as_str(), "bom");
+        assert_eq!(
+            i.parse_line(b"\xef\xbb\xbf", NOW).unwrap_err().reason,
+            RejectReason::Empty
+        );
     }
 
     #[test]
