@@ -206,6 +206,32 @@ fn config_check_lists_every_problem_and_exits_nonzero() {
     assert!(ok.status.success());
 }
 
+/// Issue 12: 5,000 nested levels passed the check (then overflowed the
+/// server's stack on reload); 100,000 crashed the check itself.
+#[test]
+fn config_check_refuses_deeply_nested_queries_by_name() {
+    let d = temp_dir("config-check-deep");
+    for (levels, limit) in [
+        (5_000, "the limit of 64 levels"),
+        (100_000, "the limit of 16384"),
+    ] {
+        let cfg = d.join(format!("deep-{levels}.toml"));
+        let q = format!("{}a{}", "(".repeat(levels), ")".repeat(levels));
+        std::fs::write(&cfg, format!("[[watches]]\nid = \"q\"\nquery = '{q}'\n")).unwrap();
+        let out = vigil()
+            .args(["config", "check"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{levels}: {err}");
+        assert!(
+            err.contains("`watches[0].query`") && err.contains(limit),
+            "{levels}: {err}"
+        );
+    }
+}
+
 #[test]
 fn config_show_masks_secrets() {
     let d = temp_dir("config-show");
