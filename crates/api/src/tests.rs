@@ -874,6 +874,35 @@ async fn next_event(body: &mut Body, buf: &mut String) -> Option<(String, String
 }
 
 #[tokio::test]
+async fn an_event_stream_ends_when_a_reload_revokes_its_token() {
+    let h = harness();
+    let response = h
+        .app
+        .clone()
+        .oneshot(request(Method::GET, "/api/v1/events", Some(BOB), None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut buf = String::new();
+    assert_eq!(next_event(&mut body, &mut buf).await.unwrap().0, "ready");
+    // Bob's token is gone from the reloaded config; Alice's stays.
+    h.state.reload(&settings(
+        "[[api.tokens]]\nname = \"alice\"\nrole = \"responder\"\ntoken = \"alice-0123456789abcdef\"\n",
+    ));
+    let r = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/comment",
+        Some(ALICE),
+        Some(r#"{"text":"not for bob"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(next_event(&mut body, &mut buf).await, None, "{buf}");
+}
+
+#[tokio::test]
 async fn events_stream_changes_resync_when_lagging_and_end_on_shutdown() {
     let h = harness();
     let response = h
