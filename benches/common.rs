@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use vigil_config::Settings;
 use vigil_ingest::Ingestor;
-use vigil_types::{EventTime, Post};
+use vigil_types::Post;
 
 /// The fixed corpus (5,000 posts written by `vigil gen --seed 42`).
 #[allow(dead_code)] // Not every bench uses it.
@@ -15,7 +15,10 @@ pub fn corpus() -> Vec<Post> {
         .expect("bench config");
     let mut ing = Ingestor::new(&s.config.ingest);
     text.lines()
-        .filter_map(|l| ing.parse_line(l.as_bytes(), EventTime(0)).ok())
+        .filter_map(|l| {
+            ing.parse_line(l.as_bytes(), vigil_pipeline::wall_clock())
+                .ok()
+        })
         .collect()
 }
 

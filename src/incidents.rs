@@ -3,7 +3,7 @@
 //! from the command line. Tables for people by default, the API's JSON with
 //! `--json`.
 
-use std::{fmt::Write as _, process::ExitCode, time::Duration};
+use std::{borrow::Cow, fmt::Write as _, process::ExitCode, time::Duration};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
@@ -268,6 +268,8 @@ pub fn run(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
             args.json,
         )?,
     };
+    // Tables escaped their cells; JSON and Markdown keep their lines.
+    let out = safe(&out, true);
     print!("{out}");
     if !out.ends_with('\n') {
         println!();
@@ -299,8 +301,44 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).expect("a JSON value serialises") + "\n"
 }
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or("")
+/// Makes text from the server safe to print on a terminal: control
+/// characters (escape sequences, carriage returns, backspaces, C1 controls)
+/// and bidirectional overrides become visible JSON-style escapes (`\u001b`,
+/// so JSON output stays valid JSON). Newlines (and tabs) are kept only when
+/// `keep_lines`: a table cell shows them as `\n`, so a comment cannot forge
+/// timeline rows.
+fn safe(text: &str, keep_lines: bool) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && !(keep_lines && (c == '\n' || c == '\t')))
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !unsafe_char(c) => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A string field of the server's JSON, safe for one table cell or line.
+fn s(v: &Value) -> Cow<'_, str> {
+    safe(v.as_str().unwrap_or(""), false)
+}
+
+/// An optional string field: `-` when absent.
+fn or_dash(v: &Value) -> String {
+    v.as_str()
+        .map_or_else(|| "-".to_string(), |a| safe(a, false).into_owned())
 }
 
 /// `2026-11-23T14:00:00.000Z` → `2026-11-23 14:00:00Z`.
@@ -380,7 +418,7 @@ fn list_table(v: &Value) -> String {
                 time(&i["opened_at"]),
                 num(&i["observed"]),
                 num(&i["baseline"]),
-                i["assignee"].as_str().unwrap_or("-").to_string(),
+                or_dash(&i["assignee"]),
             ]
         })
         .collect();
@@ -405,7 +443,7 @@ fn stamp(v: &Value) -> String {
 
 /// One timeline event in words.
 fn describe(e: &Value) -> String {
-    match s(&e["kind"]) {
+    match s(&e["kind"]).as_ref() {
         "alert" => format!("alert: {} at {}", s(&e["transition"]), s(&e["level"])),
         "level_change" => format!("level {} -> {}", s(&e["from"]), s(&e["to"])),
         "ack" => "acknowledged".into(),
@@ -416,7 +454,7 @@ fn describe(e: &Value) -> String {
         "reopen" => "reopened".into(),
         "suppressed" => format!("alert silenced by {}", s(&e["silence_id"])),
         "notified" => {
-            let sinks: Vec<&str> = e["sinks"]
+            let sinks: Vec<Cow<str>> = e["sinks"]
                 .as_array()
                 .map(|a| a.iter().map(s).collect())
                 .unwrap_or_default();
@@ -432,11 +470,11 @@ fn describe(e: &Value) -> String {
 
 fn show(i: &Value) -> String {
     let mut out = format!("{}  {}  {}\n", s(&i["id"]), s(&i["level"]), s(&i["state"]));
-    let kinds: Vec<&str> = i["crisis_kinds"]
+    let kinds: Vec<Cow<str>> = i["crisis_kinds"]
         .as_array()
         .map(|a| a.iter().map(s).collect())
         .unwrap_or_default();
-    let terms: Vec<&str> = i["last"]["top_terms"]
+    let terms: Vec<Cow<str>> = i["last"]["top_terms"]
         .as_array()
         .map(|a| a.iter().map(s).collect())
         .unwrap_or_default();
@@ -456,10 +494,7 @@ fn show(i: &Value) -> String {
             },
         ),
         ("acknowledged", stamp(&i["acknowledged"])),
-        (
-            "assignee",
-            i["assignee"].as_str().unwrap_or("-").to_string(),
-        ),
+        ("assignee", or_dash(&i["assignee"])),
         ("resolved", stamp(&i["resolved"])),
         (
             "latest window",
@@ -516,7 +551,7 @@ fn act_summary(action: &str, v: &Value) -> String {
     }
     let mut out = format!("{id}: {action} recorded; state {state}");
     if let Some(a) = i["assignee"].as_str() {
-        let _ = write!(out, ", assignee {a}");
+        let _ = write!(out, ", assignee {}", safe(a, false));
     }
     if let Some(secs) = v["time_to_acknowledge_secs"].as_f64() {
         let _ = write!(out, "; time to acknowledge {}", duration(secs));
@@ -638,6 +673,43 @@ mod tests {
         ] {
             assert!(out.contains(want), "missing {want:?} in\n{out}");
         }
+    }
+
+    #[test]
+    fn server_text_cannot_drive_the_terminal_or_forge_lines() {
+        // Issue 12: comments and assignees were printed raw.
+        let hostile = "ok\u{1b}]0;pwned\u{7}\u{1b}[2J\nFAKE  vigil  resolved\r\u{9b}31m\u{202e}txt";
+        let v = json!({
+            "id": "acme-1", "level": "major", "state": "assigned", "watch": "acme",
+            "assignee": hostile,
+            "timeline": [
+                {"at": "2026-11-23T14:06:00.000Z", "actor": "carol\u{1b}[8m", "kind": "comment", "text": hostile},
+                {"at": "2026-11-23T14:07:00.000Z", "actor": "carol", "kind": "assign", "assignee": hostile}
+            ]
+        });
+        let list = json!({"incidents": [v.clone()]});
+        let acted = json!({"changed": true, "incident": v.clone()});
+        for out in [show(&v), list_table(&list), act_summary("assign", &acted)] {
+            assert!(
+                !out.chars().any(|c| c.is_control() && c != '\n') && !out.contains('\u{202e}'),
+                "raw control characters in\n{out:?}"
+            );
+            assert!(!out.contains("\nFAKE"), "a forged line in\n{out}");
+            assert!(
+                out.contains(r"ok\u001b]0;pwned\u0007\u001b[2J\nFAKE"),
+                "{out}"
+            );
+        }
+        assert!(show(&v).contains(
+            r"  2026-11-23 14:06:00Z  carol\u001b[8m  comment: ok\u001b]0;pwned\u0007\u001b[2J\nFAKE  vigil  resolved\r\u009b31m\u202etxt"
+        ));
+        // Whole outputs keep their lines, and JSON stays JSON.
+        let text = pretty(&json!({"text": hostile}));
+        let printed = safe(&text, true);
+        assert!(printed.contains('\n') && !printed.contains('\u{9b}'));
+        let back: Value = serde_json::from_str(&printed).unwrap();
+        assert_eq!(back["text"], hostile);
+        assert!(matches!(safe("plain 艾克美\n", true), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -536,23 +536,33 @@ impl Process {
             None
         };
         // The incident API and console live with the incident store.
-        let extra = match &alert {
-            Some(stage) => vigil_api::router(vigil_api::ApiState::new(
+        let api = alert.as_ref().map(|stage| {
+            vigil_api::ApiState::new(
                 stage.store.clone(),
-                &settings.api,
+                settings,
                 metrics.clone(),
                 stage.dispatcher.sender(),
                 admin_cancel.clone(),
-            )),
+            )
+        });
+        let extra = match &api {
+            Some(state) => vigil_api::router(state.clone()),
             None => axum::Router::new(),
         };
         let live = LiveConfig::new(settings)?;
-        let extra = extra.merge(reload_router(
-            live.clone(),
-            metrics.clone(),
-            config_path.clone(),
-            vigil_api::Auth::from_settings(&settings.api),
-        ));
+        // One token set for the API and /admin/reload, replaced on reload.
+        let auth = match &api {
+            Some(state) => state.auth.clone(),
+            None => vigil_api::Auth::from_settings(&settings.api),
+        };
+        let reloader = Reloader {
+            live: live.clone(),
+            metrics: metrics.clone(),
+            config_path,
+            api,
+            auth,
+        };
+        let extra = extra.merge(reload_router(reloader.clone()));
         let admin = serve_admin(
             admin_addr,
             metrics.clone(),
@@ -564,7 +574,7 @@ impl Process {
         .with_context(|| format!("binding the admin address {admin_addr}"))?;
         info!(addr = %admin.addr, "Admin server listening.");
         spawn_signal_handler(cancel.clone());
-        spawn_reload_handler(&live, &metrics, config_path)?;
+        spawn_reload_handler(reloader)?;
         Ok(Process {
             metrics,
             ready,
@@ -626,26 +636,50 @@ fn spawn_signal_handler(cancel: CancellationToken) {
     });
 }
 
+/// What a reload (SIGHUP or `POST /admin/reload`) replaces: the pipeline's
+/// watches and lexicons, the API tokens (so a leaked token is revoked
+/// without a restart) and the incident API's watch list.
+#[derive(Clone, Debug)]
+struct Reloader {
+    live: LiveConfig,
+    metrics: Metrics,
+    config_path: PathBuf,
+    /// The incident API, where this process serves it.
+    api: Option<vigil_api::ApiState>,
+    /// The tokens `/admin/reload` checks (the API's own where it runs).
+    auth: vigil_api::Auth,
+}
+
+impl Reloader {
+    /// Reloads the config file; a refused file keeps the running
+    /// configuration (logged and counted).
+    async fn reload(&self) -> anyhow::Result<()> {
+        let loaded = Settings::load(&self.config_path).map_err(anyhow::Error::from);
+        self.live.reload(loaded, &self.metrics).await?;
+        let settings = self.live.watches().borrow().clone();
+        self.auth.replace(&settings.api);
+        if let Some(api) = &self.api {
+            api.reload(&settings);
+        }
+        Ok(())
+    }
+}
+
 /// `POST /admin/reload`: the same reload as SIGHUP, behind the incident
 /// API's tokens (a responder may POST). 200 with the new watch count, 422
 /// with the reason when the file is refused (the running configuration
 /// stays).
-fn reload_router(
-    live: LiveConfig,
-    metrics: Metrics,
-    config_path: PathBuf,
-    auth: vigil_api::Auth,
-) -> axum::Router {
+fn reload_router(reloader: Reloader) -> axum::Router {
+    let auth = reloader.auth.clone();
     use axum::{http::StatusCode, response::IntoResponse, Extension, Json};
     let handler = move |Extension(caller): Extension<vigil_api::Caller>| {
-        let (live, metrics, path) = (live.clone(), metrics.clone(), config_path.clone());
+        let reloader = reloader.clone();
         async move {
-            info!(by = %caller.name, path = %path.display(), "POST /admin/reload: reloading the configuration.");
-            let loaded = Settings::load(&path).map_err(anyhow::Error::from);
-            match live.reload(loaded, &metrics).await {
+            info!(by = %caller.name, path = %reloader.config_path.display(), "POST /admin/reload: reloading the configuration.");
+            match reloader.reload().await {
                 Ok(()) => Json(serde_json::json!({
                     "reloaded": true,
-                    "watches": live.watches().borrow().watches.len(),
+                    "watches": reloader.live.watches().borrow().watches.len(),
                 }))
                 .into_response(),
                 Err(e) => (
@@ -662,29 +696,22 @@ fn reload_router(
     )
 }
 
-/// SIGHUP reloads watches and lexicons from the same file; a failed reload
+/// SIGHUP reloads the same file as `POST /admin/reload`; a failed reload
 /// keeps the running configuration (logged and counted).
-fn spawn_reload_handler(
-    live: &LiveConfig,
-    metrics: &Metrics,
-    config_path: PathBuf,
-) -> anyhow::Result<()> {
+fn spawn_reload_handler(reloader: Reloader) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
-        let live = live.clone();
-        let metrics = metrics.clone();
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("installing the SIGHUP handler")?;
         tokio::spawn(async move {
             while hup.recv().await.is_some() {
-                info!(path = %config_path.display(), "SIGHUP: reloading the configuration.");
-                let loaded = Settings::load(&config_path).map_err(anyhow::Error::from);
-                let _ = live.reload(loaded, &metrics).await;
+                info!(path = %reloader.config_path.display(), "SIGHUP: reloading the configuration.");
+                let _ = reloader.reload().await;
             }
         });
     }
     #[cfg(not(unix))]
-    let _ = (live, metrics, config_path);
+    let _ = reloader;
     Ok(())
 }
 

@@ -206,6 +206,32 @@ fn config_check_lists_every_problem_and_exits_nonzero() {
     assert!(ok.status.success());
 }
 
+/// Issue 12: 5,000 nested levels passed the check (then overflowed the
+/// server's stack on reload); 100,000 crashed the check itself.
+#[test]
+fn config_check_refuses_deeply_nested_queries_by_name() {
+    let d = temp_dir("config-check-deep");
+    for (levels, limit) in [
+        (5_000, "the limit of 64 levels"),
+        (100_000, "the limit of 16384"),
+    ] {
+        let cfg = d.join(format!("deep-{levels}.toml"));
+        let q = format!("{}a{}", "(".repeat(levels), ")".repeat(levels));
+        std::fs::write(&cfg, format!("[[watches]]\nid = \"q\"\nquery = '{q}'\n")).unwrap();
+        let out = vigil()
+            .args(["config", "check"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{levels}: {err}");
+        assert!(
+            err.contains("`watches[0].query`") && err.contains(limit),
+            "{levels}: {err}"
+        );
+    }
+}
+
 #[test]
 fn config_show_masks_secrets() {
     let d = temp_dir("config-show");
@@ -329,6 +355,81 @@ fn sighup_reloads_watches_and_a_bad_reload_keeps_the_old_ones() {
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Configuration reload failed"), "{stderr}");
+}
+
+/// Issue 12: a reload ignored token changes, so a leaked token could not be
+/// revoked without a restart; the API also learns reloaded watches.
+#[test]
+fn post_admin_reload_revokes_a_changed_token() {
+    let d = temp_dir("admin-reload-token");
+    let cfg = d.join("c.toml");
+    let config = |secret: &str, watches: &str| {
+        format!(
+            "[[api.tokens]]\nname = \"ops\"\nrole = \"responder\"\ntoken = \"{secret}\"\n{watches}"
+        )
+    };
+    let acme = "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n";
+    let (leaked, rotated) = ("leaked-secret-0123456789", "rotated-secret-0123456789");
+    std::fs::write(&cfg, config(leaked, acme)).unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = vigil()
+        .args(["run", "--input", "-", "--admin-addr", &addr, "--config"])
+        .arg(&cfg)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::blocking::Client::new();
+    let send = |method: reqwest::Method, path: &str, token: &str, body: Option<&str>| {
+        let mut r = client
+            .request(method, format!("http://{addr}{path}"))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            r = r.body(b.to_string());
+        }
+        r.send().map(|r| r.status().as_u16())
+    };
+    let silence = r#"{"watch":"zephyr","duration_secs":60,"reason":"drill"}"#;
+    let me = wait_for(Duration::from_secs(30), || {
+        send(reqwest::Method::GET, "/api/v1/me", leaked, None).ok()
+    })
+    .expect("the admin server never answered");
+    assert_eq!(me, 200);
+    let post = reqwest::Method::POST;
+    assert_eq!(
+        send(post.clone(), "/api/v1/silences", leaked, Some(silence)).unwrap(),
+        422
+    );
+
+    let zephyr = "[[watches]]\nid = \"zephyr\"\nterms = [\"zephyr\"]\n";
+    std::fs::write(&cfg, config(rotated, &format!("{acme}{zephyr}"))).unwrap();
+    assert_eq!(
+        send(post.clone(), "/admin/reload", leaked, None).unwrap(),
+        200
+    );
+    for path in ["/admin/reload", "/api/v1/silences"] {
+        assert_eq!(
+            send(post.clone(), path, leaked, Some(silence)).unwrap(),
+            401,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        send(reqwest::Method::GET, "/api/v1/me", leaked, None).unwrap(),
+        401
+    );
+    assert_eq!(
+        send(reqwest::Method::GET, "/api/v1/me", rotated, None).unwrap(),
+        200
+    );
+    assert_eq!(
+        send(post.clone(), "/api/v1/silences", rotated, Some(silence)).unwrap(),
+        201
+    );
+    assert_eq!(send(post, "/admin/reload", rotated, None).unwrap(), 200);
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
 }
 
 #[test]

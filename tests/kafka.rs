@@ -139,7 +139,7 @@ fn malformed_lines(input: &Path, settings: &vigil_config::Settings) -> BTreeSet<
     read(input)
         .lines()
         .filter(|l| {
-            ing.parse_line(l.as_bytes(), vigil_types::EventTime(0))
+            ing.parse_line(l.as_bytes(), vigil_pipeline::wall_clock())
                 .is_err()
         })
         .map(|l| l.as_bytes().to_vec())

@@ -76,6 +76,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let settings = vigil_config::Settings::from_toml_str(
         "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n\
+         [[watches]]\nid = \"northwind-air\"\nterms = [\"northwind\"]\n\
+         [[watches]]\nid = \"zephyr-phone\"\nterms = [\"zephyr\"]\n\
          [[api.tokens]]\nname = \"demo\"\nrole = \"responder\"\ntoken = \"demo-responder-token-0123\"\n\
          [[api.tokens]]\nname = \"wallboard\"\nrole = \"viewer\"\ntoken = \"demo-viewer-token-01234567\"\n",
         "demo",
@@ -90,7 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let state = ApiState::new(
         Arc::new(store),
-        &settings.api,
+        &settings,
         vigil_telemetry::Metrics::new(),
         notify,
         shutdown.clone(),

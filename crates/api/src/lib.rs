@@ -48,7 +48,7 @@
 //! let (notify, _deliver) = tokio::sync::mpsc::unbounded_channel();
 //! let state = ApiState::new(
 //!     Arc::new(store),
-//!     &settings.api,
+//!     &settings,
 //!     vigil_telemetry::Metrics::new(),
 //!     notify,
 //!     tokio_util::sync::CancellationToken::new(),
@@ -79,14 +79,18 @@ mod events;
 mod openapi;
 mod routes;
 
-use std::sync::Arc;
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, PoisonError, RwLock},
+};
 
 use axum::{extract::DefaultBodyLimit, middleware::from_fn_with_state, Router};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
-use vigil_config::ApiSettings;
+use vigil_config::Settings;
 use vigil_incidents::{IncidentStore, Notification};
 use vigil_telemetry::Metrics;
+use vigil_types::WatchId;
 
 pub use crate::auth::{Auth, Caller};
 
@@ -95,7 +99,7 @@ pub use crate::auth::{Auth, Caller};
 pub struct ApiState {
     /// The incident store (shared with the alert stage).
     pub store: Arc<IncidentStore>,
-    /// The configured tokens.
+    /// The configured tokens (clones share them: see [`ApiState::reload`]).
     pub auth: Auth,
     /// Metrics (`api_requests`, `alert_time_to_acknowledge`).
     pub metrics: Metrics,
@@ -104,29 +108,55 @@ pub struct ApiState {
     pub notify: UnboundedSender<Notification>,
     /// Largest request body accepted (`api.max_body_bytes`).
     pub max_body_bytes: usize,
+    /// The configured watches: a silence for any other watch is refused
+    /// (422). Clones share one set; [`ApiState::reload`] replaces it.
+    pub watches: Arc<RwLock<BTreeSet<WatchId>>>,
     /// Ends the live-update streams (`/api/v1/events`) so a graceful
     /// shutdown does not wait for clients that never hang up. Give it the
     /// same token as the server's graceful shutdown.
     pub shutdown: CancellationToken,
 }
 
+fn watch_ids(settings: &Settings) -> BTreeSet<WatchId> {
+    settings.watches.iter().map(|w| w.id.clone()).collect()
+}
+
 impl ApiState {
-    /// The state from the validated `[api]` section.
+    /// The state from validated settings: the `[api]` section and the
+    /// watch list.
     pub fn new(
         store: Arc<IncidentStore>,
-        api: &ApiSettings,
+        settings: &Settings,
         metrics: Metrics,
         notify: UnboundedSender<Notification>,
         shutdown: CancellationToken,
     ) -> ApiState {
         ApiState {
             store,
-            auth: Auth::from_settings(api),
+            auth: Auth::from_settings(&settings.api),
             metrics,
             notify,
-            max_body_bytes: api.max_body_bytes,
+            max_body_bytes: settings.api.max_body_bytes,
+            watches: Arc::new(RwLock::new(watch_ids(settings))),
             shutdown,
         }
+    }
+
+    /// Applies a configuration reload to this state and every clone of it
+    /// (the router's): the API tokens (a removed or changed token is
+    /// refused from the next request on) and the watch list silences are
+    /// checked against.
+    pub fn reload(&self, settings: &Settings) {
+        self.auth.replace(&settings.api);
+        *self.watches.write().unwrap_or_else(PoisonError::into_inner) = watch_ids(settings);
+    }
+
+    /// True when `watch` is configured.
+    pub(crate) fn knows_watch(&self, watch: &WatchId) -> bool {
+        self.watches
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(watch)
     }
 }
 

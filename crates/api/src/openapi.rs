@@ -193,15 +193,16 @@ pub(crate) fn document() -> Value {
                 "get": silences,
                 "post": {
                     "summary": "Add a silence",
-                    "description": "Mutes a watch (or one level of it) from `starts_at` (default now) to `ends_at`, or for `duration_secs`. Muted alerts are still recorded in the timeline and counted.",
+                    "description": "Mutes a watch (or one level of it) from `starts_at` (default now) to `ends_at`, or for `duration_secs`. The end must be in the future and at most 90 days from now. Muted alerts are still recorded in the timeline and counted.",
                     "tags": ["silences"],
                     "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/NewSilence" } } } },
                     "responses": {
                         "201": ok_json("The silence.", "Silence"),
-                        "400": err("Bad JSON body or an invalid silence."),
+                        "400": err("Bad JSON body or an invalid silence: a `duration_secs` of 0 or over 90 days, an end that is not in the future or is over 90 days away."),
                         "401": err("Missing or unknown token."),
                         "403": err("The token's role is viewer."),
-                        "413": err("Body larger than `api.max_body_bytes`.")
+                        "413": err("Body larger than `api.max_body_bytes`."),
+                        "422": err("The watch is not configured.")
                     }
                 }
             },
@@ -375,7 +376,7 @@ fn schemas() -> Value {
                 "level": { "$ref": "#/components/schemas/Level" },
                 "starts_at": time,
                 "ends_at": time,
-                "duration_secs": { "type": "integer", "minimum": 1 },
+                "duration_secs": { "type": "integer", "minimum": 1, "maximum": 7776000 },
                 "reason": { "type": "string", "minLength": 1 }
             }
         }

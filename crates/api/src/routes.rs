@@ -10,7 +10,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use vigil_incidents::{Action, Filter, NewSilence, State as IncidentState};
+use vigil_incidents::{Action, Filter, NewSilence, State as IncidentState, MAX_SILENCE};
 use vigil_types::{EventTime, Level, WatchId};
 
 use crate::{
@@ -124,7 +124,7 @@ pub(crate) async fn require_token(
     next.run(req).await
 }
 
-fn bearer(value: &str) -> Option<&str> {
+pub(crate) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -427,8 +427,9 @@ async fn list_silences(State(s): State<ApiState>) -> Result<Json<Value>, ApiErro
     Ok(Json(json!({ "silences": silences })))
 }
 
-/// `POST /api/v1/silences`: `ends_at` or `duration_secs`; `starts_at`
-/// defaults to now.
+/// `POST /api/v1/silences`: `ends_at` or `duration_secs` (1 s to 90 days);
+/// `starts_at` defaults to now. The end must be in the future and at most
+/// 90 days from now (the store checks), the watch a configured one (422).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SilenceBody {
@@ -451,19 +452,39 @@ async fn add_silence(
 ) -> Result<Response, ApiError> {
     let now = now();
     let starts_at = b.starts_at.unwrap_or(now);
+    let max_secs = MAX_SILENCE.as_secs();
     let ends_at = match (b.ends_at, b.duration_secs) {
         (Some(e), None) => e,
-        (None, Some(d)) => EventTime(
-            starts_at
-                .0
-                .saturating_add(i64::try_from(d).unwrap_or(i64::MAX).saturating_mul(1000)),
-        ),
+        (None, Some(0)) => {
+            return Err(ApiError::bad_request("`duration_secs` must be at least 1"));
+        }
+        (None, Some(d)) if d > max_secs => {
+            return Err(ApiError::bad_request(format!(
+                "`duration_secs` {d} is over the limit of {max_secs} ({} days)",
+                max_secs / 86_400
+            )));
+        }
+        (None, Some(d)) => {
+            let ms = i64::try_from(d).expect("at most MAX_SILENCE") * 1000;
+            EventTime(starts_at.0.checked_add(ms).ok_or_else(|| {
+                ApiError::bad_request("`starts_at` plus `duration_secs` is out of range")
+            })?)
+        }
         _ => {
             return Err(ApiError::bad_request(
                 "give either `ends_at` (RFC 3339) or `duration_secs`",
             ))
         }
     };
+    if !s.knows_watch(&b.watch) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "no watch `{}` is configured: a silence must name one of the configured watches",
+                b.watch
+            ),
+        ));
+    }
     let new = NewSilence {
         watch: b.watch,
         level: b.level,

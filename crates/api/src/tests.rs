@@ -25,6 +25,8 @@ const BOB: &str = "bob-viewer-0123456789";
 
 struct Harness {
     app: Router,
+    /// The router's state (a clone: shares tokens and watches with it).
+    state: ApiState,
     store: Arc<IncidentStore>,
     notifications: UnboundedReceiver<Notification>,
     metrics: Metrics,
@@ -107,13 +109,14 @@ fn harness_with(api: &str) -> Harness {
     let shutdown = CancellationToken::new();
     let state = ApiState::new(
         store.clone(),
-        &settings(api).api,
+        &settings(api),
         metrics.clone(),
         notify,
         shutdown.clone(),
     );
     Harness {
-        app: router(state),
+        app: router(state.clone()),
+        state,
         store,
         notifications,
         metrics,
@@ -726,6 +729,121 @@ async fn silences_are_added_listed_and_removed() {
     );
 }
 
+#[tokio::test]
+async fn silences_need_a_sane_end_and_a_configured_watch() {
+    // Issue 12: `duration_secs` = 2^64-1 answered 201 with `ends_at`
+    // 1970-01-01 and muted the watch for ever.
+    let h = harness();
+    let future = EventTime(routes::now().0 + 91 * 86_400_000).to_rfc3339();
+    for (body, status, message) in [
+        (
+            r#"{"watch":"acme","reason":"x","duration_secs":18446744073709551615}"#.to_string(),
+            400,
+            "`duration_secs` 18446744073709551615 is over the limit of 7776000 (90 days)",
+        ),
+        (
+            r#"{"watch":"acme","reason":"x","duration_secs":7776001}"#.into(),
+            400,
+            "`duration_secs` 7776001 is over the limit",
+        ),
+        (
+            r#"{"watch":"acme","reason":"x","duration_secs":0}"#.into(),
+            400,
+            "`duration_secs` must be at least 1",
+        ),
+        (
+            r#"{"watch":"acme","reason":"x","starts_at":9223372036854775000,"duration_secs":60}"#
+                .into(),
+            400,
+            "`starts_at` plus `duration_secs` is out of range",
+        ),
+        (
+            r#"{"watch":"acme","reason":"x","starts_at":"2000-01-01T00:00:00Z","duration_secs":60}"#
+                .into(),
+            400,
+            "invalid request: a silence must end in the future",
+        ),
+        (
+            format!(r#"{{"watch":"acme","reason":"x","ends_at":"{future}"}}"#),
+            400,
+            "invalid request: a silence may end at most 90 days from now",
+        ),
+        (
+            r#"{"watch":"acme","reason":"x","ends_at":9223372036854775807}"#.into(),
+            400,
+            "invalid request: a silence may end at most 90 days from now",
+        ),
+        (
+            r#"{"watch":"zephyr","reason":"x","duration_secs":60}"#.into(),
+            422,
+            "no watch `zephyr` is configured",
+        ),
+    ] {
+        let r = call(
+            &h.app,
+            Method::POST,
+            "/api/v1/silences",
+            Some(ALICE),
+            Some(&body),
+        )
+        .await;
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+        assert!(r.error().starts_with(message), "{body}: {}", r.error());
+    }
+    assert!(h.store.silences().is_empty());
+    let ok = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/silences",
+        Some(ALICE),
+        Some(r#"{"watch":"acme","reason":"x","duration_secs":7776000}"#),
+    )
+    .await;
+    assert_eq!(ok.status, 201, "{}", ok.text);
+}
+
+#[tokio::test]
+async fn a_reload_revokes_removed_tokens_and_learns_new_watches() {
+    // Issue 12: a reload ignored token changes, so a leaked token could not
+    // be revoked without a restart.
+    let h = harness();
+    assert_eq!(get(&h.app, "/api/v1/me").await.status, 200);
+    let silence = r#"{"watch":"zephyr","duration_secs":60,"reason":"x"}"#;
+    let post = |token| {
+        call(
+            &h.app,
+            Method::POST,
+            "/api/v1/silences",
+            Some(token),
+            Some(silence),
+        )
+    };
+    assert_eq!(post(ALICE).await.status, 422);
+    let rotated = "alice-rotated-0123456789";
+    h.state.reload(
+        &Settings::from_toml_str(
+            &format!(
+                "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n\
+             [[watches]]\nid = \"zephyr\"\nterms = [\"zephyr\"]\n\
+             [[api.tokens]]\nname = \"alice\"\nrole = \"responder\"\ntoken = \"{rotated}\"\n"
+            ),
+            "test.toml",
+            &[],
+        )
+        .unwrap(),
+    );
+    for old in [ALICE, BOB] {
+        let r = call(&h.app, Method::GET, "/api/v1/me", Some(old), None).await;
+        assert_eq!(
+            (r.status.as_u16(), r.error().as_str()),
+            (401, "unknown token")
+        );
+    }
+    let me = call(&h.app, Method::GET, "/api/v1/me", Some(rotated), None).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(post(rotated).await.status, 201);
+}
+
 /// Reads one server-sent event (name, data), skipping keep-alive comments.
 async fn next_event(body: &mut Body, buf: &mut String) -> Option<(String, String)> {
     loop {
@@ -753,6 +871,35 @@ async fn next_event(body: &mut Body, buf: &mut String) -> Option<(String, String
             buf.push_str(std::str::from_utf8(&bytes).unwrap());
         }
     }
+}
+
+#[tokio::test]
+async fn an_event_stream_ends_when_a_reload_revokes_its_token() {
+    let h = harness();
+    let response = h
+        .app
+        .clone()
+        .oneshot(request(Method::GET, "/api/v1/events", Some(BOB), None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut buf = String::new();
+    assert_eq!(next_event(&mut body, &mut buf).await.unwrap().0, "ready");
+    // Bob's token is gone from the reloaded config; Alice's stays.
+    h.state.reload(&settings(
+        "[[api.tokens]]\nname = \"alice\"\nrole = \"responder\"\ntoken = \"alice-0123456789abcdef\"\n",
+    ));
+    let r = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/comment",
+        Some(ALICE),
+        Some(r#"{"text":"not for bob"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(next_event(&mut body, &mut buf).await, None, "{buf}");
 }
 
 #[tokio::test]

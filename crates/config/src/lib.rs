@@ -31,7 +31,7 @@ mod validate;
 use std::{fmt, path::Path};
 
 pub use crate::{
-    query::{Expr, Query, QueryError},
+    query::{Expr, Query, QueryError, MAX_QUERY_CHARS, MAX_QUERY_DEPTH},
     raw::{
         AlertConfig, AlertmanagerConfig, ApiConfig, ApiTokenConfig, Config, Delivery, DetectConfig,
         EscalationConfig, EscalationLevelConfig, EscalationStepConfig, GradingConfig,

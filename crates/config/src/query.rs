@@ -15,8 +15,19 @@
 //! Chinese terms anywhere.
 //!
 //! Example: `(acme OR 艾克美) AND (recall OR 召回 OR "data breach") NOT "acme hotel"`.
+//!
+//! Limits: a query is at most [`MAX_QUERY_CHARS`] characters long and nests
+//! parentheses and NOTs at most [`MAX_QUERY_DEPTH`] deep, so a hostile or
+//! generated query cannot overflow the stack of the parser (or of the
+//! matcher that walks the tree for every post).
 
 use std::fmt;
+
+/// The longest query accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 16_384;
+
+/// The deepest nesting of parentheses and NOTs accepted.
+pub const MAX_QUERY_DEPTH: usize = 64;
 
 /// A parsed query: a tree over term indices, and the terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +151,8 @@ fn lex(s: &str) -> Result<Vec<(Tok, usize)>, QueryError> {
 struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
+    /// Open parentheses and NOTs around the current position.
+    depth: usize,
     end_col: usize,
     terms: Vec<String>,
     positive: Vec<bool>,
@@ -195,10 +208,24 @@ impl Parser {
         })
     }
 
+    /// Enters one nesting level (a '(' or a NOT at the current token).
+    fn enter(&mut self) -> Result<(), QueryError> {
+        if self.depth >= MAX_QUERY_DEPTH {
+            return self.err(format!(
+                "nested deeper than the limit of {MAX_QUERY_DEPTH} levels of parentheses and NOT"
+            ));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
     fn unary(&mut self, negated: bool) -> Result<Expr, QueryError> {
         if self.peek() == Some(&Tok::Not) {
+            self.enter()?;
             self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.unary(!negated)?)));
+            let e = Expr::Not(Box::new(self.unary(!negated)?));
+            self.depth -= 1;
+            return Ok(e);
         }
         self.primary(negated)
     }
@@ -207,6 +234,7 @@ impl Parser {
         match self.peek().cloned() {
             Some(Tok::LParen) => {
                 let open = self.col();
+                self.enter()?;
                 self.pos += 1;
                 if self.peek() == Some(&Tok::RParen) {
                     return self.err("empty parentheses");
@@ -219,6 +247,7 @@ impl Parser {
                     });
                 }
                 self.pos += 1;
+                self.depth -= 1;
                 Ok(e)
             }
             Some(Tok::Term(t)) => {
@@ -247,8 +276,18 @@ impl Parser {
 }
 
 impl Query {
-    /// Parses a query.
+    /// Parses a query of at most [`MAX_QUERY_CHARS`] characters nested at
+    /// most [`MAX_QUERY_DEPTH`] deep.
     pub fn parse(s: &str) -> Result<Query, QueryError> {
+        let chars = s.chars().count();
+        if chars > MAX_QUERY_CHARS {
+            return Err(QueryError {
+                column: MAX_QUERY_CHARS + 1,
+                message: format!(
+                    "the query is {chars} characters long, over the limit of {MAX_QUERY_CHARS}"
+                ),
+            });
+        }
         let toks = lex(s)?;
         if toks.is_empty() {
             return Err(QueryError {
@@ -259,6 +298,7 @@ impl Query {
         let mut p = Parser {
             toks,
             pos: 0,
+            depth: 0,
             end_col: s.chars().count() + 1,
             terms: Vec::new(),
             positive: Vec::new(),
@@ -405,6 +445,31 @@ mod tests {
             assert_eq!(e.column, *col, "{q}: {e}");
             assert!(e.message.contains(msg), "{q}: {e}");
         }
+    }
+
+    #[test]
+    fn deep_or_long_queries_are_refused_by_name() {
+        let nested = |levels: usize| format!("{}a{}", "(".repeat(levels), ")".repeat(levels));
+        let nots = |levels: usize| format!("x {}a", "NOT ".repeat(levels));
+        for (q, limit) in [
+            (nested(5_000), "limit of 64 levels"),
+            (nots(3_000), "limit of 64 levels"),
+            (nested(65), "limit of 64 levels"),
+            (nested(100_000), "over the limit of 16384"),
+            (
+                format!("a {}", "b ".repeat(10_000)),
+                "over the limit of 16384",
+            ),
+        ] {
+            let e = Query::parse(&q).unwrap_err();
+            assert!(e.message.contains(limit), "{}: {e}", q.len());
+        }
+        // Up to the limits is fine.
+        assert!(Query::parse(&nested(64)).is_ok());
+        assert!(Query::parse(&format!("a {}", "NOT b ".repeat(63))).is_ok());
+        let long = format!("a{}", " OR a".repeat((MAX_QUERY_CHARS - 1) / 5));
+        assert!(long.chars().count() <= MAX_QUERY_CHARS);
+        assert!(Query::parse(&long).is_ok());
     }
 
     #[test]

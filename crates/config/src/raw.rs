@@ -426,7 +426,8 @@ pub struct WatchConfig {
     #[serde(default)]
     pub exclude: Vec<String>,
     /// A query instead of `terms`/`exclude`: terms, "phrases", AND, OR,
-    /// NOT and parentheses (see `Query`).
+    /// NOT and parentheses (see `Query`); at most 16,384 characters, nested
+    /// at most 64 deep.
     #[serde(default)]
     pub query: Option<String>,
     /// Per-watch grading overrides (each key optional).

@@ -697,7 +697,10 @@ pub(crate) fn load_layers(
             Some(q) => match Query::parse(q) {
                 Ok(q) => q,
                 Err(e) => {
-                    c.push(format!("{key}.query"), format!("{e}: {q}"));
+                    // Quote the query, but not a huge one in full.
+                    let shown: String = q.chars().take(200).collect();
+                    let more = if shown.len() < q.len() { "..." } else { "" };
+                    c.push(format!("{key}.query"), format!("{e}: {shown}{more}"));
                     continue;
                 }
             },
@@ -1515,6 +1518,19 @@ url = "https://user:AMPASS@am.example"
         assert_eq!(err.problems()[0].key, "watches[0].query");
         assert!(err.problems()[0].message.contains("column"), "{err}");
         assert_eq!(err.problems()[1].key, "watches[1].query");
+    }
+
+    #[test]
+    fn deeply_nested_queries_fail_the_check_by_name() {
+        for levels in [5_000, 100_000] {
+            let q = format!("{}a{}", "(".repeat(levels), ")".repeat(levels));
+            let text = format!("[[watches]]\nid = \"q\"\nquery = '{q}'\n");
+            let err = Settings::from_toml_str(&text, "f.toml", &[]).unwrap_err();
+            let p = &err.problems()[0];
+            assert_eq!(p.key, "watches[0].query");
+            assert!(p.message.contains("the limit of"), "{}", p.message);
+            assert!(p.message.len() < 500, "the query is quoted in full");
+        }
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub use crate::{
     policy::{EscalationPolicy, LevelPolicy, Step},
     report::{LevelSpan, ReviewReport},
     store::{IncidentStore, STORE_FILE},
-    tracker::{IncidentTracker, DEFAULT_RETENTION},
+    tracker::{IncidentTracker, DEFAULT_RETENTION, MAX_SILENCE},
 };
 
 #[cfg(test)]

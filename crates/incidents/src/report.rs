@@ -90,9 +90,47 @@ fn human(secs: f64) -> String {
     }
 }
 
-/// Escapes a table cell.
+/// Escapes untrusted text (names, comments, post ids) for Markdown inline
+/// text and table cells: characters that would start HTML, a link, a code
+/// span, emphasis or a new cell are backslash-escaped (CommonMark lets any
+/// ASCII punctuation be escaped), line breaks become spaces and other
+/// control characters are dropped, so raw HTML from a comment stays text.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '&' | '|' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Untrusted text as a Markdown code span: the fence is longer than any run
+/// of backticks inside, so the text cannot close it early; table pipes are
+/// escaped (GFM splits cells on them even in code spans).
+fn code(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut longest = 0;
+    let mut run = 0;
+    for c in clean.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let clean = clean.replace('|', "\\|");
+    if longest == 0 {
+        return format!("`{clean}`");
+    }
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {clean} {fence}")
 }
 
 impl ReviewReport {
@@ -167,7 +205,7 @@ impl ReviewReport {
         };
         let dur = |d: Option<f64>| d.map(human).unwrap_or_else(|| "—".into());
         let kinds: Vec<&str> = self.crisis_kinds.iter().map(|k| k.as_str()).collect();
-        let _ = writeln!(md, "# Incident review: {}\n", self.id);
+        let _ = writeln!(md, "# Incident review: {}\n", cell(&self.id));
         let _ = writeln!(md, "| | |\n|---|---|");
         let _ = writeln!(md, "| Watch | {} |", cell(self.watch.as_str()));
         let _ = writeln!(md, "| Highest level | {} |", self.level);
@@ -262,7 +300,7 @@ impl ReviewReport {
         if self.top_terms.is_empty() {
             let _ = writeln!(md, "—");
         } else {
-            let terms: Vec<String> = self.top_terms.iter().map(|t| format!("`{t}`")).collect();
+            let terms: Vec<String> = self.top_terms.iter().map(|t| code(t)).collect();
             let _ = writeln!(md, "{}", terms.join(", "));
         }
         let _ = writeln!(md, "\n## Sample posts\n");
@@ -270,7 +308,7 @@ impl ReviewReport {
             let _ = writeln!(md, "—");
         } else {
             for p in &self.sample_post_ids {
-                let _ = writeln!(md, "- `{p}`");
+                let _ = writeln!(md, "- {}", code(p.as_str()));
             }
         }
 
@@ -281,28 +319,42 @@ impl ReviewReport {
                     alert_id,
                     transition,
                     level,
-                } => format!("alert `{alert_id}`: {} at {level}", transition.as_str()),
+                } => format!(
+                    "alert {}: {} at {level}",
+                    code(alert_id.as_str()),
+                    transition.as_str()
+                ),
                 EventKind::LevelChange { from, to } => format!("level {from} → {to}"),
                 EventKind::Ack => "acknowledged".into(),
-                EventKind::Unack { reason } => format!("acknowledgement withdrawn ({reason})"),
-                EventKind::Assign { assignee } => format!("assigned to {assignee}"),
-                EventKind::Comment { text } => format!("comment: {text}"),
+                EventKind::Unack { reason } => {
+                    format!("acknowledgement withdrawn ({})", cell(reason))
+                }
+                EventKind::Assign { assignee } => format!("assigned to {}", cell(assignee)),
+                EventKind::Comment { text } => format!("comment: {}", cell(text)),
                 EventKind::Resolve => "resolved".into(),
                 EventKind::Reopen => "reopened".into(),
                 EventKind::Suppressed {
                     silence_id,
                     alert_id,
-                } => format!("alert `{alert_id}` silenced by {silence_id}"),
+                } => format!(
+                    "alert {} silenced by {}",
+                    code(alert_id.as_str()),
+                    cell(silence_id)
+                ),
                 EventKind::Notified {
                     sinks,
                     step,
                     reason,
-                } => match step {
-                    Some(s) => format!("notified {} ({reason}, step {s})", sinks.join(", ")),
-                    None => format!("notified {} ({reason})", sinks.join(", ")),
-                },
+                } => {
+                    let sinks: Vec<String> = sinks.iter().map(|s| cell(s)).collect();
+                    match step {
+                        Some(s) => format!("notified {} ({reason}, step {s})", sinks.join(", ")),
+                        None => format!("notified {} ({reason})", sinks.join(", ")),
+                    }
+                }
             };
-            let _ = writeln!(md, "| {} | {} | {} |", e.at, cell(&e.actor), cell(&what));
+            // Every untrusted piece of `what` is escaped above.
+            let _ = writeln!(md, "| {} | {} | {} |", e.at, cell(&e.actor), what);
         }
         md
     }

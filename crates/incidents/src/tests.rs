@@ -408,6 +408,40 @@ fn silences_record_and_count_but_do_not_notify() {
         ),
         Err(Error::Invalid(_))
     ));
+    // Ends must be in the future and at most 90 days away (issue 12).
+    let day = 86_400;
+    for (starts, ends, now, want) in [
+        (0, 50, 50, "must end in the future"),
+        (0, 50, 100, "must end in the future"),
+        (100, 90 * day + 101, 100, "at most 90 days from now"),
+        (0, i64::MAX / 1000, 0, "ms since the epoch"),
+    ] {
+        let e = tr
+            .add_silence(
+                NewSilence {
+                    watch: WatchId::from("w"),
+                    level: None,
+                    starts_at: t(starts),
+                    ends_at: t(ends),
+                    reason: "x".into(),
+                },
+                "c",
+                t(now),
+            )
+            .unwrap_err();
+        assert!(
+            e.to_string().contains(want),
+            "{starts}..{ends} at {now}: {e}"
+        );
+    }
+    let longest = NewSilence {
+        watch: WatchId::from("w"),
+        level: None,
+        starts_at: t(100),
+        ends_at: t(90 * day + 100),
+        reason: "x".into(),
+    };
+    assert!(tr.add_silence(longest, "c", t(100)).is_ok());
     assert!(tr.remove_silence("sil-1").is_ok());
     assert!(matches!(
         tr.remove_silence("sil-1"),
@@ -767,6 +801,57 @@ fn review_report_has_levels_times_and_markdown() {
     ] {
         assert!(md.contains(want), "missing {want:?} in\n{md}");
     }
+}
+
+#[test]
+fn markdown_review_keeps_no_raw_html_from_untrusted_text() {
+    // Issue 12: the export kept raw HTML from comments and post ids.
+    let mut tr = tracker();
+    tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(0));
+    let hostile = "<script>alert(1)</script> <img src=x onerror=alert(2)>\n\
+                   | forged | row |\r\n[click](javascript:alert(3)) \u{1b}[31mred";
+    tr.act(
+        "w-1",
+        Action::Comment {
+            text: hostile.into(),
+        },
+        "alice",
+        t(10),
+    )
+    .unwrap();
+    tr.act(
+        "w-1",
+        Action::Assign {
+            assignee: "<b onmouseover=x>eve</b>".into(),
+        },
+        "alice",
+        t(20),
+    )
+    .unwrap();
+    let mut r = tr.export("w-1").unwrap();
+    r.sample_post_ids = vec![PostId::from("p`<img src=x>`|1"), PostId::from("p2")];
+    let md = r.to_markdown();
+    // Outside code spans, every `<` and `](` is escaped.
+    for line in md.lines().filter(|l| !l.starts_with("- `")) {
+        for bad in ["<", "]("] {
+            for (at, _) in line.match_indices(bad) {
+                assert!(line[..at].ends_with('\\'), "raw {bad:?} in {line:?}");
+            }
+        }
+    }
+    assert!(!md.contains(['\u{1b}', '\r']), "{md:?}");
+    for want in [
+        "comment: \\<script\\>alert(1)\\</script\\> \\<img src=x onerror=alert(2)\\> \\| forged \\| row \\|  \\[click\\](javascript:alert(3)) \\[31mred |",
+        "| Assignee | \\<b onmouseover=x\\>eve\\</b\\> |",
+        "assigned to \\<b onmouseover=x\\>eve\\</b\\> |",
+        "- `` p`<img src=x>`\\|1 ``\n",
+        "- `p2`\n",
+    ] {
+        assert!(md.contains(want), "missing {want:?} in\n{md}");
+    }
+    // Each timeline event is one table row.
+    let rows = md.lines().filter(|l| l.contains("comment:")).count();
+    assert_eq!(rows, 1, "{md}");
 }
 
 #[test]

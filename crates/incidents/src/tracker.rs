@@ -23,6 +23,11 @@ use crate::{
 /// silences: 90 days.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 86_400);
 
+/// The longest a silence may reach into the future: its end is at most 90
+/// days after the time it is added (a mistyped duration must not mute a
+/// watch for ever).
+pub const MAX_SILENCE: Duration = Duration::from_secs(90 * 86_400);
+
 /// Keys changed since the last [`IncidentTracker::take_dirty`]: the store
 /// writes (or deletes) exactly these.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -67,6 +72,16 @@ pub struct IncidentTracker {
     silences: BTreeMap<String, Silence>,
     next_silence: u64,
     dirty: Dirty,
+}
+
+/// A time for a message: RFC 3339 for years 1 to 9999, else milliseconds
+/// (RFC 3339 would show an out-of-range time as the epoch).
+fn show(t: EventTime) -> String {
+    if (-62_135_596_800_000..=253_402_300_799_999).contains(&t.0) {
+        t.to_rfc3339()
+    } else {
+        format!("{} ms since the epoch", t.0)
+    }
 }
 
 fn plus(t: EventTime, d: Duration) -> EventTime {
@@ -352,7 +367,8 @@ impl IncidentTracker {
     }
 
     /// Mutes `s.watch` (at `s.level`, or every level) from `s.starts_at` to
-    /// `s.ends_at`.
+    /// `s.ends_at`, which must be after `now` and at most [`MAX_SILENCE`]
+    /// after it.
     pub fn add_silence(
         &mut self,
         s: NewSilence,
@@ -364,6 +380,21 @@ impl IncidentTracker {
         check_text("watch", s.watch.as_str())?;
         if s.ends_at <= s.starts_at {
             return Err(Error::Invalid("a silence must end after it starts".into()));
+        }
+        if s.ends_at <= now {
+            return Err(Error::Invalid(format!(
+                "a silence must end in the future: ends_at {} is not after now ({now})",
+                show(s.ends_at)
+            )));
+        }
+        let max_ms = MAX_SILENCE.as_millis() as i64;
+        if s.ends_at.0 > now.0.saturating_add(max_ms) {
+            return Err(Error::Invalid(format!(
+                "a silence may end at most {} days from now: ends_at {} is later than {}",
+                MAX_SILENCE.as_secs() / 86_400,
+                show(s.ends_at),
+                show(EventTime(now.0.saturating_add(max_ms)))
+            )));
         }
         let silence = Silence {
             id: format!("sil-{}", self.next_silence),

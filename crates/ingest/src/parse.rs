@@ -23,7 +23,9 @@ pub enum RejectReason {
     InvalidJson,
     /// A required field (id, text, time) is missing or of the wrong type.
     MissingField,
-    /// The time field does not parse.
+    /// The time field does not parse, or is outside the sane range (before
+    /// [`MIN_PUBLISHED_AT`] or more than [`MAX_AHEAD_MS`] after the ingest
+    /// time).
     BadTime,
     /// The same (source, id) was seen recently.
     Duplicate,
@@ -54,6 +56,15 @@ impl RejectReason {
         }
     }
 }
+
+/// The earliest `published_at` accepted: 1990-01-01T00:00:00Z. Older times
+/// are bad data (a zero, a seconds value read as milliseconds), and extreme
+/// ones stall event-time windows.
+pub const MIN_PUBLISHED_AT: EventTime = EventTime(631_152_000_000);
+
+/// How far after the ingest time a `published_at` may be: one day (clock
+/// skew and time zones, not more).
+pub const MAX_AHEAD_MS: i64 = 86_400_000;
 
 /// A rejected line: reason plus a human-readable detail.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,7 +168,9 @@ impl Ingestor {
         self.max_post_bytes
     }
 
-    /// Parses one line (without its newline). `now` is the ingest time.
+    /// Parses one line (without its newline). `now` is the ingest time
+    /// (processing time): a post dated more than [`MAX_AHEAD_MS`] after it
+    /// is rejected as `bad_time`.
     pub fn parse_line(&mut self, line: &[u8], now: EventTime) -> Result<Post, Reject> {
         let post = self.parse_only(line, now)?;
         if self.capacity > 0 {
@@ -189,6 +202,9 @@ impl Ingestor {
         }
         let text =
             std::str::from_utf8(line).map_err(|e| reject(RejectReason::NotUtf8, e.to_string()))?;
+        // A byte-order mark (files saved by some Windows editors) is not
+        // part of the JSON.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(reject(RejectReason::Empty, "blank line"));
@@ -242,6 +258,15 @@ impl Ingestor {
                 }
             }
         };
+        if published_at < MIN_PUBLISHED_AT || published_at.0 > now.0.saturating_add(MAX_AHEAD_MS) {
+            return Err(reject(
+                RejectReason::BadTime,
+                format!(
+                    "published_at {} ms is outside the accepted range, from 1990-01-01 to one day after the ingest time {now}",
+                    published_at.0
+                ),
+            ));
+        }
         let source = if is_tweet {
             self.default_source.clone()
         } else {
@@ -288,7 +313,8 @@ mod tests {
         Ingestor::new(&s.config.ingest)
     }
 
-    const NOW: EventTime = EventTime(1_700_000_000_000);
+    /// 2026-12-01T00:00:00Z.
+    const NOW: EventTime = EventTime(1_796_083_200_000);
 
     #[test]
     fn vigil_shape() {
@@ -314,6 +340,22 @@ mod tests {
         assert_eq!(p.id.as_str(), "7");
         assert_eq!(p.source, "x");
         assert_eq!(p.published_at, EventTime(1_700_000_000_000));
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_accepted() {
+        let mut i = ingestor();
+        let p = i
+            .parse_line(
+                b"\xef\xbb\xbf{\"id\":\"bom\",\"text\":\"t\",\"published_at\":1700000000000}",
+                NOW,
+            )
+            .unwrap();
+        assert_eq!(p.id.as_str(), "bom");
+        assert_eq!(
+            i.parse_line(b"\xef\xbb\xbf", NOW).unwrap_err().reason,
+            RejectReason::Empty
+        );
     }
 
     #[test]
@@ -393,9 +435,46 @@ mod tests {
     }
 
     #[test]
+    fn times_outside_the_sane_range_are_bad_time() {
+        let mut i = ingestor();
+        let line = |t: &str| {
+            let id = t.replace('"', "");
+            format!("{{\"id\":\"{id}\",\"text\":\"t\",\"published_at\":{t}}}")
+        };
+        let day = 86_400_000;
+        for t in [
+            i64::MIN.to_string(),
+            "-1".into(),
+            "0".into(),
+            "1".into(),
+            (MIN_PUBLISHED_AT.0 - 1).to_string(),
+            (NOW.0 + day + 1).to_string(),
+            i64::MAX.to_string(),
+            "\"1989-12-31T23:59:59Z\"".into(),
+            "\"2026-12-02T00:00:00.001Z\"".into(),
+            "\"9999-12-31T23:59:59Z\"".into(),
+        ] {
+            let got = i.parse_line(line(&t).as_bytes(), NOW).unwrap_err();
+            assert_eq!(got.reason, RejectReason::BadTime, "{t}: {}", got.detail);
+            assert!(got.detail.contains("1990-01-01"), "{}", got.detail);
+        }
+        let tweet = br#"{"created_at":"Sun Dec 31 23:59:59 +0000 1989","id_str":"t","text":"t"}"#;
+        assert_eq!(
+            i.parse_line(tweet, NOW).unwrap_err().reason,
+            RejectReason::BadTime
+        );
+        // The bounds themselves are accepted.
+        for t in [MIN_PUBLISHED_AT.0, NOW.0, NOW.0 + day] {
+            let p = i.parse_line(line(&t.to_string()).as_bytes(), NOW).unwrap();
+            assert_eq!(p.published_at, EventTime(t));
+        }
+    }
+
+    #[test]
     fn duplicates_are_dropped_within_capacity() {
         let mut i = ingestor();
-        let l = |id: &str| format!("{{\"id\":\"{id}\",\"text\":\"t\",\"published_at\":1}}");
+        let l =
+            |id: &str| format!("{{\"id\":\"{id}\",\"text\":\"t\",\"published_at\":1700000000000}}");
         assert!(i.parse_line(l("a").as_bytes(), NOW).is_ok());
         assert_eq!(
             i.parse_line(l("a").as_bytes(), NOW).unwrap_err().reason,

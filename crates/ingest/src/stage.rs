@@ -242,8 +242,9 @@ mod tests {
     use super::*;
     use vigil_transport::{memory_stream, Consumer};
 
+    /// 2026-12-01T00:00:00Z.
     fn wall() -> EventTime {
-        EventTime(0)
+        EventTime(1_796_083_200_000)
     }
 
     #[tokio::test]
@@ -259,7 +260,7 @@ mod tests {
             "z".repeat(5000)
         );
         let input = format!(
-            "{{\"id\":\"1\",\"text\":\"a\",\"published_at\":1}}\r\nnope\n\n{long}\n{{\"id\":\"1\",\"text\":\"a\",\"published_at\":1}}\n{{\"id\":\"2\",\"text\":\"b\",\"published_at\":2}}"
+            "{{\"id\":\"1\",\"text\":\"a\",\"published_at\":1700000000000}}\r\nnope\n\n{long}\n{{\"id\":\"1\",\"text\":\"a\",\"published_at\":1700000000000}}\n{{\"id\":\"old\",\"text\":\"a\",\"published_at\":-9223372036854775807}}\n{{\"id\":\"ahead\",\"text\":\"a\",\"published_at\":\"2026-12-03T00:00:00Z\"}}\n{{\"id\":\"2\",\"text\":\"b\",\"published_at\":1700000000001}}"
         );
         let (tx, mut rx) = memory_stream::<Post>(16);
         let metrics = Metrics::new();
@@ -275,8 +276,10 @@ mod tests {
             dead_letters: vigil_transport::NoDeadLetters,
         };
         let stats = replay.run(CancellationToken::new()).await.unwrap();
-        assert_eq!(stats.lines, 6);
+        assert_eq!(stats.lines, 8);
         assert_eq!(stats.accepted, 2);
+        assert_eq!(stats.rejected.get("bad_time"), Some(&2));
+        assert_eq!(stats.accepted + stats.rejected_total(), stats.lines);
         assert_eq!(stats.rejected.get("invalid_json"), Some(&1));
         assert_eq!(stats.rejected.get("empty"), Some(&1));
         assert_eq!(stats.rejected.get("too_large"), Some(&1));
@@ -293,6 +296,12 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains(r#"vigil_ingest_received_posts_total{source="file"} 6"#));
+        assert!(
+            text.contains(
+                r#"vigil_ingest_discarded_posts_total{reason="bad_time",source="file"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r#"vigil_ingest_received_posts_total{source="file"} 8"#));
     }
 }

@@ -65,3 +65,37 @@ impl fmt::Display for Summary {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use vigil_detect::Observation;
+    use vigil_ingest::RejectReason;
+
+    /// Every discard reason a stage can count is in docs/METRICS.md (issue
+    /// 12: `future` was missing).
+    #[test]
+    fn metrics_doc_lists_every_discard_reason() {
+        let doc = include_str!("../../../docs/METRICS.md");
+        let row = |metric: &str| {
+            doc.lines()
+                .find(|l| l.starts_with(&format!("| `{metric}`")))
+                .unwrap_or_else(|| panic!("no row for {metric}"))
+                .to_string()
+        };
+        let ingest = row("vigil_ingest_discarded_posts_total");
+        for r in RejectReason::ALL {
+            let r = format!("`{}`", r.as_str());
+            assert!(ingest.contains(&r), "ingest reason {r} missing: {ingest}");
+        }
+        let detect = row("vigil_detect_discarded_posts_total");
+        for o in [
+            Observation::Late,
+            Observation::Future,
+            Observation::UnknownWatch,
+            Observation::Duplicate,
+        ] {
+            let r = format!("`{}`", o.reason().expect("a drop"));
+            assert!(detect.contains(&r), "detect reason {r} missing: {detect}");
+        }
+    }
+}
