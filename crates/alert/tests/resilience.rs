@@ -530,3 +530,74 @@ async fn issue_12_disk_full_and_a_hanging_receiver_during_one_run() {
     assert_eq!(pending.len(), 5);
     assert!(pending.iter().all(|n| n.sinks == ["hook"]), "{pending:?}");
 }
+
+/// Item 4: a sink's queue is bounded. With room for one notification and
+/// the webhook hanging on another, a third finds the queue full: it counts
+/// as failed for that sink only, stays in the outbox for it, and stdout
+/// still gets all three.
+#[tokio::test]
+async fn issue_12_a_full_sink_queue_keeps_the_notification_in_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(vigil_incidents::STORE_FILE);
+    let out = dir.path().join("stdout.jsonl");
+    let store = Arc::new(IncidentStore::open(&path, policy()).unwrap());
+    let metrics = Metrics::new();
+    let options = DispatchOptions {
+        queue_capacity: 1,
+        shutdown_timeout: Duration::from_millis(200),
+        ..DispatchOptions::default()
+    };
+    let sinks = vec![stdout_file(&out).await, hook(&hanging_receiver().await)];
+    let stage = AlertStage {
+        dispatcher: Dispatcher::spawn_with(
+            sinks,
+            metrics.clone(),
+            store.clone(),
+            options,
+            vigil_pipeline_clock,
+        ),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        readiness: Readiness::default(),
+        now: vigil_pipeline_clock,
+    };
+    let mut run = Running::start(stage);
+    run.spike("w1").await;
+    // Let the hook's task take w1 (and hang on it), so w2 waits in the queue.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    run.spike("w2").await;
+    run.spike("w3").await;
+    wait_lines(&out, 3, Duration::from_secs(1)).await;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while store
+        .pending_notifications()
+        .unwrap()
+        .iter()
+        .all(|n| n.attempts == 0)
+    {
+        assert!(Instant::now() < deadline, "w3 kept after failing");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        metrics.alert_failed_alerts.with_label_values(&["hook"]).get(),
+        1
+    );
+    assert_eq!(
+        metrics
+            .alert_failed_alerts
+            .with_label_values(&["stdout"])
+            .get(),
+        0
+    );
+    let failed: Vec<_> = store
+        .pending_notifications()
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.attempts > 0)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].incident, "w3-1");
+    assert_eq!(failed[0].sinks, ["hook"]);
+    let totals = run.finish().await;
+    assert_eq!(totals.undelivered.get("hook"), Some(&2), "w1 in flight, w2 queued");
+}

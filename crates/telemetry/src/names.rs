@@ -31,7 +31,8 @@ pub const DETECT_SPIKES_TOTAL: &str = "vigil_detect_spikes_total";
 pub const DETECT_CHECKPOINT_BYTES: &str = "vigil_detect_checkpoint_bytes";
 /// Alerts delivered by a sink (counter; labels: sink, severity).
 pub const ALERT_SENT_ALERTS_TOTAL: &str = "vigil_alert_sent_alerts_total";
-/// Alerts a sink failed to deliver after its retries (counter; labels: sink).
+/// Alerts a sink failed to deliver after its retries, or that found its
+/// queue full (counter; labels: sink).
 pub const ALERT_FAILED_ALERTS_TOTAL: &str = "vigil_alert_failed_alerts_total";
 /// Alerts not sent (counter; labels: reason: duplicate, ongoing).
 pub const ALERT_SUPPRESSED_ALERTS_TOTAL: &str = "vigil_alert_suppressed_alerts_total";
