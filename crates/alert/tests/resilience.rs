@@ -579,7 +579,10 @@ async fn issue_12_a_full_sink_queue_keeps_the_notification_in_the_outbox() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(
-        metrics.alert_failed_alerts.with_label_values(&["hook"]).get(),
+        metrics
+            .alert_failed_alerts
+            .with_label_values(&["hook"])
+            .get(),
         1
     );
     assert_eq!(
@@ -599,5 +602,9 @@ async fn issue_12_a_full_sink_queue_keeps_the_notification_in_the_outbox() {
     assert_eq!(failed[0].incident, "w3-1");
     assert_eq!(failed[0].sinks, ["hook"]);
     let totals = run.finish().await;
-    assert_eq!(totals.undelivered.get("hook"), Some(&2), "w1 in flight, w2 queued");
+    assert_eq!(
+        totals.undelivered.get("hook"),
+        Some(&2),
+        "w1 in flight, w2 queued"
+    );
 }
