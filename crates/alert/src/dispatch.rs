@@ -43,7 +43,7 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 use vigil_config::AlertConfig;
 use vigil_incidents::{IncidentStore, Notification};
-use vigil_telemetry::Metrics;
+use vigil_telemetry::{LogLimiter, Metrics};
 use vigil_types::EventTime;
 
 use crate::{sink::backoff, Sink};
@@ -133,7 +133,14 @@ struct Rounds {
     state: Mutex<RoundState>,
     /// Deliveries that failed (after retries, or for a full queue).
     failed: AtomicU64,
+    /// Rate limit of the WARNs repeated per notification while a sink is
+    /// down (each failure is counted in metrics regardless).
+    limiter: LogLimiter,
 }
+
+/// Least interval between two WARNs of the same kind about kept
+/// notifications.
+const REPEATED_WARN_INTERVAL: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 struct RoundState {
@@ -189,6 +196,7 @@ impl Dispatcher {
             options,
             state: Mutex::new(RoundState::default()),
             failed: AtomicU64::new(0),
+            limiter: LogLimiter::new(REPEATED_WARN_INTERVAL),
         });
         let queues = sinks
             .into_iter()
@@ -266,7 +274,9 @@ impl Dispatcher {
                     mpsc::error::TrySendError::Full(_) => "its queue is full",
                     mpsc::error::TrySendError::Closed(_) => "its task has ended",
                 };
-                warn!(sink = %q.name, incident = %n.incident, alert_id = %n.alert.alert_id, "Sink cannot take the notification now ({why}); it stays in the outbox for a retry.");
+                if let Some(suppressed) = self.rounds.limiter.check("sink_queue_full") {
+                    warn!(sink = %q.name, incident = %n.incident, alert_id = %n.alert.alert_id, suppressed, "Sink cannot take the notification now ({why}); it stays in the outbox for a retry.");
+                }
                 self.rounds.count_failure(&q.name);
                 self.finish_later(round, q.name.clone(), false);
             }
@@ -467,14 +477,19 @@ impl Rounds {
         let store = self.store.clone();
         let kept = n.clone();
         match tokio::task::spawn_blocking(move || store.notification_failed(&kept)).await {
-            Ok(Ok(_)) => warn!(
-                sinks = ?n.sinks,
-                incident = %n.incident,
-                alert_id = %n.alert.alert_id,
-                attempts = n.attempts,
-                retry_secs = retry.as_secs(),
-                "Notification kept in the outbox for the sinks that failed; it will be sent again."
-            ),
+            Ok(Ok(_)) => {
+                if let Some(suppressed) = self.limiter.check("notification_kept") {
+                    warn!(
+                        sinks = ?n.sinks,
+                        incident = %n.incident,
+                        alert_id = %n.alert.alert_id,
+                        attempts = n.attempts,
+                        retry_secs = retry.as_secs(),
+                        suppressed,
+                        "Notification kept in the outbox for the sinks that failed; it will be sent again."
+                    )
+                }
+            }
             Ok(Err(e)) => error!(
                 sinks = ?n.sinks,
                 alert_id = %n.alert.alert_id,
