@@ -258,6 +258,17 @@ where
         input.ack(&positions).await?;
     }
     alerts_out.flush().await?;
+    if stage.store.is_degraded() {
+        let store = stage.store.clone();
+        match tokio::task::spawn_blocking(move || store.flush_held()).await? {
+            Ok(()) => stage.note_store(None),
+            Err(e) => error!(
+                path = %stage.store.path().display(),
+                error = %e,
+                "Stopping in degraded mode: incident changes since the store last wrote are lost (their alerts were delivered)."
+            ),
+        }
+    }
     totals.undelivered = stage.dispatcher.drain().await;
     totals.failed = stage.dispatcher.failed() - failed_before;
     info!(alerts = totals.total(), "Alert finished.");

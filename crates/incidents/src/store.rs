@@ -511,6 +511,12 @@ impl IncidentStore {
         g.stale = self.reload(g).is_err();
     }
 
+    /// Writes what degraded mode holds in memory, if anything (at
+    /// shutdown: held changes not written by then are lost).
+    pub fn flush_held(&self) -> Result<(), Error> {
+        self.apply(|_| Ok(Vec::<Notification>::new())).map(drop)
+    }
+
     /// Whether the store is in degraded mode: its last write failed, or
     /// automatic changes are held in memory, not yet written (see
     /// *Degraded mode*).

@@ -1037,6 +1037,7 @@ fn a_full_disk_holds_spikes_in_memory_and_the_store_recovers() {
     // Still failing: the timer's probe fails too.
     assert!(store.tick_or_hold(t(131)).1.is_some());
 
+    assert!(store.flush_held().is_err());
     full.store(false, Ordering::Release);
     let (_, err) = store.tick_or_hold(t(140));
     assert!(err.is_none(), "{err:?}");
