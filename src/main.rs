@@ -526,8 +526,15 @@ impl Process {
             let store = std::sync::Arc::new(store);
             let stage = AlertStage {
                 store: store.clone(),
-                dispatcher: vigil_alert::Dispatcher::spawn(sinks, metrics.clone(), store),
+                dispatcher: vigil_alert::Dispatcher::spawn_with(
+                    sinks,
+                    metrics.clone(),
+                    store,
+                    vigil_alert::DispatchOptions::from_config(&settings.config.alert),
+                    vigil_pipeline::wall_clock,
+                ),
                 metrics: metrics.clone(),
+                readiness: ready.clone(),
                 now: vigil_pipeline::wall_clock,
             };
             stage.spawn_timers(admin_cancel.clone());
@@ -622,7 +629,24 @@ async fn run_embedded(
     let _ = admin.task.await;
     let summary = summary?;
     eprintln!("{summary}");
+    print_undelivered(&summary.alert);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says what the sinks had not delivered when the shutdown timeout ran out
+/// (kept in the outbox; sent at the next start).
+fn print_undelivered(totals: &vigil_alert::AlertTotals) {
+    if !totals.undelivered.is_empty() {
+        let left: Vec<String> = totals
+            .undelivered
+            .iter()
+            .map(|(sink, n)| format!("{sink}={n}"))
+            .collect();
+        eprintln!(
+            "undelivered at shutdown: {} (kept in the outbox, sent at the next start)",
+            left.join(" ")
+        );
+    }
 }
 
 fn spawn_signal_handler(cancel: CancellationToken) {
@@ -798,6 +822,7 @@ async fn run_kafka(
         }),
         Stage::Alert => run.alert(alert(), |_| {}).await.map(|t| {
             eprintln!("alert summary: alerts={}", t.total());
+            print_undelivered(&t);
         }),
         Stage::All => {
             let (a, b, c, d) = tokio::join!(

@@ -501,3 +501,130 @@ fn post_admin_reload_needs_a_responder_and_reloads_like_sighup() {
     drop(child.stdin.take());
     assert!(child.wait().unwrap().success());
 }
+
+/// A webhook receiver on 127.0.0.1 that answers 200 to every request and
+/// counts them (one request per connection). Returns its port and count.
+fn counting_receiver() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Headers, then Content-Length bytes of body.
+            let complete = |buf: &[u8]| {
+                let text = String::from_utf8_lossy(buf);
+                let end = text.find("\r\n\r\n")?;
+                let len = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                (buf.len() >= end + 4 + len).then_some(())
+            };
+            while complete(&buf).is_none() {
+                match conn.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            if complete(&buf).is_some() {
+                c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+            }
+        }
+    });
+    (port, count)
+}
+
+/// `config/example.toml` with `sinks` (TOML) as its `[alert]` section.
+fn config_with_sinks(dir: &std::path::Path, name: &str, alert: &str) -> std::path::PathBuf {
+    let example = read(&root().join("config/example.toml"));
+    let at = example.find("[[watches]]").unwrap();
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!("{}{alert}\n{}", &example[..at], &example[at..]),
+    )
+    .unwrap();
+    path
+}
+
+/// Issue 12, item 4, through the binary: a webhook receiver that accepts
+/// and never answers holds neither stdout (every alert printed at once) nor
+/// shutdown (`alert.shutdown_timeout_secs`, what was left is named); after a
+/// restart with the receiver back, the outbox delivers those alerts to the
+/// webhook only.
+#[test]
+fn issue_12_a_hanging_webhook_holds_neither_stdout_nor_shutdown_and_the_outbox_resends() {
+    let dir = temp_dir("issue-12-outbox");
+    let data = dir.join("data");
+    // Accepts and holds every connection, never answers.
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hang_port = hang.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = hang.incoming().collect();
+        drop(held);
+    });
+    let sinks = |port: u16| {
+        format!(
+            "[alert]\nshutdown_timeout_secs = 1\n[[alert.sinks]]\ntype = \"stdout\"\n\
+             [[alert.sinks]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+             timeout_ms = 60000\nmax_retries = 0\n"
+        )
+    };
+    let config = config_with_sinks(&dir, "hang.toml", &sinks(hang_port));
+    let started = std::time::Instant::now();
+    let out = vigil()
+        .env("VIGIL__INCIDENTS__DATA_DIR", &data)
+        .args(["run", "--config", config.to_str().unwrap()])
+        .args(["--input", "examples/posts.jsonl"])
+        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 6);
+    assert!(took < Duration::from_secs(20), "took {took:?}: {stderr}");
+    assert!(
+        stderr.contains("undelivered at shutdown: webhook=6"),
+        "{stderr}"
+    );
+
+    let (port, received) = counting_receiver();
+    let config = config_with_sinks(&dir, "back.toml", &sinks(port));
+    let empty = dir.join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let out = vigil()
+        .env("VIGIL__INCIDENTS__DATA_DIR", &data)
+        .args(["run", "--config", config.to_str().unwrap()])
+        .args(["--input", empty.to_str().unwrap()])
+        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        0,
+        "stdout had them already"
+    );
+    assert_eq!(
+        received.load(std::sync::atomic::Ordering::SeqCst),
+        6,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("undelivered at shutdown"), "{stderr}");
+}

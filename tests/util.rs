@@ -37,6 +37,7 @@ pub fn alert_stage(name: &str) -> vigil_alert::AlertStage {
         store: store.clone(),
         dispatcher: vigil_alert::Dispatcher::spawn(Vec::new(), metrics.clone(), store),
         metrics,
+        readiness: vigil_telemetry::Readiness::default(),
         now: vigil_pipeline::wall_clock,
     }
 }

@@ -3,7 +3,9 @@
 //! [`Alert`](vigil_types::Alert)s with stable ids, drops duplicates (a replay
 //! or an at-least-once redelivery gives the same id) and applies the
 //! escalation policy; the [`Dispatcher`] delivers the resulting
-//! notifications to [`Sink`]s, each with a unique name: JSON lines on stdout, a generic HTTP
+//! notifications to [`Sink`]s, each with its own task and bounded queue (a
+//! hanging receiver delays only itself) and a durable outbox for what
+//! failed, each sink with a unique name: JSON lines on stdout, a generic HTTP
 //! webhook (optionally HMAC-signed), a Slack incoming webhook and Prometheus
 //! Alertmanager. The HTTP sinks share one delivery mechanism (timeout,
 //! capped retries with capped exponential backoff, failures counted by the
@@ -13,7 +15,7 @@
 //! use std::sync::Arc;
 //! use vigil_alert::{run_alert, AlertStage, Dispatcher, Sink};
 //! use vigil_incidents::{EscalationPolicy, IncidentStore};
-//! use vigil_telemetry::Metrics;
+//! use vigil_telemetry::{Metrics, Readiness};
 //! use vigil_transport::{memory_stream, Discard, Producer, Record};
 //! use vigil_types::{EventTime, Level, Spike, Transition, WatchId};
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -35,6 +37,7 @@
 //!     store: store.clone(),
 //!     dispatcher: Dispatcher::spawn(sinks, metrics.clone(), store),
 //!     metrics,
+//!     readiness: Readiness::default(),
 //!     now: || EventTime(61_000),
 //! };
 //! let (mut tx, rx) = memory_stream(4);
@@ -53,7 +56,7 @@ mod sink;
 mod stage;
 
 pub use crate::{
-    dispatch::Dispatcher,
+    dispatch::{DispatchOptions, Dispatcher},
     sink::{build_sinks, AttemptError, Sink, SinkError},
-    stage::{run_alert, AlertError, AlertStage, AlertTotals, TICK_INTERVAL},
+    stage::{run_alert, AlertError, AlertStage, AlertTotals, STORE_DEGRADED, TICK_INTERVAL},
 };

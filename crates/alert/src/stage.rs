@@ -4,16 +4,21 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{debug, error, info, warn};
 use vigil_incidents::{IncidentStore, Outcome};
-use vigil_telemetry::Metrics;
+use vigil_telemetry::{Metrics, Readiness};
 use vigil_transport::{Consumer, Producer, Record, Stream, TransportError};
 use vigil_types::{Alert, EventTime, Level, Spike, Transition};
 
 use crate::Dispatcher;
 
-/// How often the escalation timers run.
+/// How often the escalation timers run (and, while the incident store is
+/// degraded, how often it is tried again; and the outbox's retries).
 pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The part of the process `/readyz` names while the incident store refuses
+/// writes.
+pub const STORE_DEGRADED: &str = "incident_store";
 
 /// Totals of one alert run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -23,8 +28,12 @@ pub struct AlertTotals {
     /// Spikes that did not alert, by reason (`duplicate`, `ongoing`,
     /// `silenced`).
     pub suppressed: BTreeMap<&'static str, u64>,
-    /// Deliveries that failed after retries.
+    /// Deliveries that failed after retries (or because a sink's queue was
+    /// full) during the run.
     pub failed: u64,
+    /// Notifications still undelivered, per sink, when the run ended and the
+    /// shutdown timeout ran out (kept in the outbox for the next start).
+    pub undelivered: BTreeMap<String, usize>,
 }
 
 impl AlertTotals {
@@ -50,7 +59,8 @@ pub enum AlertError {
 }
 
 /// What the alert stage works with: the durable incident store, the
-/// delivery task, metrics, and the clock (wall time in production).
+/// delivery tasks, metrics, readiness and the clock (wall time in
+/// production).
 #[derive(Clone, Debug)]
 pub struct AlertStage {
     /// Incidents (dedupe, workflow, escalation policy).
@@ -59,13 +69,18 @@ pub struct AlertStage {
     pub dispatcher: Dispatcher,
     /// Metrics.
     pub metrics: Metrics,
+    /// The process's readiness: marked degraded ([`STORE_DEGRADED`]) while
+    /// the incident store refuses writes.
+    pub readiness: Readiness,
     /// The processing-time clock.
     pub now: fn() -> EventTime,
 }
 
 impl AlertStage {
     /// Runs the escalation timers every [`TICK_INTERVAL`] until `cancel`
-    /// fires, and keeps `vigil_alert_active_incidents` current.
+    /// fires, keeps `vigil_alert_active_incidents` current, sends again
+    /// what the outbox holds once its backoff is over, and, while the store
+    /// is degraded, tries it again (a tick writes what is held).
     pub fn spawn_timers(&self, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
@@ -76,16 +91,62 @@ impl AlertStage {
                     _ = cancel.cancelled() => return,
                     _ = every.tick() => {}
                 }
-                let store = me.store.clone();
-                let now = (me.now)();
-                match tokio::task::spawn_blocking(move || store.tick(now)).await {
-                    Ok(Ok(ns)) => me.dispatcher.submit(ns),
-                    Ok(Err(e)) => error!(error = %e, "Escalation timers failed."),
-                    Err(e) => error!(error = %e, "Escalation timer task failed."),
-                }
-                me.update_gauges();
+                me.tick().await;
             }
         })
+    }
+
+    /// One timer tick (see [`AlertStage::spawn_timers`]).
+    pub async fn tick(&self) {
+        let store = self.store.clone();
+        let now = (self.now)();
+        match tokio::task::spawn_blocking(move || store.tick_or_hold(now)).await {
+            Ok((ns, unsaved)) => {
+                self.note_store(unsaved.as_ref());
+                self.dispatcher.submit(ns);
+            }
+            Err(e) => error!(error = %e, "Escalation timer task failed."),
+        }
+        if let Err(e) = self.dispatcher.resend_outbox(now, false).await {
+            debug!(error = %e, "Reading the outbox failed; trying again at the next tick.");
+        }
+        self.update_gauges();
+    }
+
+    /// Accounts for one store write: a failure is counted at once
+    /// (`vigil_alert_store_errors_total`, `vigil_errors_total`), puts the
+    /// stage in degraded mode (logged at ERROR when it starts,
+    /// `vigil_alert_store_degraded` 1, `/readyz` not ready); the first
+    /// success after it ends degraded mode.
+    fn note_store(&self, unsaved: Option<&vigil_incidents::Error>) {
+        match unsaved {
+            Some(e) => {
+                self.metrics.alert_store_errors.inc();
+                self.metrics
+                    .errors
+                    .with_label_values(&["alert", e.class().as_str()])
+                    .inc();
+                self.metrics.alert_store_degraded.set(1);
+                if self.readiness.set_degraded(STORE_DEGRADED, true) {
+                    error!(
+                        path = %self.store.path().display(),
+                        error = %e,
+                        "Incident store write failed; alerts are still delivered but not recorded (degraded mode) and the store is tried again every second."
+                    );
+                } else {
+                    debug!(error = %e, "Incident store write failed again.");
+                }
+            }
+            None => {
+                if !self.store.is_degraded() && self.readiness.set_degraded(STORE_DEGRADED, false) {
+                    self.metrics.alert_store_degraded.set(0);
+                    warn!(
+                        path = %self.store.path().display(),
+                        "Incident store writes succeed again; what was held in memory is recorded, degraded mode is over."
+                    );
+                }
+            }
+        }
     }
 
     fn update_gauges(&self) {
@@ -98,12 +159,22 @@ impl AlertStage {
     }
 }
 
-/// Runs the alert stage until its input ends. Each batch of spikes is
-/// recorded in the incident store in one durable transaction; the
-/// notifications it yields are delivered (and sinks flushed); the alerts are
-/// sent to `alerts_out`; only then is the batch acknowledged upstream. A
-/// replayed spike carries a known alert id and changes nothing. Alerts
-/// notified are also handed to `tap` (tests and the replay summary).
+/// Runs the alert stage until its input ends. First the outbox is sent
+/// again (what a crash or shutdown left undelivered, what failed before).
+/// Each batch of spikes is recorded in the incident store in one durable
+/// transaction, with its notifications in the store's outbox; the
+/// notifications are queued to the sinks (each sink has its own task, so
+/// none waits for another); the alerts are sent to `alerts_out`; only then
+/// is the batch acknowledged upstream. A replayed spike carries a known
+/// alert id and changes nothing. Alerts notified are also handed to `tap`
+/// (tests and the replay summary).
+///
+/// If the store cannot write a batch, the stage does not stop: it goes on
+/// in degraded mode (see [`IncidentStore::on_spikes_or_hold`]): the error
+/// is logged and counted, readiness reports [`STORE_DEGRADED`], and the
+/// alerts are still delivered. At the end, the sinks get at most the
+/// dispatcher's shutdown timeout to deliver what is queued
+/// ([`AlertTotals::undelivered`]).
 pub async fn run_alert<C, P>(
     stage: AlertStage,
     mut input: C,
@@ -119,17 +190,9 @@ where
         .transport_received_messages
         .with_label_values(&[Stream::Spikes.as_str()]);
     let mut totals = AlertTotals::default();
-    // Notifications a crash kept from their sinks last time.
-    let pending = {
-        let store = stage.store.clone();
-        tokio::task::spawn_blocking(move || store.pending_notifications()).await??
-    };
-    if !pending.is_empty() {
-        info!(
-            notifications = pending.len(),
-            "Delivering notifications left undelivered by the last run."
-        );
-        totals.failed += stage.dispatcher.deliver(pending).await;
+    let failed_before = stage.dispatcher.failed();
+    if let Err(e) = stage.dispatcher.resend_outbox((stage.now)(), true).await {
+        stage.note_store(Some(&e));
     }
     let suppress = |totals: &mut AlertTotals, reason: &'static str| {
         *totals.suppressed.entry(reason).or_default() += 1;
@@ -143,12 +206,12 @@ where
         let spikes: Vec<Spike> = batch.iter().map(|d| d.value.clone()).collect();
         let store = stage.store.clone();
         let now = (stage.now)();
-        let (spikes, outcomes) = tokio::task::spawn_blocking(move || {
-            let outcomes = store.on_spikes(&spikes, now);
-            (spikes, outcomes)
+        let (spikes, (outcomes, unsaved)) = tokio::task::spawn_blocking(move || {
+            let recorded = store.on_spikes_or_hold(&spikes, now);
+            (spikes, recorded)
         })
         .await?;
-        let outcomes = outcomes?;
+        stage.note_store(unsaved.as_ref());
         let mut notifications = Vec::new();
         let mut alerts = Vec::new();
         for (spike, outcome) in spikes.iter().zip(outcomes) {
@@ -179,7 +242,7 @@ where
                 }
             }
         }
-        totals.failed += stage.dispatcher.deliver(notifications).await;
+        stage.dispatcher.submit(notifications);
         for a in &alerts {
             tap(a);
         }
@@ -195,6 +258,19 @@ where
         input.ack(&positions).await?;
     }
     alerts_out.flush().await?;
+    if stage.store.is_degraded() {
+        let store = stage.store.clone();
+        match tokio::task::spawn_blocking(move || store.flush_held()).await? {
+            Ok(()) => stage.note_store(None),
+            Err(e) => error!(
+                path = %stage.store.path().display(),
+                error = %e,
+                "Stopping in degraded mode: incident changes since the store last wrote are lost (their alerts were delivered)."
+            ),
+        }
+    }
+    totals.undelivered = stage.dispatcher.drain().await;
+    totals.failed = stage.dispatcher.failed() - failed_before;
     info!(alerts = totals.total(), "Alert finished.");
     Ok(totals)
 }
@@ -263,6 +339,7 @@ mod tests {
                 store.clone(),
             ),
             metrics,
+            readiness: Readiness::default(),
             now: || EventTime(62_000),
         };
         let (mut tx, rx) = memory_stream(4);

@@ -212,6 +212,43 @@ pub struct AlertConfig {
     /// without one notifies every sink once per alert.
     #[serde(default)]
     pub escalation: EscalationConfig,
+    /// Notifications waiting per sink. Each sink has its own queue and task,
+    /// so a slow or hanging receiver delays only itself; a notification for
+    /// a full queue goes to the outbox and is retried.
+    #[serde(default = "default_sink_queue_capacity")]
+    pub sink_queue_capacity: usize,
+    /// At shutdown, how long to wait for the sinks to deliver what is
+    /// queued; what is left stays in the outbox for the next start.
+    #[serde(default = "default_shutdown_timeout_secs")]
+    pub shutdown_timeout_secs: u64,
+    /// A notification that failed after its retries stays in the outbox
+    /// (across restarts) and is sent again until delivered or this long
+    /// after its first failure, then dropped (logged and counted).
+    #[serde(default = "default_outbox_expiry_secs")]
+    pub outbox_expiry_secs: u64,
+    /// First delay before an outbox notification is sent again; doubles
+    /// with each failed round...
+    #[serde(default = "default_outbox_retry_initial_secs")]
+    pub outbox_retry_initial_secs: u64,
+    /// ...up to this.
+    #[serde(default = "default_outbox_retry_max_secs")]
+    pub outbox_retry_max_secs: u64,
+}
+
+fn default_sink_queue_capacity() -> usize {
+    1024
+}
+fn default_shutdown_timeout_secs() -> u64 {
+    10
+}
+fn default_outbox_expiry_secs() -> u64 {
+    86_400
+}
+fn default_outbox_retry_initial_secs() -> u64 {
+    10
+}
+fn default_outbox_retry_max_secs() -> u64 {
+    600
 }
 
 /// One `[[alert.sinks]]` entry; `type` picks the variant.

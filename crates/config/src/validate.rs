@@ -601,6 +601,27 @@ pub(crate) fn load_layers(
     }
     if let Some(a) = &alert {
         check_escalation(&mut c, a);
+        c.check(
+            a.sink_queue_capacity >= 1 && a.sink_queue_capacity <= 1_000_000,
+            "alert.sink_queue_capacity",
+            "must be between 1 and 1000000",
+        );
+        c.check(
+            a.shutdown_timeout_secs <= 3600,
+            "alert.shutdown_timeout_secs",
+            "must be at most 3600",
+        );
+        c.check(
+            a.outbox_expiry_secs >= 1,
+            "alert.outbox_expiry_secs",
+            "must be at least 1",
+        );
+        c.check(
+            a.outbox_retry_initial_secs >= 1
+                && a.outbox_retry_initial_secs <= a.outbox_retry_max_secs,
+            "alert.outbox_retry_initial_secs",
+            "must be at least 1 and at most outbox_retry_max_secs",
+        );
     }
     if let Some(i) = &incidents {
         c.check(

@@ -75,7 +75,7 @@ pub use crate::{
     },
     policy::{EscalationPolicy, LevelPolicy, Step},
     report::{LevelSpan, ReviewReport},
-    store::{IncidentStore, STORE_FILE},
+    store::{FaultyFile, IncidentStore, STORE_FILE},
     tracker::{IncidentTracker, DEFAULT_RETENTION, MAX_SILENCE},
 };
 

@@ -538,6 +538,21 @@ pub struct Notification {
     /// outbox for [`IncidentStore::pending_notifications`](crate::IncidentStore::pending_notifications).
     #[serde(default)]
     pub outbox_id: u64,
+    /// Delivery rounds that failed for at least one sink (0: never
+    /// failed). A notification kept in the outbox after failing names in
+    /// `sinks` only the sinks still to reach.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+    /// When its first failed round ended (processing time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failed_at: Option<EventTime>,
+    /// When its latest failed round ended (processing time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_at: Option<EventTime>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What an alert or spike did.

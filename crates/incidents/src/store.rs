@@ -2,10 +2,13 @@
 //! change written to a redb file before the call returns.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc, Mutex, MutexGuard,
+};
 use std::time::Duration;
 
-use redb::{Database, Durability, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 use tokio::sync::broadcast;
 use vigil_types::{Alert, AlertId, EventTime, Spike};
 
@@ -101,16 +104,87 @@ const CHANGES_CAPACITY: usize = 1024;
 ///
 /// [`subscribe`](Self::subscribe) gives a stream of [`Change`]s for live
 /// views (an SSE endpoint), sent after each commit.
+///
+/// # Degraded mode
+///
+/// The automatic changes (spikes through
+/// [`on_spikes_or_hold`](Self::on_spikes_or_hold), timers through
+/// [`tick_or_hold`](Self::tick_or_hold)) are not undone when their write
+/// fails (a full disk, an I/O error): they stay in memory, *held*, so that
+/// dedupe, silences and escalation keep working and the alert stage can
+/// still notify, and the call reports the error. Every later write (a
+/// timer tick is one each second) writes the held changes too, so the file
+/// catches up as soon as writes succeed again; until then
+/// [`is_degraded`](Self::is_degraded) is true. After an I/O error redb
+/// refuses every later operation, so the store drops its database handle and
+/// opens the file again at the next call. People's actions stay
+/// all-or-nothing: one is applied only after the held changes are written.
 pub struct IncidentStore {
     path: PathBuf,
-    db: Database,
+    open_db: Opener,
     inner: Mutex<Inner>,
     changes: broadcast::Sender<Change>,
 }
 
+/// Opens the database file (at start, and again after an I/O error).
+type Opener = Box<dyn Fn() -> Result<Database, Error> + Send + Sync>;
+
 struct Inner {
     tracker: IncidentTracker,
     seq: u64,
+    /// `None` after a failed write: opened again at the next call.
+    db: Option<Database>,
+    /// Automatic changes applied in memory whose write failed.
+    held: Dirty,
+    /// The last write failed.
+    failing: bool,
+    /// Memory holds a refused change that could not be undone by reloading
+    /// the file: reload before the next use.
+    stale: bool,
+}
+
+impl Inner {
+    /// The database, opened again if a failed write dropped it.
+    fn db(&mut self, open: &Opener) -> Result<&Database, Error> {
+        if self.db.is_none() {
+            self.db = Some(open()?);
+        }
+        Ok(self.db.as_ref().expect("opened above"))
+    }
+
+    /// Writes `d` and `outbox`; a failure drops the database handle (redb
+    /// refuses everything after an I/O error) and marks the store failing.
+    fn write(
+        &mut self,
+        open: &Opener,
+        d: &Dirty,
+        outbox: &mut [&mut Notification],
+    ) -> Result<(), Error> {
+        let result = match self.db(open) {
+            Ok(_) => write(
+                self.db.as_ref().expect("opened above"),
+                &self.tracker,
+                d,
+                outbox,
+            ),
+            Err(e) => Err(e),
+        };
+        self.settle(&result);
+        if result.is_err() {
+            for n in outbox.iter_mut() {
+                n.outbox_id = 0;
+            }
+        }
+        result
+    }
+
+    /// Records whether the last write succeeded.
+    fn settle<T>(&mut self, result: &Result<T, Error>) {
+        self.failing = result.is_err();
+        if result.is_err() {
+            self.db = None;
+        }
+    }
 }
 
 impl std::fmt::Debug for IncidentStore {
@@ -233,7 +307,42 @@ impl IncidentStore {
         policy: EscalationPolicy,
         retention: Duration,
     ) -> Result<IncidentStore, Error> {
-        let db = Database::create(path)?;
+        let file = path.to_path_buf();
+        IncidentStore::open_inner(
+            path,
+            policy,
+            retention,
+            Box::new(move || Ok(Database::create(&file)?)),
+        )
+    }
+
+    /// [`open_with`](Self::open_with) on a storage backend that `backend`
+    /// makes, at start and again after each I/O error (see *Degraded
+    /// mode*). Fault-injection tests use it with [`FaultyFile`].
+    pub fn open_with_backend<B: redb::StorageBackend>(
+        path: &Path,
+        policy: EscalationPolicy,
+        retention: Duration,
+        backend: impl Fn() -> std::io::Result<B> + Send + Sync + 'static,
+    ) -> Result<IncidentStore, Error> {
+        IncidentStore::open_inner(
+            path,
+            policy,
+            retention,
+            Box::new(move || {
+                Ok(redb::Builder::new()
+                    .create_with_backend(backend().map_err(redb::DatabaseError::from)?)?)
+            }),
+        )
+    }
+
+    fn open_inner(
+        path: &Path,
+        policy: EscalationPolicy,
+        retention: Duration,
+        open_db: Opener,
+    ) -> Result<IncidentStore, Error> {
+        let db = open_db()?;
         {
             let mut txn = db.begin_write()?;
             txn.set_durability(Durability::Immediate);
@@ -265,8 +374,15 @@ impl IncidentStore {
         let (changes, _) = broadcast::channel(CHANGES_CAPACITY);
         Ok(IncidentStore {
             path: path.to_path_buf(),
-            db,
-            inner: Mutex::new(Inner { tracker, seq: 0 }),
+            open_db,
+            inner: Mutex::new(Inner {
+                tracker,
+                seq: 0,
+                db: Some(db),
+                held: Dirty::default(),
+                failing: false,
+                stale: false,
+            }),
             changes,
         })
     }
@@ -298,71 +414,158 @@ impl IncidentStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        match self.inner.lock() {
+        let mut g = match self.inner.lock() {
             Ok(g) => g,
             Err(poisoned) => {
                 // A panic mid-change: memory may hold uncommitted changes,
                 // the file does not. Reload it.
                 let mut g = poisoned.into_inner();
-                if let Ok((i, s, sil, n)) = load(&self.db) {
-                    g.tracker.restore(i, s, sil, n);
-                }
+                g.stale = true;
                 self.inner.clear_poison();
                 g
             }
+        };
+        if g.stale && self.reload(&mut g).is_ok() {
+            g.stale = false;
         }
+        g
     }
 
-    /// Applies `f`, commits what it touched, broadcasts the changes.
+    /// Applies `f`, commits what it touched, broadcasts the changes. With
+    /// `hold`, a failed write keeps the change in memory (see *Degraded
+    /// mode*) and is returned next to the value; without, the change is
+    /// undone and the call fails.
     fn mutate<T: Notifies>(
         &self,
+        hold: bool,
         f: impl FnOnce(&mut IncidentTracker) -> Result<T, Error>,
-    ) -> Result<T, Error> {
+    ) -> Result<(T, Option<Error>), Error> {
         let mut g = self.lock();
+        if !hold && (!g.held.is_empty() || g.failing) {
+            // A person's action is applied only if it can be recorded: write
+            // what is held first.
+            let held = std::mem::take(&mut g.held);
+            if let Err(e) = g.write(&self.open_db, &held, &mut []) {
+                g.held = held;
+                return Err(e);
+            }
+        }
         let result = f(&mut g.tracker);
         let dirty = g.tracker.take_dirty();
         let mut out = match result {
             Ok(v) => v,
             Err(e) => {
                 if !dirty.is_empty() {
-                    self.reload(&mut g)?;
+                    self.undo(&mut g);
                 }
                 return Err(e);
             }
         };
         let mut outbox = out.notifications_mut();
-        if dirty.is_empty() && outbox.is_empty() {
-            return Ok(out);
+        let mut all = std::mem::take(&mut g.held);
+        all.merge(&dirty);
+        // While failing, an empty write is the probe that finds the disk
+        // writable again.
+        if all.is_empty() && outbox.is_empty() && !g.failing {
+            return Ok((out, None));
         }
-        if let Err(e) = write(&self.db, &g.tracker, &dirty, &mut outbox) {
-            // Nothing of this call reached the file: forget it in memory too.
-            let _ = self.reload(&mut g);
-            return Err(e);
-        }
+        let unsaved = match g.write(&self.open_db, &all, &mut outbox) {
+            Ok(()) => None,
+            Err(e) if hold => {
+                g.held = all;
+                Some(e)
+            }
+            Err(e) => {
+                // Nothing of this call reached the file: forget it in memory too.
+                self.undo(&mut g);
+                return Err(e);
+            }
+        };
         drop(outbox);
         let inner = &mut *g;
         for c in inner.tracker.changes(&dirty, &mut inner.seq) {
             // No subscriber is fine.
             let _ = self.changes.send(c);
         }
-        Ok(out)
+        Ok((out, unsaved))
+    }
+
+    /// [`mutate`](Self::mutate) for people's actions: all or nothing.
+    fn apply<T: Notifies>(
+        &self,
+        f: impl FnOnce(&mut IncidentTracker) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.mutate(false, f).map(|(v, _)| v)
+    }
+
+    /// [`mutate`](Self::mutate) for automatic changes: applied even when
+    /// they cannot be written.
+    fn hold<T: Notifies>(&self, f: impl FnOnce(&mut IncidentTracker) -> T) -> (T, Option<Error>) {
+        self.mutate(true, |t| Ok(f(t)))
+            .expect("with hold, only the closure could fail, and it cannot")
+    }
+
+    /// Reloads memory from the file after a refused change; if the file
+    /// cannot be read now, at the next call.
+    fn undo(&self, g: &mut Inner) {
+        g.stale = self.reload(g).is_err();
+    }
+
+    /// Writes what degraded mode holds in memory, if anything (at
+    /// shutdown: held changes not written by then are lost).
+    pub fn flush_held(&self) -> Result<(), Error> {
+        self.apply(|_| Ok(Vec::<Notification>::new())).map(drop)
+    }
+
+    /// Whether the store is in degraded mode: its last write failed, or
+    /// automatic changes are held in memory, not yet written (see
+    /// *Degraded mode*).
+    pub fn is_degraded(&self) -> bool {
+        let g = self.lock();
+        g.failing || !g.held.is_empty()
     }
 
     /// Notifications committed but not yet marked done, oldest first: after
     /// a crash between a change and its delivery, deliver these at start.
+    /// Notifications kept after failing (see
+    /// [`notification_failed`](Self::notification_failed)) are among them,
+    /// with the sinks still to reach.
     pub fn pending_notifications(&self) -> Result<Vec<Notification>, Error> {
-        let r = self.db.begin_read()?;
-        let mut out = Vec::new();
-        for e in r.open_table(OUTBOX)?.iter()? {
-            let (k, v) = e?;
-            let n: Notification =
-                serde_json::from_slice(v.value()).map_err(|source| Error::Corrupt {
-                    key: format!("outbox/{}", k.value()),
-                    source,
-                })?;
-            out.push(n);
+        let mut g = self.lock();
+        let result = (|| {
+            let r = g.db(&self.open_db)?.begin_read()?;
+            let mut out = Vec::new();
+            for e in r.open_table(OUTBOX)?.iter()? {
+                let (k, v) = e?;
+                let n: Notification =
+                    serde_json::from_slice(v.value()).map_err(|source| Error::Corrupt {
+                        key: format!("outbox/{}", k.value()),
+                        source,
+                    })?;
+                out.push(n);
+            }
+            Ok(out)
+        })();
+        if result.is_err() {
+            g.db = None;
         }
-        Ok(out)
+        result
+    }
+
+    /// Notifications in the outbox: committed and not yet delivered
+    /// everywhere (the backlog).
+    pub fn outbox_len(&self) -> Result<u64, Error> {
+        let mut g = self.lock();
+        let result = (|| {
+            Ok(g.db(&self.open_db)?
+                .begin_read()?
+                .open_table(OUTBOX)?
+                .len()?)
+        })();
+        if result.is_err() {
+            g.db = None;
+        }
+        result
     }
 
     /// Removes delivered (or given-up) notifications from the outbox.
@@ -371,38 +574,89 @@ impl IncidentStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let _g = self.lock();
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate);
-        {
-            let mut table = txn.open_table(OUTBOX)?;
+        self.write_outbox(|table| {
             for id in ids {
                 table.remove(id)?;
             }
-        }
-        txn.commit()?;
-        Ok(())
+            Ok(())
+        })
+    }
+
+    /// Keeps `n` in the outbox after its delivery failed, with `n.sinks`
+    /// the sinks still to reach (`attempts`, `first_failed_at` and
+    /// `failed_at` as the caller set them): replaces its entry, or adds one
+    /// for a notification that has none (`outbox_id` 0). Returns the entry's
+    /// id.
+    pub fn notification_failed(&self, n: &Notification) -> Result<u64, Error> {
+        let mut n = n.clone();
+        self.write_outbox(move |table| {
+            if n.outbox_id == 0 {
+                n.outbox_id = table.last()?.map(|(k, _)| k.value()).unwrap_or(0) + 1;
+            }
+            let bytes = serde_json::to_vec(&n).expect("a notification always serialises");
+            table.insert(n.outbox_id, bytes.as_slice())?;
+            Ok(n.outbox_id)
+        })
+    }
+
+    /// One durable write transaction on the outbox alone.
+    fn write_outbox<T>(
+        &self,
+        f: impl FnOnce(&mut redb::Table<'_, u64, &[u8]>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut g = self.lock();
+        let result = (|| {
+            let mut txn = g.db(&self.open_db)?.begin_write()?;
+            txn.set_durability(Durability::Immediate);
+            let v = {
+                let mut table = txn.open_table(OUTBOX)?;
+                f(&mut table)?
+            };
+            txn.commit()?;
+            Ok(v)
+        })();
+        g.settle(&result);
+        result
     }
 
     fn reload(&self, g: &mut Inner) -> Result<(), Error> {
-        let (i, s, sil, n) = load(&self.db)?;
+        let loaded = load(g.db(&self.open_db)?);
+        let (i, s, sil, n) = match loaded {
+            Ok(l) => l,
+            Err(e) => {
+                g.db = None;
+                return Err(e);
+            }
+        };
         g.tracker.restore(i, s, sil, n);
         Ok(())
     }
 
     /// Records one alert (see [`IncidentTracker::on_alert`]).
     pub fn on_alert(&self, alert: &Alert, now: EventTime) -> Result<Outcome, Error> {
-        self.mutate(|t| Ok(t.on_alert(alert, now)))
+        self.apply(|t| Ok(t.on_alert(alert, now)))
     }
 
     /// Records one spike (see [`IncidentTracker::on_spike`]).
     pub fn on_spike(&self, spike: &Spike, now: EventTime) -> Result<Outcome, Error> {
-        self.mutate(|t| Ok(t.on_spike(spike, now)))
+        self.apply(|t| Ok(t.on_spike(spike, now)))
     }
 
     /// Records a batch of spikes in one transaction (one fsync per batch).
     pub fn on_spikes(&self, spikes: &[Spike], now: EventTime) -> Result<Vec<Outcome>, Error> {
-        self.mutate(|t| Ok(spikes.iter().map(|s| t.on_spike(s, now)).collect()))
+        self.apply(|t| Ok(spikes.iter().map(|s| t.on_spike(s, now)).collect()))
+    }
+
+    /// [`on_spikes`](Self::on_spikes) in degraded mode: when the write
+    /// fails, the outcomes still come back (the change is held in memory
+    /// and written with the next successful write), next to the error.
+    /// Their notifications then have no outbox entry (`outbox_id` 0).
+    pub fn on_spikes_or_hold(
+        &self,
+        spikes: &[Spike],
+        now: EventTime,
+    ) -> (Vec<Outcome>, Option<Error>) {
+        self.hold(|t| spikes.iter().map(|s| t.on_spike(s, now)).collect())
     }
 
     /// A person acts on an incident (see [`IncidentTracker::act`]).
@@ -413,13 +667,20 @@ impl IncidentStore {
         actor: &str,
         now: EventTime,
     ) -> Result<ActOutcome, Error> {
-        self.mutate(|t| t.act(id, action, actor, now))
+        self.apply(|t| t.act(id, action, actor, now))
     }
 
     /// Runs the timers (see [`IncidentTracker::tick`]); call it every few
     /// seconds.
     pub fn tick(&self, now: EventTime) -> Result<Vec<Notification>, Error> {
-        self.mutate(|t| Ok(t.tick(now)))
+        self.apply(|t| Ok(t.tick(now)))
+    }
+
+    /// [`tick`](Self::tick) in degraded mode (see
+    /// [`on_spikes_or_hold`](Self::on_spikes_or_hold)); while the store is
+    /// failing, each call also tries to write what is held.
+    pub fn tick_or_hold(&self, now: EventTime) -> (Vec<Notification>, Option<Error>) {
+        self.hold(|t| t.tick(now))
     }
 
     /// Adds a silence.
@@ -429,12 +690,12 @@ impl IncidentStore {
         author: &str,
         now: EventTime,
     ) -> Result<Silence, Error> {
-        self.mutate(|t| t.add_silence(silence, author, now))
+        self.apply(|t| t.add_silence(silence, author, now))
     }
 
     /// Removes a silence.
     pub fn remove_silence(&self, id: &str) -> Result<Silence, Error> {
-        self.mutate(|t| t.remove_silence(id))
+        self.apply(|t| t.remove_silence(id))
     }
 
     /// Every silence.
@@ -465,5 +726,65 @@ impl IncidentStore {
     /// Replaces the escalation policy (a live config reload).
     pub fn set_policy(&self, policy: EscalationPolicy) {
         self.lock().tracker.set_policy(policy);
+    }
+}
+
+/// A redb file backend that fails every write on demand, the way a full
+/// disk does (`ENOSPC`): for fault-injection tests of degraded mode, with
+/// [`IncidentStore::open_with_backend`]. Reads always work.
+#[derive(Debug)]
+pub struct FaultyFile {
+    file: redb::backends::FileBackend,
+    full: Arc<AtomicBool>,
+}
+
+impl FaultyFile {
+    /// Opens (or creates) `path`; writes fail while `full` is true.
+    pub fn open(path: &Path, full: Arc<AtomicBool>) -> std::io::Result<FaultyFile> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let file = redb::backends::FileBackend::new(file).map_err(|e| match e {
+            redb::DatabaseError::Storage(redb::StorageError::Io(e)) => e,
+            other => std::io::Error::other(other.to_string()),
+        })?;
+        Ok(FaultyFile { file, full })
+    }
+
+    fn check(&self) -> std::io::Result<()> {
+        if self.full.load(Ordering::Acquire) {
+            // ENOSPC, as a full disk answers.
+            Err(std::io::Error::from_raw_os_error(28))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl redb::StorageBackend for FaultyFile {
+    fn len(&self) -> std::io::Result<u64> {
+        self.file.len()
+    }
+
+    fn read(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        self.file.read(offset, len)
+    }
+
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.check()?;
+        self.file.set_len(len)
+    }
+
+    fn sync_data(&self, eventual: bool) -> std::io::Result<()> {
+        self.check()?;
+        self.file.sync_data(eventual)
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.check()?;
+        self.file.write(offset, data)
     }
 }

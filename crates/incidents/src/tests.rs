@@ -1076,3 +1076,63 @@ terms = ["acme"]
         );
     }
 }
+
+/// Issue 12, item 1: a full disk. Spikes recorded while writes fail still
+/// give their outcomes (held in memory, the store degraded), a person's
+/// action is refused rather than half applied, and once writes succeed
+/// again the next write (a timer tick) records everything held, without a
+/// restart.
+#[test]
+fn a_full_disk_holds_spikes_in_memory_and_the_store_recovers() {
+    use std::sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(STORE_FILE);
+    let full = Arc::new(AtomicBool::new(false));
+    let open = |full: &Arc<AtomicBool>| {
+        let (p, full) = (path.clone(), full.clone());
+        IncidentStore::open_with_backend(&path, policy(), DEFAULT_RETENTION, move || {
+            FaultyFile::open(&p, full.clone())
+        })
+        .unwrap()
+    };
+    let store = open(&full);
+    let a = spike("acme-1", Transition::Opened, Level::Minor, 60);
+    let (o, err) = store.on_spikes_or_hold(std::slice::from_ref(&a), t(61));
+    assert!(err.is_none());
+    assert_eq!(o[0].notifications().len(), 1);
+    assert!(!store.is_degraded());
+
+    full.store(true, Ordering::Release);
+    let b = spike("bolt-1", Transition::Opened, Level::Minor, 120);
+    let (o, err) = store.on_spikes_or_hold(std::slice::from_ref(&b), t(121));
+    assert!(err.is_some(), "the write must fail");
+    let ns = o[0].notifications();
+    assert_eq!(ns.len(), 1, "degraded: still notified");
+    assert_eq!(ns[0].outbox_id, 0, "no outbox entry was written");
+    assert!(store.is_degraded());
+    // Dedupe still works from memory.
+    let (o, _) = store.on_spikes_or_hold(std::slice::from_ref(&b), t(122));
+    assert_eq!(o[0], Outcome::Duplicate);
+    // A person's action is all or nothing.
+    assert!(store.act("acme-1", Action::Ack, "alice", t(130)).is_err());
+    assert_eq!(store.get("acme-1").unwrap().state, State::Open);
+    // Still failing: the timer's probe fails too.
+    assert!(store.tick_or_hold(t(131)).1.is_some());
+
+    assert!(store.flush_held().is_err());
+    full.store(false, Ordering::Release);
+    let (_, err) = store.tick_or_hold(t(140));
+    assert!(err.is_none(), "{err:?}");
+    assert!(!store.is_degraded());
+    store.act("acme-1", Action::Ack, "alice", t(141)).unwrap();
+    drop(store);
+    // Everything held reached the file.
+    let store = open(&full);
+    assert!(store.get("bolt-1").is_some(), "the held spike was written");
+    assert_eq!(store.get("acme-1").unwrap().state, State::Acknowledged);
+    let (o, _) = store.on_spikes_or_hold(&[b], t(150));
+    assert_eq!(o[0], Outcome::Duplicate);
+}

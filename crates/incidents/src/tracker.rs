@@ -39,6 +39,14 @@ pub(crate) struct Dirty {
 }
 
 impl Dirty {
+    /// Adds `other`'s keys.
+    pub fn merge(&mut self, other: &Dirty) {
+        self.incidents.extend(other.incidents.iter().cloned());
+        self.seen.extend(other.seen.iter().cloned());
+        self.silences.extend(other.silences.iter().cloned());
+        self.meta |= other.meta;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.incidents.is_empty() && self.seen.is_empty() && self.silences.is_empty() && !self.meta
     }
@@ -887,6 +895,9 @@ fn notify(
         reason,
         step,
         outbox_id: 0,
+        attempts: 0,
+        first_failed_at: None,
+        failed_at: None,
     }
 }
 

@@ -1,10 +1,11 @@
 //! The admin HTTP server: `/metrics`, `/healthz`, `/readyz`.
 
 use std::{
+    collections::BTreeSet,
     net::SocketAddr,
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc,
+        Arc, Mutex,
     },
 };
 
@@ -14,19 +15,52 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Metrics;
 
-/// Whether the process is ready to take work (`/readyz`).
+/// Whether the process is ready to take work (`/readyz`): started (set by
+/// the process) and not degraded. A part of the process that cannot do its
+/// whole job (the incident store refusing writes) marks itself degraded by
+/// name, and clears it when it recovers; `/readyz` answers 503 naming
+/// every degraded part. Several owners (the process, the Kafka exporter,
+/// the alert stage) can so share one value without overwriting each other.
 #[derive(Clone, Debug, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+pub struct Readiness(Arc<ReadinessInner>);
+
+#[derive(Debug, Default)]
+struct ReadinessInner {
+    started: AtomicBool,
+    degraded: Mutex<BTreeSet<&'static str>>,
+}
 
 impl Readiness {
-    /// Sets readiness.
+    /// Sets whether the process is started (ready unless degraded).
     pub fn set(&self, ready: bool) {
-        self.0.store(ready, Ordering::Release);
+        self.0.started.store(ready, Ordering::Release);
     }
 
-    /// Current readiness.
+    /// Current readiness: started and nothing degraded.
     pub fn get(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.started.load(Ordering::Acquire) && self.degraded().is_empty()
+    }
+
+    /// Marks `part` (a fixed name, such as `incident_store`) degraded or
+    /// not; returns whether that changed anything.
+    pub fn set_degraded(&self, part: &'static str, yes: bool) -> bool {
+        let mut d = self.0.degraded.lock().expect("readiness lock");
+        if yes {
+            d.insert(part)
+        } else {
+            d.remove(part)
+        }
+    }
+
+    /// The degraded parts, sorted.
+    pub fn degraded(&self) -> Vec<&'static str> {
+        self.0
+            .degraded
+            .lock()
+            .expect("readiness lock")
+            .iter()
+            .copied()
+            .collect()
     }
 }
 
@@ -60,10 +94,16 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
+    let degraded = s.ready.degraded();
     if s.ready.get() {
-        (StatusCode::OK, "ready\n")
+        (StatusCode::OK, "ready\n".to_string())
+    } else if degraded.is_empty() {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_string())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: degraded: {}\n", degraded.join(", ")),
+        )
     }
 }
 
@@ -98,4 +138,25 @@ pub async fn serve_admin(
         }
     });
     Ok(AdminServer { addr, task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn degraded_parts_make_a_started_process_not_ready_until_cleared() {
+        let r = Readiness::default();
+        assert!(!r.get());
+        r.set(true);
+        assert!(r.get());
+        assert!(r.set_degraded("incident_store", true));
+        assert!(!r.set_degraded("incident_store", true));
+        // Another owner setting "started" does not hide it.
+        r.set(true);
+        assert!(!r.get());
+        assert_eq!(r.degraded(), ["incident_store"]);
+        assert!(r.set_degraded("incident_store", false));
+        assert!(r.get());
+    }
 }

@@ -46,6 +46,16 @@ pub struct Metrics {
     pub alert_time_to_acknowledge: HistogramVec,
     /// See [`names::ALERT_ACTIVE_INCIDENTS`].
     pub alert_active_incidents: IntGaugeVec,
+    /// See [`names::ALERT_STORE_ERRORS_TOTAL`].
+    pub alert_store_errors: IntCounter,
+    /// See [`names::ALERT_STORE_DEGRADED`].
+    pub alert_store_degraded: IntGauge,
+    /// See [`names::ALERT_OUTBOX_NOTIFICATIONS`].
+    pub alert_outbox_notifications: IntGauge,
+    /// See [`names::ALERT_EXPIRED_NOTIFICATIONS_TOTAL`].
+    pub alert_expired_notifications: IntCounterVec,
+    /// See [`names::ALERT_UNDELIVERED_AT_SHUTDOWN_TOTAL`].
+    pub alert_undelivered_at_shutdown: IntCounterVec,
     /// See [`names::API_REQUESTS_TOTAL`].
     pub api_requests: IntCounterVec,
     /// See [`names::TRANSPORT_SENT_MESSAGES_TOTAL`].
@@ -80,6 +90,13 @@ fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCoun
     r.register(Box::new(c.clone()))
         .expect("each name is registered once");
     c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("catalogue names are valid");
+    r.register(Box::new(g.clone()))
+        .expect("each name is registered once");
+    g
 }
 
 fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
@@ -223,6 +240,33 @@ impl Metrics {
                 "Incidents not resolved.",
                 &["level"],
             ),
+            alert_store_errors: counter(
+                &r,
+                names::ALERT_STORE_ERRORS_TOTAL,
+                "Incident store writes that failed in the alert stage.",
+            ),
+            alert_store_degraded: gauge(
+                &r,
+                names::ALERT_STORE_DEGRADED,
+                "1 while the incident store refuses writes (alerts delivered unrecorded).",
+            ),
+            alert_outbox_notifications: gauge(
+                &r,
+                names::ALERT_OUTBOX_NOTIFICATIONS,
+                "Notifications in the outbox, not yet delivered to every sink.",
+            ),
+            alert_expired_notifications: counter_vec(
+                &r,
+                names::ALERT_EXPIRED_NOTIFICATIONS_TOTAL,
+                "Notifications dropped from the outbox undelivered after their expiry.",
+                &["sink"],
+            ),
+            alert_undelivered_at_shutdown: counter_vec(
+                &r,
+                names::ALERT_UNDELIVERED_AT_SHUTDOWN_TOTAL,
+                "Notifications not delivered when the alert stage stopped (kept in the outbox).",
+                &["sink"],
+            ),
             api_requests: counter_vec(
                 &r,
                 names::API_REQUESTS_TOTAL,
@@ -330,6 +374,12 @@ mod tests {
             .with_label_values(&["stdout", "minor"])
             .inc();
         m.alert_failed_alerts.with_label_values(&["webhook"]).inc();
+        m.alert_expired_notifications
+            .with_label_values(&["webhook"])
+            .inc();
+        m.alert_undelivered_at_shutdown
+            .with_label_values(&["webhook"])
+            .inc();
         m.alert_suppressed_alerts
             .with_label_values(&["duplicate"])
             .inc();

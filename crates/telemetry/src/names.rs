@@ -31,7 +31,8 @@ pub const DETECT_SPIKES_TOTAL: &str = "vigil_detect_spikes_total";
 pub const DETECT_CHECKPOINT_BYTES: &str = "vigil_detect_checkpoint_bytes";
 /// Alerts delivered by a sink (counter; labels: sink, severity).
 pub const ALERT_SENT_ALERTS_TOTAL: &str = "vigil_alert_sent_alerts_total";
-/// Alerts a sink failed to deliver after its retries (counter; labels: sink).
+/// Alerts a sink failed to deliver after its retries, or that found its
+/// queue full (counter; labels: sink).
 pub const ALERT_FAILED_ALERTS_TOTAL: &str = "vigil_alert_failed_alerts_total";
 /// Alerts not sent (counter; labels: reason: duplicate, ongoing).
 pub const ALERT_SUPPRESSED_ALERTS_TOTAL: &str = "vigil_alert_suppressed_alerts_total";
@@ -40,6 +41,22 @@ pub const ALERT_SUPPRESSED_ALERTS_TOTAL: &str = "vigil_alert_suppressed_alerts_t
 pub const ALERT_TIME_TO_ACKNOWLEDGE_SECONDS: &str = "vigil_alert_time_to_acknowledge_seconds";
 /// Incidents not resolved (gauge; labels: level).
 pub const ALERT_ACTIVE_INCIDENTS: &str = "vigil_alert_active_incidents";
+/// Incident store writes that failed in the alert stage; each one puts the
+/// stage in degraded mode (counter).
+pub const ALERT_STORE_ERRORS_TOTAL: &str = "vigil_alert_store_errors_total";
+/// 1 while the incident store refuses writes and alerts are delivered
+/// without being recorded (degraded mode), else 0 (gauge).
+pub const ALERT_STORE_DEGRADED: &str = "vigil_alert_store_degraded";
+/// Notifications in the durable outbox: committed, not yet delivered to
+/// every sink they name (gauge).
+pub const ALERT_OUTBOX_NOTIFICATIONS: &str = "vigil_alert_outbox_notifications";
+/// Notifications dropped from the outbox undelivered after
+/// `alert.outbox_expiry_secs` (counter; labels: sink).
+pub const ALERT_EXPIRED_NOTIFICATIONS_TOTAL: &str = "vigil_alert_expired_notifications_total";
+/// Notifications not delivered when the alert stage stopped (shutdown
+/// bounded by `alert.shutdown_timeout_secs`); they stay in the outbox
+/// (counter; labels: sink).
+pub const ALERT_UNDELIVERED_AT_SHUTDOWN_TOTAL: &str = "vigil_alert_undelivered_at_shutdown_total";
 /// Incident API requests (counter; labels: method, route, status).
 pub const API_REQUESTS_TOTAL: &str = "vigil_api_requests_total";
 /// Records sent on a stream (counter; labels: stream).
@@ -81,6 +98,11 @@ pub const ALL: &[&str] = &[
     ALERT_SUPPRESSED_ALERTS_TOTAL,
     ALERT_TIME_TO_ACKNOWLEDGE_SECONDS,
     ALERT_ACTIVE_INCIDENTS,
+    ALERT_STORE_ERRORS_TOTAL,
+    ALERT_STORE_DEGRADED,
+    ALERT_OUTBOX_NOTIFICATIONS,
+    ALERT_EXPIRED_NOTIFICATIONS_TOTAL,
+    ALERT_UNDELIVERED_AT_SHUTDOWN_TOTAL,
     API_REQUESTS_TOTAL,
     TRANSPORT_SENT_MESSAGES_TOTAL,
     TRANSPORT_RECEIVED_MESSAGES_TOTAL,

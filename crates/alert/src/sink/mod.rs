@@ -237,8 +237,8 @@ pub fn build_sinks(configs: &[SinkConfig]) -> Result<Vec<Sink>, SinkError> {
 }
 
 /// The delay before retry number `retry` (1-based): `initial` doubled per
-/// retry, at most `max`.
-fn backoff(retry: u32, initial: Duration, max: Duration) -> Duration {
+/// retry, at most `max` (the HTTP sinks' retries and the outbox's).
+pub(crate) fn backoff(retry: u32, initial: Duration, max: Duration) -> Duration {
     let factor = 1u32
         .checked_shl(retry.saturating_sub(1))
         .unwrap_or(u32::MAX);
