@@ -582,6 +582,20 @@ impl Detector {
         count: u32,
         now: EventTime,
     ) -> Observation {
+        self.replay(watch, at, now, |_, bin| {
+            bin.count = bin.count.saturating_add(count);
+        })
+    }
+
+    /// A replayed series' row: the time checks of a post on partition 0,
+    /// then `add` updates the watch and the bin holding `at`.
+    fn replay(
+        &mut self,
+        watch: &WatchId,
+        at: EventTime,
+        now: EventTime,
+        add: impl FnOnce(&mut WatchState, &mut Bin),
+    ) -> Observation {
         let Some(&wi) = self.index.get(watch) else {
             return Observation::UnknownWatch;
         };
@@ -592,8 +606,12 @@ impl Detector {
         let w = &mut self.watches[wi];
         w.partition = Some(0);
         let start = floor_to(at.0, self.p.bin_ms);
-        let bin = w.pending.entry(start).or_insert_with(|| Bin::empty(start));
-        bin.count = bin.count.saturating_add(count);
+        let mut bin = w
+            .pending
+            .remove(&start)
+            .unwrap_or_else(|| Bin::empty(start));
+        add(w, &mut bin);
+        w.pending.insert(start, bin);
         Observation::Accepted
     }
 
@@ -611,22 +629,12 @@ impl Detector {
         value: f64,
         now: EventTime,
     ) -> Observation {
-        let Some(&wi) = self.index.get(watch) else {
-            return Observation::UnknownWatch;
-        };
-        let admitted = self.admit(wi, (0, 0), at.0, now);
-        if admitted != Observation::Accepted {
-            return admitted;
-        }
-        let w = &mut self.watches[wi];
-        w.partition = Some(0);
-        w.measured = true;
-        let start = floor_to(at.0, self.p.bin_ms);
-        let bin = w.pending.entry(start).or_insert_with(|| Bin::empty(start));
-        if value.is_finite() {
-            bin.value += value;
-        }
-        Observation::Accepted
+        self.replay(watch, at, now, |w, bin| {
+            w.measured = true;
+            if value.is_finite() {
+                bin.value += value;
+            }
+        })
     }
 
     /// The event-time checks of one post of watch `wi` at `t` read on

@@ -15,7 +15,7 @@ use super::corpus::{score_corpus, FileDetections};
 use super::detect::find_series;
 use super::error::Error;
 use super::read::{read_profiles_json, read_windows_json, Profile, Profiles};
-use super::report::{load_series, run_series, NabEvalOptions};
+use super::report::{data_roots, find_in, load_series, run_series, NabEvalOptions};
 
 /// A setting of `[detect]` and the values a sweep tries.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -111,13 +111,10 @@ pub fn cross_validate(options: &NabEvalOptions, grid: &CvGrid) -> Result<CvRepor
         });
     }
     let windows = read_windows_json(&options.labels)?;
-    let profiles = match options
-        .labels
-        .parent()
-        .map(|d| d.join("config/profiles.json"))
-    {
-        Some(p) if p.is_file() => read_profiles_json(p)?,
-        _ => Profiles::nab_default(),
+    // The same profiles evaluate_nab finds beside the labels.
+    let profiles = match find_in(&data_roots(&options.labels), "config/profiles.json") {
+        Some(path) => read_profiles_json(path)?,
+        None => Profiles::nab_default(),
     };
     let cost = profiles.get(Profile::Standard);
     let paths = find_series(&options.data)?;

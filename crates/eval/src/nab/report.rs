@@ -277,7 +277,7 @@ pub fn evaluate_nab(options: &NabEvalOptions) -> Result<NabEvaluation, Error> {
 
 /// The labels file's folder and its parent: NAB keeps `labels/`, `config/`
 /// and `results/` side by side; the shared copy keeps them in one folder.
-fn data_roots(labels: &Path) -> Vec<PathBuf> {
+pub(crate) fn data_roots(labels: &Path) -> Vec<PathBuf> {
     let dir = labels.parent().unwrap_or(Path::new("."));
     let mut roots = vec![dir.to_owned()];
     if let Some(parent) = dir.parent() {
@@ -286,7 +286,7 @@ fn data_roots(labels: &Path) -> Vec<PathBuf> {
     roots
 }
 
-fn find_in(roots: &[PathBuf], relative: &str) -> Option<PathBuf> {
+pub(crate) fn find_in(roots: &[PathBuf], relative: &str) -> Option<PathBuf> {
     roots.iter().map(|r| r.join(relative)).find(|p| p.exists())
 }
 
