@@ -178,8 +178,12 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
     assert!(st.success());
     let watches = read(&PathBuf::from(format!("{}.config.toml", input.display())));
     // Replaying history as fast as possible skews partitions by hours of
-    // event time: the allowed lateness covers it (live streams need seconds).
-    let embedded_cfg = format!("[detect]\nallowed_lateness_secs = 3600\n{watches}");
+    // event time, and score's per-watch packing sends event time back by up
+    // to about 3.5 h inside one stream (issue 16, measured 175-212 min): the
+    // allowed lateness covers both, so this test checks what it is for,
+    // exactness across SIGKILLs (live streams need seconds). At 3600 s,
+    // posts dropped as late made 1 run in 3 differ by 2 alert ids.
+    let embedded_cfg = format!("[detect]\nallowed_lateness_secs = 14400\n{watches}");
     std::fs::write(d.join("embedded.toml"), &embedded_cfg).unwrap();
     let run_id = format!("e2e{}x{}", std::process::id(), free_port());
     let kafka_cfg = format!(
