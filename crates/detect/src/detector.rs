@@ -1062,7 +1062,7 @@ fn scale_views(p: &DetectorParams, w: &WatchState) -> Vec<ScaleView> {
         let m = expected_count(w, k);
         let rms = (st.resid.var.max(0.0) + st.resid.mean * st.resid.mean).sqrt();
         let z = if w.measured {
-            (x - m) / rms.max(1e-9 * (m.abs() + 1.0))
+            (x - m).abs() / rms.max(1e-9 * (m.abs() + 1.0))
         } else {
             spike_z(x, m, rms)
         };
@@ -1371,7 +1371,7 @@ fn learn(p: &DetectorParams, w: &mut WatchState, views: &[ScaleView], s0: &Windo
         let floor = if w.measured { 0.0 } else { v.m.max(1.0).sqrt() };
         let r = v.x - v.m;
         let r = if warm {
-            r.min(v.thr * rms.max(floor))
+            r.clamp(-v.thr * rms.max(floor), v.thr * rms.max(floor))
         } else {
             r
         };
@@ -1405,7 +1405,13 @@ fn learn(p: &DetectorParams, w: &mut WatchState, views: &[ScaleView], s0: &Windo
         } else {
             w.baseline.mean.max(1.0).sqrt()
         };
-        x.min(w.baseline.mean + thr * w.baseline.std().max(floor))
+        let cap = w.baseline.mean + thr * w.baseline.std().max(floor);
+        if w.measured {
+            // A measurement deviates either way: a drop is winsorised too.
+            x.clamp(w.baseline.mean - thr * w.baseline.std(), cap)
+        } else {
+            x.min(cap)
+        }
     } else {
         x
     };

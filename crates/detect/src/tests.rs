@@ -784,3 +784,32 @@ fn a_measured_series_is_judged_without_the_poisson_term() {
     let opened = opened_minutes(&spikes, "acme");
     assert_eq!(opened, vec![300], "{:?}", summary(&spikes));
 }
+
+#[test]
+fn a_measured_series_alerts_on_a_drop_as_on_a_jump() {
+    // A measurement deviates either way (a temperature falling before a
+    // failure); a count of posts only alerts on a surge.
+    let run_series = |measured: bool| {
+        let s = settings("scales_secs = [60]");
+        let mut d = Detector::new(&s);
+        let watch = WatchId::from("acme");
+        let mut spikes = Vec::new();
+        let mut updates = Vec::new();
+        for m in 0..400i64 {
+            let base = 50.0 + ((m * 7919) % 11 - 5) as f64 / 5.0;
+            let v = if m >= 300 { 20.0 } else { base };
+            let at = EventTime(T0 + m * 60_000);
+            let o = if measured {
+                d.observe_value(&watch, at, v + 0.5, NOW)
+            } else {
+                d.observe_count(&watch, at, v.round() as u32, NOW)
+            };
+            assert_eq!(o, Observation::Accepted);
+            d.advance(&mut spikes, &mut updates);
+        }
+        d.finish(&mut spikes, &mut updates);
+        opened_minutes(&spikes, "acme")
+    };
+    assert_eq!(run_series(true), vec![300]);
+    assert_eq!(run_series(false), Vec::<i64>::new());
+}
