@@ -2,6 +2,7 @@
 //! golden scenarios, the real `vigil` binary over HTTP, the CLI, and `gen`.
 
 mod cli;
+mod clock;
 mod console;
 mod deploy;
 mod gen;

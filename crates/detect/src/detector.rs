@@ -10,7 +10,10 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use vigil_config::{DetectConfig, GradingConfig, Settings};
-use vigil_types::{CrisisKind, EventTime, Level, ScoredPost, Spike, Transition, Trigger, WatchId};
+use vigil_types::{
+    CrisisKind, EventTime, Level, Scored, ScoredPost, Spike, StreamClock, Transition, Trigger,
+    WatchId,
+};
 
 use crate::window::{summarize, Bin, Ewma, WindowSummary, SAMPLES};
 
@@ -246,6 +249,10 @@ pub struct Detector {
     idle_ms: Option<i64>,
     /// Recently seen (post, watch) hashes per partition, to drop replays.
     dedupe: BTreeMap<i32, Dedupe>,
+    /// A live input (embedded mode): while it is silent, event time keeps
+    /// running with processing time from the last record (processing-time
+    /// idleness), so bins close and alerts go out without the next post.
+    live: bool,
     sources: HashMap<String, u32>,
     regions: HashMap<String, u32>,
     terms: HashMap<String, u32>,
@@ -358,6 +365,7 @@ impl Detector {
             parts: BTreeMap::new(),
             idle_ms: None,
             dedupe: BTreeMap::new(),
+            live: false,
             sources: HashMap::new(),
             regions: HashMap::new(),
             terms: HashMap::new(),
@@ -427,6 +435,19 @@ impl Detector {
         self.idle_ms = Some(idle.as_millis() as i64);
     }
 
+    /// A live input (stdin, a live source) in embedded mode: while no record
+    /// arrives, the clock keeps running with processing time from the last
+    /// record seen, so [`Detector::tick`] closes bins on time. A file replay
+    /// stays off, so its results never depend on the wall clock.
+    pub fn set_live(&mut self, live: bool) {
+        self.live = live;
+    }
+
+    /// Whether the input is live ([`Detector::set_live`]).
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
     /// Kafka mode: the input partitions this detector owns and the number of
     /// upstream (posts) partitions. Records of one input partition that come
     /// from one upstream partition arrive in order, so the watermark is the
@@ -466,13 +487,18 @@ impl Detector {
             self.idle_ms
                 .is_none_or(|idle| now - c.last_seen <= idle || c.backlog.is_some_and(|b| b > 0))
         };
-        let newest = match self
-            .parts
-            .values()
-            .filter(active)
-            .map(|c| c.max_event)
-            .min()
-        {
+        let live = self.live;
+        // A live stream's clock runs on with processing time while it is
+        // silent (never past processing time).
+        let clock = |c: &PartClock| {
+            if live && c.max_event != i64::MIN {
+                let idle = (now - c.last_seen).max(0);
+                c.max_event.saturating_add(idle).min(now.max(c.max_event))
+            } else {
+                c.max_event
+            }
+        };
+        let newest = match self.parts.values().filter(active).map(clock).min() {
             Some(m) => m,
             // Every partition idle: the newest data anywhere sets the pace.
             None => self
@@ -644,13 +670,7 @@ impl Detector {
             return Observation::Future;
         }
         let bin_ms = self.p.bin_ms;
-        if self.origin.is_none() {
-            let origin = floor_to(t - self.p.lateness_ms, bin_ms);
-            self.origin = Some(origin);
-            for w in &mut self.watches {
-                w.next_close = origin;
-            }
-        }
+        self.start_clock(t.min(now.0));
         if let Some(wm) = self.watermark() {
             if t < wm.0 {
                 return Observation::Late;
@@ -669,6 +689,31 @@ impl Detector {
                 w.next_close = start;
             }
         }
+        self.move_clock(clock_key, t, now);
+        Observation::Accepted
+    }
+
+    /// The first event time seen starts every watch's bins (lateness
+    /// before it), matched or not.
+    fn start_clock(&mut self, t: i64) {
+        if self.origin.is_none() {
+            let origin = floor_to(t - self.p.lateness_ms, self.p.bin_ms);
+            self.origin = Some(origin);
+            for w in &mut self.watches {
+                w.next_close = origin;
+            }
+        }
+    }
+
+    /// Event time `t` read on `clock_key` at processing time `now`: the
+    /// clock moves, and so may the watermark. Event time never moves the
+    /// clock past processing time: a post dated hours ahead (a platform's
+    /// clock skew, a bad timestamp) is counted in its own bin, but cannot
+    /// close every watch's current bins early and make the posts after it
+    /// late (issue 12 item 2).
+    fn move_clock(&mut self, clock_key: (i32, i32), t: i64, now: EventTime) {
+        let t = t.min(now.0);
+        self.start_clock(t);
         self.max_event = self.max_event.max(t);
         let clock = self.parts.entry(clock_key).or_insert(PartClock {
             max_event: t,
@@ -678,7 +723,37 @@ impl Detector {
         clock.max_event = clock.max_event.max(t);
         clock.last_seen = now.0;
         self.recompute_watermark(now.0);
+    }
+
+    /// Score's event-time clock read on input `partition`: every post score
+    /// read, matched or not, moves time, so a watch that matched nothing
+    /// has quiet bins (a baseline of zero) rather than none.
+    pub fn observe_clock(
+        &mut self,
+        clock: &StreamClock,
+        partition: i32,
+        now: EventTime,
+    ) -> Observation {
+        let t = clock.clock.0;
+        if t > now.0.saturating_add(MAX_FUTURE_MS) {
+            return Observation::Future;
+        }
+        self.move_clock((partition, clock.origin_partition.unwrap_or(0)), t, now);
         Observation::Accepted
+    }
+
+    /// A record of the scored stream: a post ([`Detector::observe_from`])
+    /// or a clock ([`Detector::observe_clock`]).
+    pub fn observe_scored(
+        &mut self,
+        record: &Scored,
+        partition: i32,
+        now: EventTime,
+    ) -> Observation {
+        match record {
+            Scored::Post(p) => self.observe_from(p, partition, now),
+            Scored::Clock(c) => self.observe_clock(c, partition, now),
+        }
     }
 
     /// Closes every bin that ends at or before the watermark, appending the

@@ -8,7 +8,7 @@ use tracing::{info, info_span, Instrument};
 use vigil_config::Settings;
 use vigil_telemetry::Metrics;
 use vigil_transport::{Consumer, Producer, Record, Stream, TransportError};
-use vigil_types::{EventTime, ScoredPost, Spike, Transition};
+use vigil_types::{EventTime, Scored, Spike, Transition};
 
 use crate::{Detector, Observation, WindowUpdate};
 
@@ -25,9 +25,15 @@ pub struct DetectTotals {
     pub spikes: u64,
 }
 
+/// How often a live detect stage looks at the clock while its input is
+/// silent.
+const LIVE_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs the detect stage until its input ends, then closes the remaining
-/// bins. `now` is the processing-time clock (only used to reject posts from
-/// the future and for the event-lag metric). A new watch list on `reload`
+/// bins. `now` is the processing-time clock (used to reject posts from the
+/// future, for the event-lag metric and, on a live input, to move time
+/// while the input is silent: see [`Detector::set_live`], which the caller
+/// sets; the runner then ticks every second). A new watch list on `reload`
 /// is applied before the next batch.
 pub async fn run_detect<C, P>(
     mut detector: Detector,
@@ -39,9 +45,12 @@ pub async fn run_detect<C, P>(
     _cancel: CancellationToken,
 ) -> Result<DetectTotals, TransportError>
 where
-    C: Consumer<ScoredPost>,
+    C: Consumer<Scored>,
     P: Producer<Spike>,
 {
+    let live = detector.is_live();
+    let mut ticker = tokio::time::interval(LIVE_TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let received = metrics
         .transport_received_messages
         .with_label_values(&[Stream::Scored.as_str()]);
@@ -49,7 +58,14 @@ where
     let mut spikes = Vec::new();
     let mut updates = Vec::new();
     loop {
-        let batch = input.recv().instrument(info_span!("recv")).await?;
+        let batch = tokio::select! {
+            b = input.recv().instrument(info_span!("recv")) => b?,
+            _ = ticker.tick(), if live => {
+                detector.tick(now(), &mut spikes, &mut updates);
+                emit(&mut spikes, &mut updates, &mut output, &metrics, &mut totals).await?;
+                continue;
+            }
+        };
         let Some(batch) = batch else { break };
         if let Some(rx) = reload.as_mut() {
             if rx.has_changed().unwrap_or(false) {
@@ -61,7 +77,13 @@ where
         received.inc_by(batch.len() as u64);
         let t = now();
         for d in &batch {
-            match detector.observe(&d.value, t) {
+            let o = detector.observe_scored(&d.value, 0, t);
+            if !matches!(d.value, Scored::Post(_)) {
+                // A clock (ingest already rejects posts a day ahead, so
+                // its `future` cannot happen) is not a post to count.
+                continue;
+            }
+            match o {
                 Observation::Accepted => totals.accepted += 1,
                 o => {
                     let reason = o.reason().unwrap_or("unknown");

@@ -813,3 +813,189 @@ fn a_measured_series_alerts_on_a_drop_as_on_a_jump() {
     assert_eq!(run_series(true), vec![300]);
     assert_eq!(run_series(false), Vec::<i64>::new());
 }
+
+/// Ten quiet hours in which only the other watch's posts (and score's
+/// clock) arrive, then 30 severe posts of `acme` in one minute from three
+/// platforms. Returns the minutes (after T0) `acme` opened an incident in,
+/// with its level.
+fn narrow_watch_burst(with_clock: bool) -> Vec<(i64, Level)> {
+    let mut d = Detector::new(&settings("baseline_half_life_secs = 604800"));
+    let (mut spikes, mut updates) = (Vec::new(), Vec::new());
+    let quiet = 600i64; // minutes
+    for m in 0..quiet {
+        for i in 0..3 {
+            let t = T0 + m * 60_000 + i * 20_000;
+            let other = P {
+                watch: "other",
+                ..p(t)
+            };
+            // Score sends the other watch's match, then its batch's clock.
+            assert_eq!(d.observe(&scored(&other, 0), NOW), Observation::Accepted);
+            if with_clock {
+                let c = vigil_types::StreamClock {
+                    clock: EventTime(t),
+                    origin_partition: Some(0),
+                };
+                assert_eq!(d.observe_clock(&c, 0, NOW), Observation::Accepted);
+            }
+        }
+        d.advance(&mut spikes, &mut updates);
+    }
+    let sources = ["weibo", "douyin", "zhihu"];
+    for i in 0..30i64 {
+        let x = P {
+            source: sources[i as usize % 3],
+            severe: true,
+            ..p(T0 + quiet * 60_000 + i * 2_000)
+        };
+        d.observe(&scored(&x, i as usize), NOW);
+    }
+    // Time goes on (the other watch keeps talking) for five minutes.
+    for m in quiet + 1..quiet + 6 {
+        let other = P {
+            watch: "other",
+            ..p(T0 + m * 60_000)
+        };
+        d.observe(&scored(&other, 0), NOW);
+        d.advance(&mut spikes, &mut updates);
+    }
+    spikes
+        .iter()
+        .filter(|s| s.watch.as_str() == "acme" && s.transition == Transition::Opened)
+        .map(|s| ((s.window_end.0 - T0) / 60_000 - 1, s.level))
+        .collect()
+}
+
+#[test]
+fn a_narrow_watch_that_matched_nothing_for_hours_has_a_baseline_of_zero() {
+    // Issue 17 item 7: with score's clock, the ten quiet hours are quiet
+    // bins, so the burst alerts in its own minute, at major (severe posts).
+    let opened = narrow_watch_burst(true);
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    let (minute, level) = opened[0];
+    assert!((600..=601).contains(&minute), "{opened:?}");
+    assert_eq!(level, Level::Major);
+}
+
+#[test]
+fn clocks_change_nothing_when_matched_posts_already_carry_time() {
+    // Without the clock the other watch's posts still move the global
+    // watermark, so the comparison isolates the clock's own effect: both
+    // runs must agree here, and the clock must never add an alert.
+    assert_eq!(narrow_watch_burst(true), narrow_watch_burst(false));
+}
+
+#[test]
+fn a_clock_alone_starts_every_watch_and_closes_its_quiet_bins() {
+    // No post matched for ten hours: the clock alone carries time, so the
+    // first burst is judged against ten hours of zeros.
+    let mut d = Detector::new(&settings("baseline_half_life_secs = 604800"));
+    let (mut spikes, mut updates) = (Vec::new(), Vec::new());
+    for m in 0..600i64 {
+        let c = vigil_types::StreamClock {
+            clock: EventTime(T0 + m * 60_000),
+            origin_partition: Some(0),
+        };
+        d.observe_clock(&c, 0, NOW);
+        d.advance(&mut spikes, &mut updates);
+    }
+    assert!(spikes.is_empty());
+    for i in 0..30i64 {
+        let x = P {
+            severe: true,
+            ..p(T0 + 600 * 60_000 + i * 2_000)
+        };
+        assert_eq!(
+            d.observe(&scored(&x, i as usize), NOW),
+            Observation::Accepted
+        );
+    }
+    let c = vigil_types::StreamClock {
+        clock: EventTime(T0 + 602 * 60_000),
+        origin_partition: Some(0),
+    };
+    d.observe_clock(&c, 0, NOW);
+    d.advance(&mut spikes, &mut updates);
+    let opened: Vec<_> = spikes
+        .iter()
+        .filter(|s| s.transition == Transition::Opened)
+        .collect();
+    assert_eq!(opened.len(), 1, "{:?}", summary(&spikes));
+    assert_eq!(opened[0].window_end, EventTime(T0 + 601 * 60_000));
+    assert_eq!(opened[0].level, Level::Major);
+    // Without the clock the same burst is the watch's first history.
+    let mut d = Detector::new(&settings("baseline_half_life_secs = 604800"));
+    let mut spikes = Vec::new();
+    for i in 0..30i64 {
+        let x = P {
+            severe: true,
+            ..p(T0 + 600 * 60_000 + i * 2_000)
+        };
+        d.observe(&scored(&x, i as usize), NOW);
+    }
+    d.finish(&mut spikes, &mut updates);
+    assert!(spikes.is_empty(), "{:?}", summary(&spikes));
+}
+
+#[test]
+fn a_live_input_closes_bins_with_the_wall_clock_while_silent() {
+    let burst = |d: &mut Detector, now: EventTime| {
+        let (mut spikes, mut updates) = (Vec::new(), Vec::new());
+        // Ten quiet minutes (clock only), then a burst in minute 10.
+        for m in 0..10i64 {
+            let c = vigil_types::StreamClock {
+                clock: EventTime(T0 + m * 60_000),
+                origin_partition: Some(0),
+            };
+            d.observe_clock(&c, 0, EventTime(T0 + m * 60_000));
+            d.advance(&mut spikes, &mut updates);
+        }
+        for i in 0..40i64 {
+            let x = p(T0 + 600_000 + i * 1_000);
+            d.observe(&scored(&x, i as usize), EventTime(T0 + 600_000 + 39_000));
+        }
+        d.advance(&mut spikes, &mut updates);
+        assert!(spikes.is_empty(), "the burst's bin is still open");
+        // Silence: the wall clock reaches `now`.
+        d.tick(now, &mut spikes, &mut updates);
+        spikes
+    };
+    let s = settings("warmup_secs = 0\nmin_count = 8");
+    // The bin ends at minute 11; with 30 s of lateness it closes once
+    // processing time passes 11:30 (the last post was at 10:39).
+    let mut live = Detector::new(&s);
+    live.set_live(true);
+    assert!(burst(&mut live, EventTime(T0 + 11 * 60_000 + 29_000)).is_empty());
+    let mut live = Detector::new(&s);
+    live.set_live(true);
+    let spikes = burst(&mut live, EventTime(T0 + 11 * 60_000 + 31_000));
+    assert_eq!(
+        spikes
+            .iter()
+            .filter(|s| s.transition == Transition::Opened)
+            .count(),
+        1,
+        "{:?}",
+        summary(&spikes)
+    );
+    // A replay (not live) never moves with the wall clock.
+    let mut replay = Detector::new(&s);
+    assert!(burst(&mut replay, EventTime(T0 + 86_400_000)).is_empty());
+}
+
+#[test]
+fn a_post_dated_hours_ahead_cannot_make_the_next_posts_late() {
+    // Issue 12 item 2: event time never moves the clock past processing
+    // time; the post itself waits in its own bin.
+    let mut d = Detector::new(&settings(""));
+    let now = EventTime(T0 + 60_000);
+    assert_eq!(d.observe(&scored(&p(T0), 0), now), Observation::Accepted);
+    assert_eq!(
+        d.observe(&scored(&p(T0 + 20 * 3_600_000), 1), now),
+        Observation::Accepted
+    );
+    assert_eq!(
+        d.observe(&scored(&p(T0 + 30_000), 2), now),
+        Observation::Accepted
+    );
+}

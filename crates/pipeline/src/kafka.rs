@@ -33,7 +33,7 @@ use vigil_transport_kafka::{
     ensure_topics, prefixed, read_to_end, topic, KafkaConsumer, KafkaDeadLetters, KafkaProducer,
     KafkaStats, DETECT_STATE_TOPIC,
 };
-use vigil_types::{Alert, Post, ScoredPost, Spike};
+use vigil_types::{Alert, Post, Scored, Spike};
 
 use crate::{wall_clock, LiveConfig};
 
@@ -284,7 +284,7 @@ impl KafkaRun<'_> {
         // The busiest stream after posts: a score batch's posts of one watch
         // travel as one packed record (docs/ARCHITECTURE.md).
         let producer =
-            KafkaProducer::<ScoredPost>::new(k, topic(k, Stream::Scored), self.stats.clone())?
+            KafkaProducer::<Scored>::new(k, topic(k, Stream::Scored), self.stats.clone())?
                 .packing();
         Ok(vigil_score::run_score(
             self.live.scorer(),
@@ -308,13 +308,13 @@ impl KafkaRun<'_> {
     async fn detect_inner(&self) -> anyhow::Result<vigil_detect::DetectTotals> {
         let cfg = &self.settings.config;
         let k = cfg.transport.kafka.clone();
-        let mut consumer = KafkaConsumer::<ScoredPost>::new(
+        let mut consumer = KafkaConsumer::<Scored>::new(
             &k,
             topic(&k, Stream::Scored),
             &self.group(StageName::Detect),
             "detect",
             cfg.transport.batch_size,
-            decode_envelope::<ScoredPost>,
+            decode_envelope::<Scored>,
             self.stats.clone(),
             self.cancel.clone(),
         )?;
@@ -382,15 +382,23 @@ impl KafkaRun<'_> {
                 {
                     continue; // already in the restored checkpoint
                 }
-                match detector.observe_from(&d.value, d.position.partition, now) {
+                let post = match &d.value {
+                    Scored::Post(p) => p,
+                    Scored::Clock(c) => {
+                        // Score's clock: time moves, nothing is counted.
+                        detector.observe_clock(c, d.position.partition, now);
+                        continue;
+                    }
+                };
+                match detector.observe_from(post, d.position.partition, now) {
                     Observation::Accepted => totals.accepted += 1,
                     o => {
                         if o == Observation::Late {
                             tracing::trace!(
                                 partition = d.position.partition,
                                 offset = d.position.offset,
-                                origin = ?d.value.origin_partition,
-                                published_at = %d.value.published_at,
+                                origin = ?post.origin_partition,
+                                published_at = %post.published_at,
                                 watermark = ?detector.watermark(),
                                 "Late scored post."
                             );
@@ -459,7 +467,7 @@ impl KafkaRun<'_> {
     async fn checkpoint(
         &self,
         detector: &Detector,
-        consumer: &KafkaConsumer<ScoredPost>,
+        consumer: &KafkaConsumer<Scored>,
         state: &KafkaProducer<()>,
         assigned: &[i32],
     ) -> anyhow::Result<()> {

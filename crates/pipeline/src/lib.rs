@@ -94,7 +94,11 @@ pub async fn run_embedded(
     let started = Instant::now();
     let cfg = &settings.config;
     let cap = cfg.transport.channel_capacity;
-    let detector = Detector::new(settings);
+    let mut detector = Detector::new(settings);
+    // Standard input is a live stream: while it is silent, detect's clock
+    // runs on with the wall clock. A file is a replay: its results depend
+    // on its content only.
+    detector.set_live(source == "stdin");
     let limiter = Arc::new(LogLimiter::new(std::time::Duration::from_secs(
         cfg.telemetry.error_log_interval_secs,
     )));

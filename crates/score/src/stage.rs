@@ -1,6 +1,6 @@
 //! The async score runner: Post batches in, ScoredPost batches out.
 
-use std::{sync::Arc, time::Instant};
+use std::{collections::BTreeMap, sync::Arc, time::Instant};
 
 use arc_swap::ArcSwap;
 
@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 use vigil_telemetry::Metrics;
 use vigil_transport::{Consumer, Producer, Record, Stream, TransportError};
-use vigil_types::{Post, ScoredPost};
+use vigil_types::{EventTime, Post, Scored, ScoredPost, StreamClock};
 
 use crate::{ScoreStats, Scorer, Scratch};
 
@@ -37,7 +37,7 @@ pub async fn run_score<C, P>(
 ) -> Result<ScoreTotals, TransportError>
 where
     C: Consumer<Post>,
-    P: Producer<ScoredPost>,
+    P: Producer<Scored>,
 {
     let mut memory = 0usize;
     let received = metrics
@@ -59,18 +59,38 @@ where
         received.inc_by(batch.len() as u64);
         let mut stats = ScoreStats::default();
         out.clear();
+        // Per posts partition: the newest event time read, matched or not.
+        let mut clocks: BTreeMap<i32, EventTime> = BTreeMap::new();
         for d in &batch {
             let before = out.len();
             scorer.score(&d.value, &mut scratch, &mut stats, &mut out);
             for s in &mut out[before..] {
                 s.origin_partition = Some(d.position.partition);
             }
+            let c = clocks
+                .entry(d.position.partition)
+                .or_insert(d.value.published_at);
+            *c = (*c).max(d.value.published_at);
         }
-        let records: Vec<Record<ScoredPost>> = out
+        let mut records: Vec<Record<Scored>> = out
             .drain(..)
-            .map(|s| Record::new(s.watch.0.clone(), s))
+            .map(|s| Record::new(s.watch.0.clone(), Scored::Post(s)))
             .collect();
         let n = records.len() as u64;
+        // After the batch's matches, so it never makes them late; to every
+        // partition, since detect's watermark runs per partition.
+        for (origin, clock) in clocks {
+            for p in 0..output.partitions() {
+                records.push(Record::to_partition(
+                    p,
+                    "",
+                    Scored::Clock(StreamClock {
+                        clock,
+                        origin_partition: Some(origin),
+                    }),
+                ));
+            }
+        }
         output.send(records).await?;
         let positions: Vec<_> = batch.iter().map(|d| d.position).collect();
         input.ack(&positions).await?;

@@ -49,6 +49,8 @@ pub struct KafkaProducer<T> {
     topic: String,
     stats: Arc<KafkaStats>,
     pack: bool,
+    /// Partitions of the topic (`transport.kafka.partitions`).
+    partitions: i32,
     _t: PhantomData<fn(T)>,
 }
 
@@ -72,6 +74,7 @@ impl<T> KafkaProducer<T> {
             topic,
             stats,
             pack: false,
+            partitions: cfg.partitions,
             _t: PhantomData,
         })
     }
@@ -89,6 +92,7 @@ impl<T> KafkaProducer<T> {
             topic,
             stats,
             pack: false,
+            partitions: cfg.partitions,
             _t: PhantomData,
         })
     }
@@ -107,13 +111,28 @@ impl<T> KafkaProducer<T> {
 
     /// Sends already-encoded payloads (key, bytes), waiting for every ack.
     pub async fn send_raw(&self, batch: &[(String, Vec<u8>)]) -> Result<(), TransportError> {
-        let futures = batch.iter().map(|(k, v)| {
-            self.producer.send(
-                FutureRecord::to(&self.topic)
-                    .key(k.as_str())
-                    .payload(v.as_slice()),
-                Timeout::After(Duration::from_secs(60)),
-            )
+        let batch: Vec<_> = batch
+            .iter()
+            .map(|(k, v)| (k.clone(), None, v.clone()))
+            .collect();
+        self.send_encoded(&batch).await
+    }
+
+    /// Sends encoded payloads (key, explicit partition or by key, bytes),
+    /// waiting for every ack.
+    async fn send_encoded(
+        &self,
+        batch: &[(String, Option<i32>, Vec<u8>)],
+    ) -> Result<(), TransportError> {
+        let futures = batch.iter().map(|(k, p, v)| {
+            let mut r = FutureRecord::to(&self.topic)
+                .key(k.as_str())
+                .payload(v.as_slice());
+            if let Some(p) = p {
+                r = r.partition(*p);
+            }
+            self.producer
+                .send(r, Timeout::After(Duration::from_secs(60)))
         });
         let mut first_err = None;
         for r in join_all(futures).await {
@@ -139,28 +158,33 @@ impl<T: Serialize + Send + Sync> Producer<T> for KafkaProducer<T> {
         let mut encoded = Vec::with_capacity(batch.len());
         if !self.pack {
             for r in &batch {
-                encoded.push((r.key.clone(), encode(&r.value)?));
+                encoded.push((r.key.clone(), r.partition, encode(&r.value)?));
             }
-            return self.send_raw(&encoded).await;
+            return self.send_encoded(&encoded).await;
         }
-        // By key, in first-seen order; values in their order.
-        let mut keys: HashMap<&str, usize> = HashMap::new();
-        let mut groups: Vec<(&str, Vec<Vec<u8>>)> = Vec::new();
+        // By (key, partition), in first-seen order; values in their order.
+        let mut keys: HashMap<Target<'_>, usize> = HashMap::new();
+        let mut groups: Vec<(Target<'_>, Vec<Vec<u8>>)> = Vec::new();
         for r in &batch {
             let part =
                 serde_json::to_vec(&r.value).map_err(|e| TransportError::Codec(e.to_string()))?;
-            let i = *keys.entry(r.key.as_str()).or_insert_with(|| {
-                groups.push((r.key.as_str(), Vec::new()));
+            let k = (r.key.as_str(), r.partition);
+            let i = *keys.entry(k).or_insert_with(|| {
+                groups.push((k, Vec::new()));
                 groups.len() - 1
             });
             groups[i].1.push(part);
         }
-        for (key, parts) in groups {
+        for ((key, partition), parts) in groups {
             for pack in packs(&parts, PACK_MAX_BYTES) {
-                encoded.push((key.to_string(), frame(pack)));
+                encoded.push((key.to_string(), partition, frame(pack)));
             }
         }
-        self.send_raw(&encoded).await
+        self.send_encoded(&encoded).await
+    }
+
+    fn partitions(&self) -> i32 {
+        self.partitions.max(1)
     }
 
     async fn flush(&mut self) -> Result<(), TransportError> {
@@ -173,6 +197,10 @@ impl<T: Serialize + Send + Sync> Producer<T> for KafkaProducer<T> {
         .map_err(|e| TransportError::Backend(format!("flushing: {e}")))
     }
 }
+
+/// Where a packed record goes: its key, and a partition chosen by the
+/// sender (`None`: by key).
+type Target<'a> = (&'a str, Option<i32>);
 
 /// Splits parts into consecutive runs whose framed size stays within `max`
 /// bytes (a part larger than `max` alone makes a run).

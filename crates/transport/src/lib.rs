@@ -82,6 +82,9 @@ pub struct Record<T> {
     pub key: String,
     /// The record.
     pub value: T,
+    /// A partition chosen by the sender instead of by key (a record every
+    /// partition must see, such as score's event-time clock); `None`: by key.
+    pub partition: Option<i32>,
 }
 
 impl<T> Record<T> {
@@ -90,6 +93,17 @@ impl<T> Record<T> {
         Record {
             key: key.into(),
             value,
+            partition: None,
+        }
+    }
+
+    /// A record for partition `partition` of the stream (see
+    /// [`Producer::partitions`]).
+    pub fn to_partition(partition: i32, key: impl Into<String>, value: T) -> Self {
+        Record {
+            key: key.into(),
+            value,
+            partition: Some(partition),
         }
     }
 }
@@ -148,6 +162,12 @@ pub trait Producer<T>: Send {
 
     /// Waits until everything sent is durable.
     fn flush(&mut self) -> impl Future<Output = Result<(), TransportError>> + Send;
+
+    /// Partitions of the stream (1 in memory): a record that every consumer
+    /// must see is sent once to each.
+    fn partitions(&self) -> i32 {
+        1
+    }
 }
 
 /// The receiving half of a stream.

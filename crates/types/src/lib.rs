@@ -5,7 +5,7 @@
 //! | stream   | record        | key        |
 //! |----------|---------------|------------|
 //! | `posts`  | [`Post`]      | post id    |
-//! | `scored` | [`ScoredPost`]| watch id   |
+//! | `scored` | [`Scored`]: a [`ScoredPost`] or a [`StreamClock`] | watch id (a clock: every partition) |
 //! | `spikes` | [`Spike`]     | watch id   |
 //! | `alerts` | [`Alert`]     | watch id   |
 //!
@@ -29,8 +29,8 @@ pub use crate::{
     error::{ErrorClass, RetryHint},
     ids::{hash_author, AlertId, AuthorId, PostId, WatchId},
     records::{
-        Alert, CrisisKind, EventTime, Hit, IncidentState, KindHit, Level, Post, ScoredPost, Spike,
-        Transition, Trigger,
+        Alert, CrisisKind, EventTime, Hit, IncidentState, KindHit, Level, Post, Scored, ScoredPost,
+        Spike, StreamClock, Transition, Trigger,
     },
 };
 
@@ -41,9 +41,23 @@ mod tests {
     fn assert_send_sync<T: Send + Sync>() {}
 
     #[test]
+    fn a_clock_and_a_post_share_the_scored_stream() {
+        let c = Scored::Clock(StreamClock {
+            clock: EventTime(1_700_000_000_000),
+            origin_partition: Some(2),
+        });
+        let j = serde_json::to_string(&c).unwrap();
+        assert!(j.starts_with("{\"clock\":"), "{j}");
+        assert_eq!(serde_json::from_str::<Scored>(&j).unwrap(), c);
+        // Neither shape is taken for the other.
+        assert!(serde_json::from_str::<Scored>("{\"clock\":1,\"post_id\":\"x\"}").is_err());
+    }
+
+    #[test]
     fn public_types_are_send_and_sync() {
         assert_send_sync::<Post>();
         assert_send_sync::<ScoredPost>();
+        assert_send_sync::<Scored>();
         assert_send_sync::<Spike>();
         assert_send_sync::<Alert>();
         assert_send_sync::<AlertId>();

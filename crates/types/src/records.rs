@@ -215,6 +215,36 @@ pub struct ScoredPost {
     pub origin_partition: Option<i32>,
 }
 
+/// A record of the `scored` stream (score -> detect): a matched post, or
+/// the event-time clock of everything score has read.
+///
+/// Detect's clock must move with every ingested post, matched or not: a
+/// narrow watch that matched nothing for hours has a baseline of zero, not
+/// no baseline, and its bins close on time. Score therefore follows each
+/// batch's matches with a [`StreamClock`] (untagged on the wire: a clock is
+/// `{"clock": ...}`, a post keeps its own shape).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Scored {
+    /// One (post, watch) match.
+    Post(ScoredPost),
+    /// The newest event time read so far from one upstream partition.
+    Clock(StreamClock),
+}
+
+/// The newest event time among the posts score has read from one posts
+/// partition, matched or not (sent after the matches of the same batch, so
+/// it never makes them late).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamClock {
+    /// Newest event time read.
+    pub clock: EventTime,
+    /// The posts-stream partition it was read from (Kafka mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_partition: Option<i32>,
+}
+
 /// Crisis grading: minor < moderate < major.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
