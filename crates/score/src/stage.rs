@@ -27,12 +27,15 @@ pub struct ScoreTotals {
 /// input has drained: cancellation stops ingest, and score drains what is
 /// already in flight). The scorer is loaded once per batch from `scorer`,
 /// so a reload (a new automaton built off the hot path and swapped in)
-/// takes effect at the next batch.
+/// takes effect at the next batch. With `emit_clocks`, each batch's matches are
+/// followed by its event-time clock ([`Scored::Clock`]) on every output
+/// partition.
 pub async fn run_score<C, P>(
     scorer: Arc<ArcSwap<Scorer>>,
     mut input: C,
     mut output: P,
     metrics: Metrics,
+    emit_clocks: bool,
     _cancel: CancellationToken,
 ) -> Result<ScoreTotals, TransportError>
 where
@@ -79,7 +82,7 @@ where
         let n = records.len() as u64;
         // After the batch's matches, so it never makes them late; to every
         // partition, since detect's watermark runs per partition.
-        for (origin, clock) in clocks {
+        for (origin, clock) in clocks.into_iter().filter(|_| emit_clocks) {
             for p in 0..output.partitions() {
                 records.push(Record::to_partition(
                     p,
