@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use vigil_config::{DetectConfig, GradingConfig, Settings};
 use vigil_types::{
-    CrisisKind, EventTime, Level, Scored, ScoredPost, Spike, StreamClock, Transition, Trigger,
-    WatchId,
+    CrisisKind, EventTime, Level, ScoredPost, Spike, StreamClock, Transition, Trigger, WatchId,
 };
 
 use crate::window::{summarize, Bin, Ewma, WindowSummary, SAMPLES};
@@ -740,20 +739,6 @@ impl Detector {
         }
         self.move_clock((partition, clock.origin_partition.unwrap_or(0)), t, now);
         Observation::Accepted
-    }
-
-    /// A record of the scored stream: a post ([`Detector::observe_from`])
-    /// or a clock ([`Detector::observe_clock`]).
-    pub fn observe_scored(
-        &mut self,
-        record: &Scored,
-        partition: i32,
-        now: EventTime,
-    ) -> Observation {
-        match record {
-            Scored::Post(p) => self.observe_from(p, partition, now),
-            Scored::Clock(c) => self.observe_clock(c, partition, now),
-        }
     }
 
     /// Closes every bin that ends at or before the watermark, appending the

@@ -77,13 +77,15 @@ where
         received.inc_by(batch.len() as u64);
         let t = now();
         for d in &batch {
-            let o = detector.observe_scored(&d.value, 0, t);
-            if !matches!(d.value, Scored::Post(_)) {
-                // A clock (ingest already rejects posts a day ahead, so
-                // its `future` cannot happen) is not a post to count.
-                continue;
-            }
-            match o {
+            let post = match &d.value {
+                Scored::Post(p) => p,
+                Scored::Clock(c) => {
+                    // Score's clock: time moves, nothing is counted.
+                    detector.observe_clock(c, 0, t);
+                    continue;
+                }
+            };
+            match detector.observe(post, t) {
                 Observation::Accepted => totals.accepted += 1,
                 o => {
                     let reason = o.reason().unwrap_or("unknown");

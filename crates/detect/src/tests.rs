@@ -761,57 +761,55 @@ fn an_hour_long_ramp_alerts_at_the_one_hour_scale_within_the_hour() {
     assert!(spikes.is_empty(), "{:?}", summary(&spikes));
 }
 
+/// One row a minute from T0, `value(minute)` each, fed to watch `acme` as
+/// a measurement (`observe_value`) or as a count of posts (rounded,
+/// `observe_count`); the minutes an incident opened in.
+fn opened_on_rows(rows: i64, value: impl Fn(i64) -> f64, measured: bool) -> Vec<i64> {
+    let mut d = Detector::new(&settings("scales_secs = [60]"));
+    let watch = WatchId::from("acme");
+    let (mut spikes, mut updates) = (Vec::new(), Vec::new());
+    for m in 0..rows {
+        let (at, v) = (EventTime(T0 + m * 60_000), value(m));
+        let o = if measured {
+            d.observe_value(&watch, at, v, NOW)
+        } else {
+            d.observe_count(&watch, at, v.round() as u32, NOW)
+        };
+        assert_eq!(o, Observation::Accepted);
+        d.advance(&mut spikes, &mut updates);
+    }
+    d.finish(&mut spikes, &mut updates);
+    opened_minutes(&spikes, "acme")
+}
+
+/// Deterministic noise in [-1, 1] for minute `m`.
+fn noise(m: i64) -> f64 {
+    ((m * 7919) % 11 - 5) as f64 / 5.0
+}
+
 #[test]
 fn a_measured_series_is_judged_without_the_poisson_term() {
     // A load around 0.5 (never a count: the Poisson term would never fire
     // on values below 1), then a jump to 0.9.
-    let s = settings("scales_secs = [60]");
-    let mut d = Detector::new(&s);
-    let watch = WatchId::from("acme");
-    let mut spikes = Vec::new();
-    let mut updates = Vec::new();
-    for m in 0..400i64 {
-        let v = if m >= 300 {
-            0.9
-        } else {
-            0.5 + 0.02 * ((m * 7919) % 11 - 5) as f64 / 5.0
-        };
-        let at = EventTime(T0 + m * 60_000);
-        assert_eq!(d.observe_value(&watch, at, v, NOW), Observation::Accepted);
-        d.advance(&mut spikes, &mut updates);
-    }
-    d.finish(&mut spikes, &mut updates);
-    let opened = opened_minutes(&spikes, "acme");
-    assert_eq!(opened, vec![300], "{:?}", summary(&spikes));
+    let load = |m| if m >= 300 { 0.9 } else { 0.5 + 0.02 * noise(m) };
+    assert_eq!(opened_on_rows(400, load, true), vec![300]);
 }
 
 #[test]
 fn a_measured_series_alerts_on_a_drop_as_on_a_jump() {
     // A measurement deviates either way (a temperature falling before a
     // failure); a count of posts only alerts on a surge.
-    let run_series = |measured: bool| {
-        let s = settings("scales_secs = [60]");
-        let mut d = Detector::new(&s);
-        let watch = WatchId::from("acme");
-        let mut spikes = Vec::new();
-        let mut updates = Vec::new();
-        for m in 0..400i64 {
-            let base = 50.0 + ((m * 7919) % 11 - 5) as f64 / 5.0;
-            let v = if m >= 300 { 20.0 } else { base };
-            let at = EventTime(T0 + m * 60_000);
-            let o = if measured {
-                d.observe_value(&watch, at, v + 0.5, NOW)
-            } else {
-                d.observe_count(&watch, at, v.round() as u32, NOW)
-            };
-            assert_eq!(o, Observation::Accepted);
-            d.advance(&mut spikes, &mut updates);
-        }
-        d.finish(&mut spikes, &mut updates);
-        opened_minutes(&spikes, "acme")
-    };
-    assert_eq!(run_series(true), vec![300]);
-    assert_eq!(run_series(false), Vec::<i64>::new());
+    let level = |m| if m >= 300 { 20.0 } else { 50.0 + noise(m) };
+    assert_eq!(opened_on_rows(400, |m| level(m) + 0.5, true), vec![300]);
+    assert_eq!(opened_on_rows(400, level, false), Vec::<i64>::new());
+}
+
+/// Score's clock record at event time `t_ms` (posts partition 0).
+fn clock(t_ms: i64) -> vigil_types::StreamClock {
+    vigil_types::StreamClock {
+        clock: EventTime(t_ms),
+        origin_partition: Some(0),
+    }
 }
 
 /// Ten quiet hours in which only the other watch's posts (and score's
@@ -832,10 +830,7 @@ fn narrow_watch_burst(with_clock: bool) -> Vec<(i64, Level)> {
             // Score sends the other watch's match, then its batch's clock.
             assert_eq!(d.observe(&scored(&other, 0), NOW), Observation::Accepted);
             if with_clock {
-                let c = vigil_types::StreamClock {
-                    clock: EventTime(t),
-                    origin_partition: Some(0),
-                };
+                let c = clock(t);
                 assert_eq!(d.observe_clock(&c, 0, NOW), Observation::Accepted);
             }
         }
@@ -892,10 +887,7 @@ fn a_clock_alone_starts_every_watch_and_closes_its_quiet_bins() {
     let mut d = Detector::new(&settings("baseline_half_life_secs = 604800"));
     let (mut spikes, mut updates) = (Vec::new(), Vec::new());
     for m in 0..600i64 {
-        let c = vigil_types::StreamClock {
-            clock: EventTime(T0 + m * 60_000),
-            origin_partition: Some(0),
-        };
+        let c = clock(T0 + m * 60_000);
         d.observe_clock(&c, 0, NOW);
         d.advance(&mut spikes, &mut updates);
     }
@@ -910,10 +902,7 @@ fn a_clock_alone_starts_every_watch_and_closes_its_quiet_bins() {
             Observation::Accepted
         );
     }
-    let c = vigil_types::StreamClock {
-        clock: EventTime(T0 + 602 * 60_000),
-        origin_partition: Some(0),
-    };
+    let c = clock(T0 + 602 * 60_000);
     d.observe_clock(&c, 0, NOW);
     d.advance(&mut spikes, &mut updates);
     let opened: Vec<_> = spikes
@@ -943,10 +932,7 @@ fn a_live_input_closes_bins_with_the_wall_clock_while_silent() {
         let (mut spikes, mut updates) = (Vec::new(), Vec::new());
         // Ten quiet minutes (clock only), then a burst in minute 10.
         for m in 0..10i64 {
-            let c = vigil_types::StreamClock {
-                clock: EventTime(T0 + m * 60_000),
-                origin_partition: Some(0),
-            };
+            let c = clock(T0 + m * 60_000);
             d.observe_clock(&c, 0, EventTime(T0 + m * 60_000));
             d.advance(&mut spikes, &mut updates);
         }

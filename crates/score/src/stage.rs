@@ -70,10 +70,12 @@ where
             for s in &mut out[before..] {
                 s.origin_partition = Some(d.position.partition);
             }
-            let c = clocks
-                .entry(d.position.partition)
-                .or_insert(d.value.published_at);
-            *c = (*c).max(d.value.published_at);
+            if emit_clocks {
+                let c = clocks
+                    .entry(d.position.partition)
+                    .or_insert(d.value.published_at);
+                *c = (*c).max(d.value.published_at);
+            }
         }
         let mut records: Vec<Record<Scored>> = out
             .drain(..)
@@ -82,7 +84,7 @@ where
         let n = records.len() as u64;
         // After the batch's matches, so it never makes them late; to every
         // partition, since detect's watermark runs per partition.
-        for (origin, clock) in clocks.into_iter().filter(|_| emit_clocks) {
+        for (origin, clock) in clocks {
             for p in 0..output.partitions() {
                 records.push(Record::to_partition(
                     p,

@@ -111,25 +111,20 @@ impl<T> KafkaProducer<T> {
 
     /// Sends already-encoded payloads (key, bytes), waiting for every ack.
     pub async fn send_raw(&self, batch: &[(String, Vec<u8>)]) -> Result<(), TransportError> {
-        let batch: Vec<_> = batch
-            .iter()
-            .map(|(k, v)| (k.clone(), None, v.clone()))
-            .collect();
-        self.send_encoded(&batch).await
+        self.send_encoded(batch.iter().map(|(k, v)| (k.as_str(), None, v.as_slice())))
+            .await
     }
 
-    /// Sends encoded payloads (key, explicit partition or by key, bytes),
-    /// waiting for every ack.
-    async fn send_encoded(
+    /// Sends encoded payloads (key, a partition or `None` for by key,
+    /// bytes), waiting for every ack.
+    async fn send_encoded<'a>(
         &self,
-        batch: &[(String, Option<i32>, Vec<u8>)],
+        batch: impl Iterator<Item = (&'a str, Option<i32>, &'a [u8])>,
     ) -> Result<(), TransportError> {
-        let futures = batch.iter().map(|(k, p, v)| {
-            let mut r = FutureRecord::to(&self.topic)
-                .key(k.as_str())
-                .payload(v.as_slice());
+        let futures = batch.map(|(k, p, v)| {
+            let mut r = FutureRecord::to(&self.topic).key(k).payload(v);
             if let Some(p) = p {
-                r = r.partition(*p);
+                r = r.partition(p);
             }
             self.producer
                 .send(r, Timeout::After(Duration::from_secs(60)))
@@ -160,7 +155,13 @@ impl<T: Serialize + Send + Sync> Producer<T> for KafkaProducer<T> {
             for r in &batch {
                 encoded.push((r.key.clone(), r.partition, encode(&r.value)?));
             }
-            return self.send_encoded(&encoded).await;
+            return self
+                .send_encoded(
+                    encoded
+                        .iter()
+                        .map(|(k, p, v)| (k.as_str(), *p, v.as_slice())),
+                )
+                .await;
         }
         // By (key, partition), in first-seen order; values in their order.
         let mut keys: HashMap<Target<'_>, usize> = HashMap::new();
@@ -180,7 +181,12 @@ impl<T: Serialize + Send + Sync> Producer<T> for KafkaProducer<T> {
                 encoded.push((key.to_string(), partition, frame(pack)));
             }
         }
-        self.send_encoded(&encoded).await
+        self.send_encoded(
+            encoded
+                .iter()
+                .map(|(k, p, v)| (k.as_str(), *p, v.as_slice())),
+        )
+        .await
     }
 
     fn partitions(&self) -> i32 {
