@@ -628,3 +628,43 @@ fn issue_12_a_hanging_webhook_holds_neither_stdout_nor_shutdown_and_the_outbox_r
     );
     assert!(!stderr.contains("undelivered at shutdown"), "{stderr}");
 }
+
+#[test]
+fn a_damaged_store_file_stops_the_run_with_a_clear_error_never_a_panic_or_a_reset() {
+    let run = |data: &std::path::Path| {
+        vigil()
+            .env("VIGIL__INCIDENTS__DATA_DIR", data)
+            .args(["run", "--config", "config/example.toml"])
+            .args(["--input", "examples/posts.jsonl"])
+            .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
+            .current_dir(root())
+            .output()
+            .unwrap()
+    };
+    let data = temp_dir("damaged-store");
+    let store = data.join("incidents.redb");
+    assert!(run(&data).status.success());
+    let full = std::fs::metadata(&store).unwrap().len();
+    for keep in [full / 2, 100, 0] {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&store)
+            .unwrap()
+            .set_len(keep)
+            .unwrap();
+        let out = run(&data);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "cut to {keep} bytes: {stderr}");
+        assert!(
+            stderr.contains(&store.display().to_string()) && stderr.contains("move it aside"),
+            "cut to {keep} bytes: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "cut to {keep} bytes: {stderr}");
+        assert!(out.stdout.is_empty(), "no alert may go out");
+        assert_eq!(
+            std::fs::metadata(&store).unwrap().len(),
+            keep,
+            "left as it was"
+        );
+    }
+}

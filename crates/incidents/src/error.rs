@@ -28,6 +28,16 @@ pub enum Error {
     /// failed call was kept, on disk or in memory.
     #[error("incident store: {0}")]
     Storage(#[source] Box<redb::Error>),
+    /// The store file is damaged (empty, or truncated so that the store
+    /// cannot read it): never replaced silently, since a new store would
+    /// forget every incident and send every alert again.
+    #[error("incident store file {path} {why}: restore it from a backup, or move it aside to start an empty store (which forgets every incident and sends every alert again)")]
+    Damaged {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A stored record does not decode (written by an incompatible version).
     #[error("incident store: record `{key}` does not decode: {source}")]
     Corrupt {
@@ -47,7 +57,7 @@ impl Error {
                 ErrorClass::Input
             }
             Error::DataDir { .. } | Error::Storage(_) => ErrorClass::External,
-            Error::Corrupt { .. } => ErrorClass::Internal,
+            Error::Corrupt { .. } | Error::Damaged { .. } => ErrorClass::Internal,
         }
     }
 }

@@ -292,6 +292,50 @@ fn write(
     Ok(())
 }
 
+/// Opens (or creates) the store file, refusing a damaged one with a clear
+/// error: a zero-length file (redb would silently start a new store in it)
+/// or one redb cannot read (a truncated file trips an internal assertion in
+/// redb 2, caught here instead of crashing the process).
+fn open_file(file: &Path) -> Result<Database, Error> {
+    let damaged = |why: String| Error::Damaged {
+        path: file.display().to_string(),
+        why,
+    };
+    if std::fs::metadata(file).is_ok_and(|m| m.len() == 0) {
+        return Err(damaged("is empty (0 bytes)".into()));
+    }
+    // redb's assertion is a known outcome here, reported below as an error:
+    // the default hook would print it as a crash with a backtrace. The hook
+    // is process-wide, so it is swapped only around this one call.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Database::create(file)));
+    std::panic::set_hook(hook);
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        // Cut short inside its header, or failing its checksums.
+        Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))))
+            if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
+            Err(damaged(format!("is truncated ({e})")))
+        }
+        Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Corrupted(why)))) => {
+            Err(damaged(format!("is corrupted ({why})")))
+        }
+        Ok(Err(e)) => Err(e.into()),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            Err(damaged(format!(
+                "is damaged (redb could not read it: {msg})"
+            )))
+        }
+    }
+}
+
 impl IncidentStore {
     /// Opens (or creates) the store file at `path`, restoring every
     /// incident, remembered alert id and silence, with the default
@@ -308,12 +352,7 @@ impl IncidentStore {
         retention: Duration,
     ) -> Result<IncidentStore, Error> {
         let file = path.to_path_buf();
-        IncidentStore::open_inner(
-            path,
-            policy,
-            retention,
-            Box::new(move || Ok(Database::create(&file)?)),
-        )
+        IncidentStore::open_inner(path, policy, retention, Box::new(move || open_file(&file)))
     }
 
     /// [`open_with`](Self::open_with) on a storage backend that `backend`

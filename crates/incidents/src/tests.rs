@@ -1136,3 +1136,52 @@ fn a_full_disk_holds_spikes_in_memory_and_the_store_recovers() {
     let (o, _) = store.on_spikes_or_hold(&[b], t(150));
     assert_eq!(o[0], Outcome::Duplicate);
 }
+
+mod damaged_store_file {
+    use super::*;
+
+    /// A store with one incident, then its file cut to `keep(len)` bytes.
+    fn damaged(keep: impl Fn(u64) -> u64) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        {
+            let s = IncidentStore::open(&path, policy()).unwrap();
+            s.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0))
+                .unwrap();
+        }
+        let len = std::fs::metadata(&path).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(keep(len)).unwrap();
+        (dir, path)
+    }
+
+    fn open_error(path: &std::path::Path) -> String {
+        match IncidentStore::open(path, policy()) {
+            Ok(_) => panic!("a damaged store file opened"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_zero_length_store_file_is_a_clear_error_not_a_new_store() {
+        let (_dir, path) = damaged(|_| 0);
+        let e = open_error(&path);
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        assert!(
+            e.contains("empty") && e.contains("backup") && e.contains("move it aside"),
+            "{e}"
+        );
+        // Nothing was written over it.
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_truncated_store_file_is_a_clear_error_not_a_panic() {
+        for keep in [|l: u64| l / 2, |_| 100, |_| 4096] {
+            let (_dir, path) = damaged(keep);
+            let e = open_error(&path);
+            assert!(e.contains(&path.display().to_string()), "{e}");
+            assert!(e.contains("backup") && e.contains("move it aside"), "{e}");
+        }
+    }
+}
