@@ -659,7 +659,10 @@ fn a_damaged_store_file_stops_the_run_with_a_clear_error_never_a_panic_or_a_rese
             stderr.contains(&store.display().to_string()) && stderr.contains("move it aside"),
             "cut to {keep} bytes: {stderr}"
         );
-        assert!(!stderr.contains("panicked"), "cut to {keep} bytes: {stderr}");
+        assert!(
+            !stderr.contains("panicked"),
+            "cut to {keep} bytes: {stderr}"
+        );
         assert!(out.stdout.is_empty(), "no alert may go out");
         assert_eq!(
             std::fs::metadata(&store).unwrap().len(),
@@ -667,4 +670,56 @@ fn a_damaged_store_file_stops_the_run_with_a_clear_error_never_a_panic_or_a_rese
             "left as it was"
         );
     }
+}
+
+#[test]
+fn the_summary_accounts_for_every_line_read_exactly_once() {
+    // Issue 12 item 8: three late posts that each match two watches were
+    // counted once per watch ("6 lines read, rejected=12").
+    let d = temp_dir("summary-accounting");
+    let cfg = d.join("two.toml");
+    std::fs::write(
+        &cfg,
+        "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n[[watches]]\nid = \"zephyr\"\nterms = [\"zephyr\"]\n",
+    )
+    .unwrap();
+    let line = |id: &str, ts: &str| {
+        format!(
+            "{{\"id\":\"{id}\",\"source\":\"x\",\"author\":\"a\",\"text\":\"acme zephyr\",\"published_at\":\"{ts}\"}}\n"
+        )
+    };
+    let mut input = String::new();
+    for (i, ts) in [
+        "2026-03-02T10:00:00Z",
+        "2026-03-02T10:05:00Z",
+        "2026-03-02T10:10:00Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        input += &line(&format!("on{i}"), ts);
+    }
+    // An hour behind the newest post: late for both watches.
+    for i in 0..3 {
+        input += &line(&format!("late{i}"), "2026-03-02T09:00:00Z");
+    }
+    input += "not json\n";
+    let posts = d.join("posts.jsonl");
+    std::fs::write(&posts, input).unwrap();
+    let out = vigil()
+        .args(["run", "--config", cfg.to_str().unwrap(), "--input"])
+        .arg(&posts)
+        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("summary:"))
+        .unwrap_or_else(|| panic!("no summary in {stderr}"));
+    assert!(
+        summary.contains("posts_read=7 rejected=4 (invalid_json=1 late=3) late=3 matched=6"),
+        "{summary}"
+    );
 }

@@ -8,21 +8,50 @@ use tracing::{info, info_span, Instrument};
 use vigil_config::Settings;
 use vigil_telemetry::Metrics;
 use vigil_transport::{Consumer, Producer, Record, Stream, TransportError};
-use vigil_types::{EventTime, Scored, Spike, Transition};
+use vigil_types::{EventTime, PostId, Scored, Spike, Transition};
 
 use crate::{Detector, Observation, WindowUpdate};
 
-/// Totals of one detect run.
+/// Totals of one detect run. The drops count posts, not (post, watch)
+/// matches: a post matching three watches that arrives late is one late
+/// post (the `vigil_detect_discarded_posts_total` counter counts matches),
+/// so the run summary accounts for every line read exactly once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DetectTotals {
-    /// Scored posts counted.
+    /// Scored (post, watch) matches counted.
     pub accepted: u64,
-    /// Dropped as late.
+    /// Posts dropped as late.
     pub late: u64,
-    /// Dropped for another reason (future, unknown watch).
+    /// Posts dropped as dated more than a day after processing time.
+    pub future: u64,
+    /// Posts dropped for another reason (unknown watch, duplicate).
     pub dropped_other: u64,
     /// Windows that fired (opened, escalated or ongoing).
     pub spikes: u64,
+    /// The last post counted as dropped.
+    last_dropped: Option<PostId>,
+}
+
+impl DetectTotals {
+    /// Counts a dropped match as a dropped post, once per post: score sends
+    /// a post's matches one after another, so a repeat of the previous
+    /// dropped post id is the same post.
+    pub fn drop_post(&mut self, post: &PostId, o: Observation) {
+        if self.last_dropped.as_ref() == Some(post) {
+            return;
+        }
+        self.last_dropped = Some(post.clone());
+        match o {
+            Observation::Late => self.late += 1,
+            Observation::Future => self.future += 1,
+            _ => self.dropped_other += 1,
+        }
+    }
+
+    /// Posts dropped, for every reason.
+    pub fn dropped_posts(&self) -> u64 {
+        self.late + self.future + self.dropped_other
+    }
 }
 
 /// How often a live detect stage looks at the clock while its input is
@@ -89,11 +118,7 @@ where
                 Observation::Accepted => totals.accepted += 1,
                 o => {
                     let reason = o.reason().unwrap_or("unknown");
-                    if o == Observation::Late {
-                        totals.late += 1;
-                    } else {
-                        totals.dropped_other += 1;
-                    }
+                    totals.drop_post(&post.post_id, o);
                     metrics
                         .detect_discarded_posts
                         .with_label_values(&[reason])

@@ -408,10 +408,8 @@ impl KafkaRun<'_> {
                                 watermark = ?detector.watermark(),
                                 "Late scored post."
                             );
-                            totals.late += 1;
-                        } else {
-                            totals.dropped_other += 1;
                         }
+                        totals.drop_post(&post.post_id, o);
                         self.metrics
                             .detect_discarded_posts
                             .with_label_values(&[o.reason().unwrap_or("unknown")])

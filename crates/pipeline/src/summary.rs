@@ -39,19 +39,27 @@ impl fmt::Display for Summary {
             .map(|(r, n)| format!("{r}={n}"))
             .collect();
         let level = |l: Level| self.alert.by_level.get(&l).copied().unwrap_or(0);
+        // Every line read is counted once: rejected by ingest, or dropped by
+        // detect (once per post, whatever the number of watches it matched).
+        let mut reasons = rejected;
+        for (r, n) in [
+            ("late", self.detect.late),
+            ("future", self.detect.future),
+            ("other", self.detect.dropped_other),
+        ] {
+            if n > 0 {
+                reasons.push(format!("{r}={n}"));
+            }
+        }
         write!(
             f,
             "summary: posts_read={} rejected={} ({}) late={} matched={} spikes={} alerts={} (minor={} moderate={} major={}) wall_secs={:.3} posts_per_sec={:.0}",
             self.ingest.lines,
-            self.ingest.rejected_total() + self.detect.late,
-            if rejected.is_empty() && self.detect.late == 0 {
+            self.ingest.rejected_total() + self.detect.dropped_posts(),
+            if reasons.is_empty() {
                 "none".to_string()
             } else {
-                let mut r = rejected;
-                if self.detect.late > 0 {
-                    r.push(format!("late={}", self.detect.late));
-                }
-                r.join(" ")
+                reasons.join(" ")
             },
             self.detect.late,
             self.score.matched,
