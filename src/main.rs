@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use vigil_alert::AlertStage;
 use vigil_config::Settings;
 use vigil_pipeline::{spawn_kafka_exporter, Input, KafkaRun, KafkaStats, LiveConfig};
-use vigil_telemetry::{init_logging, serve_admin, LogFormat, Metrics, Readiness};
+use vigil_telemetry::{init_logging, serve_admin, LogFormat, Metrics, Readiness, ServerLimits};
 use vigil_types::EventTime;
 
 /// Real-time social listening and crisis detection.
@@ -575,6 +575,10 @@ impl Process {
             metrics.clone(),
             ready.clone(),
             extra,
+            ServerLimits {
+                max_connections: settings.api.max_connections,
+                header_read_timeout: settings.api.header_read_timeout,
+            },
             admin_cancel.clone(),
         )
         .await

@@ -8,5 +8,6 @@ mod deploy;
 mod gen;
 mod golden;
 mod kafka;
+mod limits;
 mod nab;
 mod util;

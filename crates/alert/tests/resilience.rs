@@ -477,6 +477,7 @@ async fn issue_12_disk_full_and_a_hanging_receiver_during_one_run() {
         stage.metrics.clone(),
         stage.readiness.clone(),
         axum::Router::new(),
+        vigil_telemetry::ServerLimits::default(),
         tokio_util::sync::CancellationToken::new(),
     )
     .await

@@ -4,8 +4,11 @@ use std::{convert::Infallible, time::Duration};
 
 use axum::{
     extract::State,
-    http::{header, HeaderMap},
-    response::sse::{Event, KeepAlive, Sse},
+    http::{header, HeaderMap, StatusCode},
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
 };
 use futures::Stream;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
@@ -35,6 +38,21 @@ struct Feed {
     /// reload removed gets no further change (the stream ends).
     auth: Auth,
     token: String,
+    /// Held while the stream is open.
+    _slot: Slot,
+}
+
+/// An open stream's permit (`api.max_event_streams`), counted in
+/// `vigil_api_event_streams` until the stream ends.
+struct Slot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    metrics: vigil_telemetry::Metrics,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.metrics.api_event_streams.dec();
+    }
 }
 
 /// The stream: `ready` first (the subscription is live: anything changed
@@ -42,10 +60,31 @@ struct Feed {
 /// (`incident`, `silence`, `pruned`) with the change as JSON, and
 /// `resync` with `{"missed": n}` when this client fell behind and should
 /// reload. It ends when the server shuts down, or before the next change
-/// once a reload has revoked the client's token.
-pub(crate) async fn events(
-    State(s): State<ApiState>,
+/// once a reload has revoked the client's token. With
+/// `api.max_event_streams` streams open, it answers 503 (retry after 5 s)
+/// and counts `vigil_api_rejected_event_streams_total`.
+pub(crate) async fn events(State(s): State<ApiState>, headers: HeaderMap) -> Response {
+    let Ok(permit) = s.event_streams.clone().try_acquire_owned() else {
+        s.metrics.api_rejected_event_streams.inc();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "too many open event streams (api.max_event_streams); retry later\n",
+        )
+            .into_response();
+    };
+    s.metrics.api_event_streams.inc();
+    let slot = Slot {
+        _permit: permit,
+        metrics: s.metrics.clone(),
+    };
+    stream(s, headers, slot).into_response()
+}
+
+fn stream(
+    s: ApiState,
     headers: HeaderMap,
+    slot: Slot,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     // `require_token` let the request through, so the header is a bearer.
     let token = headers
@@ -60,6 +99,7 @@ pub(crate) async fn events(
         started: false,
         auth: s.auth.clone(),
         token,
+        _slot: slot,
     };
     let stream = futures::stream::unfold(feed, |mut f| async move {
         if !f.started {

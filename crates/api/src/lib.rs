@@ -115,6 +115,8 @@ pub struct ApiState {
     /// shutdown does not wait for clients that never hang up. Give it the
     /// same token as the server's graceful shutdown.
     pub shutdown: CancellationToken,
+    /// One permit per open live-change stream (`api.max_event_streams`).
+    pub event_streams: Arc<tokio::sync::Semaphore>,
 }
 
 fn watch_ids(settings: &Settings) -> BTreeSet<WatchId> {
@@ -139,6 +141,7 @@ impl ApiState {
             max_body_bytes: settings.api.max_body_bytes,
             watches: Arc::new(RwLock::new(watch_ids(settings))),
             shutdown,
+            event_streams: Arc::new(tokio::sync::Semaphore::new(settings.api.max_event_streams)),
         }
     }
 

@@ -569,6 +569,16 @@ pub struct ApiConfig {
     /// Largest request body accepted, in bytes (larger gets 413).
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Most open connections on the admin address; more are closed at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Most open live-change streams (`GET /api/v1/events`); more get 503.
+    #[serde(default = "default_max_event_streams")]
+    pub max_event_streams: usize,
+    /// A connection whose request headers are not complete this long after
+    /// it opened (or after its previous response) is closed.
+    #[serde(default = "default_header_read_timeout_secs")]
+    pub header_read_timeout_secs: u64,
     /// Bearer tokens (`[[api.tokens]]`). None configured: every API route
     /// that reads or changes incidents answers 401 (the API is off).
     #[serde(default)]
@@ -579,10 +589,25 @@ fn default_max_body_bytes() -> usize {
     64 * 1024
 }
 
+fn default_max_connections() -> usize {
+    1024
+}
+
+fn default_max_event_streams() -> usize {
+    256
+}
+
+fn default_header_read_timeout_secs() -> u64 {
+    10
+}
+
 impl Default for ApiConfig {
     fn default() -> ApiConfig {
         ApiConfig {
             max_body_bytes: default_max_body_bytes(),
+            max_connections: default_max_connections(),
+            max_event_streams: default_max_event_streams(),
+            header_read_timeout_secs: default_header_read_timeout_secs(),
             tokens: Vec::new(),
         }
     }

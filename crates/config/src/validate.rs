@@ -127,6 +127,12 @@ pub struct ApiSettings {
     pub tokens: Vec<ApiToken>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Most open connections on the admin address.
+    pub max_connections: usize,
+    /// Most open live-change streams.
+    pub max_event_streams: usize,
+    /// How long a connection may take to send its request headers.
+    pub header_read_timeout: std::time::Duration,
 }
 
 impl Default for ApiSettings {
@@ -134,6 +140,11 @@ impl Default for ApiSettings {
         ApiSettings {
             tokens: Vec::new(),
             max_body_bytes: ApiConfig::default().max_body_bytes,
+            max_connections: ApiConfig::default().max_connections,
+            max_event_streams: ApiConfig::default().max_event_streams,
+            header_read_timeout: std::time::Duration::from_secs(
+                ApiConfig::default().header_read_timeout_secs,
+            ),
         }
     }
 }
@@ -774,6 +785,21 @@ fn check_api(c: &mut Collector, a: &ApiConfig, env: &[(String, String)]) -> ApiS
         "api.max_body_bytes",
         &format!("must be between {MIN_API_BODY_BYTES} and {MAX_API_BODY_BYTES}"),
     );
+    c.check(
+        (16..=100_000).contains(&a.max_connections),
+        "api.max_connections",
+        "must be between 16 and 100000 (/healthz and /metrics need connections too)",
+    );
+    c.check(
+        (1..=a.max_connections.max(1)).contains(&a.max_event_streams),
+        "api.max_event_streams",
+        "must be between 1 and api.max_connections (each stream holds a connection)",
+    );
+    c.check(
+        (1..=300).contains(&a.header_read_timeout_secs),
+        "api.header_read_timeout_secs",
+        "must be between 1 and 300",
+    );
     let mut tokens: Vec<ApiToken> = Vec::new();
     let mut names: HashMap<&str, usize> = HashMap::new();
     let mut secrets: HashMap<String, usize> = HashMap::new();
@@ -857,6 +883,9 @@ fn check_api(c: &mut Collector, a: &ApiConfig, env: &[(String, String)]) -> ApiS
     ApiSettings {
         tokens,
         max_body_bytes: a.max_body_bytes,
+        max_connections: a.max_connections,
+        max_event_streams: a.max_event_streams,
+        header_read_timeout: std::time::Duration::from_secs(a.header_read_timeout_secs),
     }
 }
 
@@ -1675,6 +1704,38 @@ mod api_tests {
             .iter()
             .map(|p| (p.key.clone(), p.message.clone()))
             .collect()
+    }
+
+    #[test]
+    fn connection_stream_and_header_limits_are_validated_together() {
+        let s = Settings::from_toml_str(MIN, "f.toml", &[]).unwrap();
+        assert_eq!(
+            (s.api.max_connections, s.api.max_event_streams),
+            (1024, 256)
+        );
+        assert_eq!(
+            s.api.header_read_timeout,
+            std::time::Duration::from_secs(10)
+        );
+        let keys: Vec<String> = problems(
+            "[api]\nmax_connections = 8\nmax_event_streams = 0\nheader_read_timeout_secs = 0\n",
+            &[],
+        )
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+        assert_eq!(
+            keys,
+            [
+                "api.max_connections",
+                "api.max_event_streams",
+                "api.header_read_timeout_secs"
+            ]
+        );
+        // More streams than connections cannot all be open.
+        let p = problems("[api]\nmax_connections = 16\nmax_event_streams = 17\n", &[]);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].0, "api.max_event_streams");
     }
 
     #[test]

@@ -7,11 +7,16 @@ use std::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex,
     },
+    time::Duration,
 };
 
 use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Router};
-use tokio::{net::TcpListener, task::JoinHandle};
-use tokio_util::sync::CancellationToken;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    service::TowerToHyperService,
+};
+use tokio::{net::TcpListener, sync::Semaphore, task::JoinHandle};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::Metrics;
 
@@ -116,28 +121,109 @@ pub fn admin_router(metrics: Metrics, ready: Readiness) -> Router {
         .with_state(AdminState { metrics, ready })
 }
 
+/// Limits of the admin HTTP server (`[api]` keys of the same names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Most open connections; a connection over it is closed at once.
+    pub max_connections: usize,
+    /// A connection must send its request headers within this long (after
+    /// it opened, or after its previous response); otherwise it is closed.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// Binds `addr` and serves the admin routes, plus `extra` (the incident API
 /// and console where this process runs the alert stage), until `cancel`
-/// fires.
+/// fires; then stops accepting, lets open connections finish their request
+/// and waits for them.
+///
+/// Its own accept loop (rather than `axum::serve`) enforces `limits`: held
+/// connections (a client that never sends its headers, thousands of open
+/// sockets) cannot exhaust file descriptors and stop `/healthz` answering.
 pub async fn serve_admin(
     addr: SocketAddr,
     metrics: Metrics,
     ready: Readiness,
     extra: Router,
+    limits: ServerLimits,
     cancel: CancellationToken,
 ) -> std::io::Result<AdminServer> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = admin_router(metrics, ready).merge(extra);
-    let task = tokio::spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { cancel.cancelled().await })
-            .await;
-        if let Err(error) = result {
-            tracing::error!(error = %error, "Admin server failed.");
-        }
-    });
+    let app = admin_router(metrics.clone(), ready).merge(extra);
+    let task = tokio::spawn(accept_loop(listener, app, metrics, limits, cancel));
     Ok(AdminServer { addr, task })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    metrics: Metrics,
+    limits: ServerLimits,
+    cancel: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let conns = TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = cancel.cancelled() => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of file descriptors and the like: say so, back off.
+                tracing::warn!(error = %error, "Admin server could not accept a connection.");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics
+                .http_rejected_connections
+                .with_label_values(&["max_connections"])
+                .inc();
+            drop(stream);
+            continue;
+        };
+        metrics.http_connections.inc();
+        let (app, metrics, cancel) = (app.clone(), metrics.clone(), cancel.clone());
+        conns.spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
+                .with_upgrades();
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                () = cancel.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.as_mut().await
+                }
+            };
+            if let Err(e) = result {
+                if e.is_timeout() {
+                    metrics
+                        .http_rejected_connections
+                        .with_label_values(&["header_timeout"])
+                        .inc();
+                }
+            }
+            metrics.http_connections.dec();
+            drop(slot);
+        });
+    }
+    conns.close();
+    conns.wait().await;
 }
 
 #[cfg(test)]

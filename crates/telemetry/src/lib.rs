@@ -23,7 +23,7 @@ mod metrics;
 pub mod names;
 
 pub use crate::{
-    admin::{admin_router, serve_admin, AdminServer, Readiness},
+    admin::{admin_router, serve_admin, AdminServer, Readiness, ServerLimits},
     latency::LatencyRecorder,
     limiter::LogLimiter,
     logging::{init_logging, LogFormat},

@@ -58,6 +58,14 @@ pub struct Metrics {
     pub alert_undelivered_at_shutdown: IntCounterVec,
     /// See [`names::API_REQUESTS_TOTAL`].
     pub api_requests: IntCounterVec,
+    /// See [`names::API_EVENT_STREAMS`].
+    pub api_event_streams: IntGauge,
+    /// See [`names::API_REJECTED_EVENT_STREAMS_TOTAL`].
+    pub api_rejected_event_streams: IntCounter,
+    /// See [`names::HTTP_CONNECTIONS`].
+    pub http_connections: IntGauge,
+    /// See [`names::HTTP_REJECTED_CONNECTIONS_TOTAL`].
+    pub http_rejected_connections: IntCounterVec,
     /// See [`names::TRANSPORT_SENT_MESSAGES_TOTAL`].
     pub transport_sent_messages: IntCounterVec,
     /// See [`names::TRANSPORT_RECEIVED_MESSAGES_TOTAL`].
@@ -273,6 +281,27 @@ impl Metrics {
                 "Incident API requests.",
                 &["method", "route", "status"],
             ),
+            api_event_streams: gauge(
+                &r,
+                names::API_EVENT_STREAMS,
+                "Open live-change streams (GET /api/v1/events).",
+            ),
+            api_rejected_event_streams: counter(
+                &r,
+                names::API_REJECTED_EVENT_STREAMS_TOTAL,
+                "Event streams refused with 503 because api.max_event_streams were open.",
+            ),
+            http_connections: gauge(
+                &r,
+                names::HTTP_CONNECTIONS,
+                "Open connections on the admin address.",
+            ),
+            http_rejected_connections: counter_vec(
+                &r,
+                names::HTTP_REJECTED_CONNECTIONS_TOTAL,
+                "Connections on the admin address closed at once: over api.max_connections, or headers not read within api.header_read_timeout_secs.",
+                &["reason"],
+            ),
             transport_sent_messages: counter_vec(
                 &r,
                 names::TRANSPORT_SENT_MESSAGES_TOTAL,
@@ -369,6 +398,9 @@ mod tests {
             .set(1);
         m.api_requests
             .with_label_values(&["GET", "/api/v1/incidents", "200"])
+            .inc();
+        m.http_rejected_connections
+            .with_label_values(&["max_connections"])
             .inc();
         m.alert_sent_alerts
             .with_label_values(&["stdout", "minor"])

@@ -59,6 +59,15 @@ pub const ALERT_EXPIRED_NOTIFICATIONS_TOTAL: &str = "vigil_alert_expired_notific
 pub const ALERT_UNDELIVERED_AT_SHUTDOWN_TOTAL: &str = "vigil_alert_undelivered_at_shutdown_total";
 /// Incident API requests (counter; labels: method, route, status).
 pub const API_REQUESTS_TOTAL: &str = "vigil_api_requests_total";
+/// Open live-change streams, `GET /api/v1/events` (gauge).
+pub const API_EVENT_STREAMS: &str = "vigil_api_event_streams";
+/// Event streams refused because `api.max_event_streams` were open (counter).
+pub const API_REJECTED_EVENT_STREAMS_TOTAL: &str = "vigil_api_rejected_event_streams_total";
+/// Open connections on the admin address (gauge).
+pub const HTTP_CONNECTIONS: &str = "vigil_http_connections";
+/// Connections on the admin address closed at once, and why (counter;
+/// labels: reason = `max_connections` or `header_timeout`).
+pub const HTTP_REJECTED_CONNECTIONS_TOTAL: &str = "vigil_http_rejected_connections_total";
 /// Records sent on a stream (counter; labels: stream).
 pub const TRANSPORT_SENT_MESSAGES_TOTAL: &str = "vigil_transport_sent_messages_total";
 /// Records received from a stream (counter; labels: stream).
@@ -104,6 +113,10 @@ pub const ALL: &[&str] = &[
     ALERT_EXPIRED_NOTIFICATIONS_TOTAL,
     ALERT_UNDELIVERED_AT_SHUTDOWN_TOTAL,
     API_REQUESTS_TOTAL,
+    API_EVENT_STREAMS,
+    API_REJECTED_EVENT_STREAMS_TOTAL,
+    HTTP_CONNECTIONS,
+    HTTP_REJECTED_CONNECTIONS_TOTAL,
     TRANSPORT_SENT_MESSAGES_TOTAL,
     TRANSPORT_RECEIVED_MESSAGES_TOTAL,
     ERRORS_TOTAL,
