@@ -61,6 +61,7 @@ impl From<vigil_incidents::Error> for ApiError {
         let status = match &e {
             E::IncidentNotFound(_) | E::SilenceNotFound(_) => StatusCode::NOT_FOUND,
             E::Invalid(_) => StatusCode::BAD_REQUEST,
+            E::TimelineFull(_) => StatusCode::UNPROCESSABLE_ENTITY,
             E::Storage(_) | E::DataDir { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

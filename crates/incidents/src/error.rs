@@ -16,6 +16,10 @@ pub enum Error {
     /// silence that ends before it starts...).
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The incident's timeline is full ([`crate::MAX_TIMELINE_EVENTS`]
+    /// events): a comment is refused (actions are still recorded).
+    #[error("incident `{0}` has a full timeline ({max} events): no more comments; summarise in a new incident or resolve this one", max = crate::MAX_TIMELINE_EVENTS)]
+    TimelineFull(String),
     /// The data directory could not be created.
     #[error("creating incident data directory {path}: {source}")]
     DataDir {
@@ -53,9 +57,10 @@ impl Error {
     /// storage failure `external`, an undecodable record `internal`.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::IncidentNotFound(_) | Error::SilenceNotFound(_) | Error::Invalid(_) => {
-                ErrorClass::Input
-            }
+            Error::IncidentNotFound(_)
+            | Error::SilenceNotFound(_)
+            | Error::Invalid(_)
+            | Error::TimelineFull(_) => ErrorClass::Input,
             Error::DataDir { .. } | Error::Storage(_) => ErrorClass::External,
             Error::Corrupt { .. } | Error::Damaged { .. } => ErrorClass::Internal,
         }

@@ -1185,3 +1185,122 @@ mod damaged_store_file {
         }
     }
 }
+
+mod timeline_storage {
+    use super::*;
+    use crate::store::{INCIDENTS, META};
+
+    fn comment(n: usize) -> Action {
+        Action::Comment {
+            text: format!("{n}: {}", "x".repeat(1000)),
+        }
+    }
+
+    /// The stored incident record's size, with the store closed.
+    fn record_bytes(path: &std::path::Path, id: &str) -> usize {
+        let db = redb::Database::create(path).unwrap();
+        let r = db.begin_read().unwrap();
+        let t = r.open_table(INCIDENTS).unwrap();
+        let v = t.get(id).unwrap().unwrap();
+        v.value().len()
+    }
+
+    #[test]
+    fn a_write_stores_the_change_not_the_whole_timeline() {
+        // Issue 12 item 10: 1,718 comments of 4 KB made every write rewrite
+        // a 7 MB incident. The record now holds the incident without its
+        // timeline; each event is its own row, written once.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        let before = {
+            let s = IncidentStore::open(&path, policy()).unwrap();
+            s.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0))
+                .unwrap();
+            for n in 0..2000 {
+                s.act("w-1", comment(n), "alice", t(100 + n as i64))
+                    .unwrap();
+            }
+            s.get("w-1").unwrap()
+        };
+        assert!(before.timeline.len() > 2000);
+        let bytes = record_bytes(&path, "w-1");
+        assert!(bytes < 16 * 1024, "the incident record is {bytes} bytes");
+        // Reopened, the timeline is whole and in order.
+        let s = IncidentStore::open(&path, policy()).unwrap();
+        assert_eq!(s.get("w-1").unwrap(), before);
+    }
+
+    #[test]
+    fn a_schema_1_store_keeps_its_timelines_and_becomes_schema_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        // A schema-1 file: the timeline inside the incident record.
+        let mut tr = tracker();
+        tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
+        tr.act("w-1", Action::Ack, "alice", t(60)).unwrap();
+        let legacy = tr.get("w-1").unwrap().clone();
+        assert!(legacy.timeline.len() >= 2);
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let w = db.begin_write().unwrap();
+            {
+                let bytes = serde_json::to_vec(&legacy).unwrap();
+                w.open_table(INCIDENTS)
+                    .unwrap()
+                    .insert("w-1", bytes.as_slice())
+                    .unwrap();
+                w.open_table(META).unwrap().insert("schema", 1u64).unwrap();
+            }
+            w.commit().unwrap();
+        }
+        let s = IncidentStore::open(&path, policy()).unwrap();
+        assert_eq!(s.get("w-1").unwrap(), legacy);
+        s.act("w-1", comment(1), "bob", t(120)).unwrap();
+        let now = s.get("w-1").unwrap();
+        assert_eq!(now.timeline.len(), legacy.timeline.len() + 1);
+        drop(s);
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let r = db.begin_read().unwrap();
+            let schema = r
+                .open_table(META)
+                .unwrap()
+                .get("schema")
+                .unwrap()
+                .unwrap()
+                .value();
+            assert_eq!(schema, 2);
+        }
+        let s = IncidentStore::open(&path, policy()).unwrap();
+        assert_eq!(s.get("w-1").unwrap(), now);
+    }
+
+    #[test]
+    fn a_full_timeline_refuses_comments_but_records_actions() {
+        let mut tr = tracker();
+        tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
+        let mut n = tr.get("w-1").unwrap().timeline.len();
+        while n < MAX_TIMELINE_EVENTS {
+            tr.act("w-1", Action::Comment { text: "c".into() }, "alice", t(1))
+                .unwrap();
+            n += 1;
+        }
+        let e = tr
+            .act(
+                "w-1",
+                Action::Comment {
+                    text: "one more".into(),
+                },
+                "alice",
+                t(2),
+            )
+            .unwrap_err();
+        assert!(matches!(e, Error::TimelineFull(_)), "{e}");
+        assert_eq!(e.class(), vigil_types::ErrorClass::Input);
+        tr.act("w-1", Action::Ack, "alice", t(3)).unwrap();
+        assert_eq!(
+            tr.get("w-1").unwrap().timeline.len(),
+            MAX_TIMELINE_EVENTS + 1
+        );
+    }
+}

@@ -323,6 +323,12 @@ impl IncidentTracker {
         self.incidents.get(id)
     }
 
+    /// The incident `id`, for the store to serialise it in parts (its
+    /// timeline apart); the store puts back whatever it takes out.
+    pub(crate) fn get_mut(&mut self, id: &str) -> Option<&mut Incident> {
+        self.incidents.get_mut(id)
+    }
+
     /// Every incident, in id order.
     pub fn incidents(&self) -> impl Iterator<Item = &Incident> {
         self.incidents.values()
@@ -655,6 +661,11 @@ impl IncidentTracker {
             .get(id)
             .ok_or_else(|| Error::IncidentNotFound(id.to_string()))
             .map(|i| self.silence_for(i, now))?;
+        if matches!(action, Action::Comment { .. })
+            && self.incidents[id].timeline.len() >= MAX_TIMELINE_EVENTS
+        {
+            return Err(Error::TimelineFull(id.to_string()));
+        }
         let policy = &self.policy;
         let inc = self.incidents.get_mut(id).expect("checked above");
         let mut sent = Sent::default();
