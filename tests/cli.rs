@@ -723,3 +723,36 @@ fn the_summary_accounts_for_every_line_read_exactly_once() {
         "{summary}"
     );
 }
+
+#[test]
+fn text_logs_escape_newlines_and_escape_sequences_from_input() {
+    // Issue 12 item 12: a rejected line's value is logged; a raw newline in
+    // it forged a log line and a raw ESC reached the terminal.
+    let mut child = vigil()
+        .args(["run", "--config", "config/example.toml", "--input", "-"])
+        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        r#"{{"id":"a","source":"x","author":"u","text":"acme","published_at":"2026-01-01\nINFO forged line \u001b[31mred"}}"#
+    )
+    .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r"2026-01-01\nINFO forged line \u{1b}[31mred"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("INFO forged")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+}

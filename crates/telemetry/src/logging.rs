@@ -2,7 +2,13 @@
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::{fmt, EnvFilter};
+use std::borrow::Cow;
+
+use tracing_subscriber::{
+    field::MakeExt,
+    fmt::{self, format::Writer},
+    EnvFilter,
+};
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,12 +24,60 @@ pub enum LogFormat {
 pub fn init_logging(format: LogFormat, default_level: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = fmt()
+    let builder = fmt::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.fmt_fields(escaped_fields()).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Text-log fields with every control character escaped (`\n`, `\u{1b}`):
+/// values can come from input (a rejected line's text, a comment), and a
+/// raw newline would forge a log line, a raw escape sequence would drive the
+/// reader's terminal. JSON logs escape by construction.
+fn escaped_fields() -> impl for<'w> fmt::FormatFields<'w> {
+    fmt::format::debug_fn(
+        |w: &mut Writer<'_>, field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
+            let v = format!("{value:?}");
+            if field.name() == "message" {
+                write!(w, "{}", escape_control(&v))
+            } else {
+                write!(w, "{}={}", field, escape_control(&v))
+            }
+        },
+    )
+    .delimited(" ")
+}
+
+/// `s` with control characters escaped as Rust escapes them.
+pub fn escape_control(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_text_kept() {
+        assert_eq!(escape_control("plain 艾克美"), "plain 艾克美");
+        assert_eq!(
+            escape_control("a\nINFO forged\u{1b}[31mred\r\t"),
+            "a\\nINFO forged\\u{1b}[31mred\\r\\t"
+        );
+    }
 }
