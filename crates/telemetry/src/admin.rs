@@ -163,6 +163,24 @@ pub async fn serve_admin(
     Ok(AdminServer { addr, task })
 }
 
+/// The process's soft open-file limit (`RLIMIT_NOFILE`), if known.
+fn open_file_limit() -> Option<u64> {
+    rlimit::getrlimit(rlimit::Resource::NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
+        .filter(|&soft| soft != rlimit::INFINITY)
+}
+
+/// Connections the server holds at most: the configured limit, but never
+/// more than half the open-file limit (the rest is for the store, Kafka,
+/// sinks and the connections being refused), and at least 16.
+fn connection_slots(configured: usize, open_files: Option<u64>) -> usize {
+    match open_files {
+        Some(n) => configured.min(((n / 2) as usize).max(16)),
+        None => configured,
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     app: Router,
@@ -170,7 +188,15 @@ async fn accept_loop(
     limits: ServerLimits,
     cancel: CancellationToken,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let max = connection_slots(limits.max_connections, open_file_limit());
+    if max < limits.max_connections {
+        tracing::warn!(
+            configured = limits.max_connections,
+            used = max,
+            "api.max_connections is above half the open-file limit; using half of it, so a flood of connections is refused at once instead of exhausting file descriptors."
+        );
+    }
+    let slots = Arc::new(Semaphore::new(max));
     let conns = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
@@ -229,6 +255,14 @@ async fn accept_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_stay_within_half_the_open_file_limit() {
+        assert_eq!(connection_slots(1024, Some(256)), 128);
+        assert_eq!(connection_slots(1024, Some(65_536)), 1024);
+        assert_eq!(connection_slots(1024, Some(10)), 16);
+        assert_eq!(connection_slots(100, None), 100);
+    }
 
     #[test]
     fn degraded_parts_make_a_started_process_not_ready_until_cleared() {
