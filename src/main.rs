@@ -166,14 +166,26 @@ enum EvalCommand {
         /// to the in-sample one, overall and per series.
         #[arg(long)]
         cv: bool,
-        /// The `[detect]` key --cv sweeps.
-        #[arg(long, default_value = "calibration_sigmas", requires = "cv")]
-        cv_key: String,
-        /// The values --cv tries (comma-separated, increasing); default: a
-        /// grid around calibration_sigmas' default.
-        #[arg(long, value_delimiter = ',', requires = "cv")]
-        cv_values: Vec<f64>,
+        /// What the series' values are: `auto` (whole numbers are counts of
+        /// posts, a rise alerts; other series are measurements, judged both
+        /// ways) or `measured` (every series a measurement, whole numbers
+        /// too: NAB's speeds, passenger and request counts).
+        #[arg(long, value_enum, default_value_t = SeriesArg::Auto)]
+        series: SeriesArg,
+        /// A `[detect]` setting --cv sweeps, as `key=v1,v2,...` (values
+        /// increasing); repeat for several (every combination is tried).
+        /// Default: calibration_sigmas and persistence_sigmas over grids
+        /// around their defaults.
+        #[arg(long = "cv-axis", requires = "cv", value_parser = vigil_eval::nab::CvGrid::parse_axis)]
+        cv_axes: Vec<vigil_eval::nab::CvAxis>,
     },
+}
+
+/// `vigil eval nab --series`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SeriesArg {
+    Auto,
+    Measured,
 }
 
 #[derive(Debug, Subcommand)]
@@ -303,8 +315,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config,
                     json,
                     cv,
-                    cv_key,
-                    cv_values,
+                    cv_axes,
+                    series,
                 },
         } => {
             use vigil_eval::nab::{
@@ -331,14 +343,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 labels: labels.clone(),
                 settings,
                 config_origin: origin,
+                series: match series {
+                    SeriesArg::Auto => vigil_eval::nab::SeriesKind::Auto,
+                    SeriesArg::Measured => vigil_eval::nab::SeriesKind::Measured,
+                },
             };
             if cv {
                 let mut grid = CvGrid::default_grid();
-                if cv_key != grid.key || !cv_values.is_empty() {
-                    grid = CvGrid {
-                        key: cv_key,
-                        values: cv_values,
-                    };
+                if !cv_axes.is_empty() {
+                    grid = CvGrid { axes: cv_axes };
                 }
                 let report = cross_validate(&options, &grid).with_context(|| {
                     format!(

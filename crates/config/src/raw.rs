@@ -158,6 +158,12 @@ pub struct DetectConfig {
     pub calibration_sigmas: f64,
     /// Half-life, in seconds, of that history of z-scores.
     pub calibration_half_life_secs: f64,
+    /// Persistence: each scale also keeps the short-term mean of its
+    /// z-scores over about this many seconds (0: off)...
+    pub persistence_secs: f64,
+    /// ...which fires when this many upper deviations above the mean of
+    /// this watch's own history of it: a deviation that lasts.
+    pub persistence_sigmas: f64,
     /// Posts in a window that fire without history.
     pub absolute_count: u64,
     /// Half-life, in seconds, of the baseline negative and crisis-kind

@@ -572,6 +572,16 @@ pub(crate) fn load_layers(
             "detect.calibration_half_life_secs",
             "must be a number of seconds of at least one bin",
         );
+        c.check(
+            d.persistence_secs >= 0.0 && d.persistence_secs.is_finite(),
+            "detect.persistence_secs",
+            "must be a number of seconds (0 turns persistence off)",
+        );
+        c.check(
+            d.persistence_sigmas > 0.0 && d.persistence_sigmas.is_finite(),
+            "detect.persistence_sigmas",
+            "must be a positive number",
+        );
         c.check(d.min_count >= 1, "detect.min_count", "must be at least 1");
         c.check(
             d.absolute_count >= 1,

@@ -78,6 +78,12 @@ pub struct DetectorParams {
     pub resolve_after_quiet_bins: u32,
     /// Sentiment at or below this is negative.
     pub negative_threshold: f32,
+    /// EWMA weight per bin of each scale's persistence, the short-term
+    /// mean of its z-scores (0: off).
+    pub persistence_alpha: f64,
+    /// Upper deviations of the watch's own persistence history a
+    /// persistence must exceed.
+    pub persistence_sigmas: f64,
 }
 
 impl DetectorParams {
@@ -115,6 +121,26 @@ impl DetectorParams {
             resolve_after_quiet_bins: (d.resolve_after_quiet_secs.div_ceil(d.bin_secs.max(1)))
                 .clamp(1, u64::from(u32::MAX)) as u32,
             negative_threshold,
+            // An EWMA whose mean age matches a moving average over
+            // `persistence_secs` (N bins: weight 2 / (N + 1)).
+            persistence_alpha: if d.persistence_secs > 0.0 {
+                let n = (d.persistence_secs / d.bin_secs.max(1) as f64).max(1.0);
+                2.0 / (n + 1.0)
+            } else {
+                0.0
+            },
+            persistence_sigmas: d.persistence_sigmas,
+        }
+    }
+}
+
+impl DetectorParams {
+    /// The persistence window in bins (the inverse of its EWMA weight).
+    pub fn persistence_bins(&self) -> usize {
+        if self.persistence_alpha > 0.0 {
+            (2.0 / self.persistence_alpha - 1.0).round().max(1.0) as usize
+        } else {
+            0
         }
     }
 }
@@ -768,6 +794,14 @@ impl Detector {
                 // Empty bins up to the next bin with posts (or `until`).
                 let next_posts = w.pending.keys().next().copied().unwrap_or(until).min(until);
                 let gap_bins = (next_posts - w.next_close) / p.bin_ms;
+                if w.measured && gap_bins > 0 {
+                    // A missing measurement is not a zero: bins without a
+                    // value are skipped, not learned (the bin before a
+                    // series' first row would otherwise pull its level
+                    // towards 0 and inflate its deviation for days).
+                    w.next_close += gap_bins * p.bin_ms;
+                    continue;
+                }
                 if gap_bins > MAX_GAP_BINS
                     && w.incident.is_none()
                     && w.window.iter().all(|b| b.count == 0)
@@ -1039,6 +1073,23 @@ struct ScaleView {
     z: f64,
     /// The threshold this watch's history sets for `z` at this scale.
     thr: f64,
+    /// Persistence: the short-term mean of z, this window included.
+    persist: f64,
+    /// The threshold this watch's history sets for it (infinite when off).
+    persist_thr: f64,
+}
+
+impl ScaleView {
+    /// How far past its thresholds this window is: the larger of z and the
+    /// persistence, each over its own threshold (>= 1 fires).
+    fn excess(&self) -> f64 {
+        (self.z / self.thr).max(self.persist / self.persist_thr)
+    }
+
+    /// The persistence, not the z of this window alone, fired.
+    fn by_persistence(&self) -> bool {
+        self.z < self.thr && self.persist >= self.persist_thr
+    }
 }
 
 struct Decision {
@@ -1058,6 +1109,13 @@ struct ScaleState {
     resid: Ewma,
     /// The z-scores seen at this scale.
     cal: Calibration,
+    /// Persistence: the short-term mean of the z-scores (each capped at
+    /// the threshold), NAB's "anomaly likelihood" input.
+    #[serde(default)]
+    persist: f64,
+    /// The persistences seen at this scale.
+    #[serde(default)]
+    persist_cal: Calibration,
 }
 
 /// The mean and upper semi-variance of a watch's z-scores: a z is unusual
@@ -1131,7 +1189,27 @@ fn scale_views(p: &DetectorParams, w: &WatchState) -> Vec<ScaleView> {
         } else {
             Calibration::default().threshold(p.calibration_sigmas, p.z_floor)
         };
-        views.push(ScaleView { i, k, x, m, z, thr });
+        // A deviation that lasts: many moderate z-scores in a row are as
+        // rare for this watch as one big one. The persistence is judged
+        // against its own history, never below half the z floor.
+        let a = p.persistence_alpha;
+        let persist = (1.0 - a) * st.persist + a * z.min(thr);
+        let persist_thr = if a > 0.0 && st.persist_cal.n >= p.warmup_bins {
+            st.persist_cal
+                .threshold(p.persistence_sigmas, p.z_floor / 2.0)
+        } else {
+            f64::INFINITY
+        };
+        views.push(ScaleView {
+            i,
+            k,
+            x,
+            m,
+            z,
+            thr,
+            persist,
+            persist_thr,
+        });
     }
     views
 }
@@ -1153,8 +1231,8 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
     let warm_for = |v: &ScaleView| w.baseline.n >= p.warmup_bins + v.k as u64;
     let fired = views
         .iter()
-        .filter(|v| warm_for(v) && enough(v, 1.0) && v.z >= v.thr && fresh(v))
-        .max_by(|a, b| (a.z / a.thr).total_cmp(&(b.z / b.thr)))
+        .filter(|v| warm_for(v) && enough(v, 1.0) && v.excess() >= 1.0 && fresh(v))
+        .max_by(|a, b| a.excess().total_cmp(&b.excess()))
         .copied();
     if fired.is_some() {
         triggers.push(Trigger::Volume);
@@ -1212,7 +1290,7 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
     let r = p.sustain_ratio;
     let sustained = triggers.is_empty()
         && w.incident.is_some()
-        && (views.iter().any(|v| enough(v, r) && v.z >= v.thr * r)
+        && (views.iter().any(|v| enough(v, r) && v.excess() >= r)
             || (s.count as f64 >= p.negative_min_count as f64 * r
                 && share - neg_base >= p.negative_share_delta * r
                 && share >= p.negative_share_min * r)
@@ -1326,12 +1404,22 @@ fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut
     let scale_note = d
         .fired
         .map(|v| {
-            format!(
-                " (volume at the {} scale: z {:.1} >= {:.1}, this watch's own threshold)",
-                scale_name(v.k, p.bin_ms),
-                v.z,
-                v.thr
-            )
+            if v.by_persistence() {
+                format!(
+                    " (volume at the {} scale, sustained: mean z {:.1} over about {} >= {:.1}, this watch's own threshold)",
+                    scale_name(v.k, p.bin_ms),
+                    v.persist,
+                    scale_name(p.persistence_bins(), p.bin_ms),
+                    v.persist_thr
+                )
+            } else {
+                format!(
+                    " (volume at the {} scale: z {:.1} >= {:.1}, this watch's own threshold)",
+                    scale_name(v.k, p.bin_ms),
+                    v.z,
+                    v.thr
+                )
+            }
         })
         .unwrap_or_default();
     let transition = if triggered {
@@ -1435,10 +1523,40 @@ fn learn(p: &DetectorParams, w: &mut WatchState, views: &[ScaleView], s0: &Windo
         } else {
             r
         };
-        st.resid.update(r, p.alpha);
+        // A window with a bin forecast before the watch had any level
+        // (expected 0) says nothing about its variation: a measurement
+        // starting at 50 would otherwise inflate the deviation for days.
+        if w.baseline.n >= v.k as u64 {
+            st.resid.update(r, p.alpha);
+        }
         if warm {
             st.cal.update(
                 v.z.min(v.thr * CALIBRATION_CAP),
+                p.calibration_alpha,
+                p.calibration_prior_bins,
+            );
+        }
+        st.persist = v.persist;
+        if warm && p.persistence_alpha > 0.0 {
+            if st.persist_cal.n == 0 {
+                // The prior: the null distribution of one z-score (a
+                // count's signed z: mean 0, variance 1; a measurement's
+                // |z|: mean sqrt(2/pi), variance 1 - 2/pi). Its variance is
+                // not shrunk for averaging: until the watch's own history
+                // says otherwise, its z-scores may be fully correlated.
+                let (mean, var) = if w.measured {
+                    (
+                        std::f64::consts::FRAC_2_PI.sqrt(),
+                        1.0 - std::f64::consts::FRAC_2_PI,
+                    )
+                } else {
+                    (0.0, 1.0)
+                };
+                st.persist_cal.mean = mean;
+                st.persist_cal.upper_var = var;
+            }
+            st.persist_cal.update(
+                v.persist.min(v.persist_thr * CALIBRATION_CAP),
                 p.calibration_alpha,
                 p.calibration_prior_bins,
             );

@@ -765,7 +765,17 @@ fn an_hour_long_ramp_alerts_at_the_one_hour_scale_within_the_hour() {
 /// a measurement (`observe_value`) or as a count of posts (rounded,
 /// `observe_count`); the minutes an incident opened in.
 fn opened_on_rows(rows: i64, value: impl Fn(i64) -> f64, measured: bool) -> Vec<i64> {
-    let mut d = Detector::new(&settings("scales_secs = [60]"));
+    opened_on_rows_with("", rows, value, measured)
+}
+
+/// As `opened_on_rows`, with extra `[detect]` lines.
+fn opened_on_rows_with(
+    extra: &str,
+    rows: i64,
+    value: impl Fn(i64) -> f64,
+    measured: bool,
+) -> Vec<i64> {
+    let mut d = Detector::new(&settings(&format!("scales_secs = [60]\n{extra}")));
     let watch = WatchId::from("acme");
     let (mut spikes, mut updates) = (Vec::new(), Vec::new());
     for m in 0..rows {
@@ -802,6 +812,37 @@ fn a_measured_series_alerts_on_a_drop_as_on_a_jump() {
     let level = |m| if m >= 300 { 20.0 } else { 50.0 + noise(m) };
     assert_eq!(opened_on_rows(400, |m| level(m) + 0.5, true), vec![300]);
     assert_eq!(opened_on_rows(400, level, false), Vec::<i64>::new());
+}
+
+#[test]
+fn a_deviation_that_lasts_fires_by_its_persistence() {
+    // Five days of a noisy measurement, then a shift of about two of its
+    // deviations that lasts: no single minute is rare (z about 2, below
+    // the floor of 4), an hour of them is. Each scale's persistence (the
+    // short-term mean of its z-scores) fires within the hour; without it
+    // nothing ever does.
+    let shift_at = 7200;
+    let level = |m: i64| 50.0 + noise(m) + if m >= shift_at { 1.5 } else { 0.0 };
+    let week = "baseline_half_life_secs = 604800\nseasonal_half_life_days = 0";
+    let opened = opened_on_rows_with(week, shift_at + 240, level, true);
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    assert!(
+        (shift_at..shift_at + 60).contains(&opened[0]),
+        "opened at minute {} (shift at {shift_at})",
+        opened[0]
+    );
+    let off = opened_on_rows_with(
+        &format!("{week}\npersistence_secs = 0"),
+        shift_at + 240,
+        level,
+        true,
+    );
+    assert_eq!(off, Vec::<i64>::new());
+    // The stationary stretch alone never fires.
+    assert_eq!(
+        opened_on_rows_with(week, shift_at, level, true),
+        Vec::<i64>::new()
+    );
 }
 
 /// Score's clock record at event time `t_ms` (posts partition 0).

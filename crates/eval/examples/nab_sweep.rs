@@ -28,6 +28,7 @@ fn row(dir: &std::path::Path, label: &str, base: &str, overrides: &[(&str, &str)
         labels: dir.join("combined_windows.json"),
         settings,
         config_origin: label.to_owned(),
+        series: vigil_eval::nab::SeriesKind::Auto,
     })
     .unwrap();
     let s = &report.scores;

@@ -63,8 +63,10 @@ mod sweep;
 pub use corpus::{
     score_corpus, score_corpus_profiles, CorpusScore, CorpusScores, FileDetections, FileReport,
 };
-pub use cv::{cross_validate, CvFold, CvGrid, CvReport};
-pub use detect::{detect_series, find_series, load_settings, SeriesRun, NAB_CONFIG_TOML};
+pub use cv::{cross_validate, CvAxis, CvFold, CvGrid, CvPoint, CvReport, CV_KEYS};
+pub use detect::{
+    detect_series, find_series, load_settings, SeriesKind, SeriesRun, NAB_CONFIG_TOML,
+};
 pub use error::Error;
 pub use read::{
     detections_from_scores, parse_profiles_json, parse_results_csv, parse_series_csv,

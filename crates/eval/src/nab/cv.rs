@@ -19,26 +19,118 @@ use super::report::{data_roots, find_in, load_series, run_series, NabEvalOptions
 
 /// A setting of `[detect]` and the values a sweep tries.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CvGrid {
+pub struct CvAxis {
     /// The `[detect]` key.
     pub key: String,
     /// Values tried, in increasing order.
     pub values: Vec<f64>,
 }
 
+/// The settings a sweep chooses together: every combination of their
+/// values is one point of the grid.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CvGrid {
+    /// One axis per swept setting.
+    pub axes: Vec<CvAxis>,
+}
+
 impl CvGrid {
-    /// The setting that decides how rare a spike must be for its watch:
-    /// `calibration_sigmas`, over a grid around its default.
+    /// The two settings that decide how rare a deviation must be for its
+    /// watch: `calibration_sigmas` (one window's z) and
+    /// `persistence_sigmas` (the short-term mean of z), over grids around
+    /// their defaults. Both are chosen by the sweep, so both are
+    /// cross-validated.
     pub fn default_grid() -> CvGrid {
         CvGrid {
-            key: "calibration_sigmas".to_owned(),
-            values: vec![3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 7.0, 8.0],
+            axes: vec![
+                CvAxis {
+                    key: "calibration_sigmas".to_owned(),
+                    values: vec![4.0, 4.5, 5.0, 5.5, 6.0, 7.0],
+                },
+                CvAxis {
+                    key: "persistence_sigmas".to_owned(),
+                    values: vec![2.5, 3.0, 3.5, 4.0, 5.0],
+                },
+            ],
         }
     }
 
+    /// Parses `key=v1,v2,...` (values increasing).
+    pub fn parse_axis(text: &str) -> Result<CvAxis, Error> {
+        let bad = || Error::CvKey {
+            key: text.to_owned(),
+        };
+        let (key, values) = text.split_once('=').ok_or_else(bad)?;
+        let values: Vec<f64> = values
+            .split(',')
+            .map(|v| v.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad())?;
+        if values.is_empty() || values.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(bad());
+        }
+        let axis = CvAxis {
+            key: key.trim().to_owned(),
+            values,
+        };
+        // Unknown keys are refused here, before any run.
+        if !CV_KEYS.contains(&axis.key.as_str()) {
+            return Err(Error::CvKey { key: axis.key });
+        }
+        Ok(axis)
+    }
+
+    /// Every point of the grid, as one value index per axis (the last axis
+    /// varies fastest).
+    fn points(&self) -> Vec<Vec<usize>> {
+        let mut points = vec![Vec::new()];
+        for axis in &self.axes {
+            points = points
+                .into_iter()
+                .flat_map(|p| {
+                    (0..axis.values.len()).map(move |i| {
+                        let mut q = p.clone();
+                        q.push(i);
+                        q
+                    })
+                })
+                .collect();
+        }
+        points
+    }
+
+    fn values_at(&self, point: &[usize]) -> Vec<f64> {
+        self.axes
+            .iter()
+            .zip(point)
+            .map(|(a, &i)| a.values[i])
+            .collect()
+    }
+
+    fn apply(&self, detect: &mut DetectConfig, point: &[usize]) -> Result<(), Error> {
+        for (axis, &i) in self.axes.iter().zip(point) {
+            axis.apply(detect, axis.values[i])?;
+        }
+        Ok(())
+    }
+}
+
+/// The `[detect]` keys a sweep can choose.
+pub const CV_KEYS: [&str; 6] = [
+    "calibration_sigmas",
+    "persistence_sigmas",
+    "persistence_secs",
+    "z_floor",
+    "baseline_half_life_secs",
+    "calibration_half_life_secs",
+];
+
+impl CvAxis {
     fn apply(&self, detect: &mut DetectConfig, value: f64) -> Result<(), Error> {
         match self.key.as_str() {
             "calibration_sigmas" => detect.calibration_sigmas = value,
+            "persistence_sigmas" => detect.persistence_sigmas = value,
+            "persistence_secs" => detect.persistence_secs = value,
             "z_floor" => detect.z_floor = value,
             "baseline_half_life_secs" => detect.baseline_half_life_secs = value,
             "calibration_half_life_secs" => detect.calibration_half_life_secs = value,
@@ -57,29 +149,38 @@ impl CvGrid {
 pub struct CvFold {
     /// The held-out series.
     pub held_out: String,
-    /// The value chosen on the other series.
-    pub chosen: f64,
-    /// The held-out series' standard score at that value (normalised on
+    /// The values chosen on the other series, one per axis.
+    pub chosen: Vec<f64>,
+    /// The held-out series' standard score at those values (normalised on
     /// its own file).
     pub held_out_score: Option<f64>,
-    /// Its standard score at the value chosen on every series (in-sample).
+    /// Its standard score at the values chosen on every series (in-sample).
     pub in_sample_score: Option<f64>,
+}
+
+/// One grid point's in-sample score.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CvPoint {
+    /// One value per axis.
+    pub values: Vec<f64>,
+    /// Standard score over every series.
+    pub score: Option<f64>,
 }
 
 /// Cross-validated and in-sample standard scores.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CvReport {
-    /// The swept setting.
+    /// The swept settings.
     pub grid: CvGrid,
-    /// Standard score over every series at each value (in-sample).
-    pub in_sample_by_value: Vec<Option<f64>>,
-    /// The value the plateau rule picks on every series.
-    pub in_sample_chosen: f64,
-    /// Standard score at that value: an in-sample figure.
+    /// Standard score over every series at each grid point (in-sample).
+    pub in_sample_by_point: Vec<CvPoint>,
+    /// The values the plateau rule picks on every series.
+    pub in_sample_chosen: Vec<f64>,
+    /// Standard score at those values: an in-sample figure.
     pub in_sample_score: Option<f64>,
     /// Standard score of the held-out detections of every fold.
     pub cv_score: Option<f64>,
-    /// Windows found and false positives of the held-out detections.
+    /// Windows found by the held-out detections.
     pub cv_detected_windows: usize,
     /// Label windows.
     pub windows: usize,
@@ -89,13 +190,19 @@ pub struct CvReport {
     pub folds: Vec<CvFold>,
 }
 
-/// The index of the best plateau: the value whose mean score with its grid
-/// neighbours is highest (the first on ties).
-fn plateau(scores: &[f64]) -> usize {
+/// The index of the best plateau among `points` (one value index per
+/// axis): the point whose mean score with its grid neighbours (every point
+/// at most one step away on each axis) is highest, the first on ties. A
+/// lone peak between cliffs loses to a broad top.
+fn plateau(points: &[Vec<usize>], scores: &[f64]) -> usize {
+    let near = |a: &[usize], b: &[usize]| a.iter().zip(b).all(|(x, y)| x.abs_diff(*y) <= 1);
     let smooth = |i: usize| {
-        let lo = i.saturating_sub(1);
-        let hi = (i + 1).min(scores.len() - 1);
-        scores[lo..=hi].iter().sum::<f64>() / (hi - lo + 1) as f64
+        let (sum, n) = points
+            .iter()
+            .zip(scores)
+            .filter(|(q, _)| near(&points[i], q))
+            .fold((0.0, 0usize), |(s, n), (_, &x)| (s + x, n + 1));
+        sum / n.max(1) as f64
     };
     (0..scores.len())
         .max_by(|&a, &b| smooth(a).total_cmp(&smooth(b)).then(b.cmp(&a)))
@@ -105,9 +212,14 @@ fn plateau(scores: &[f64]) -> usize {
 /// Leave-one-series-out cross-validation of `grid` over the series of
 /// `options` (standard profile).
 pub fn cross_validate(options: &NabEvalOptions, grid: &CvGrid) -> Result<CvReport, Error> {
-    if grid.values.is_empty() {
+    if let Some(axis) = grid.axes.iter().find(|a| a.values.is_empty()) {
         return Err(Error::CvKey {
-            key: format!("{} (no values)", grid.key),
+            key: format!("{} (no values)", axis.key),
+        });
+    }
+    if grid.axes.is_empty() {
+        return Err(Error::CvKey {
+            key: "(no setting to sweep)".to_owned(),
         });
     }
     let windows = read_windows_json(&options.labels)?;
@@ -124,16 +236,19 @@ pub fn cross_validate(options: &NabEvalOptions, grid: &CvGrid) -> Result<CvRepor
         });
     }
     let negative = options.settings.config.score.negative_threshold;
-    // runs[v][f]: detections of file f at value v.
-    let mut runs: Vec<Vec<FileDetections>> = vec![Vec::new(); grid.values.len()];
+    let points = grid.points();
+    // runs[v][f]: detections of file f at grid point v.
+    let mut runs: Vec<Vec<FileDetections>> = vec![Vec::new(); points.len()];
     for path in &paths {
         let (key, series) = load_series(&options.data, &windows, path)?;
-        for (v, &value) in grid.values.iter().enumerate() {
+        for (v, point) in points.iter().enumerate() {
             let mut detect = options.settings.config.detect.clone();
-            grid.apply(&mut detect, value)?;
-            let run = run_series(&detect, negative, &series).map_err(|source| Error::InFile {
-                path: path.clone(),
-                source: Box::new(source),
+            grid.apply(&mut detect, point)?;
+            let run = run_series(&detect, negative, &series, options.series).map_err(|source| {
+                Error::InFile {
+                    path: path.clone(),
+                    source: Box::new(source),
+                }
             })?;
             runs[v].push(FileDetections {
                 name: key.clone(),
@@ -154,23 +269,23 @@ pub fn cross_validate(options: &NabEvalOptions, grid: &CvGrid) -> Result<CvRepor
             .normalized_score
             .unwrap_or(f64::NEG_INFINITY))
     };
-    let all: Vec<f64> = (0..grid.values.len())
+    let all: Vec<f64> = (0..points.len())
         .map(|v| score_of(v, &|_| true))
         .collect::<Result<_, _>>()?;
-    let best_all = plateau(&all);
+    let best_all = plateau(&points, &all);
     let mut folds = Vec::with_capacity(files);
     let mut held_out = Vec::with_capacity(files);
     for f in 0..files {
-        let training: Vec<f64> = (0..grid.values.len())
+        let training: Vec<f64> = (0..points.len())
             .map(|v| score_of(v, &|g| g != f))
             .collect::<Result<_, _>>()?;
-        let v = plateau(&training);
+        let v = plateau(&points, &training);
         let one = |v: usize| -> Result<Option<f64>, Error> {
             Ok(score_corpus(&runs[v][f..=f], &windows, &cost)?.normalized_score)
         };
         folds.push(CvFold {
             held_out: runs[v][f].name.clone(),
-            chosen: grid.values[v],
+            chosen: grid.values_at(&points[v]),
             held_out_score: one(v)?,
             in_sample_score: one(best_all)?,
         });
@@ -180,8 +295,15 @@ pub fn cross_validate(options: &NabEvalOptions, grid: &CvGrid) -> Result<CvRepor
     let finite = |x: f64| x.is_finite().then_some(x);
     Ok(CvReport {
         grid: grid.clone(),
-        in_sample_by_value: all.iter().copied().map(finite).collect(),
-        in_sample_chosen: grid.values[best_all],
+        in_sample_by_point: points
+            .iter()
+            .zip(&all)
+            .map(|(p, &x)| CvPoint {
+                values: grid.values_at(p),
+                score: finite(x),
+            })
+            .collect(),
+        in_sample_chosen: grid.values_at(&points[best_all]),
         in_sample_score: finite(all[best_all]),
         cv_score: cv.normalized_score,
         cv_detected_windows: cv.detected_windows,
@@ -194,32 +316,41 @@ pub fn cross_validate(options: &NabEvalOptions, grid: &CvGrid) -> Result<CvRepor
 impl std::fmt::Display for CvReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.2}"));
+        let keys: Vec<&str> = self.grid.axes.iter().map(|a| a.key.as_str()).collect();
+        let vals = |v: &[f64]| {
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         writeln!(
             f,
             "Leave-one-series-out cross-validation of detect.{} (standard profile)",
-            self.grid.key
+            keys.join(" and detect.")
         )?;
         writeln!(
             f,
-            "\nIn-sample standard score over every series, per value:"
+            "\nIn-sample standard score over every series, per value of ({}):",
+            keys.join(", ")
         )?;
-        for (v, score) in self.grid.values.iter().zip(&self.in_sample_by_value) {
-            writeln!(f, "  {v:>8} {:>8}", s(*score))?;
+        for p in &self.in_sample_by_point {
+            writeln!(f, "  {:>24} {:>8}", vals(&p.values), s(p.score))?;
         }
         writeln!(
             f,
-            "\n{:<44} {:>8} {:>10} {:>9} {:>10}",
-            "held-out series", "chosen", "held-out", "in-sample", "(at value)"
+            "\n{:<44} {:>14} {:>10} {:>9} {:>14}",
+            "held-out series", "chosen", "held-out", "in-sample", "(at values)"
         )?;
+        let chosen = vals(&self.in_sample_chosen);
         for fold in &self.folds {
             writeln!(
                 f,
-                "{:<44} {:>8} {:>10} {:>9} {:>10}",
+                "{:<44} {:>14} {:>10} {:>9} {:>14}",
                 fold.held_out,
-                fold.chosen,
+                vals(&fold.chosen),
                 s(fold.held_out_score),
                 s(fold.in_sample_score),
-                self.in_sample_chosen
+                chosen
             )?;
         }
         writeln!(
@@ -232,23 +363,61 @@ impl std::fmt::Display for CvReport {
         )?;
         writeln!(
             f,
-            "in-sample standard score:       {} (value {} chosen on every series)",
+            "in-sample standard score:       {} (values {} chosen on every series)",
             s(self.in_sample_score),
-            self.in_sample_chosen
+            chosen
         )
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::plateau;
+    use super::{plateau, CvAxis, CvGrid};
+
+    fn line(n: usize) -> Vec<Vec<usize>> {
+        (0..n).map(|i| vec![i]).collect()
+    }
 
     #[test]
     fn plateau_prefers_a_broad_top_to_a_lone_peak() {
         // A lone peak at index 1 (90) between cliffs, a plateau at 4..=6.
         let scores = [10.0, 90.0, 10.0, 60.0, 75.0, 78.0, 76.0, 50.0];
-        assert_eq!(plateau(&scores), 5);
-        assert_eq!(plateau(&[1.0]), 0);
-        assert_eq!(plateau(&[3.0, 3.0]), 0);
+        assert_eq!(plateau(&line(8), &scores), 5);
+        assert_eq!(plateau(&line(1), &[1.0]), 0);
+        assert_eq!(plateau(&line(2), &[3.0, 3.0]), 0);
+    }
+
+    #[test]
+    fn plateau_in_two_dimensions_uses_every_neighbour() {
+        let grid = CvGrid {
+            axes: vec![
+                CvAxis {
+                    key: "calibration_sigmas".to_owned(),
+                    values: vec![1.0, 2.0, 3.0],
+                },
+                CvAxis {
+                    key: "persistence_sigmas".to_owned(),
+                    values: vec![1.0, 2.0, 3.0],
+                },
+            ],
+        };
+        let points = grid.points();
+        assert_eq!(points.len(), 9);
+        assert_eq!(points[5], vec![1, 2]);
+        // A lone peak at (0, 0); a broad top around (2, 2).
+        let scores = [95.0, 10.0, 10.0, 10.0, 60.0, 70.0, 10.0, 70.0, 75.0];
+        let best = plateau(&points, &scores);
+        assert_eq!(grid.values_at(&points[best]), vec![3.0, 3.0]);
+    }
+
+    #[test]
+    fn axes_parse_and_refuse_unknown_keys_and_unordered_values() {
+        let a = CvGrid::parse_axis("persistence_sigmas=2.5,3,4").unwrap();
+        assert_eq!(a.key, "persistence_sigmas");
+        assert_eq!(a.values, vec![2.5, 3.0, 4.0]);
+        assert!(CvGrid::parse_axis("min_count=1,2").is_err());
+        assert!(CvGrid::parse_axis("z_floor=4,3").is_err());
+        assert!(CvGrid::parse_axis("z_floor").is_err());
+        assert!(CvGrid::parse_axis("z_floor=a").is_err());
     }
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
+use serde::Serialize;
 use vigil_config::{GradingConfig, Settings};
 use vigil_detect::{Detector, DetectorParams, Observation};
 use vigil_types::{EventTime, Spike, Transition, WatchId};
@@ -63,6 +64,19 @@ fn count(value: f64) -> Option<u32> {
         .then_some(value as u32)
 }
 
+/// What the values of a series are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeriesKind {
+    /// Whole numbers are counts of posts (a rise alerts, the Poisson term
+    /// and the count floors apply); anything else is a measurement.
+    #[default]
+    Auto,
+    /// Every series is a measurement, whole numbers too (a speed in km/h,
+    /// a number of taxi passengers): judged both ways.
+    Measured,
+}
+
 /// Feed `series` into a fresh detector with parameters `params` (one watch,
 /// graded by `grading`): row `i`'s value is the count of the bin holding its
 /// timestamp, observed at that event time (processing time = event time, as
@@ -76,6 +90,7 @@ pub fn detect_series(
     params: &DetectorParams,
     grading: &GradingConfig,
     series: &Series,
+    kind: SeriesKind,
 ) -> Result<SeriesRun, Error> {
     let rows = series.timestamps.len();
     if series.values.len() != rows {
@@ -121,15 +136,16 @@ pub fn detect_series(
             }
         }
     };
-    // A series of whole numbers is a count of posts; any other series is a
-    // measurement (judged without the Poisson term and the count floors).
+    // With `SeriesKind::Auto` a series of whole numbers is a count of posts;
+    // any other series is a measurement (judged both ways, without the
+    // Poisson term and the count floors).
     if let Some(row) = series.values.iter().position(|v| !v.is_finite()) {
         return Err(Error::NotACount {
             row,
             value: series.values[row],
         });
     }
-    let counts = series.values.iter().all(|&v| count(v).is_some());
+    let counts = kind == SeriesKind::Auto && series.values.iter().all(|&v| count(v).is_some());
     for (row, (&t, &value)) in series.timestamps.iter().zip(&series.values).enumerate() {
         let at = EventTime(millis(t));
         let observed = match count(value).filter(|_| counts) {
@@ -251,7 +267,13 @@ mod tests {
     fn a_step_spike_in_a_labelled_window_is_detected_inside_it() {
         let s = settings();
         let series = synthetic(4000, 20.0, (3000, 3012, 400.0));
-        let run = detect_series(&params(&s), &s.config.detect.grading, &series).unwrap();
+        let run = detect_series(
+            &params(&s),
+            &s.config.detect.grading,
+            &series,
+            SeriesKind::Auto,
+        )
+        .unwrap();
         let rows: Vec<usize> = (0..run.detections.len())
             .filter(|&i| run.detections[i])
             .collect();
@@ -287,7 +309,13 @@ mod tests {
     fn quiet_noise_gives_no_detection_and_a_missed_window() {
         let s = settings();
         let series = synthetic(4000, 20.0, (0, 0, 0.0));
-        let run = detect_series(&params(&s), &s.config.detect.grading, &series).unwrap();
+        let run = detect_series(
+            &params(&s),
+            &s.config.detect.grading,
+            &series,
+            SeriesKind::Auto,
+        )
+        .unwrap();
         assert!(run.detections.iter().all(|d| !d));
         assert_eq!(run.opened, 0);
     }
@@ -305,7 +333,13 @@ mod tests {
             values: vec![10.0; 60],
         };
         series.values[40] = 500.0;
-        let run = detect_series(&params(&s), &s.config.detect.grading, &series).unwrap();
+        let run = detect_series(
+            &params(&s),
+            &s.config.detect.grading,
+            &series,
+            SeriesKind::Auto,
+        )
+        .unwrap();
         let rows: Vec<usize> = (0..60).filter(|&i| run.detections[i]).collect();
         assert_eq!(rows, [40]);
     }
@@ -380,18 +414,18 @@ mod tests {
         let mut series = synthetic(10, 5.0, (0, 0, 0.0));
         // Non-integer and negative values are a measurement, not an error.
         series.values[4] = 2.5;
-        assert!(detect_series(&p, g, &series).is_ok());
+        assert!(detect_series(&p, g, &series, SeriesKind::Auto).is_ok());
         series.values[4] = -1.0;
-        assert!(detect_series(&p, g, &series).is_ok());
+        assert!(detect_series(&p, g, &series, SeriesKind::Auto).is_ok());
         series.values[4] = f64::NAN;
         assert!(matches!(
-            detect_series(&p, g, &series),
+            detect_series(&p, g, &series, SeriesKind::Auto),
             Err(Error::NotACount { row: 4, .. })
         ));
         series.values[4] = 1.0;
         series.timestamps[5] = series.timestamps[4] + chrono::Duration::seconds(60);
         assert!(matches!(
-            detect_series(&p, g, &series),
+            detect_series(&p, g, &series, SeriesKind::Auto),
             Err(Error::BinsNotIncreasing {
                 row: 5,
                 bin_secs: 300

@@ -147,7 +147,7 @@ pub enum Error {
         value: f64,
     },
     /// `--cv` was asked to sweep a setting it does not know.
-    #[error("cannot cross-validate detect.{key}: the sweep knows calibration_sigmas, z_floor, baseline_half_life_secs and calibration_half_life_secs")]
+    #[error("cannot cross-validate `{key}`: give key=v1,v2,... with increasing values, a key among calibration_sigmas, persistence_sigmas, persistence_secs, z_floor, baseline_half_life_secs and calibration_half_life_secs")]
     CvKey {
         /// The key asked for.
         key: String,

@@ -11,7 +11,7 @@ use vigil_config::{DetectConfig, Settings};
 use vigil_detect::DetectorParams;
 
 use super::corpus::{score_corpus, score_corpus_profiles, CorpusScores, FileDetections};
-use super::detect::{detect_series, find_series, SeriesRun};
+use super::detect::{detect_series, find_series, SeriesKind, SeriesRun};
 use super::error::Error;
 use super::read::{
     parse_timestamp, read_profiles_json, read_results_csv, read_series_csv, read_thresholds_json,
@@ -30,6 +30,8 @@ pub struct NabEvalOptions {
     pub settings: Settings,
     /// Where the settings came from, for the report.
     pub config_origin: String,
+    /// What the series' values are (counts or measurements).
+    pub series: SeriesKind,
 }
 
 /// One series fed to the detector.
@@ -116,6 +118,8 @@ impl DelayStats {
 pub struct NabEvaluation {
     /// Where the detect settings came from.
     pub config_origin: String,
+    /// What the series' values were taken to be.
+    pub series: SeriesKind,
     /// The `[detect]` section used for every series.
     pub detect: DetectConfig,
     /// The series, in path order.
@@ -167,6 +171,7 @@ pub(crate) fn run_series(
     detect: &DetectConfig,
     negative_threshold: f32,
     series: &Series,
+    kind: SeriesKind,
 ) -> Result<SeriesRun, Error> {
     let mut steps: Vec<i64> = series
         .timestamps
@@ -186,7 +191,7 @@ pub(crate) fn run_series(
             .collect(),
         values: series.values.clone(),
     };
-    detect_series(&params, &detect.grading, &regular)
+    detect_series(&params, &detect.grading, &regular, kind)
 }
 
 /// Run the detector over every series under `options.data` and score it.
@@ -218,6 +223,7 @@ pub fn evaluate_nab(options: &NabEvalOptions) -> Result<NabEvaluation, Error> {
             &options.settings.config.detect,
             options.settings.config.score.negative_threshold,
             &series,
+            options.series,
         )
         .map_err(|source| Error::InFile {
             path: path.clone(),
@@ -265,6 +271,7 @@ pub fn evaluate_nab(options: &NabEvalOptions) -> Result<NabEvaluation, Error> {
     published.sort_by(|a, b| b.scores[0].total_cmp(&a.scores[0]));
     Ok(NabEvaluation {
         config_origin: options.config_origin.clone(),
+        series: options.series,
         detect: options.settings.config.detect.clone(),
         files,
         missing,
@@ -560,8 +567,16 @@ impl fmt::Display for NabEvaluation {
         )?;
         writeln!(
             f,
-            "  seasonal_half_life_days = {}, seasonal_max_factor = {}",
-            d.seasonal_half_life_days, d.seasonal_max_factor
+            "  persistence_secs = {}, persistence_sigmas = {}, seasonal_half_life_days = {}, seasonal_max_factor = {}",
+            d.persistence_secs, d.persistence_sigmas, d.seasonal_half_life_days, d.seasonal_max_factor
+        )?;
+        writeln!(
+            f,
+            "  series: {}",
+            match self.series {
+                SeriesKind::Auto => "whole numbers are counts of posts (a rise alerts), other series measurements (judged both ways)",
+                SeriesKind::Measured => "every series a measurement, judged both ways (--series measured)",
+            }
         )?;
         writeln!(
             f,
