@@ -281,8 +281,9 @@ impl KafkaRun<'_> {
             self.stats.clone(),
             self.cancel.clone(),
         )?;
-        // The busiest stream after posts: a score batch's posts of one watch
-        // travel as one packed record (docs/ARCHITECTURE.md).
+        // The busiest stream after posts: a score batch's posts bound for
+        // one partition travel as one packed record, in read order
+        // (docs/ARCHITECTURE.md).
         let producer =
             KafkaProducer::<Scored>::new(k, topic(k, Stream::Scored), self.stats.clone())?
                 .packing();

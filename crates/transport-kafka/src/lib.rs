@@ -36,7 +36,7 @@ use vigil_transport::{Stream, TransportError};
 
 pub use crate::{
     consumer::{Decoder, KafkaConsumer, CONSUMER_DEFAULTS},
-    producer::{KafkaDeadLetters, KafkaProducer, PACK_MAX_BYTES},
+    producer::{partition_of, KafkaDeadLetters, KafkaProducer, PACK_MAX_BYTES},
     read::{read_to_end, RawRecord},
     stats::KafkaStats,
 };

@@ -97,13 +97,15 @@ impl<T> KafkaProducer<T> {
         })
     }
 
-    /// Packs the values of one key within one `send` batch into one Kafka
-    /// record (a packed envelope, up to [`PACK_MAX_BYTES`]), in their order.
-    /// The broker then stores and serves one record where it would have
-    /// stored several: on a record-bound broker the stream costs that much
-    /// less. Every consumer of the topic must decode with
-    /// [`vigil_transport::decode_all`]. Per-key order is kept, and all
-    /// values of a record share its offset, so they commit together.
+    /// Packs the values bound for one partition within one `send` batch
+    /// into one Kafka record (a packed envelope, up to [`PACK_MAX_BYTES`]),
+    /// in their batch order. The broker then stores and serves one record
+    /// where it would have stored several: on a record-bound broker the
+    /// stream costs that much less. Every consumer of the topic must decode
+    /// with [`vigil_transport::decode_all`]. Each partition's order is the
+    /// batch order (so per-key order is kept too), a value lands on the
+    /// partition its key gives ([`partition_of`]), and all values of a
+    /// record share its offset, so they commit together.
     pub fn packing(mut self) -> Self {
         self.pack = true;
         self
@@ -163,24 +165,7 @@ impl<T: Serialize + Send + Sync> Producer<T> for KafkaProducer<T> {
                 )
                 .await;
         }
-        // By (key, partition), in first-seen order; values in their order.
-        let mut keys: HashMap<Target<'_>, usize> = HashMap::new();
-        let mut groups: Vec<(Target<'_>, Vec<Vec<u8>>)> = Vec::new();
-        for r in &batch {
-            let part =
-                serde_json::to_vec(&r.value).map_err(|e| TransportError::Codec(e.to_string()))?;
-            let k = (r.key.as_str(), r.partition);
-            let i = *keys.entry(k).or_insert_with(|| {
-                groups.push((k, Vec::new()));
-                groups.len() - 1
-            });
-            groups[i].1.push(part);
-        }
-        for ((key, partition), parts) in groups {
-            for pack in packs(&parts, PACK_MAX_BYTES) {
-                encoded.push((key.to_string(), partition, frame(pack)));
-            }
-        }
+        let encoded = pack_by_partition(&batch, self.partitions())?;
         self.send_encoded(
             encoded
                 .iter()
@@ -204,18 +189,59 @@ impl<T: Serialize + Send + Sync> Producer<T> for KafkaProducer<T> {
     }
 }
 
-/// Where a packed record goes: its key, and a partition chosen by the
-/// sender (`None`: by key).
-type Target<'a> = (&'a str, Option<i32>);
+/// The packed records of one batch: per target partition (in first-seen
+/// order), its values in batch order, framed into records of at most
+/// [`PACK_MAX_BYTES`] (key: the record's first value's key; partition:
+/// explicit). A partition's stream stays in the order score read its posts,
+/// so event time never goes back inside it (packing by key sent all of one
+/// watch's posts, then another watch's older ones: issue 16). Each value's
+/// partition is its record's, or the one librdkafka's default partitioner
+/// gives its key ([`partition_of`]).
+fn pack_by_partition<T: Serialize>(
+    batch: &[Record<T>],
+    partitions: i32,
+) -> Result<Vec<(String, Option<i32>, Vec<u8>)>, TransportError> {
+    let mut slots: HashMap<i32, usize> = HashMap::new();
+    let mut groups: Vec<(i32, Vec<(&str, Vec<u8>)>)> = Vec::new();
+    for r in batch {
+        let part =
+            serde_json::to_vec(&r.value).map_err(|e| TransportError::Codec(e.to_string()))?;
+        let p = r
+            .partition
+            .unwrap_or_else(|| partition_of(&r.key, partitions));
+        let i = *slots.entry(p).or_insert_with(|| {
+            groups.push((p, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push((r.key.as_str(), part));
+    }
+    let mut encoded = Vec::new();
+    for (partition, values) in groups {
+        let parts: Vec<&[u8]> = values.iter().map(|(_, v)| v.as_slice()).collect();
+        let mut start = 0;
+        for pack in packs(&parts, PACK_MAX_BYTES) {
+            encoded.push((values[start].0.to_string(), Some(partition), frame(pack)));
+            start += pack.len();
+        }
+    }
+    Ok(encoded)
+}
+
+/// The partition librdkafka's default partitioner (`consistent_random`)
+/// gives a non-empty key: CRC-32 (IEEE) of the key modulo the partition
+/// count. A packing producer places each value itself, so it must agree.
+pub fn partition_of(key: &str, partitions: i32) -> i32 {
+    (crc32fast::hash(key.as_bytes()) % partitions.max(1) as u32) as i32
+}
 
 /// Splits parts into consecutive runs whose framed size stays within `max`
 /// bytes (a part larger than `max` alone makes a run).
-fn packs(parts: &[Vec<u8>], max: usize) -> Vec<&[Vec<u8>]> {
+fn packs<'a, 'b>(parts: &'b [&'a [u8]], max: usize) -> Vec<&'b [&'a [u8]]> {
     let mut out = Vec::new();
     let mut start = 0;
     for end in 1..=parts.len() {
         let next = &parts[start..end];
-        if next.len() > 1 && frame_len(next.iter().map(Vec::len)) > max {
+        if next.len() > 1 && frame_len(next.iter().map(|p| p.len())) > max {
             out.push(&parts[start..end - 1]);
             start = end - 1;
         }
@@ -316,19 +342,66 @@ mod tests {
 
     #[test]
     fn packs_stay_within_the_limit_keep_order_and_lose_nothing() {
-        let parts: Vec<Vec<u8>> = (0..50).map(|i| vec![b'1'; 1 + i % 7]).collect();
+        let owned: Vec<Vec<u8>> = (0..50).map(|i| vec![b'1'; 1 + i % 7]).collect();
+        let parts: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
         for max in [1, 20, 40, 100, 10_000] {
             let runs = packs(&parts, max);
-            let flat: Vec<&Vec<u8>> = runs.iter().flat_map(|r| r.iter()).collect();
+            let flat: Vec<&[u8]> = runs.iter().flat_map(|r| r.iter().copied()).collect();
             assert_eq!(flat.len(), parts.len());
-            assert!(flat.iter().zip(&parts).all(|(a, b)| std::ptr::eq(*a, b)));
+            assert!(flat.iter().zip(&parts).all(|(a, b)| std::ptr::eq(*a, *b)));
             for r in &runs {
                 assert!(!r.is_empty());
-                assert!(r.len() == 1 || frame_len(r.iter().map(Vec::len)) <= max);
+                assert!(r.len() == 1 || frame_len(r.iter().map(|p| p.len())) <= max);
             }
         }
         assert_eq!(packs(&parts, 10_000).len(), 1);
         assert_eq!(packs(&parts, 1).len(), 50);
         assert!(packs(&[], 100).is_empty());
+    }
+
+    #[test]
+    fn partition_of_is_crc32_of_the_key() {
+        // CRC-32 (IEEE)'s check value: crc32("123456789") = 0xCBF43926.
+        assert_eq!(partition_of("123456789", 7), (0xCBF4_3926u32 % 7) as i32);
+        assert_eq!(partition_of("anything", 1), 0);
+        assert_eq!(partition_of("anything", 0), 0);
+    }
+
+    #[test]
+    fn packing_keeps_each_partitions_batch_order_across_keys() {
+        // Two watches on one partition, interleaved in time: packing by
+        // key sent watch a's posts, then b's older ones (event time went
+        // back 175-212 minutes inside a stream, issue 16). Now a
+        // partition's values keep their batch order.
+        let keys: Vec<String> = (0..64).map(|i| format!("watch-{i}")).collect();
+        let (a, b) = keys
+            .iter()
+            .enumerate()
+            .flat_map(|(i, x)| keys[i + 1..].iter().map(move |y| (x, y)))
+            .find(|(x, y)| partition_of(x, 2) == partition_of(y, 2))
+            .expect("two keys share a partition");
+        let batch: Vec<Record<u32>> = (0..20)
+            .map(|t| Record::new(if t % 2 == 0 { a.clone() } else { b.clone() }, t))
+            .chain([
+                Record::to_partition(1, "", 100),
+                Record::to_partition(0, "", 101),
+            ])
+            .collect();
+        let packed = pack_by_partition(&batch, 2).unwrap();
+        let mut by_partition: std::collections::BTreeMap<i32, Vec<u32>> = Default::default();
+        for (_, p, bytes) in &packed {
+            let values: Vec<u32> = vigil_transport::decode_all(bytes).unwrap();
+            by_partition.entry(p.unwrap()).or_default().extend(values);
+        }
+        let shared = partition_of(a, 2);
+        let mut expected: Vec<u32> = (0..20).collect();
+        expected.push(if shared == 1 { 100 } else { 101 });
+        assert_eq!(by_partition[&shared], expected);
+        assert_eq!(
+            by_partition[&(1 - shared)],
+            vec![if shared == 1 { 101 } else { 100 }]
+        );
+        // One record per partition for a small batch.
+        assert_eq!(packed.len(), 2);
     }
 }
