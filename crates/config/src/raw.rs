@@ -97,6 +97,10 @@ pub struct KafkaConfig {
     pub idle_timeout_secs: u64,
     /// How often detect checkpoints its state to the state topic.
     pub checkpoint_interval_secs: u64,
+    /// A partition of a stage's input whose group has lag and whose
+    /// committed offset has not moved for this long is stalled: no live
+    /// member is working it (`vigil_kafka_stalled_partitions`, `/readyz`).
+    pub stall_timeout_secs: u64,
     /// An existing topic ingest reads posts from (`--input kafka`).
     pub source_kafka_topic: String,
     /// librdkafka client options passed through (values masked in `config show`).

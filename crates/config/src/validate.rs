@@ -458,6 +458,11 @@ pub(crate) fn load_layers(
             "transport.kafka.checkpoint_interval_secs",
             "must be at least 1",
         );
+        c.check(
+            k.stall_timeout_secs > k.checkpoint_interval_secs,
+            "transport.kafka.stall_timeout_secs",
+            "must be longer than checkpoint_interval_secs (detect commits once per checkpoint)",
+        );
     }
     if let Some(i) = &ingest {
         c.check(

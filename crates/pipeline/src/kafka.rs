@@ -72,6 +72,10 @@ fn decode_raw(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     Ok(vec![b.to_vec()])
 }
 
+/// The part `/readyz` names while a partition of the stage's input is
+/// stalled (lag, and no member moving its committed offset).
+pub const STALLED_PART: &str = "kafka_partition_stalled";
+
 /// Exports the Kafka client statistics as metrics and readiness, every
 /// second, until `cancel`.
 pub fn spawn_kafka_exporter(
@@ -134,6 +138,31 @@ pub fn spawn_kafka_exporter(
                     .remove_label_values(&[stream, p.as_str()]);
             }
             lag_series = owned;
+            // The group's view of every partition: lag, and the partitions
+            // nobody is working (stalled), which make this process not
+            // ready: its alerts are incomplete while they last.
+            let stream_of = |t: &str| {
+                Stream::ALL
+                    .iter()
+                    .find(|s| t == format!("{prefix}{}", s.kafka_topic()))
+                    .map_or("other", |s| s.as_str())
+            };
+            let mut stalled: BTreeMap<&'static str, i64> = BTreeMap::new();
+            for ((t, p), g) in stats.group.lock().expect("stats lock").iter() {
+                let stream = stream_of(t);
+                metrics
+                    .kafka_group_lag
+                    .with_label_values(&[stream, &p.to_string()])
+                    .set(g.lag);
+                *stalled.entry(stream).or_default() += i64::from(g.stalled);
+            }
+            for (stream, n) in &stalled {
+                metrics
+                    .kafka_stalled_partitions
+                    .with_label_values(&[stream])
+                    .set(*n);
+            }
+            ready.set_degraded(STALLED_PART, stalled.values().any(|n| *n > 0));
             ready.set(stats.connected.load(Ordering::Relaxed));
         }
     });

@@ -76,6 +76,10 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     /// See [`names::KAFKA_CONSUMER_LAG_MESSAGES`].
     pub kafka_consumer_lag: IntGaugeVec,
+    /// See [`names::KAFKA_GROUP_LAG_MESSAGES`].
+    pub kafka_group_lag: IntGaugeVec,
+    /// See [`names::KAFKA_STALLED_PARTITIONS`].
+    pub kafka_stalled_partitions: IntGaugeVec,
     /// See [`names::KAFKA_PRODUCE_ERRORS_TOTAL`].
     pub kafka_produce_errors: IntCounterVec,
     /// See [`names::KAFKA_DEAD_LETTERS_TOTAL`].
@@ -332,6 +336,18 @@ impl Metrics {
                 "Kafka consumer lag (high watermark minus committed offset).",
                 &["stream", "partition"],
             ),
+            kafka_group_lag: gauge_vec(
+                &r,
+                names::KAFKA_GROUP_LAG_MESSAGES,
+                "Kafka consumer group lag on every partition of the stage's input (high watermark minus the group's committed offset), owned by this process or not.",
+                &["stream", "partition"],
+            ),
+            kafka_stalled_partitions: gauge_vec(
+                &r,
+                names::KAFKA_STALLED_PARTITIONS,
+                "Partitions of the stage's input with lag whose committed offset has not moved for transport.kafka.stall_timeout_secs: nobody is working them.",
+                &["stream"],
+            ),
             kafka_produce_errors: counter_vec(
                 &r,
                 names::KAFKA_PRODUCE_ERRORS_TOTAL,
@@ -425,6 +441,10 @@ mod tests {
         m.config_reloads.with_label_values(&["success"]).inc();
         m.kafka_consumer_lag
             .with_label_values(&["posts", "0"])
+            .set(0);
+        m.kafka_group_lag.with_label_values(&["posts", "0"]).set(0);
+        m.kafka_stalled_partitions
+            .with_label_values(&["posts"])
             .set(0);
         m.kafka_produce_errors.with_label_values(&["score"]).inc();
         m.kafka_dead_letters

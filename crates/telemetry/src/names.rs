@@ -76,6 +76,13 @@ pub const TRANSPORT_RECEIVED_MESSAGES_TOTAL: &str = "vigil_transport_received_me
 pub const ERRORS_TOTAL: &str = "vigil_errors_total";
 /// Kafka consumer lag: high watermark minus committed offset (gauge; labels: stream, partition).
 pub const KAFKA_CONSUMER_LAG_MESSAGES: &str = "vigil_kafka_consumer_lag_messages";
+/// Kafka: the consumer group's lag on every partition of the stage's input,
+/// owned by this process or not (gauge; labels: stream, partition).
+pub const KAFKA_GROUP_LAG_MESSAGES: &str = "vigil_kafka_group_lag_messages";
+/// Kafka: partitions of the stage's input that are stalled, with lag and a
+/// committed offset that has not moved for `stall_timeout_secs` (gauge;
+/// labels: stream).
+pub const KAFKA_STALLED_PARTITIONS: &str = "vigil_kafka_stalled_partitions";
 /// Records whose production to Kafka failed (counter; labels: stage).
 pub const KAFKA_PRODUCE_ERRORS_TOTAL: &str = "vigil_kafka_produce_errors_total";
 /// Records sent to the dead-letter topic (counter; labels: stage, reason).
@@ -122,6 +129,8 @@ pub const ALL: &[&str] = &[
     ERRORS_TOTAL,
     CONFIG_RELOADS_TOTAL,
     KAFKA_CONSUMER_LAG_MESSAGES,
+    KAFKA_GROUP_LAG_MESSAGES,
+    KAFKA_STALLED_PARTITIONS,
     KAFKA_PRODUCE_ERRORS_TOTAL,
     KAFKA_DEAD_LETTERS_TOTAL,
     KAFKA_REBALANCES_TOTAL,

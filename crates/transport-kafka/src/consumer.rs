@@ -22,7 +22,7 @@ use vigil_transport::{
     CommitTracker, Consumer, DeadLetter, DeadLetters, Delivery, Position, TransportError,
 };
 
-use crate::{client_config_over, KafkaDeadLetters, KafkaStats};
+use crate::{client_config_over, GroupPartition, KafkaDeadLetters, KafkaStats, StallTracker};
 
 /// Turns a record's bytes into its values (or a reason it cannot). A record
 /// may hold several values (a packed envelope, see
@@ -163,6 +163,7 @@ impl<T> KafkaConsumer<T> {
             consumer.clone(),
             topic.clone(),
             stats.clone(),
+            Duration::from_secs(cfg.stall_timeout_secs),
             poller.clone(),
         );
         Ok(KafkaConsumer {
@@ -247,13 +248,21 @@ impl<T> KafkaConsumer<T> {
     }
 }
 
+/// This process's lag and backlog on its own partitions, and the group's
+/// lag on every partition of the topic, from one poll.
+type Polled = (Vec<(i32, i64, Option<i64>)>, Vec<(i32, i64, Option<i64>)>);
+
 fn spawn_lag_poller(
     consumer: Arc<StreamConsumer<VigilContext>>,
     topic: String,
     stats: Arc<KafkaStats>,
+    stall_timeout: Duration,
     cancel: CancellationToken,
 ) {
     tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let mut stalls = StallTracker::default();
+        let mut was_stalled: Vec<i32> = Vec::new();
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -261,45 +270,94 @@ fn spawn_lag_poller(
             }
             let c = consumer.clone();
             let t = topic.clone();
-            let lags = tokio::task::spawn_blocking(
-                move || -> KafkaResult<Vec<(i32, i64, Option<i64>)>> {
-                    let assigned = c.assignment()?;
-                    let position = c.position()?;
-                    let committed = c.committed_offsets(assigned, Duration::from_secs(5))?;
-                    let mut out = Vec::new();
-                    for e in committed.elements() {
-                        let (low, high) =
-                            c.fetch_watermarks(&t, e.partition(), Duration::from_secs(5))?;
-                        let pos = match e.offset() {
-                            Offset::Offset(o) => o,
-                            _ => low,
-                        };
-                        let fetched = position.find_partition(&t, e.partition()).and_then(|p| {
-                            match p.offset() {
-                                Offset::Offset(o) => Some(o),
-                                _ => None,
-                            }
-                        });
-                        // Not fetched yet: everything from the committed offset on.
-                        let backlog = Some((high - fetched.unwrap_or(pos)).max(0));
-                        out.push((e.partition(), (high - pos).max(0), backlog));
+            let polled = tokio::task::spawn_blocking(move || -> KafkaResult<Polled> {
+                let timeout = Duration::from_secs(5);
+                let assigned = c.assignment()?;
+                let position = c.position()?;
+                // Every partition of the topic, owned by this process or not:
+                // the group's committed offsets are the same for every member.
+                let meta = c.fetch_metadata(Some(&t), timeout)?;
+                let mut all = TopicPartitionList::new();
+                for mt in meta.topics().iter().filter(|mt| mt.name() == t) {
+                    for p in mt.partitions() {
+                        all.add_partition(&t, p.id());
                     }
-                    Ok(out)
-                },
-            )
+                }
+                let committed = c.committed_offsets(all, timeout)?;
+                let mut own = Vec::new();
+                let mut group = Vec::new();
+                for e in committed.elements() {
+                    let (low, high) = c.fetch_watermarks(&t, e.partition(), timeout)?;
+                    let done = match e.offset() {
+                        Offset::Offset(o) => Some(o),
+                        _ => None,
+                    };
+                    let pos = done.unwrap_or(low);
+                    let lag = (high - pos).max(0);
+                    group.push((e.partition(), lag, done));
+                    if assigned.find_partition(&t, e.partition()).is_none() {
+                        continue;
+                    }
+                    let fetched = position
+                        .find_partition(&t, e.partition())
+                        .and_then(|p| match p.offset() {
+                            Offset::Offset(o) => Some(o),
+                            _ => None,
+                        });
+                    // Not fetched yet: everything from the committed offset on.
+                    let backlog = Some((high - fetched.unwrap_or(pos)).max(0));
+                    own.push((e.partition(), lag, backlog));
+                }
+                Ok((own, group))
+            })
             .await;
-            match lags {
-                Ok(Ok(v)) => {
+            match polled {
+                Ok(Ok((own, group))) => {
                     stats.connected.store(true, Ordering::Relaxed);
-                    let mut lag = stats.lag.lock().expect("stats lock poisoned");
-                    let mut backlog = stats.backlog.lock().expect("stats lock poisoned");
-                    lag.retain(|(tp, _), _| *tp != topic);
-                    backlog.retain(|(tp, _), _| *tp != topic);
-                    for (p, l, b) in v {
-                        lag.insert((topic.clone(), p), l);
-                        if let Some(b) = b {
-                            backlog.insert((topic.clone(), p), b);
+                    {
+                        let mut lag = stats.lag.lock().expect("stats lock poisoned");
+                        let mut backlog = stats.backlog.lock().expect("stats lock poisoned");
+                        lag.retain(|(tp, _), _| *tp != topic);
+                        backlog.retain(|(tp, _), _| *tp != topic);
+                        for (p, l, b) in own {
+                            lag.insert((topic.clone(), p), l);
+                            if let Some(b) = b {
+                                backlog.insert((topic.clone(), p), b);
+                            }
                         }
+                    }
+                    let now = started.elapsed().as_millis() as u64;
+                    let timeout = stall_timeout.as_millis() as u64;
+                    let mut stalled = Vec::new();
+                    let mut g = stats.group.lock().expect("stats lock poisoned");
+                    g.retain(|(tp, _), _| *tp != topic);
+                    for (p, lag, committed) in group {
+                        let s = stalls.observe(p, committed, lag, now, timeout);
+                        if s {
+                            stalled.push(p);
+                        }
+                        g.insert(
+                            (topic.clone(), p),
+                            GroupPartition {
+                                lag,
+                                committed,
+                                stalled: s,
+                            },
+                        );
+                    }
+                    drop(g);
+                    if stalled != was_stalled {
+                        if stalled.is_empty() {
+                            info!(kafka_topic = %topic, "No partition is stalled any more.");
+                        } else {
+                            warn!(
+                                kafka_topic = %topic,
+                                partitions = ?stalled,
+                                stall_timeout_secs = stall_timeout.as_secs(),
+                                "Partitions are stalled: the group has lag there and its committed offset has not moved for the stall timeout, so no live member is working them (a dead member the broker still counts, or a stuck process). Alerts from these partitions are delayed until a member takes them over."
+                            );
+                        }
+                        was_stalled = stalled;
                     }
                 }
                 Ok(Err(e)) => {

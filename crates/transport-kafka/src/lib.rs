@@ -38,7 +38,7 @@ pub use crate::{
     consumer::{Decoder, KafkaConsumer, CONSUMER_DEFAULTS},
     producer::{partition_of, KafkaDeadLetters, KafkaProducer, PACK_MAX_BYTES},
     read::{read_to_end, RawRecord},
-    stats::KafkaStats,
+    stats::{GroupPartition, KafkaStats, StallTracker},
 };
 
 /// The dead-letter stream's topic name (without prefix).
