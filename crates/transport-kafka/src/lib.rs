@@ -71,13 +71,60 @@ pub fn client_config(cfg: &KafkaConfig) -> ClientConfig {
 /// passthrough options (`transport.kafka.client`) override them. Options
 /// correctness depends on are set by the caller afterwards instead.
 pub fn client_config_over(cfg: &KafkaConfig, defaults: &[(&str, &str)]) -> ClientConfig {
+    client_config_for(cfg, defaults, &[])
+}
+
+/// librdkafka properties only a consumer reads (librdkafka's
+/// CONFIGURATION.md, "C" in the C/P column): a producer given one logs a
+/// CONFWARN at start, so producers leave them out of
+/// `transport.kafka.client` (and `--instance-id`'s `group.instance.id`).
+pub const CONSUMER_ONLY: &[&str] = &[
+    "group.id",
+    "group.instance.id",
+    "group.protocol",
+    "group.remote.assignor",
+    "partition.assignment.strategy",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "group.protocol.type",
+    "coordinator.query.interval.ms",
+    "max.poll.interval.ms",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "enable.auto.offset.store",
+    "queued.min.messages",
+    "queued.max.messages.kbytes",
+    "fetch.wait.max.ms",
+    "fetch.queue.backoff.ms",
+    "fetch.message.max.bytes",
+    "max.partition.fetch.bytes",
+    "fetch.max.bytes",
+    "fetch.min.bytes",
+    "fetch.error.backoff.ms",
+    "offset.store.method",
+    "isolation.level",
+    "enable.partition.eof",
+    "check.crcs",
+    "auto.offset.reset",
+    "allow.auto.create.topics",
+];
+
+/// As [`client_config_over`], leaving out the `skip` properties of
+/// `transport.kafka.client` (e.g. [`CONSUMER_ONLY`] for a producer).
+pub fn client_config_for(
+    cfg: &KafkaConfig,
+    defaults: &[(&str, &str)],
+    skip: &[&str],
+) -> ClientConfig {
     let mut c = ClientConfig::new();
     for (k, v) in defaults {
         c.set(*k, *v);
     }
     c.set("bootstrap.servers", &cfg.brokers);
     for (k, v) in &cfg.client {
-        c.set(k, v.expose());
+        if !skip.contains(&k.as_str()) {
+            c.set(k, v.expose());
+        }
     }
     c
 }

@@ -14,19 +14,23 @@ use vigil_transport::{
     encode, frame, frame_len, DeadLetter, DeadLetters, Producer, Record, TransportError,
 };
 
-use crate::{client_config_over, prefixed, KafkaStats, DEAD_LETTER_TOPIC, STATE_MAX_MESSAGE_BYTES};
+use crate::{
+    client_config_for, prefixed, KafkaStats, CONSUMER_ONLY, DEAD_LETTER_TOPIC,
+    STATE_MAX_MESSAGE_BYTES,
+};
 
 fn make_producer(
     cfg: &KafkaConfig,
     max_message_bytes: Option<usize>,
 ) -> Result<FutureProducer, TransportError> {
-    let mut c = client_config_over(
+    let mut c = client_config_for(
         cfg,
         &[
             ("linger.ms", "5"),
             ("message.timeout.ms", "30000"),
             ("compression.type", "lz4"),
         ],
+        CONSUMER_ONLY,
     );
     if let Some(max) = max_message_bytes {
         c.set("message.max.bytes", max.to_string());
@@ -357,6 +361,33 @@ mod tests {
         assert_eq!(packs(&parts, 10_000).len(), 1);
         assert_eq!(packs(&parts, 1).len(), 50);
         assert!(packs(&[], 100).is_empty());
+    }
+
+    #[test]
+    fn producers_leave_out_consumer_only_properties() {
+        let mut cfg = vigil_config::Settings::from_toml_str(
+            "[[watches]]\nid = \"w\"\nterms = [\"w\"]\n",
+            "t.toml",
+            &[],
+        )
+        .unwrap()
+        .config
+        .transport
+        .kafka;
+        for (k, v) in [
+            ("group.instance.id", "detect-0"),
+            ("fetch.message.max.bytes", "65536"),
+            ("socket.timeout.ms", "7000"),
+        ] {
+            cfg.client
+                .insert(k.to_owned(), vigil_config::Sensitive(v.to_owned()));
+        }
+        let c = crate::client_config_for(&cfg, &[], CONSUMER_ONLY);
+        assert_eq!(c.get("group.instance.id"), None);
+        assert_eq!(c.get("fetch.message.max.bytes"), None);
+        assert_eq!(c.get("socket.timeout.ms"), Some("7000"));
+        let all = crate::client_config_over(&cfg, &[]);
+        assert_eq!(all.get("group.instance.id"), Some("detect-0"));
     }
 
     #[test]
