@@ -193,6 +193,12 @@ impl<T: Serialize + Send + Sync> Producer<T> for KafkaProducer<T> {
     }
 }
 
+/// A record ready to send: key, partition (`None`: by key), bytes.
+type Encoded = (String, Option<i32>, Vec<u8>);
+
+/// One value's key and encoded JSON.
+type KeyedValue<'a> = (&'a str, Vec<u8>);
+
 /// The packed records of one batch: per target partition (in first-seen
 /// order), its values in batch order, framed into records of at most
 /// [`PACK_MAX_BYTES`] (key: the record's first value's key; partition:
@@ -204,9 +210,10 @@ impl<T: Serialize + Send + Sync> Producer<T> for KafkaProducer<T> {
 fn pack_by_partition<T: Serialize>(
     batch: &[Record<T>],
     partitions: i32,
-) -> Result<Vec<(String, Option<i32>, Vec<u8>)>, TransportError> {
+) -> Result<Vec<Encoded>, TransportError> {
     let mut slots: HashMap<i32, usize> = HashMap::new();
-    let mut groups: Vec<(i32, Vec<(&str, Vec<u8>)>)> = Vec::new();
+    // Per partition: its values as (key, JSON).
+    let mut groups: Vec<(i32, Vec<KeyedValue<'_>>)> = Vec::new();
     for r in batch {
         let part =
             serde_json::to_vec(&r.value).map_err(|e| TransportError::Codec(e.to_string()))?;
