@@ -636,3 +636,155 @@ fn a_dead_detect_members_partitions_are_reported_stalled_within_a_minute() {
         assert!(status.success(), "{} exited with {status:?}", s.name);
     }
 }
+
+/// Late drops reported by a detect process (`reason="late"`).
+fn late_drops(admin: &str) -> f64 {
+    gauge(
+        admin,
+        "vigil_detect_discarded_posts_total",
+        "reason=\"late\"",
+    )
+    .unwrap_or(0.0)
+}
+
+/// Issue 16's 1/2/2/1 row at the default lateness (30 s): one ingest, two
+/// score and two detect instances, one alert. Exactly the embedded alert
+/// ids (before packing per partition: 4 missing and 4 extra of 18). Not covered: instances joining
+/// mid-stream, which at this lateness still differ (issue 16, closing
+/// note).
+#[test]
+fn kafka_two_scores_and_two_detects_give_exactly_the_embedded_alerts() {
+    let Some(brokers) = test_brokers() else {
+        return;
+    };
+    let d = temp_dir("kafka-2x2");
+    let input = d.join("posts.jsonl");
+    let st = vigil()
+        .args([
+            "gen",
+            "--seed",
+            "7",
+            "--posts",
+            "100000",
+            "--watches",
+            "200",
+        ])
+        .args(["--minutes", "2880", "--out"])
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let watches = read(&PathBuf::from(format!("{}.config.toml", input.display())));
+    std::fs::write(d.join("embedded.toml"), &watches).unwrap();
+    let embedded = vigil()
+        .args(["run", "--input"])
+        .arg(&input)
+        .args([
+            "--admin-addr",
+            &format!("127.0.0.1:{}", free_port()),
+            "--config",
+        ])
+        .arg(d.join("embedded.toml"))
+        .output()
+        .unwrap();
+    assert!(embedded.status.success());
+    let expected: BTreeSet<String> = alert_ids(&String::from_utf8_lossy(&embedded.stdout))
+        .into_iter()
+        .collect();
+    assert!(
+        expected.len() >= 10,
+        "the reference run must alert: {expected:?}"
+    );
+    let run_id = format!("twotwo{}x{}", std::process::id(), free_port());
+    let config = d.join("kafka.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{watches}\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 3\ncheckpoint_interval_secs = 1\nidle_timeout_secs = 120\n[transport.kafka.client]\n\"max.partition.fetch.bytes\" = \"65536\"\n"
+        ),
+    )
+    .unwrap();
+    let alerts_out = d.join("alerts.jsonl");
+    let mut alert = spawn(&config, "alert", &alerts_out, &[]);
+    let mut detects = vec![
+        spawn_as(&config, "detect", &d.join("detect0.out"), "0", &[]),
+        spawn_as(&config, "detect", &d.join("detect1.out"), "1", &[]),
+    ];
+    let mut scores = vec![
+        spawn_as(&config, "score", &d.join("score0.out"), "0", &[]),
+        spawn_as(&config, "score", &d.join("score1.out"), "1", &[]),
+    ];
+    let input_s = input.display().to_string();
+    let mut ingest = spawn(
+        &config,
+        "ingest",
+        &d.join("ingest.out"),
+        &["--input", &input_s],
+    );
+    for s in detects.iter().chain(&scores) {
+        wait_owning_partitions(s, Duration::from_secs(120));
+    }
+    let ingest_status = ingest.child.wait().unwrap();
+    assert!(ingest_status.success(), "{}", read(&d.join("ingest.log")));
+
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut stable_since: Option<(usize, Instant)> = None;
+    loop {
+        assert!(Instant::now() < deadline, "the pipeline never settled");
+        std::thread::sleep(Duration::from_millis(500));
+        let zero = scores
+            .iter()
+            .chain(&detects)
+            .chain([&alert])
+            .all(|s| total_lag(&s.admin).is_none_or(|l| l == 0.0))
+            && gauge(
+                &detects[0].admin,
+                "vigil_kafka_group_lag_messages",
+                "stream=\"scored\"",
+            ) == Some(0.0)
+            && gauge(
+                &scores[0].admin,
+                "vigil_kafka_group_lag_messages",
+                "stream=\"posts\"",
+            ) == Some(0.0);
+        let n = read(&alerts_out).lines().count();
+        match stable_since {
+            Some((m, since)) if m == n && zero => {
+                if since.elapsed() > Duration::from_secs(6) {
+                    break;
+                }
+            }
+            _ => stable_since = zero.then_some((n, Instant::now())),
+        }
+    }
+    let late: Vec<f64> = detects.iter().map(|s| late_drops(&s.admin)).collect();
+    let got = alert_ids(&read(&alerts_out));
+    let unique: BTreeSet<String> = got.iter().cloned().collect();
+    let missing: Vec<_> = expected.difference(&unique).collect();
+    let extra: Vec<_> = unique.difference(&expected).collect();
+    eprintln!(
+        "kafka 1/2/2/1: alerts={} expected={} missing={} extra={} late_drops={late:?}",
+        got.len(),
+        expected.len(),
+        missing.len(),
+        extra.len()
+    );
+    assert_eq!(got.len(), unique.len(), "duplicate alerts");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    // Late drops are printed, not asserted: a rebalance between the two
+    // score instances at start hands a posts partition over while the old
+    // owner's last records are in flight, and the new owner's can reach a
+    // scored partition first (0 or 1 post in the runs so far, no alert
+    // changed). Watermarks carried with the data would close this.
+    for s in scores
+        .iter_mut()
+        .chain(detects.iter_mut())
+        .chain([&mut alert])
+    {
+        let status = sigterm(s);
+        assert!(status.success(), "{} exited with {status:?}", s.name);
+    }
+}
