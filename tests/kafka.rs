@@ -134,6 +134,51 @@ fn wait_owning_partitions(s: &Stage, timeout: Duration) {
     }
 }
 
+/// The alert ids of the same input through the embedded pipeline (the
+/// reference every Kafka run must match).
+fn embedded_alert_ids(input: &Path, config: &Path) -> BTreeSet<String> {
+    let embedded = vigil()
+        .args(["run", "--input"])
+        .arg(input)
+        .args([
+            "--admin-addr",
+            &format!("127.0.0.1:{}", free_port()),
+            "--config",
+        ])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(embedded.status.success());
+    alert_ids(&String::from_utf8_lossy(&embedded.stdout))
+        .into_iter()
+        .collect()
+}
+
+/// Waits (up to 300 s) until `caught_up` holds and the alerts file has not
+/// grown for 6 s; panics with `context()` otherwise.
+fn wait_settled(alerts_out: &Path, caught_up: impl Fn() -> bool, context: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut stable_since: Option<(usize, Instant)> = None;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the pipeline never settled; {}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let zero = caught_up();
+        let n = read(alerts_out).lines().count();
+        match stable_since {
+            Some((m, since)) if m == n && zero => {
+                if since.elapsed() > Duration::from_secs(6) {
+                    return;
+                }
+            }
+            _ => stable_since = zero.then_some((n, Instant::now())),
+        }
+    }
+}
+
 fn alert_ids(text: &str) -> Vec<String> {
     text.lines()
         .map(|l| {
@@ -207,21 +252,7 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
     std::fs::write(&config, &kafka_cfg).unwrap();
 
     // The reference: the same input through the embedded pipeline.
-    let embedded = vigil()
-        .args(["run", "--input"])
-        .arg(&input)
-        .args([
-            "--admin-addr",
-            &format!("127.0.0.1:{}", free_port()),
-            "--config",
-        ])
-        .arg(d.join("embedded.toml"))
-        .output()
-        .unwrap();
-    assert!(embedded.status.success());
-    let expected: BTreeSet<String> = alert_ids(&String::from_utf8_lossy(&embedded.stdout))
-        .into_iter()
-        .collect();
+    let expected = embedded_alert_ids(&input, &d.join("embedded.toml"));
     assert!(
         expected.len() >= 24,
         "the reference run must alert: {expected:?}"
@@ -274,30 +305,15 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
     assert!(ingest_status.success(), "{}", read(&d.join("ingest.log")));
 
     // Wait until every consumer has caught up (lag 0) and alerts settled.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut stable_since: Option<(usize, Instant)> = None;
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "the pipeline never settled; detect log:\n{}",
-            read(&d.join("detect.log"))
-        );
-        std::thread::sleep(Duration::from_millis(500));
-        let lags: Vec<Option<f64>> = [&score, &detect, &alert]
-            .iter()
-            .map(|s| total_lag(&s.admin))
-            .collect();
-        let n = read(&alerts_out).lines().count();
-        let zero = lags.iter().all(|l| *l == Some(0.0));
-        match stable_since {
-            Some((m, since)) if m == n && zero => {
-                if since.elapsed() > Duration::from_secs(6) {
-                    break;
-                }
-            }
-            _ => stable_since = zero.then_some((n, Instant::now())),
-        }
-    }
+    wait_settled(
+        &alerts_out,
+        || {
+            [&score, &detect, &alert]
+                .iter()
+                .all(|s| total_lag(&s.admin) == Some(0.0))
+        },
+        || format!("detect log:\n{}", read(&d.join("detect.log"))),
+    );
 
     // What the last detect instance dropped as late (the SIGKILLed ones
     // took their counters with them).
@@ -679,21 +695,7 @@ fn kafka_two_scores_and_two_detects_give_exactly_the_embedded_alerts() {
     assert!(st.success());
     let watches = read(&PathBuf::from(format!("{}.config.toml", input.display())));
     std::fs::write(d.join("embedded.toml"), &watches).unwrap();
-    let embedded = vigil()
-        .args(["run", "--input"])
-        .arg(&input)
-        .args([
-            "--admin-addr",
-            &format!("127.0.0.1:{}", free_port()),
-            "--config",
-        ])
-        .arg(d.join("embedded.toml"))
-        .output()
-        .unwrap();
-    assert!(embedded.status.success());
-    let expected: BTreeSet<String> = alert_ids(&String::from_utf8_lossy(&embedded.stdout))
-        .into_iter()
-        .collect();
+    let expected = embedded_alert_ids(&input, &d.join("embedded.toml"));
     assert!(
         expected.len() >= 10,
         "the reference run must alert: {expected:?}"
@@ -730,36 +732,27 @@ fn kafka_two_scores_and_two_detects_give_exactly_the_embedded_alerts() {
     let ingest_status = ingest.child.wait().unwrap();
     assert!(ingest_status.success(), "{}", read(&d.join("ingest.log")));
 
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut stable_since: Option<(usize, Instant)> = None;
-    loop {
-        assert!(Instant::now() < deadline, "the pipeline never settled");
-        std::thread::sleep(Duration::from_millis(500));
-        let zero = scores
-            .iter()
-            .chain(&detects)
-            .chain([&alert])
-            .all(|s| total_lag(&s.admin).is_none_or(|l| l == 0.0))
-            && gauge(
-                &detects[0].admin,
-                "vigil_kafka_group_lag_messages",
-                "stream=\"scored\"",
-            ) == Some(0.0)
-            && gauge(
-                &scores[0].admin,
-                "vigil_kafka_group_lag_messages",
-                "stream=\"posts\"",
-            ) == Some(0.0);
-        let n = read(&alerts_out).lines().count();
-        match stable_since {
-            Some((m, since)) if m == n && zero => {
-                if since.elapsed() > Duration::from_secs(6) {
-                    break;
-                }
-            }
-            _ => stable_since = zero.then_some((n, Instant::now())),
-        }
-    }
+    wait_settled(
+        &alerts_out,
+        || {
+            scores
+                .iter()
+                .chain(&detects)
+                .chain([&alert])
+                .all(|s| total_lag(&s.admin).is_none_or(|l| l == 0.0))
+                && gauge(
+                    &detects[0].admin,
+                    "vigil_kafka_group_lag_messages",
+                    "stream=\"scored\"",
+                ) == Some(0.0)
+                && gauge(
+                    &scores[0].admin,
+                    "vigil_kafka_group_lag_messages",
+                    "stream=\"posts\"",
+                ) == Some(0.0)
+        },
+        String::new,
+    );
     let late: Vec<f64> = detects.iter().map(|s| late_drops(&s.admin)).collect();
     let got = alert_ids(&read(&alerts_out));
     let unique: BTreeSet<String> = got.iter().cloned().collect();

@@ -228,6 +228,17 @@ mod tests {
         DetectorParams::new(&s.config.detect, s.config.score.negative_threshold)
     }
 
+    /// `detect_series` with the settings' parameters, whole numbers as counts.
+    fn run_auto(s: &Settings, series: &Series) -> SeriesRun {
+        detect_series(
+            &params(s),
+            &s.config.detect.grading,
+            series,
+            SeriesKind::Auto,
+        )
+        .unwrap()
+    }
+
     fn at(row: usize) -> NaiveDateTime {
         // Off the bin grid on purpose, like NAB's `21:42:53`.
         chrono::NaiveDate::from_ymd_opt(2015, 2, 26)
@@ -267,13 +278,7 @@ mod tests {
     fn a_step_spike_in_a_labelled_window_is_detected_inside_it() {
         let s = settings();
         let series = synthetic(4000, 20.0, (3000, 3012, 400.0));
-        let run = detect_series(
-            &params(&s),
-            &s.config.detect.grading,
-            &series,
-            SeriesKind::Auto,
-        )
-        .unwrap();
+        let run = run_auto(&s, &series);
         let rows: Vec<usize> = (0..run.detections.len())
             .filter(|&i| run.detections[i])
             .collect();
@@ -309,13 +314,7 @@ mod tests {
     fn quiet_noise_gives_no_detection_and_a_missed_window() {
         let s = settings();
         let series = synthetic(4000, 20.0, (0, 0, 0.0));
-        let run = detect_series(
-            &params(&s),
-            &s.config.detect.grading,
-            &series,
-            SeriesKind::Auto,
-        )
-        .unwrap();
+        let run = run_auto(&s, &series);
         assert!(run.detections.iter().all(|d| !d));
         assert_eq!(run.opened, 0);
     }
@@ -333,13 +332,7 @@ mod tests {
             values: vec![10.0; 60],
         };
         series.values[40] = 500.0;
-        let run = detect_series(
-            &params(&s),
-            &s.config.detect.grading,
-            &series,
-            SeriesKind::Auto,
-        )
-        .unwrap();
+        let run = run_auto(&s, &series);
         let rows: Vec<usize> = (0..60).filter(|&i| run.detections[i]).collect();
         assert_eq!(rows, [40]);
     }
