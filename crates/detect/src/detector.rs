@@ -509,8 +509,12 @@ impl Detector {
             return;
         }
         let active = |c: &&PartClock| {
-            self.idle_ms
-                .is_none_or(|idle| now - c.last_seen <= idle || c.backlog.is_some_and(|b| b > 0))
+            // A stream that delivered before and whose partition still has
+            // records waiting is slow, not idle.
+            self.idle_ms.is_none_or(|idle| {
+                now - c.last_seen <= idle
+                    || (c.max_event != i64::MIN && c.backlog.is_some_and(|b| b > 0))
+            })
         };
         let live = self.live;
         // A live stream's clock runs on with processing time while it is
@@ -991,20 +995,32 @@ impl Detector {
         }
     }
 
-    /// Restores a partition snapshot: its watches' state (ids remapped to
-    /// this process's interned names), its clock and dedupe ring.
-    pub fn restore(&mut self, snap: PartitionSnapshot) {
+    /// Restores a partition snapshot into a detector that holds nothing of
+    /// that partition yet: its watches' state (ids remapped to this
+    /// process's interned names), its clocks and dedupe ring. Restored at
+    /// processing time `now`, a partition counts as heard from now (it is
+    /// not idle before it had the chance to deliver). The watermark becomes
+    /// the lowest of the restored ones: snapshots written by different
+    /// owners at different times must each read on from their own point
+    /// without their posts counting as late; a watch's own closed bins stay
+    /// closed (`next_close` comes with it).
+    pub fn restore(&mut self, snap: PartitionSnapshot, now: EventTime) {
         if let Some(o) = snap.origin {
             if self.origin.is_none() {
                 self.origin = Some(o);
             }
         }
-        self.wm = self.wm.max(snap.wm);
-        for (p, c) in snap.clocks {
-            let e = self.parts.entry(p).or_insert(c);
-            e.max_event = e.max_event.max(c.max_event);
-            e.last_seen = e.last_seen.max(c.last_seen);
+        if snap.wm != i64::MIN {
+            self.wm = if self.wm == i64::MIN {
+                snap.wm
+            } else {
+                self.wm.min(snap.wm)
+            };
+        }
+        for (p, mut c) in snap.clocks {
+            c.last_seen = now.0;
             self.max_event = self.max_event.max(c.max_event);
+            self.parts.insert(p, c);
         }
         self.dedupe.insert(snap.partition, snap.dedupe);
         let term_map: Vec<u32> = snap

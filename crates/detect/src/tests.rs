@@ -527,7 +527,7 @@ fn snapshot_and_restore_continue_exactly() {
         .collect();
     let mut b = kafka_detector();
     for s in snaps {
-        b.restore(serde_json::from_str(&s).unwrap());
+        b.restore(serde_json::from_str(&s).unwrap(), NOW);
     }
     let mut dups = 0;
     for (i, (part, x)) in stream.iter().enumerate().skip(cut - 20) {
@@ -539,6 +539,79 @@ fn snapshot_and_restore_continue_exactly() {
     assert_eq!(dups, 20);
     assert_eq!(first, all);
     assert!(all.iter().any(|s| s.transition == Transition::Opened));
+}
+
+/// Two owners checkpointed their partitions at different points (partition
+/// 0 well ahead of partition 1), as after a rebalance or a crash; a third
+/// detector restores both and reads on from each checkpoint. Nothing is
+/// late and the alerts are exactly those of one detector that never stopped
+/// (issue 16 item 5: the restored watermark used to be the highest one, so
+/// partition 1's posts between the two checkpoints were dropped as late).
+#[test]
+fn snapshots_taken_at_different_points_restore_without_late_posts() {
+    let stream = two_partition_stream();
+    let (mut all, mut u) = (Vec::new(), Vec::new());
+    let mut d = kafka_detector();
+    for (i, (part, x)) in stream.iter().enumerate() {
+        d.observe_from(&scored(x, i), *part, NOW);
+        d.advance(&mut all, &mut u);
+    }
+    let t_end = stream.last().unwrap().1.t_ms;
+    let t_start = stream[0].1.t_ms;
+    let at = |f: f64| t_start + ((t_end - t_start) as f64 * f) as i64;
+    // Partition 0 is read to 80% of the time, partition 1 to 40%, each by
+    // its own owner.
+    let cut = |part: i32, f: f64| -> usize {
+        stream
+            .iter()
+            .position(|(p, x)| *p == part && x.t_ms >= at(f))
+            .unwrap()
+    };
+    let (cut0, cut1) = (cut(0, 0.8), cut(1, 0.4));
+    let mut got = Vec::new();
+    let mut snaps = Vec::new();
+    for (part, end) in [(0, cut0), (1, cut1)] {
+        let mut owner = kafka_detector();
+        for (i, (p, x)) in stream[..end].iter().enumerate() {
+            if *p == part {
+                owner.observe_from(&scored(x, i), *p, NOW);
+                owner.advance(&mut got, &mut u);
+            }
+        }
+        snaps.push(serde_json::to_string(&owner.snapshot(part, 0)).unwrap());
+    }
+    let mut next = kafka_detector();
+    for s in snaps {
+        next.restore(serde_json::from_str(&s).unwrap(), NOW);
+    }
+    let mut late = 0;
+    for (i, (part, x)) in stream.iter().enumerate() {
+        if (*part == 0 && i < cut0) || (*part == 1 && i < cut1) {
+            continue; // in the checkpoint
+        }
+        if next.observe_from(&scored(x, i), *part, NOW) == Observation::Late {
+            late += 1;
+        }
+        next.advance(&mut got, &mut u);
+    }
+    next.finish(&mut got, &mut u);
+    d.finish(&mut all, &mut u);
+    assert_eq!(late, 0);
+    let key = |s: &Spike| {
+        format!(
+            "{} {:?} {:?} {}",
+            s.watch.as_str(),
+            s.window_end,
+            s.transition,
+            s.observed
+        )
+    };
+    let mut want: Vec<_> = all.iter().map(key).collect();
+    let mut have: Vec<_> = got.iter().map(key).collect();
+    want.sort();
+    have.sort();
+    assert!(want.iter().any(|k| k.contains("Opened")));
+    assert_eq!(have, want);
 }
 
 #[test]

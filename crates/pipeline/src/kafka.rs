@@ -353,7 +353,9 @@ impl KafkaRun<'_> {
             decode_envelope::<Scored>,
             self.stats.clone(),
             self.cancel.clone(),
-        )?;
+        )?
+        // An offset is committed only once a checkpoint covers it.
+        .commit_only_explicitly();
         let mut producer =
             KafkaProducer::<Spike>::new(&k, topic(&k, Stream::Spikes), self.stats.clone())?;
         let state_producer = KafkaProducer::<()>::for_state(
@@ -361,9 +363,9 @@ impl KafkaRun<'_> {
             prefixed(&k, DETECT_STATE_TOPIC),
             self.stats.clone(),
         )?;
-        let mut detector = Detector::new(self.settings);
-        detector.set_idle_timeout(Duration::from_secs(k.idle_timeout_secs));
         let mut watches = self.live.watches();
+        let first = watches.borrow_and_update().clone();
+        let mut detector = self.fresh_detector(&first);
         let mut skip_below: BTreeMap<i32, i64> = BTreeMap::new();
         let mut assigned: Vec<i32> = Vec::new();
         let mut totals = vigil_detect::DetectTotals::default();
@@ -375,6 +377,12 @@ impl KafkaRun<'_> {
             let batch = tokio::select! {
                 b = consumer.recv() => b?,
                 _ = checkpoint.tick() => {
+                    if let Some(parts) = consumer.take_assignment() {
+                        let w = watches.borrow().clone();
+                        detector = self.restored_detector(&parts, &w, &mut skip_below).await?;
+                        assigned = parts;
+                        dirty = false;
+                    }
                     detector.tick(wall_clock(), &mut spikes, &mut updates);
                     self.emit(&mut producer, &mut spikes, &mut totals).await?;
                     if dirty {
@@ -386,21 +394,20 @@ impl KafkaRun<'_> {
             };
             let Some(batch) = batch else { break };
             if let Some(parts) = consumer.take_assignment() {
-                // New partitions: restore their checkpoints before counting.
-                let snaps = self.read_snapshots(&parts).await?;
-                for s in snaps {
-                    info!(
-                        partition = s.partition,
-                        offset = s.offset,
-                        "Restoring the detect checkpoint."
-                    );
-                    skip_below.insert(s.partition, s.offset);
-                    detector.restore(s);
-                }
-                // Every input partition carries posts from every posts
-                // partition: the watermark runs on each (input, upstream) pair.
-                detector.assign_partitions(&parts, k.partitions, wall_clock());
+                // A rebalance: start again from the checkpoints of every
+                // partition now owned, kept ones included (they are fetched
+                // again from their committed offset, which is their
+                // checkpoint's), exactly as a process that just started.
+                let w = watches.borrow().clone();
+                detector = self.restored_detector(&parts, &w, &mut skip_below).await?;
                 assigned = parts;
+            }
+            // A partition with records waiting is slow, not idle: it keeps
+            // holding the watermark back (issue 13).
+            for p in &assigned {
+                if let Some(b) = self.stats.backlog_of(consumer.topic(), *p) {
+                    detector.set_backlog(*p, b);
+                }
             }
             if watches.has_changed().unwrap_or(false) {
                 let s = watches.borrow_and_update().clone();
@@ -465,6 +472,44 @@ impl KafkaRun<'_> {
                 .await?;
         }
         Ok(totals)
+    }
+
+    /// A detector with no state, configured for Kafka mode.
+    fn fresh_detector(&self, watches: &Settings) -> Detector {
+        let mut d = Detector::new(self.settings);
+        d.update_watches(watches);
+        d.set_idle_timeout(Duration::from_secs(
+            self.settings.config.transport.kafka.idle_timeout_secs,
+        ));
+        d
+    }
+
+    /// A detector holding exactly the checkpoints of `parts` (a fresh one
+    /// for a partition never checkpointed), and the offsets below which
+    /// their records are already in it.
+    async fn restored_detector(
+        &self,
+        parts: &[i32],
+        watches: &Settings,
+        skip_below: &mut BTreeMap<i32, i64>,
+    ) -> anyhow::Result<Detector> {
+        let k = &self.settings.config.transport.kafka;
+        let mut detector = self.fresh_detector(watches);
+        skip_below.clear();
+        let now = wall_clock();
+        for s in self.read_snapshots(parts).await? {
+            info!(
+                partition = s.partition,
+                offset = s.offset,
+                "Restoring the detect checkpoint."
+            );
+            skip_below.insert(s.partition, s.offset);
+            detector.restore(s, now);
+        }
+        // Every input partition carries posts from every posts partition:
+        // the watermark runs on each (input, upstream) pair.
+        detector.assign_partitions(parts, k.partitions, now);
+        Ok(detector)
     }
 
     async fn emit(

@@ -3,7 +3,10 @@
 
 use std::{
     collections::VecDeque,
-    sync::{atomic::Ordering, Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
     time::Duration,
 };
 
@@ -44,12 +47,17 @@ pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("max.poll.interval.ms", "60000"),
 ];
 
-/// Rebalance hooks: commit what is finished before partitions go away.
+/// Rebalance hooks: commit what is finished before partitions go away
+/// (unless the stage commits only explicitly, see
+/// [`KafkaConsumer::commit_only_explicitly`]), and count assignments so
+/// records fetched before one are never handed out after it.
 pub struct VigilContext {
     tracker: Arc<Mutex<CommitTracker>>,
     stats: Arc<KafkaStats>,
     topic: String,
     assignment: Arc<Mutex<Option<Vec<i32>>>>,
+    explicit: Arc<AtomicBool>,
+    generation: Arc<AtomicU64>,
 }
 
 impl ClientContext for VigilContext {}
@@ -58,12 +66,16 @@ impl ConsumerContext for VigilContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         self.stats.rebalances.fetch_add(1, Ordering::Relaxed);
         if let Rebalance::Revoke(tpl) = rebalance {
+            // Records fetched from here on belong to the next assignment.
+            self.generation.fetch_add(1, Ordering::SeqCst);
             let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
             let mut tracker = self.tracker.lock().expect("tracker lock poisoned");
             let mut commit = TopicPartitionList::new();
-            for p in &parts {
-                if let Some(o) = tracker.commit_point(*p) {
-                    let _ = commit.add_partition_offset(&self.topic, *p, Offset::Offset(o));
+            if !self.explicit.load(Ordering::SeqCst) {
+                for p in &parts {
+                    if let Some(o) = tracker.commit_point(*p) {
+                        let _ = commit.add_partition_offset(&self.topic, *p, Offset::Offset(o));
+                    }
                 }
             }
             if commit.count() > 0 {
@@ -84,6 +96,7 @@ impl ConsumerContext for VigilContext {
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
+            self.generation.fetch_add(1, Ordering::SeqCst);
             let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
             info!(kafka_topic = %self.topic, partitions = ?parts, "Partitions assigned.");
             *self.assignment.lock().expect("assignment lock poisoned") = Some(parts);
@@ -107,10 +120,17 @@ pub struct KafkaConsumer<T> {
     poller: CancellationToken,
     /// Messages taken from the client and not yet handed out: `recv` keeps
     /// them here across awaits, so a caller that drops its future (a
-    /// `select!` against a timer) loses nothing.
-    buffered: VecDeque<OwnedMessage>,
-    /// Decoded records of the batch being built (same reason).
+    /// `select!` against a timer) loses nothing. Each is tagged with the
+    /// assignment generation it was fetched in.
+    buffered: VecDeque<(u64, OwnedMessage)>,
+    /// Decoded records of the batch being built (same reason), and the
+    /// generation they were fetched in.
     ready: Vec<Delivery<T>>,
+    ready_generation: u64,
+    /// Commits happen only through [`KafkaConsumer::commit_offsets`].
+    explicit: Arc<AtomicBool>,
+    /// Bumped by every revoke and assignment.
+    generation: Arc<AtomicU64>,
 }
 
 impl<T> std::fmt::Debug for KafkaConsumer<T> {
@@ -138,11 +158,15 @@ impl<T> KafkaConsumer<T> {
     ) -> Result<KafkaConsumer<T>, TransportError> {
         let tracker = Arc::new(Mutex::new(CommitTracker::new()));
         let assignment = Arc::new(Mutex::new(None));
+        let explicit = Arc::new(AtomicBool::new(false));
+        let generation = Arc::new(AtomicU64::new(0));
         let ctx = VigilContext {
             tracker: tracker.clone(),
             stats: stats.clone(),
             topic: topic.clone(),
             assignment: assignment.clone(),
+            explicit: explicit.clone(),
+            generation: generation.clone(),
         };
         let mut c = client_config_over(cfg, CONSUMER_DEFAULTS);
         // Offsets are committed by Vigil only, after the outputs are durable.
@@ -180,7 +204,26 @@ impl<T> KafkaConsumer<T> {
             poller,
             buffered: VecDeque::new(),
             ready: Vec::new(),
+            ready_generation: 0,
+            explicit,
+            generation,
         })
+    }
+
+    /// Commits only through [`KafkaConsumer::commit_offsets`]: never before
+    /// a revoke, on drop, or for records that carry nothing. Detect commits
+    /// an offset only once a checkpoint covers it, so the next owner of a
+    /// revoked partition restores that checkpoint and reads on from exactly
+    /// there; committing what was merely finished would make it skip the
+    /// records between the checkpoint and the commit (issue 16 item 5).
+    pub fn commit_only_explicitly(self) -> Self {
+        self.explicit.store(true, Ordering::SeqCst);
+        self
+    }
+
+    /// Whether commits happen only through [`KafkaConsumer::commit_offsets`].
+    pub fn commits_only_explicitly(&self) -> bool {
+        self.explicit.load(Ordering::SeqCst)
     }
 
     /// The partitions assigned since the last call, if the assignment
@@ -213,6 +256,9 @@ impl<T> KafkaConsumer<T> {
     }
 
     fn commit_async(&self, offsets: &[(i32, i64)]) -> KafkaResult<()> {
+        if self.commits_only_explicitly() {
+            return Ok(());
+        }
         let mut tpl = TopicPartitionList::new();
         for (p, o) in offsets {
             tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*o))?;
@@ -383,7 +429,9 @@ impl<T: Send> Consumer<T> for KafkaConsumer<T> {
                 m = self.consumer.recv() => m,
             };
             match m {
-                Ok(m) => self.buffered.push_back(m.detach()),
+                Ok(m) => self
+                    .buffered
+                    .push_back((self.generation.load(Ordering::SeqCst), m.detach())),
                 Err(e) => {
                     self.stats.connected.store(false, Ordering::Relaxed);
                     warn!(kafka_topic = %self.topic, error = %e, "Consumer error; retrying.");
@@ -395,11 +443,30 @@ impl<T: Send> Consumer<T> for KafkaConsumer<T> {
         self.stats.connected.store(true, Ordering::Relaxed);
         while self.buffered.len() + self.ready.len() < self.batch_size {
             match tokio::time::timeout(Duration::from_millis(5), self.consumer.recv()).await {
-                Ok(Ok(m)) => self.buffered.push_back(m.detach()),
+                Ok(Ok(m)) => self
+                    .buffered
+                    .push_back((self.generation.load(Ordering::SeqCst), m.detach())),
                 _ => break,
             }
         }
-        while let Some(m) = self.buffered.front() {
+        // Records fetched before a revoke or an assignment are not handed
+        // out after it: the partition may be someone else's now, and a kept
+        // one is fetched again from its committed offset.
+        let current = self.generation.load(Ordering::SeqCst);
+        if self.ready_generation != current {
+            self.ready.clear();
+            self.ready_generation = current;
+        }
+        let before = self.buffered.len();
+        self.buffered.retain(|(g, _)| *g == current);
+        if self.buffered.len() < before {
+            info!(
+                kafka_topic = %self.topic,
+                dropped = before - self.buffered.len(),
+                "Records fetched before a rebalance dropped; they are fetched again."
+            );
+        }
+        while let Some((_, m)) = self.buffered.front() {
             let position = Position {
                 partition: m.partition(),
                 offset: m.offset(),
@@ -467,6 +534,9 @@ impl<T: Send> Consumer<T> for KafkaConsumer<T> {
 impl<T> Drop for KafkaConsumer<T> {
     fn drop(&mut self) {
         self.poller.cancel();
+        if self.commits_only_explicitly() {
+            return;
+        }
         // Commit what is finished before leaving the group.
         let t = self.tracker.lock().expect("tracker lock poisoned");
         let mut tpl = TopicPartitionList::new();
