@@ -709,12 +709,18 @@ impl Detector {
             let w = &mut self.watches[wi];
             let start = floor_to(t, bin_ms);
             if start < w.next_close {
-                if self.wm != i64::MIN {
-                    // Every closed bin ends at or before the watermark.
+                // Every closed bin ends at or before the watermark, and `t`
+                // is not before it: this bin is before the watch's start,
+                // which the first event time seen set. In Kafka mode that
+                // is the first record of whichever stream came first, and
+                // another stream's first posts can be older (by more than
+                // the lateness when a replay skews the posts partitions).
+                // Until the watch has closed a bin, its window may still
+                // start earlier.
+                let nothing_closed = w.window.is_empty() && w.next_close > self.wm;
+                if self.wm != i64::MIN && !nothing_closed {
                     return Observation::Late;
                 }
-                // No bin has closed yet (a partition held the watermark back):
-                // the window may still start earlier.
                 w.next_close = start;
             }
         }

@@ -614,6 +614,64 @@ fn snapshots_taken_at_different_points_restore_without_late_posts() {
     assert_eq!(have, want);
 }
 
+/// Kafka mode: the first record read sets where every watch's bins start,
+/// but another upstream stream's first posts can be older than it by more
+/// than the lateness (a replay skews the posts partitions). A watch that
+/// has closed no bin yet takes such a post (its window starts earlier);
+/// it used to be dropped as late although no bin had closed (1 post per
+/// Kafka test run, issue 16).
+#[test]
+fn an_older_stream_s_first_posts_are_not_late_before_any_bin_closed() {
+    let mut d = kafka_detector();
+    d.assign_partitions(&[0], 2, NOW);
+    let from = |origin: i32, x: P, n: usize| {
+        let mut s = scored(&x, n);
+        s.origin_partition = Some(origin);
+        s
+    };
+    // Stream 0 first, at 150 s: the watches start at 120 s.
+    assert_eq!(
+        d.observe_from(&from(0, p(T0 + 150_000), 0), 0, NOW),
+        Observation::Accepted
+    );
+    // Stream 1's first post, for the other watch, at 50 s: the watermark
+    // is now 20 s.
+    let other = P {
+        watch: "other",
+        ..p(T0 + 50_000)
+    };
+    assert_eq!(
+        d.observe_from(&from(1, other, 1), 0, NOW),
+        Observation::Accepted
+    );
+    assert_eq!(d.watermark(), Some(EventTime(T0 + 20_000)));
+    // A post of the first watch at 94 s, after the watermark, before that
+    // watch's start: counted.
+    assert_eq!(
+        d.observe_from(&from(1, p(T0 + 94_000), 2), 0, NOW),
+        Observation::Accepted
+    );
+    // Older than the watermark: late, as always.
+    assert_eq!(
+        d.observe_from(&from(1, p(T0 + 10_000), 3), 0, NOW),
+        Observation::Late
+    );
+    // Once the watch has closed bins, a post in a closed bin is late.
+    let (mut out, mut u) = (Vec::new(), Vec::new());
+    for k in 0..5 {
+        let t = T0 + 200_000 + k * 60_000;
+        d.observe_from(&from(0, p(t), 10 + k as usize), 0, NOW);
+        d.observe_from(&from(1, p(t), 20 + k as usize), 0, NOW);
+        d.advance(&mut out, &mut u);
+    }
+    let wm = d.watermark().unwrap().0;
+    assert!(wm > T0 + 300_000);
+    assert_eq!(
+        d.observe_from(&from(1, p(T0 + 130_000), 40), 0, NOW),
+        Observation::Late
+    );
+}
+
 #[test]
 fn watermark_is_the_minimum_over_partitions_until_one_goes_idle() {
     let mut d = kafka_detector();

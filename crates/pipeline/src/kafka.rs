@@ -30,8 +30,8 @@ use vigil_ingest::{FileReplay, Ingestor};
 use vigil_telemetry::{LogLimiter, Metrics, Readiness};
 use vigil_transport::{Consumer, DeadLetter, DeadLetters, Producer, Record, Stream};
 use vigil_transport_kafka::{
-    ensure_topics, prefixed, read_to_end, topic, KafkaConsumer, KafkaDeadLetters, KafkaProducer,
-    KafkaStats, DETECT_STATE_TOPIC,
+    ensure_topics, prefixed, read_latest, topic, Assignment, KafkaConsumer, KafkaDeadLetters,
+    KafkaProducer, KafkaStats, DETECT_STATE_TOPIC,
 };
 use vigil_types::{Alert, Post, Scored, Spike};
 
@@ -63,6 +63,16 @@ impl StageName {
 }
 
 /// Every stream's reader takes plain and packed envelopes alike.
+/// The partitions owned before `a` and through every assignment since:
+/// nobody else can have checkpointed them in between.
+fn kept(before: &[i32], a: &Assignment) -> Vec<i32> {
+    a.in_every
+        .iter()
+        .copied()
+        .filter(|p| before.contains(p))
+        .collect()
+}
+
 fn decode_envelope<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<Vec<T>, String> {
     vigil_transport::decode_all(b).map_err(|e| e.to_string())
 }
@@ -368,6 +378,8 @@ impl KafkaRun<'_> {
         let mut detector = self.fresh_detector(&first);
         let mut skip_below: BTreeMap<i32, i64> = BTreeMap::new();
         let mut assigned: Vec<i32> = Vec::new();
+        // The newest checkpoint this process wrote, per owned partition.
+        let mut written: BTreeMap<i32, Vec<u8>> = BTreeMap::new();
         let mut totals = vigil_detect::DetectTotals::default();
         let mut checkpoint = tokio::time::interval(Duration::from_secs(k.checkpoint_interval_secs));
         checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -377,30 +389,34 @@ impl KafkaRun<'_> {
             let batch = tokio::select! {
                 b = consumer.recv() => b?,
                 _ = checkpoint.tick() => {
-                    if let Some(parts) = consumer.take_assignment() {
+                    if let Some(a) = consumer.take_assignment() {
                         let w = watches.borrow().clone();
-                        detector = self.restored_detector(&parts, &w, &mut skip_below).await?;
-                        assigned = parts;
+                        let kept = kept(&assigned, &a);
+                        detector = self.restored_detector(&a.partitions, &kept, &written, &w, &mut skip_below).await?;
+                        assigned = a.partitions;
                         dirty = false;
                     }
                     detector.tick(wall_clock(), &mut spikes, &mut updates);
                     self.emit(&mut producer, &mut spikes, &mut totals).await?;
                     if dirty {
-                        self.checkpoint(&detector, &consumer, &state_producer, &assigned).await?;
+                        self.checkpoint(&detector, &consumer, &state_producer, &assigned, &mut written).await?;
                         dirty = false;
                     }
                     continue;
                 }
             };
             let Some(batch) = batch else { break };
-            if let Some(parts) = consumer.take_assignment() {
+            if let Some(a) = consumer.take_assignment() {
                 // A rebalance: start again from the checkpoints of every
                 // partition now owned, kept ones included (they are fetched
                 // again from their committed offset, which is their
                 // checkpoint's), exactly as a process that just started.
                 let w = watches.borrow().clone();
-                detector = self.restored_detector(&parts, &w, &mut skip_below).await?;
-                assigned = parts;
+                let kept = kept(&assigned, &a);
+                detector = self
+                    .restored_detector(&a.partitions, &kept, &written, &w, &mut skip_below)
+                    .await?;
+                assigned = a.partitions;
             }
             // A partition with records waiting is slow, not idle: it keeps
             // holding the watermark back (issue 13).
@@ -468,8 +484,14 @@ impl KafkaRun<'_> {
             dirty = true;
         }
         if dirty {
-            self.checkpoint(&detector, &consumer, &state_producer, &assigned)
-                .await?;
+            self.checkpoint(
+                &detector,
+                &consumer,
+                &state_producer,
+                &assigned,
+                &mut written,
+            )
+            .await?;
         }
         Ok(totals)
     }
@@ -486,18 +508,43 @@ impl KafkaRun<'_> {
 
     /// A detector holding exactly the checkpoints of `parts` (a fresh one
     /// for a partition never checkpointed), and the offsets below which
-    /// their records are already in it.
+    /// their records are already in it. A partition this process owned up
+    /// to this rebalance (`kept`) restores the checkpoint it wrote last
+    /// (`written`), which nobody can have overwritten since: only new
+    /// partitions are read from the state topic, so a member that only
+    /// gives partitions away is back polling its consumer at once.
     async fn restored_detector(
         &self,
         parts: &[i32],
+        kept: &[i32],
+        written: &BTreeMap<i32, Vec<u8>>,
         watches: &Settings,
         skip_below: &mut BTreeMap<i32, i64>,
     ) -> anyhow::Result<Detector> {
         let k = &self.settings.config.transport.kafka;
         let mut detector = self.fresh_detector(watches);
         skip_below.clear();
+        let mut snaps = Vec::new();
+        let mut to_read = Vec::new();
+        for p in parts {
+            match written.get(p).filter(|_| kept.contains(p)) {
+                Some(bytes) => snaps.push(serde_json::from_slice::<PartitionSnapshot>(bytes)?),
+                None => to_read.push(*p),
+            }
+        }
+        if !to_read.is_empty() {
+            let started = std::time::Instant::now();
+            let read = self.read_snapshots(&to_read).await?;
+            info!(
+                partitions = ?to_read,
+                found = read.len(),
+                millis = started.elapsed().as_millis() as u64,
+                "Detect checkpoints read."
+            );
+            snaps.extend(read);
+        }
         let now = wall_clock();
-        for s in self.read_snapshots(parts).await? {
+        for s in snaps {
             info!(
                 partition = s.partition,
                 offset = s.offset,
@@ -549,6 +596,7 @@ impl KafkaRun<'_> {
         consumer: &KafkaConsumer<Scored>,
         state: &KafkaProducer<()>,
         assigned: &[i32],
+        written: &mut BTreeMap<i32, Vec<u8>>,
     ) -> anyhow::Result<()> {
         let mut records = Vec::new();
         let mut commits = Vec::new();
@@ -569,6 +617,12 @@ impl KafkaRun<'_> {
         }
         // The checkpoint is durable before its offsets are committed.
         state.send_raw(&records).await?;
+        written.retain(|p, _| assigned.contains(p));
+        for (p, snap) in records {
+            if let Ok(p) = p.parse() {
+                written.insert(p, snap);
+            }
+        }
         consumer.commit_offsets(&commits)?;
         Ok(())
     }
@@ -576,8 +630,10 @@ impl KafkaRun<'_> {
     async fn read_snapshots(&self, parts: &[i32]) -> anyhow::Result<Vec<PartitionSnapshot>> {
         let k = self.settings.config.transport.kafka.clone();
         let topic = prefixed(&k, DETECT_STATE_TOPIC);
+        // Checkpoints are keyed by input partition.
+        let keys: Vec<String> = parts.iter().map(i32::to_string).collect();
         let records = tokio::task::spawn_blocking(move || {
-            read_to_end(&k, &topic, None, Duration::from_secs(60))
+            read_latest(&k, &topic, &keys, Duration::from_secs(60))
         })
         .await??;
         let mut latest: BTreeMap<i32, PartitionSnapshot> = BTreeMap::new();

@@ -55,7 +55,7 @@ pub struct VigilContext {
     tracker: Arc<Mutex<CommitTracker>>,
     stats: Arc<KafkaStats>,
     topic: String,
-    assignment: Arc<Mutex<Option<Vec<i32>>>>,
+    assignment: Arc<Mutex<Vec<Vec<i32>>>>,
     explicit: Arc<AtomicBool>,
     generation: Arc<AtomicU64>,
 }
@@ -99,16 +99,30 @@ impl ConsumerContext for VigilContext {
             self.generation.fetch_add(1, Ordering::SeqCst);
             let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
             info!(kafka_topic = %self.topic, partitions = ?parts, "Partitions assigned.");
-            *self.assignment.lock().expect("assignment lock poisoned") = Some(parts);
+            self.assignment
+                .lock()
+                .expect("assignment lock poisoned")
+                .push(parts);
         }
     }
+}
+
+/// An assignment taken by [`KafkaConsumer::take_assignment`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assignment {
+    /// The partitions owned now.
+    pub partitions: Vec<i32>,
+    /// Those of them that were in every assignment since the previous
+    /// call: with the eager protocol nobody else can have owned them in
+    /// between, if they were owned before that call too.
+    pub in_every: Vec<i32>,
 }
 
 /// Receives one stream's records as a consumer-group member.
 pub struct KafkaConsumer<T> {
     consumer: Arc<StreamConsumer<VigilContext>>,
     tracker: Arc<Mutex<CommitTracker>>,
-    assignment: Arc<Mutex<Option<Vec<i32>>>>,
+    assignment: Arc<Mutex<Vec<Vec<i32>>>>,
     decode: Decoder<T>,
     topic: String,
     stage: &'static str,
@@ -157,7 +171,7 @@ impl<T> KafkaConsumer<T> {
         cancel: CancellationToken,
     ) -> Result<KafkaConsumer<T>, TransportError> {
         let tracker = Arc::new(Mutex::new(CommitTracker::new()));
-        let assignment = Arc::new(Mutex::new(None));
+        let assignment = Arc::new(Mutex::new(Vec::new()));
         let explicit = Arc::new(AtomicBool::new(false));
         let generation = Arc::new(AtomicU64::new(0));
         let ctx = VigilContext {
@@ -226,13 +240,20 @@ impl<T> KafkaConsumer<T> {
         self.explicit.load(Ordering::SeqCst)
     }
 
-    /// The partitions assigned since the last call, if the assignment
-    /// changed (detect restores its checkpoints for them).
-    pub fn take_assignment(&self) -> Option<Vec<i32>> {
-        self.assignment
-            .lock()
-            .expect("assignment lock poisoned")
-            .take()
+    /// The newest assignment since the last call, if there was one
+    /// (detect restores its checkpoints for it).
+    pub fn take_assignment(&self) -> Option<Assignment> {
+        let all = std::mem::take(&mut *self.assignment.lock().expect("assignment lock poisoned"));
+        let partitions = all.last()?.clone();
+        let in_every = partitions
+            .iter()
+            .copied()
+            .filter(|p| all.iter().all(|a| a.contains(p)))
+            .collect();
+        Some(Assignment {
+            partitions,
+            in_every,
+        })
     }
 
     /// The topic consumed.

@@ -35,9 +35,9 @@ use vigil_config::KafkaConfig;
 use vigil_transport::{Stream, TransportError};
 
 pub use crate::{
-    consumer::{Decoder, KafkaConsumer, CONSUMER_DEFAULTS},
+    consumer::{Assignment, Decoder, KafkaConsumer, CONSUMER_DEFAULTS},
     producer::{partition_of, KafkaDeadLetters, KafkaProducer, PACK_MAX_BYTES},
-    read::{read_to_end, RawRecord},
+    read::{read_latest, read_to_end, RawRecord},
     stats::{GroupPartition, KafkaStats, StallTracker},
 };
 
