@@ -68,6 +68,12 @@ fn spawn_as(
         .arg("--config")
         .arg(config)
         .args(extra)
+        // Every dropped scored post is logged (with its reason) in the
+        // stage's .log file, which outlives a SIGKILLed process's counters.
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info,vigil_pipeline::kafka=trace".into()),
+        )
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
@@ -187,6 +193,48 @@ fn wait_settled_within(
             _ => stable_since = zero.then_some((n, Instant::now())),
         }
     }
+}
+
+/// What to read when a Kafka run's alerts differ from the embedded ones:
+/// every stage log's dropped posts (by reason), checkpoint restores and
+/// warnings, from every instance (SIGKILLed ones included).
+fn drop_report(dir: &Path) -> String {
+    let mut out = String::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut logs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    logs.sort();
+    for log in logs {
+        let text = read(&log);
+        let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut notable = Vec::new();
+        for l in text.lines() {
+            if l.contains("Scored post dropped.") {
+                let r = l
+                    .split("reason=")
+                    .nth(1)
+                    .and_then(|r| r.split_whitespace().next())
+                    .unwrap_or("?");
+                *reasons.entry(r.trim_matches('"').to_string()).or_default() += 1;
+                if reasons.values().sum::<usize>() <= 5 {
+                    notable.push(l);
+                }
+            } else if l.contains("WARN") || l.contains("ERROR") || l.contains("checkpoint") {
+                notable.push(l);
+            }
+        }
+        let name = log.file_name().unwrap_or_default().to_string_lossy();
+        out.push_str(&format!("\n== {name}: dropped {reasons:?}\n"));
+        for l in notable.iter().rev().take(40).rev() {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 fn alert_ids(text: &str) -> Vec<String> {
@@ -342,12 +390,18 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
 
     let got = alert_ids(&read(&alerts_out));
     let unique: BTreeSet<String> = got.iter().cloned().collect();
-    assert_eq!(got.len(), unique.len(), "duplicate alerts");
+    assert_eq!(
+        got.len(),
+        unique.len(),
+        "duplicate alerts\n{}",
+        drop_report(&d)
+    );
     let missing: Vec<_> = expected.difference(&unique).collect();
     let extra: Vec<_> = unique.difference(&expected).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}, extra {extra:?}"
+        "missing {missing:?}, extra {extra:?}\n{}",
+        drop_report(&d)
     );
 
     // The dead-letter topic holds exactly the malformed lines.
@@ -814,10 +868,16 @@ fn kafka_row(label: &str, scores: usize, detects: usize, joiner: Option<&'static
         missing.len(),
         extra.len()
     );
-    assert_eq!(got.len(), unique.len(), "duplicate alerts");
+    assert_eq!(
+        got.len(),
+        unique.len(),
+        "duplicate alerts\n{}",
+        drop_report(&d)
+    );
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}, extra {extra:?}"
+        "missing {missing:?}, extra {extra:?}\n{}",
+        drop_report(&d)
     );
     assert!(
         late.iter().all(|l| *l == 0.0),

@@ -399,6 +399,21 @@ impl Detector {
         }
     }
 
+    /// A detector with this one's parameters, watches and settings (idle
+    /// timeout, live input) and no state: what a stage restores its
+    /// checkpoints into after a rebalance.
+    pub fn emptied(&self) -> Detector {
+        let mut d = Detector::with_params(
+            self.p.clone(),
+            self.watches
+                .iter()
+                .map(|w| (w.id.clone(), w.grading.clone())),
+        );
+        d.idle_ms = self.idle_ms;
+        d.live = self.live;
+        d
+    }
+
     /// Applies a reloaded watch list: new watches start empty (at the
     /// current bin), kept watches keep their bins, baseline and incident
     /// (with the new grading), removed watches are dropped. Detector

@@ -26,7 +26,7 @@ mod window;
 
 pub use crate::{
     detector::{spike_z, Detector, DetectorParams, Observation, PartitionSnapshot, WindowUpdate},
-    stage::{run_detect, DetectTotals},
+    stage::{run_detect, DetectRun, DetectTotals},
     window::{Bin, Ewma, WindowSummary},
 };
 

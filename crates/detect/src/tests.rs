@@ -1157,3 +1157,254 @@ fn a_post_dated_hours_ahead_cannot_make_the_next_posts_late() {
         Observation::Accepted
     );
 }
+
+// ---- The runner (both modes) over scripted streams ----
+
+mod runner {
+    use std::{
+        collections::{BTreeMap, VecDeque},
+        sync::{
+            atomic::{AtomicI64, Ordering},
+            Arc, Mutex,
+        },
+    };
+
+    use vigil_transport::{
+        Assignment, Consumer, Delivery, Position, Producer, Record, StateStore, TransportError,
+    };
+    use vigil_types::{EventTime, Scored, Spike};
+
+    use super::{p, scored, settings, NOW, T0};
+    use crate::{run_detect, DetectRun, DetectTotals, Detector};
+
+    /// The runner's processing-time clock, set by the scripted consumer as
+    /// it hands out each batch (only these tests read it).
+    static CLOCK_MS: AtomicI64 = AtomicI64::new(0);
+    /// Held by each test for its whole run: they share the clock.
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    fn clock() -> EventTime {
+        EventTime(CLOCK_MS.load(Ordering::SeqCst))
+    }
+
+    /// One batch: the assignment that precedes it, the processing time it
+    /// arrives at (seconds after `NOW`), the backlog measured on partition
+    /// 0, and (offset, origin partition, event second) of each post.
+    struct Step {
+        assignment: Option<Vec<i32>>,
+        at_s: i64,
+        backlog: Option<i64>,
+        posts: Vec<(i64, i32, i64)>,
+    }
+
+    #[derive(Default)]
+    struct Script {
+        steps: VecDeque<Step>,
+        pending: Option<Assignment>,
+        backlog: Option<i64>,
+        finished: BTreeMap<i32, i64>,
+        commits: Arc<Mutex<Vec<(i32, i64)>>>,
+    }
+
+    impl Consumer<Scored> for Script {
+        async fn recv(&mut self) -> Result<Option<Vec<Delivery<Scored>>>, TransportError> {
+            let Some(step) = self.steps.pop_front() else {
+                return Ok(None);
+            };
+            CLOCK_MS.store(NOW.0 + step.at_s * 1000, Ordering::SeqCst);
+            if let Some(parts) = step.assignment {
+                self.pending = Some(Assignment {
+                    partitions: parts,
+                    in_every: Vec::new(),
+                });
+            }
+            self.backlog = step.backlog;
+            Ok(Some(
+                step.posts
+                    .into_iter()
+                    .map(|(offset, origin, t_s)| {
+                        let mut post = scored(&p(T0 + t_s * 1000), offset as usize);
+                        post.origin_partition = Some(origin);
+                        Delivery {
+                            value: Scored::Post(post),
+                            position: Position {
+                                partition: 0,
+                                offset,
+                            },
+                        }
+                    })
+                    .collect(),
+            ))
+        }
+
+        async fn ack(&mut self, _positions: &[Position]) -> Result<(), TransportError> {
+            panic!("a runner with a durable store must not ack before a checkpoint");
+        }
+
+        fn take_assignment(&mut self) -> Option<Assignment> {
+            self.pending.take()
+        }
+
+        fn backlog(&self, partition: i32) -> Option<i64> {
+            (partition == 0).then_some(self.backlog).flatten()
+        }
+
+        fn finish(&mut self, positions: &[Position]) {
+            for p in positions {
+                let e = self.finished.entry(p.partition).or_insert(0);
+                *e = (*e).max(p.offset + 1);
+            }
+        }
+
+        fn commit_point(&self, partition: i32) -> Option<i64> {
+            self.finished.get(&partition).copied()
+        }
+
+        async fn commit(&mut self, offsets: &[(i32, i64)]) -> Result<(), TransportError> {
+            self.commits.lock().unwrap().extend_from_slice(offsets);
+            Ok(())
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<Spike>>>);
+
+    impl Producer<Spike> for Sink {
+        async fn send(&mut self, batch: Vec<Record<Spike>>) -> Result<(), TransportError> {
+            self.0
+                .lock()
+                .unwrap()
+                .extend(batch.into_iter().map(|r| r.value));
+            Ok(())
+        }
+
+        async fn flush(&mut self) -> Result<(), TransportError> {
+            Ok(())
+        }
+    }
+
+    /// A durable store in memory, shared between runs.
+    #[derive(Clone, Default)]
+    struct Store(Arc<Mutex<BTreeMap<i32, Vec<u8>>>>);
+
+    impl StateStore for Store {
+        fn durable(&self) -> bool {
+            true
+        }
+
+        async fn load(
+            &mut self,
+            partitions: &[i32],
+            _kept: &[i32],
+        ) -> Result<Vec<(i32, Vec<u8>)>, TransportError> {
+            let m = self.0.lock().unwrap();
+            Ok(partitions
+                .iter()
+                .filter_map(|p| m.get(p).map(|b| (*p, b.clone())))
+                .collect())
+        }
+
+        async fn save(&mut self, checkpoints: Vec<(i32, Vec<u8>)>) -> Result<(), TransportError> {
+            self.0.lock().unwrap().extend(checkpoints);
+            Ok(())
+        }
+    }
+
+    async fn run(steps: Vec<Step>, store: Store) -> (DetectTotals, Vec<(i32, i64)>, Vec<Spike>) {
+        let mut d = Detector::new(&settings(""));
+        d.set_idle_timeout(std::time::Duration::from_secs(10));
+        let commits = Arc::new(Mutex::new(Vec::new()));
+        let script = Script {
+            steps: steps.into(),
+            commits: commits.clone(),
+            ..Script::default()
+        };
+        let sink = Sink::default();
+        let totals = run_detect(
+            d,
+            script,
+            sink.clone(),
+            store,
+            vigil_telemetry::Metrics::new(),
+            DetectRun {
+                now: clock,
+                upstream_partitions: 2,
+                // No tick during a test: every batch is handed out at once.
+                checkpoint_every: std::time::Duration::from_secs(3600),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        let commits = commits.lock().unwrap().clone();
+        let spikes = sink.0.lock().unwrap().clone();
+        (totals, commits, spikes)
+    }
+
+    /// Partition 0 carries posts of two upstream partitions; upstream 1's
+    /// stream falls silent for longer than the idle timeout while upstream
+    /// 0's runs 70 s ahead, then its next post (40 s behind) arrives.
+    fn slow_upstream(backlog: Option<i64>) -> Vec<Step> {
+        vec![
+            Step {
+                assignment: Some(vec![0]),
+                at_s: 0,
+                backlog: None,
+                posts: vec![(0, 0, 100), (1, 1, 40)],
+            },
+            Step {
+                assignment: None,
+                at_s: 20,
+                backlog,
+                posts: vec![(2, 0, 110)],
+            },
+            Step {
+                assignment: None,
+                at_s: 21,
+                backlog,
+                posts: vec![(3, 1, 50)],
+            },
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_partition_with_records_waiting_holds_the_watermark_back() {
+        let _serial = SERIAL.lock().await;
+        // The consumer measures records waiting in partition 0: upstream 1
+        // is slow, not idle, and its post is counted.
+        let (totals, commits, _) = run(slow_upstream(Some(500)), Store::default()).await;
+        assert_eq!((totals.accepted, totals.late), (4, 0));
+        // Stopped: one checkpoint covering every record, then its commit.
+        assert_eq!(commits, vec![(0, 4)]);
+        // Without the measure (what the Kafka runner did before it shared
+        // this one), silence alone made upstream 1 idle and its post late.
+        let (totals, _, _) = run(slow_upstream(None), Store::default()).await;
+        assert_eq!((totals.accepted, totals.late), (3, 1));
+    }
+
+    #[tokio::test]
+    async fn an_assignment_restores_the_checkpoint_and_skips_what_it_holds() {
+        let _serial = SERIAL.lock().await;
+        let store = Store::default();
+        let (first, commits, _) = run(slow_upstream(Some(500)), store.clone()).await;
+        assert_eq!(commits, vec![(0, 4)]);
+        assert_eq!(first.accepted, 4);
+        // The next owner gets offsets 2..=4 again (its committed offset was
+        // older, say): the two already in the checkpoint are skipped.
+        let again = vec![Step {
+            assignment: Some(vec![0]),
+            at_s: 30,
+            backlog: Some(0),
+            posts: vec![(2, 0, 110), (3, 1, 50), (4, 0, 120)],
+        }];
+        let (second, commits, _) = run(again, store.clone()).await;
+        assert_eq!(
+            (second.accepted, second.late, second.dropped_other),
+            (1, 0, 0)
+        );
+        assert_eq!(commits, vec![(0, 5)]);
+        let snap: crate::PartitionSnapshot =
+            serde_json::from_slice(&store.0.lock().unwrap()[&0]).unwrap();
+        assert_eq!(snap.offset, 5);
+    }
+}

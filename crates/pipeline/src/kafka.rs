@@ -22,16 +22,16 @@ use std::{
 use anyhow::Context;
 use tokio::io::AsyncBufRead;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info_span, Instrument};
 use vigil_alert::AlertStage;
 use vigil_config::Settings;
-use vigil_detect::{Detector, Observation, PartitionSnapshot};
+use vigil_detect::{DetectRun, Detector};
 use vigil_ingest::{FileReplay, Ingestor};
 use vigil_telemetry::{LogLimiter, Metrics, Readiness};
 use vigil_transport::{Consumer, DeadLetter, DeadLetters, Producer, Record, Stream};
 use vigil_transport_kafka::{
-    ensure_topics, prefixed, read_latest, topic, Assignment, KafkaConsumer, KafkaDeadLetters,
-    KafkaProducer, KafkaStats, DETECT_STATE_TOPIC,
+    ensure_topics, prefixed, topic, KafkaConsumer, KafkaDeadLetters, KafkaProducer,
+    KafkaStateStore, KafkaStats, DETECT_STATE_TOPIC,
 };
 use vigil_types::{Alert, Post, Scored, Spike};
 
@@ -63,16 +63,6 @@ impl StageName {
 }
 
 /// Every stream's reader takes plain and packed envelopes alike.
-/// The partitions owned before `a` and through every assignment since:
-/// nobody else can have checkpointed them in between.
-fn kept(before: &[i32], a: &Assignment) -> Vec<i32> {
-    a.in_every
-        .iter()
-        .copied()
-        .filter(|p| before.contains(p))
-        .collect()
-}
-
 fn decode_envelope<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<Vec<T>, String> {
     vigil_transport::decode_all(b).map_err(|e| e.to_string())
 }
@@ -354,7 +344,7 @@ impl KafkaRun<'_> {
     async fn detect_inner(&self) -> anyhow::Result<vigil_detect::DetectTotals> {
         let cfg = &self.settings.config;
         let k = cfg.transport.kafka.clone();
-        let mut consumer = KafkaConsumer::<Scored>::new(
+        let consumer = KafkaConsumer::<Scored>::new(
             &k,
             topic(&k, Stream::Scored),
             &self.group(StageName::Detect),
@@ -366,287 +356,30 @@ impl KafkaRun<'_> {
         )?
         // An offset is committed only once a checkpoint covers it.
         .commit_only_explicitly();
-        let mut producer =
+        let producer =
             KafkaProducer::<Spike>::new(&k, topic(&k, Stream::Spikes), self.stats.clone())?;
-        let state_producer = KafkaProducer::<()>::for_state(
-            &k,
-            prefixed(&k, DETECT_STATE_TOPIC),
-            self.stats.clone(),
-        )?;
-        let mut watches = self.live.watches();
-        let first = watches.borrow_and_update().clone();
-        let mut detector = self.fresh_detector(&first);
-        let mut skip_below: BTreeMap<i32, i64> = BTreeMap::new();
-        let mut assigned: Vec<i32> = Vec::new();
-        // The newest checkpoint this process wrote, per owned partition.
-        let mut written: BTreeMap<i32, Vec<u8>> = BTreeMap::new();
-        let mut totals = vigil_detect::DetectTotals::default();
-        let mut checkpoint = tokio::time::interval(Duration::from_secs(k.checkpoint_interval_secs));
-        checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut dirty = false;
-        let (mut spikes, mut updates) = (Vec::new(), Vec::new());
-        loop {
-            let batch = tokio::select! {
-                b = consumer.recv() => b?,
-                _ = checkpoint.tick() => {
-                    if let Some(a) = consumer.take_assignment() {
-                        let w = watches.borrow().clone();
-                        let kept = kept(&assigned, &a);
-                        detector = self.restored_detector(&a.partitions, &kept, &written, &w, &mut skip_below).await?;
-                        assigned = a.partitions;
-                        dirty = false;
-                    }
-                    detector.tick(wall_clock(), &mut spikes, &mut updates);
-                    self.emit(&mut producer, &mut spikes, &mut totals).await?;
-                    if dirty {
-                        self.checkpoint(&detector, &consumer, &state_producer, &assigned, &mut written).await?;
-                        dirty = false;
-                    }
-                    continue;
-                }
-            };
-            let Some(batch) = batch else { break };
-            if let Some(a) = consumer.take_assignment() {
-                // A rebalance: start again from the checkpoints of every
-                // partition now owned, kept ones included (they are fetched
-                // again from their committed offset, which is their
-                // checkpoint's), exactly as a process that just started.
-                let w = watches.borrow().clone();
-                let kept = kept(&assigned, &a);
-                detector = self
-                    .restored_detector(&a.partitions, &kept, &written, &w, &mut skip_below)
-                    .await?;
-                assigned = a.partitions;
-            }
-            // A partition with records waiting is slow, not idle: it keeps
-            // holding the watermark back (issue 13).
-            for p in &assigned {
-                if let Some(b) = self.stats.backlog_of(consumer.topic(), *p) {
-                    detector.set_backlog(*p, b);
-                }
-            }
-            if watches.has_changed().unwrap_or(false) {
-                let s = watches.borrow_and_update().clone();
-                detector.update_watches(&s);
-            }
-            self.metrics
-                .transport_received_messages
-                .with_label_values(&[Stream::Scored.as_str()])
-                .inc_by(batch.len() as u64);
-            let now = wall_clock();
-            for d in &batch {
-                if skip_below
-                    .get(&d.position.partition)
-                    .is_some_and(|o| d.position.offset < *o)
-                {
-                    continue; // already in the restored checkpoint
-                }
-                let post = match &d.value {
-                    Scored::Post(p) => p,
-                    Scored::Clock(c) => {
-                        // Score's clock: time moves, nothing is counted.
-                        detector.observe_clock(c, d.position.partition, now);
-                        continue;
-                    }
-                };
-                match detector.observe_from(post, d.position.partition, now) {
-                    Observation::Accepted => totals.accepted += 1,
-                    o => {
-                        if o == Observation::Late {
-                            tracing::trace!(
-                                partition = d.position.partition,
-                                offset = d.position.offset,
-                                origin = ?post.origin_partition,
-                                published_at = %post.published_at,
-                                watermark = ?detector.watermark(),
-                                "Late scored post."
-                            );
-                        }
-                        totals.drop_post(&post.post_id, o);
-                        self.metrics
-                            .detect_discarded_posts
-                            .with_label_values(&[o.reason().unwrap_or("unknown")])
-                            .inc();
-                    }
-                }
-            }
-            detector.advance(&mut spikes, &mut updates);
-            for u in updates.drain(..) {
-                self.metrics
-                    .detect_window_posts
-                    .with_label_values(&[u.watch.as_str()])
-                    .set(u.count as i64);
-            }
-            self.emit(&mut producer, &mut spikes, &mut totals).await?;
-            let positions: Vec<_> = batch.iter().map(|d| d.position).collect();
-            // Finished, but committed only with the next checkpoint.
-            consumer.finish_only(&positions);
-            dirty = true;
-        }
-        if dirty {
-            self.checkpoint(
-                &detector,
-                &consumer,
-                &state_producer,
-                &assigned,
-                &mut written,
-            )
-            .await?;
-        }
-        Ok(totals)
-    }
-
-    /// A detector with no state, configured for Kafka mode.
-    fn fresh_detector(&self, watches: &Settings) -> Detector {
-        let mut d = Detector::new(self.settings);
-        d.update_watches(watches);
-        d.set_idle_timeout(Duration::from_secs(
-            self.settings.config.transport.kafka.idle_timeout_secs,
-        ));
-        d
-    }
-
-    /// A detector holding exactly the checkpoints of `parts` (a fresh one
-    /// for a partition never checkpointed), and the offsets below which
-    /// their records are already in it. A partition this process owned up
-    /// to this rebalance (`kept`) restores the checkpoint it wrote last
-    /// (`written`), which nobody can have overwritten since: only new
-    /// partitions are read from the state topic, so a member that only
-    /// gives partitions away is back polling its consumer at once.
-    async fn restored_detector(
-        &self,
-        parts: &[i32],
-        kept: &[i32],
-        written: &BTreeMap<i32, Vec<u8>>,
-        watches: &Settings,
-        skip_below: &mut BTreeMap<i32, i64>,
-    ) -> anyhow::Result<Detector> {
-        let k = &self.settings.config.transport.kafka;
-        let mut detector = self.fresh_detector(watches);
-        skip_below.clear();
-        let mut snaps = Vec::new();
-        let mut to_read = Vec::new();
-        for p in parts {
-            match written.get(p).filter(|_| kept.contains(p)) {
-                Some(bytes) => snaps.push(serde_json::from_slice::<PartitionSnapshot>(bytes)?),
-                None => to_read.push(*p),
-            }
-        }
-        if !to_read.is_empty() {
-            let started = std::time::Instant::now();
-            let read = self.read_snapshots(&to_read).await?;
-            info!(
-                partitions = ?to_read,
-                found = read.len(),
-                millis = started.elapsed().as_millis() as u64,
-                "Detect checkpoints read."
-            );
-            snaps.extend(read);
-        }
-        let now = wall_clock();
-        for s in snaps {
-            info!(
-                partition = s.partition,
-                offset = s.offset,
-                "Restoring the detect checkpoint."
-            );
-            skip_below.insert(s.partition, s.offset);
-            detector.restore(s, now);
-        }
-        // Every input partition carries posts from every posts partition:
-        // the watermark runs on each (input, upstream) pair.
-        detector.assign_partitions(parts, k.partitions, now);
-        Ok(detector)
-    }
-
-    async fn emit(
-        &self,
-        producer: &mut KafkaProducer<Spike>,
-        spikes: &mut Vec<Spike>,
-        totals: &mut vigil_detect::DetectTotals,
-    ) -> anyhow::Result<()> {
-        if spikes.is_empty() {
-            return Ok(());
-        }
-        for s in spikes.iter() {
-            if s.transition != vigil_types::Transition::Resolved {
-                totals.spikes += 1;
-                self.metrics
-                    .detect_spikes
-                    .with_label_values(&[s.watch.as_str(), s.level.as_str()])
-                    .inc();
-            }
-        }
-        let n = spikes.len() as u64;
-        let records: Vec<_> = spikes
-            .drain(..)
-            .map(|s| Record::new(s.watch.0.clone(), s))
-            .collect();
-        producer.send(records).await?;
-        self.metrics
-            .transport_sent_messages
-            .with_label_values(&[Stream::Spikes.as_str()])
-            .inc_by(n);
-        Ok(())
-    }
-
-    async fn checkpoint(
-        &self,
-        detector: &Detector,
-        consumer: &KafkaConsumer<Scored>,
-        state: &KafkaProducer<()>,
-        assigned: &[i32],
-        written: &mut BTreeMap<i32, Vec<u8>>,
-    ) -> anyhow::Result<()> {
-        let mut records = Vec::new();
-        let mut commits = Vec::new();
-        for p in assigned {
-            let Some(offset) = consumer.commit_point(*p) else {
-                continue;
-            };
-            let snap = serde_json::to_vec(&detector.snapshot(*p, offset))?;
-            self.metrics
-                .detect_checkpoint_bytes
-                .with_label_values(&[&p.to_string()])
-                .set(snap.len() as i64);
-            records.push((p.to_string(), snap));
-            commits.push((*p, offset));
-        }
-        if records.is_empty() {
-            return Ok(());
-        }
-        // The checkpoint is durable before its offsets are committed.
-        state.send_raw(&records).await?;
-        written.retain(|p, _| assigned.contains(p));
-        for (p, snap) in records {
-            if let Ok(p) = p.parse() {
-                written.insert(p, snap);
-            }
-        }
-        consumer.commit_offsets(&commits)?;
-        Ok(())
-    }
-
-    async fn read_snapshots(&self, parts: &[i32]) -> anyhow::Result<Vec<PartitionSnapshot>> {
-        let k = self.settings.config.transport.kafka.clone();
-        let topic = prefixed(&k, DETECT_STATE_TOPIC);
-        // Checkpoints are keyed by input partition.
-        let keys: Vec<String> = parts.iter().map(i32::to_string).collect();
-        let records = tokio::task::spawn_blocking(move || {
-            read_latest(&k, &topic, &keys, Duration::from_secs(60))
-        })
-        .await??;
-        let mut latest: BTreeMap<i32, PartitionSnapshot> = BTreeMap::new();
-        for r in records {
-            match serde_json::from_slice::<PartitionSnapshot>(&r.payload) {
-                Ok(s) if parts.contains(&s.partition) => {
-                    latest.insert(s.partition, s);
-                }
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "Skipping an unreadable detect checkpoint."),
-            }
-        }
-        Ok(latest.into_values().collect())
+        let state = KafkaStateStore::new(&k, prefixed(&k, DETECT_STATE_TOPIC), self.stats.clone())?;
+        let watches = self.live.watches();
+        let mut detector = Detector::new(self.settings);
+        detector.update_watches(&watches.borrow());
+        // A partition silent this long (and with nothing waiting) no
+        // longer holds the watermark back.
+        detector.set_idle_timeout(Duration::from_secs(k.idle_timeout_secs));
+        let run = DetectRun {
+            now: wall_clock,
+            upstream_partitions: k.partitions,
+            checkpoint_every: Duration::from_secs(k.checkpoint_interval_secs),
+        };
+        Ok(vigil_detect::run_detect(
+            detector,
+            consumer,
+            producer,
+            state,
+            self.metrics.clone(),
+            run,
+            Some(watches),
+        )
+        .await?)
     }
 
     /// Alert: spikes topic to the incident store, sinks and the alerts

@@ -139,10 +139,10 @@ pub async fn run_embedded(
             detector,
             scored_rx,
             spikes_tx,
+            vigil_transport::NoState,
             metrics.clone(),
-            wall_clock,
+            vigil_detect::DetectRun::embedded(wall_clock),
             Some(live.watches()),
-            cancel.clone(),
         )
         .instrument(info_span!("stage", stage = "detect", mode = "embedded")),
     );

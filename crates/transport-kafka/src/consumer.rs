@@ -22,7 +22,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vigil_config::KafkaConfig;
 use vigil_transport::{
-    CommitTracker, Consumer, DeadLetter, DeadLetters, Delivery, Position, TransportError,
+    Assignment, CommitTracker, Consumer, DeadLetter, DeadLetters, Delivery, Position,
+    TransportError,
 };
 
 use crate::{client_config_over, GroupPartition, KafkaDeadLetters, KafkaStats, StallTracker};
@@ -105,17 +106,6 @@ impl ConsumerContext for VigilContext {
                 .push(parts);
         }
     }
-}
-
-/// An assignment taken by [`KafkaConsumer::take_assignment`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Assignment {
-    /// The partitions owned now.
-    pub partitions: Vec<i32>,
-    /// Those of them that were in every assignment since the previous
-    /// call: with the eager protocol nobody else can have owned them in
-    /// between, if they were owned before that call too.
-    pub in_every: Vec<i32>,
 }
 
 /// Receives one stream's records as a consumer-group member.
@@ -549,6 +539,26 @@ impl<T: Send> Consumer<T> for KafkaConsumer<T> {
             warn!(error = %e, "Commit failed; will retry with the next batch.");
         }
         Ok(())
+    }
+
+    fn take_assignment(&mut self) -> Option<Assignment> {
+        KafkaConsumer::take_assignment(self)
+    }
+
+    fn backlog(&self, partition: i32) -> Option<i64> {
+        self.stats.backlog_of(&self.topic, partition)
+    }
+
+    fn finish(&mut self, positions: &[Position]) {
+        self.finish_only(positions);
+    }
+
+    fn commit_point(&self, partition: i32) -> Option<i64> {
+        KafkaConsumer::commit_point(self, partition)
+    }
+
+    async fn commit(&mut self, offsets: &[(i32, i64)]) -> Result<(), TransportError> {
+        self.commit_offsets(offsets)
     }
 }
 

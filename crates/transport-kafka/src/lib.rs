@@ -20,6 +20,7 @@
 mod consumer;
 mod producer;
 mod read;
+mod state;
 mod stats;
 
 use std::time::Duration;
@@ -34,10 +35,13 @@ use tracing::{info, warn};
 use vigil_config::KafkaConfig;
 use vigil_transport::{Stream, TransportError};
 
+pub use vigil_transport::Assignment;
+
 pub use crate::{
-    consumer::{Assignment, Decoder, KafkaConsumer, CONSUMER_DEFAULTS},
+    consumer::{Decoder, KafkaConsumer, CONSUMER_DEFAULTS},
     producer::{partition_of, KafkaDeadLetters, KafkaProducer, PACK_MAX_BYTES},
     read::{read_latest, read_to_end, RawRecord},
+    state::KafkaStateStore,
     stats::{GroupPartition, KafkaStats, StallTracker},
 };
 

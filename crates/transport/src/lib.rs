@@ -183,6 +183,98 @@ pub trait Consumer<T>: Send {
         &mut self,
         positions: &[Position],
     ) -> impl Future<Output = Result<(), TransportError>> + Send;
+
+    /// The newest assignment since the last call, if the partitions this
+    /// consumer owns changed (a consumer-group rebalance). A stream that is
+    /// never rebalanced (in memory) has none.
+    fn take_assignment(&mut self) -> Option<Assignment> {
+        None
+    }
+
+    /// Records waiting in `partition`, when measured (a partition with a
+    /// backlog is slow, not idle).
+    fn backlog(&self, _partition: i32) -> Option<i64> {
+        None
+    }
+
+    /// Marks records processed without committing them: a stage that
+    /// checkpoints its state commits, with [`Consumer::commit`], only what a
+    /// durable checkpoint covers.
+    fn finish(&mut self, _positions: &[Position]) {}
+
+    /// The offset below which every record of `partition` is finished, if
+    /// any record of it was.
+    fn commit_point(&self, _partition: i32) -> Option<i64> {
+        None
+    }
+
+    /// Commits `(partition, next offset)` pairs that a checkpoint covers.
+    fn commit(
+        &mut self,
+        _offsets: &[(i32, i64)],
+    ) -> impl Future<Output = Result<(), TransportError>> + Send {
+        std::future::ready(Ok(()))
+    }
+}
+
+/// The partitions a consumer owns after a rebalance
+/// ([`Consumer::take_assignment`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Assignment {
+    /// The partitions owned now.
+    pub partitions: Vec<i32>,
+    /// Those of them that were in every assignment since the previous
+    /// call: with the eager protocol nobody else can have owned them in
+    /// between, if they were owned before that call too.
+    pub in_every: Vec<i32>,
+}
+
+/// Where a stage keeps the checkpoints of its per-partition state: nowhere
+/// in embedded mode ([`NoState`]), a compacted topic keyed by input
+/// partition in Kafka mode.
+pub trait StateStore: Send {
+    /// Whether checkpoints outlive the process. A stage with no durable
+    /// store acks each batch once its outputs are sent and, at the end of
+    /// its input, flushes what it holds; one with a durable store commits
+    /// only what a checkpoint covers and, when stopped, checkpoints.
+    fn durable(&self) -> bool;
+
+    /// The newest checkpoint of each of `partitions` that has one. Those in
+    /// `kept` were this process's since its last [`StateStore::save`] of
+    /// them, so nobody else can have written them since.
+    fn load(
+        &mut self,
+        partitions: &[i32],
+        kept: &[i32],
+    ) -> impl Future<Output = Result<Vec<(i32, Vec<u8>)>, TransportError>> + Send;
+
+    /// Stores `(partition, checkpoint)` pairs durably.
+    fn save(
+        &mut self,
+        checkpoints: Vec<(i32, Vec<u8>)>,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send;
+}
+
+/// Embedded mode: state lives and ends with the process.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoState;
+
+impl StateStore for NoState {
+    fn durable(&self) -> bool {
+        false
+    }
+
+    async fn load(
+        &mut self,
+        _partitions: &[i32],
+        _kept: &[i32],
+    ) -> Result<Vec<(i32, Vec<u8>)>, TransportError> {
+        Ok(Vec::new())
+    }
+
+    async fn save(&mut self, _checkpoints: Vec<(i32, Vec<u8>)>) -> Result<(), TransportError> {
+        Ok(())
+    }
 }
 
 /// A record that could not be processed, with where it came from.
