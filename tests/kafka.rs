@@ -72,7 +72,7 @@ fn spawn_as(
         // stage's .log file, which outlives a SIGKILLed process's counters.
         .env(
             "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "info,vigil_pipeline::kafka=trace".into()),
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info,vigil_detect::stage=trace".into()),
         )
         .stdin(Stdio::null())
         .stdout(stdout)

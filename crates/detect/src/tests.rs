@@ -1204,6 +1204,7 @@ mod runner {
         backlog: Option<i64>,
         finished: BTreeMap<i32, i64>,
         commits: Arc<Mutex<Vec<(i32, i64)>>>,
+        fail_commits: bool,
     }
 
     impl Consumer<Scored> for Script {
@@ -1261,6 +1262,9 @@ mod runner {
         }
 
         async fn commit(&mut self, offsets: &[(i32, i64)]) -> Result<(), TransportError> {
+            if self.fail_commits {
+                return Err(TransportError::Backend("rebalance in progress".into()));
+            }
             self.commits.lock().unwrap().extend_from_slice(offsets);
             Ok(())
         }
@@ -1317,6 +1321,7 @@ mod runner {
         let script = Script {
             steps: steps.into(),
             commits: commits.clone(),
+            fail_commits,
             ..Script::default()
         };
         let sink = Sink::default();
