@@ -1315,6 +1315,14 @@ mod runner {
     }
 
     async fn run(steps: Vec<Step>, store: Store) -> (DetectTotals, Vec<(i32, i64)>, Vec<Spike>) {
+        run_with(steps, store, false).await
+    }
+
+    async fn run_with(
+        steps: Vec<Step>,
+        store: Store,
+        fail_commits: bool,
+    ) -> (DetectTotals, Vec<(i32, i64)>, Vec<Spike>) {
         let mut d = Detector::new(&settings(""));
         d.set_idle_timeout(std::time::Duration::from_secs(10));
         let commits = Arc::new(Mutex::new(Vec::new()));
