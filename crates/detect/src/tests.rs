@@ -1420,4 +1420,16 @@ mod runner {
             serde_json::from_slice(&store.0.lock().unwrap()[&0]).unwrap();
         assert_eq!(snap.offset, 5);
     }
+
+    #[tokio::test]
+    async fn a_failed_commit_is_not_fatal_and_the_checkpoint_still_holds() {
+        let _serial = SERIAL.lock().await;
+        let store = Store::default();
+        let (totals, commits, _) = run_with(slow_upstream(Some(500)), store.clone(), true).await;
+        assert_eq!((totals.accepted, totals.late), (4, 0));
+        assert!(commits.is_empty());
+        let snap: crate::PartitionSnapshot =
+            serde_json::from_slice(&store.0.lock().unwrap()[&0]).unwrap();
+        assert_eq!(snap.offset, 4);
+    }
 }
