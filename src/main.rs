@@ -819,8 +819,13 @@ async fn run_kafka(
                 Ok::<_, anyhow::Error>(())
             }
             None => {
-                let n = run.ingest_kafka_source().await?;
-                eprintln!("ingest summary: accepted={n}");
+                let stats = run.ingest_kafka_source().await?;
+                eprintln!(
+                    "ingest summary: records_read={} accepted={} rejected={} (dead-lettered, except empty and duplicate)",
+                    stats.lines,
+                    stats.accepted,
+                    stats.rejected_total()
+                );
                 Ok(())
             }
         }

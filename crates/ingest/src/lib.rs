@@ -38,7 +38,7 @@ mod stage;
 
 pub use crate::{
     parse::{parse_twitter_time, Ingestor, Reject, RejectReason, MAX_AHEAD_MS, MIN_PUBLISHED_AT},
-    stage::{FileReplay, IngestStats},
+    stage::{IngestRunner, IngestStats},
 };
 
 /// Ingest runner failures (bad lines are not errors: they are rejects).

@@ -1,5 +1,6 @@
-//! The async ingest runner: reads JSON lines from a file or stdin, parses
-//! them with the [`Ingestor`] core and sends [`Post`] batches downstream.
+//! The ingest runner of both modes: reads JSON lines from a file, stdin or
+//! a Kafka source topic, parses them with the [`Ingestor`] core and sends
+//! [`Post`] batches downstream.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -7,7 +8,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vigil_telemetry::{LogLimiter, Metrics};
-use vigil_transport::{DeadLetter, DeadLetters, Producer, Record, Stream};
+use vigil_transport::{Consumer, DeadLetter, DeadLetters, Producer, Record, Stream};
 use vigil_types::{EventTime, Post};
 
 use crate::{parse::RejectReason, IngestError, Ingestor};
@@ -36,12 +37,12 @@ impl IngestStats {
 /// (matters for live input on stdin).
 const FLUSH_AFTER: Duration = Duration::from_millis(100);
 
-/// The file replay source: reads `reader` to its end (or until `cancel`),
-/// sending accepted posts in batches of `batch_size`.
-pub struct FileReplay<R, P, D = vigil_transport::NoDeadLetters> {
-    /// Input.
-    pub reader: R,
-    /// Source label (`file`, `stdin`).
+/// The ingest stage of both modes: lines in (a file, stdin, or a Kafka
+/// source topic), parsed by the [`Ingestor`] core; accepted posts go
+/// downstream in batches of `batch_size`, rejected lines are counted, logged
+/// (rate-limited) and, except empty lines and duplicates, dead-lettered.
+pub struct IngestRunner<P, D = vigil_transport::NoDeadLetters> {
+    /// Source label (`file`, `stdin`, `kafka`): the metrics' `source`.
     pub source: String,
     /// Parser.
     pub ingestor: Ingestor,
@@ -59,39 +60,46 @@ pub struct FileReplay<R, P, D = vigil_transport::NoDeadLetters> {
     pub dead_letters: D,
 }
 
-impl<R, P, D> std::fmt::Debug for FileReplay<R, P, D> {
+impl<P, D> std::fmt::Debug for IngestRunner<P, D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileReplay")
+        f.debug_struct("IngestRunner")
             .field("source", &self.source)
             .finish()
     }
 }
 
-impl<R, P, D> FileReplay<R, P, D>
+/// Where a line came from, for its dead letter.
+struct Origin<'a> {
+    source: &'a str,
+    partition: i32,
+    offset: i64,
+}
+
+impl<P, D> IngestRunner<P, D>
 where
-    R: AsyncBufRead + Unpin + Send,
     P: Producer<Post>,
     D: DeadLetters,
 {
-    /// Runs to end of input or cancellation; returns the counts.
-    pub async fn run(mut self, cancel: CancellationToken) -> Result<IngestStats, IngestError> {
+    /// Reads `reader` (a file or stdin) to its end or until `cancel`;
+    /// returns the counts.
+    pub async fn replay<R>(
+        mut self,
+        mut reader: R,
+        cancel: CancellationToken,
+    ) -> Result<IngestStats, IngestError>
+    where
+        R: AsyncBufRead + Unpin + Send,
+    {
         let mut stats = IngestStats::default();
         let mut batch: Vec<Record<Post>> = Vec::with_capacity(self.batch_size);
         let mut line: Vec<u8> = Vec::new();
         let mut oversized = false;
         let limit = self.ingestor.max_post_bytes();
-        let received = self
-            .metrics
-            .ingest_received_posts
-            .with_label_values(&[&self.source]);
         let received_bytes = self
             .metrics
             .ingest_received_bytes
             .with_label_values(&[&self.source]);
-        let sent = self
-            .metrics
-            .transport_sent_messages
-            .with_label_values(&[Stream::Posts.as_str()]);
+        let source = self.source.clone();
         loop {
             let chunk_len;
             let mut eof = false;
@@ -102,11 +110,9 @@ where
                         info!(source = %self.source, "Ingest cancelled; draining.");
                         break;
                     }
-                    r = self.reader.fill_buf() => r.map_err(IngestError::Read)?,
+                    r = reader.fill_buf() => r.map_err(IngestError::Read)?,
                     _ = tokio::time::sleep(FLUSH_AFTER), if !batch.is_empty() => {
-                        let n = batch.len() as u64;
-                        self.producer.send(std::mem::take(&mut batch)).await?;
-                        sent.inc_by(n);
+                        self.send(&mut batch).await?;
                         continue;
                     }
                 };
@@ -134,97 +140,180 @@ where
                     stats.bytes += take as u64;
                     received_bytes.inc_by(take as u64);
                     if !ends_line {
-                        self.reader.consume(chunk_len);
+                        reader.consume(chunk_len);
                         continue;
                     }
                 }
             }
             if chunk_len > 0 {
-                self.reader.consume(chunk_len);
+                reader.consume(chunk_len);
             }
             if eof && line.is_empty() {
                 break;
             }
             // A complete line (or the last, unterminated one).
             stats.lines += 1;
-            received.inc();
             let bytes: &[u8] = if oversized {
                 // Force the too_large rejection whatever the kept prefix holds.
                 &line[..]
             } else {
                 line.strip_suffix(b"\r").unwrap_or(&line)
             };
-            let result = if oversized {
-                Err(crate::parse::Reject {
-                    reason: RejectReason::TooLarge,
-                    detail: format!("longer than {limit} bytes"),
-                })
-            } else {
-                self.ingestor.parse_line(bytes, (self.now)())
+            let origin = Origin {
+                source: &source,
+                partition: -1,
+                offset: stats.lines as i64,
             };
-            match result {
-                Ok(post) => {
-                    stats.accepted += 1;
-                    batch.push(Record::new(post.id.0.clone(), post));
-                    if batch.len() >= self.batch_size {
-                        let n = batch.len() as u64;
-                        self.producer.send(std::mem::take(&mut batch)).await?;
-                        sent.inc_by(n);
-                    }
-                }
-                Err(rej) => {
-                    let reason = rej.reason.as_str();
-                    *stats.rejected.entry(reason).or_default() += 1;
-                    self.metrics
-                        .ingest_discarded_posts
-                        .with_label_values(&[&self.source, reason])
-                        .inc();
-                    if rej.reason != RejectReason::Empty && rej.reason != RejectReason::Duplicate {
-                        self.metrics
-                            .errors
-                            .with_label_values(&["ingest", "input"])
-                            .inc();
-                    }
-                    if rej.reason != RejectReason::Empty && rej.reason != RejectReason::Duplicate {
-                        let d = DeadLetter {
-                            stage: "ingest",
-                            reason: reason.to_string(),
-                            error: rej.detail.clone(),
-                            source: self.source.clone(),
-                            partition: -1,
-                            offset: stats.lines as i64,
-                            payload: bytes.to_vec(),
-                        };
-                        let mut delay = std::time::Duration::from_millis(100);
-                        while let Err(e) = self.dead_letters.send(d.clone()).await {
-                            warn!(error = %e, "Dead letter not stored yet; retrying.");
-                            tokio::time::sleep(delay).await;
-                            delay = (delay * 2).min(std::time::Duration::from_secs(5));
-                        }
-                    }
-                    if let Some(suppressed) = self.limiter.check(reason) {
-                        warn!(
-                            source = %self.source,
-                            line = stats.lines,
-                            reason,
-                            suppressed,
-                            error = %rej.detail,
-                            "Rejected input line."
-                        );
-                    }
-                }
-            }
+            self.line(bytes, oversized, origin, &mut stats, &mut batch)
+                .await?;
             line.clear();
             oversized = false;
             if eof {
                 break;
             }
         }
-        if !batch.is_empty() {
-            let n = batch.len() as u64;
-            self.producer.send(batch).await?;
-            sent.inc_by(n);
+        self.finish(batch, &stats).await?;
+        Ok(stats)
+    }
+
+    /// Reads `input` (a Kafka source topic of JSON posts, one per record;
+    /// `origin` names it in dead letters) until it ends (the stage is
+    /// cancelled). A batch is acked once every post from it is durable
+    /// downstream and every rejected line of it dead-lettered.
+    pub async fn consume<C>(
+        mut self,
+        mut input: C,
+        origin: &str,
+    ) -> Result<IngestStats, IngestError>
+    where
+        C: Consumer<Vec<u8>>,
+    {
+        let mut stats = IngestStats::default();
+        let mut batch: Vec<Record<Post>> = Vec::with_capacity(self.batch_size);
+        let limit = self.ingestor.max_post_bytes();
+        let received_bytes = self
+            .metrics
+            .ingest_received_bytes
+            .with_label_values(&[&self.source]);
+        while let Some(records) = input.recv().await? {
+            for d in &records {
+                stats.lines += 1;
+                stats.bytes += d.value.len() as u64;
+                received_bytes.inc_by(d.value.len() as u64);
+                let bytes = d.value.strip_suffix(b"\n").unwrap_or(&d.value);
+                let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+                let at = Origin {
+                    source: origin,
+                    partition: d.position.partition,
+                    offset: d.position.offset,
+                };
+                self.line(bytes, bytes.len() > limit, at, &mut stats, &mut batch)
+                    .await?;
+            }
+            self.send(&mut batch).await?;
+            let positions: Vec<_> = records.iter().map(|d| d.position).collect();
+            input.ack(&positions).await?;
         }
+        self.finish(batch, &stats).await?;
+        Ok(stats)
+    }
+
+    /// One complete line: a post into `batch` (sent when full), or a
+    /// rejection counted, dead-lettered and logged.
+    async fn line(
+        &mut self,
+        bytes: &[u8],
+        oversized: bool,
+        origin: Origin<'_>,
+        stats: &mut IngestStats,
+        batch: &mut Vec<Record<Post>>,
+    ) -> Result<(), IngestError> {
+        self.metrics
+            .ingest_received_posts
+            .with_label_values(&[&self.source])
+            .inc();
+        let limit = self.ingestor.max_post_bytes();
+        let result = if oversized {
+            Err(crate::parse::Reject {
+                reason: RejectReason::TooLarge,
+                detail: format!("longer than {limit} bytes"),
+            })
+        } else {
+            self.ingestor.parse_line(bytes, (self.now)())
+        };
+        let rej = match result {
+            Ok(post) => {
+                stats.accepted += 1;
+                batch.push(Record::new(post.id.0.clone(), post));
+                if batch.len() >= self.batch_size {
+                    self.send(batch).await?;
+                }
+                return Ok(());
+            }
+            Err(rej) => rej,
+        };
+        let reason = rej.reason.as_str();
+        *stats.rejected.entry(reason).or_default() += 1;
+        self.metrics
+            .ingest_discarded_posts
+            .with_label_values(&[&self.source, reason])
+            .inc();
+        if rej.reason != RejectReason::Empty && rej.reason != RejectReason::Duplicate {
+            self.metrics
+                .errors
+                .with_label_values(&["ingest", "input"])
+                .inc();
+            let d = DeadLetter {
+                stage: "ingest",
+                reason: reason.to_string(),
+                error: rej.detail.clone(),
+                source: origin.source.to_string(),
+                partition: origin.partition,
+                offset: origin.offset,
+                payload: bytes.to_vec(),
+            };
+            let mut delay = std::time::Duration::from_millis(100);
+            while let Err(e) = self.dead_letters.send(d.clone()).await {
+                warn!(error = %e, "Dead letter not stored yet; retrying.");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
+            }
+        }
+        if let Some(suppressed) = self.limiter.check(reason) {
+            warn!(
+                source = %origin.source,
+                partition = origin.partition,
+                line = origin.offset,
+                reason,
+                suppressed,
+                error = %rej.detail,
+                "Rejected input line."
+            );
+        }
+        Ok(())
+    }
+
+    /// Sends what `batch` holds.
+    async fn send(&mut self, batch: &mut Vec<Record<Post>>) -> Result<(), IngestError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let n = batch.len() as u64;
+        self.producer.send(std::mem::take(batch)).await?;
+        self.metrics
+            .transport_sent_messages
+            .with_label_values(&[Stream::Posts.as_str()])
+            .inc_by(n);
+        Ok(())
+    }
+
+    /// Sends the last batch and waits until every post is durable.
+    async fn finish(
+        &mut self,
+        mut batch: Vec<Record<Post>>,
+        stats: &IngestStats,
+    ) -> Result<(), IngestError> {
+        self.send(&mut batch).await?;
         self.producer.flush().await?;
         info!(
             source = %self.source,
@@ -233,7 +322,7 @@ where
             rejected = stats.rejected_total(),
             "Ingest finished."
         );
-        Ok(stats)
+        Ok(())
     }
 }
 
@@ -264,8 +353,7 @@ mod tests {
         );
         let (tx, mut rx) = memory_stream::<Post>(16);
         let metrics = Metrics::new();
-        let replay = FileReplay {
-            reader: tokio::io::BufReader::with_capacity(64, input.as_bytes()),
+        let replay = IngestRunner {
             source: "file".into(),
             ingestor: Ingestor::new(&s.config.ingest),
             producer: tx,
@@ -275,7 +363,13 @@ mod tests {
             now: wall,
             dead_letters: vigil_transport::NoDeadLetters,
         };
-        let stats = replay.run(CancellationToken::new()).await.unwrap();
+        let stats = replay
+            .replay(
+                tokio::io::BufReader::with_capacity(64, input.as_bytes()),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
         assert_eq!(stats.lines, 8);
         assert_eq!(stats.accepted, 2);
         assert_eq!(stats.rejected.get("bad_time"), Some(&2));
@@ -303,5 +397,129 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#"vigil_ingest_received_posts_total{source="file"} 8"#));
+    }
+
+    /// A Kafka source topic's records, scripted: two batches.
+    struct Source {
+        batches: std::collections::VecDeque<Vec<vigil_transport::Delivery<Vec<u8>>>>,
+        log: Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    impl Consumer<Vec<u8>> for Source {
+        async fn recv(
+            &mut self,
+        ) -> Result<Option<Vec<vigil_transport::Delivery<Vec<u8>>>>, vigil_transport::TransportError>
+        {
+            Ok(self.batches.pop_front())
+        }
+
+        async fn ack(
+            &mut self,
+            positions: &[vigil_transport::Position],
+        ) -> Result<(), vigil_transport::TransportError> {
+            let offsets: Vec<i64> = positions.iter().map(|p| p.offset).collect();
+            self.log.lock().unwrap().push(format!("ack {offsets:?}"));
+            Ok(())
+        }
+    }
+
+    #[derive(Clone)]
+    struct Dead(Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl DeadLetters for Dead {
+        async fn send(&mut self, d: DeadLetter) -> Result<(), vigil_transport::TransportError> {
+            self.0.lock().unwrap().push(format!(
+                "dead {} {} {}:{}",
+                d.reason, d.source, d.partition, d.offset
+            ));
+            Ok(())
+        }
+    }
+
+    #[derive(Clone)]
+    struct Out(Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl Producer<Post> for Out {
+        async fn send(
+            &mut self,
+            batch: Vec<Record<Post>>,
+        ) -> Result<(), vigil_transport::TransportError> {
+            let ids: Vec<String> = batch.iter().map(|r| r.value.id.0.clone()).collect();
+            self.0.lock().unwrap().push(format!("send {ids:?}"));
+            Ok(())
+        }
+
+        async fn flush(&mut self) -> Result<(), vigil_transport::TransportError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_topic_is_ingested_like_a_file_and_acked_after_its_posts() {
+        let s = vigil_config::Settings::from_toml_str(
+            "[[watches]]\nid = \"w\"\nterms = [\"x\"]\n[ingest]\nmax_post_bytes = 100\n",
+            "t.toml",
+            &[],
+        )
+        .unwrap();
+        let rec = |offset: i64, line: String| vigil_transport::Delivery {
+            value: line.into_bytes(),
+            position: vigil_transport::Position {
+                partition: 2,
+                offset,
+            },
+        };
+        let post = |id: &str| format!(r#"{{"id":"{id}","text":"x","published_at":1700000000000}}"#);
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let source = Source {
+            batches: vec![
+                vec![
+                    rec(10, post("a") + "\n"),
+                    rec(11, "nope".into()),
+                    rec(12, post("a")),
+                ],
+                vec![
+                    rec(13, String::new()),
+                    rec(
+                        14,
+                        format!(r#"{{"id":"big","text":"{}"}}"#, "z".repeat(200)),
+                    ),
+                    rec(15, post("b")),
+                ],
+            ]
+            .into(),
+            log: log.clone(),
+        };
+        let metrics = Metrics::new();
+        let runner = IngestRunner {
+            source: "kafka".into(),
+            ingestor: Ingestor::new(&s.config.ingest),
+            producer: Out(log.clone()),
+            batch_size: 100,
+            metrics: metrics.clone(),
+            limiter: Arc::new(LogLimiter::new(Duration::from_secs(1))),
+            now: wall,
+            dead_letters: Dead(log.clone()),
+        };
+        let stats = runner.consume(source, "kafka:src").await.unwrap();
+        assert_eq!((stats.lines, stats.accepted), (6, 2));
+        assert_eq!(stats.rejected.get("duplicate"), Some(&1));
+        assert_eq!(stats.rejected.get("empty"), Some(&1));
+        // Each batch: its rejects dead-lettered with their topic position
+        // (not the duplicate, not the empty record), its posts sent, then
+        // its records acked.
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec![
+                "dead invalid_json kafka:src 2:11",
+                r#"send ["a"]"#,
+                "ack [10, 11, 12]",
+                "dead too_large kafka:src 2:14",
+                r#"send ["b"]"#,
+                "ack [13, 14, 15]",
+            ]
+        );
+        let text = metrics.render();
+        assert!(text.contains(r#"vigil_ingest_received_posts_total{source="kafka"} 6"#));
     }
 }

@@ -26,9 +26,9 @@ use tracing::{info_span, Instrument};
 use vigil_alert::AlertStage;
 use vigil_config::Settings;
 use vigil_detect::{DetectRun, Detector};
-use vigil_ingest::{FileReplay, Ingestor};
+use vigil_ingest::{IngestRunner, Ingestor};
 use vigil_telemetry::{LogLimiter, Metrics, Readiness};
-use vigil_transport::{Consumer, DeadLetter, DeadLetters, Producer, Record, Stream};
+use vigil_transport::Stream;
 use vigil_transport_kafka::{
     ensure_topics, prefixed, topic, KafkaConsumer, KafkaDeadLetters, KafkaProducer,
     KafkaStateStore, KafkaStats, DETECT_STATE_TOPIC,
@@ -214,37 +214,23 @@ impl KafkaRun<'_> {
         reader: Box<dyn AsyncBufRead + Send + Unpin>,
         source: String,
     ) -> anyhow::Result<vigil_ingest::IngestStats> {
-        let cfg = &self.settings.config;
-        let k = &cfg.transport.kafka;
-        let replay = FileReplay {
-            reader,
-            source,
-            ingestor: Ingestor::new(&cfg.ingest),
-            producer: KafkaProducer::<Post>::new(k, topic(k, Stream::Posts), self.stats.clone())?,
-            batch_size: cfg.transport.batch_size,
-            metrics: self.metrics.clone(),
-            limiter: Arc::new(LogLimiter::new(Duration::from_secs(
-                cfg.telemetry.error_log_interval_secs,
-            ))),
-            now: wall_clock,
-            dead_letters: KafkaDeadLetters::new(k, self.stats.clone())?,
-        };
-        Ok(replay
-            .run(self.cancel.clone())
+        Ok(self
+            .ingest_runner(&source)?
+            .replay(reader, self.cancel.clone())
             .instrument(info_span!("stage", stage = "ingest", mode = "kafka"))
             .await?)
     }
 
     /// Ingest from an existing Kafka topic of JSON posts (a source), until
-    /// cancelled.
-    pub async fn ingest_kafka_source(&self) -> anyhow::Result<u64> {
+    /// cancelled: the same runner as a file's, reading a consumer.
+    pub async fn ingest_kafka_source(&self) -> anyhow::Result<vigil_ingest::IngestStats> {
         let cfg = &self.settings.config;
         let k = &cfg.transport.kafka;
         anyhow::ensure!(
             !k.source_kafka_topic.is_empty(),
             "--input kafka needs transport.kafka.source_kafka_topic"
         );
-        let mut consumer = KafkaConsumer::<Vec<u8>>::new(
+        let consumer = KafkaConsumer::<Vec<u8>>::new(
             k,
             k.source_kafka_topic.clone(),
             &self.group(StageName::Ingest),
@@ -254,46 +240,34 @@ impl KafkaRun<'_> {
             self.stats.clone(),
             self.cancel.clone(),
         )?;
-        let mut producer =
-            KafkaProducer::<Post>::new(k, topic(k, Stream::Posts), self.stats.clone())?;
-        let mut dead = KafkaDeadLetters::new(k, self.stats.clone())?;
-        let mut ingestor = Ingestor::new(&cfg.ingest);
-        let mut accepted = 0u64;
-        let source = format!("kafka:{}", k.source_kafka_topic);
-        while let Some(batch) = consumer.recv().await? {
-            let mut out = Vec::new();
-            for d in &batch {
-                self.metrics
-                    .ingest_received_posts
-                    .with_label_values(&["kafka"])
-                    .inc();
-                match ingestor.parse_line(&d.value, wall_clock()) {
-                    Ok(p) => out.push(Record::new(p.id.0.clone(), p)),
-                    Err(rej) => {
-                        let reason = rej.reason.as_str();
-                        self.metrics
-                            .ingest_discarded_posts
-                            .with_label_values(&["kafka", reason])
-                            .inc();
-                        dead.send(DeadLetter {
-                            stage: "ingest",
-                            reason: reason.into(),
-                            error: rej.detail,
-                            source: source.clone(),
-                            partition: d.position.partition,
-                            offset: d.position.offset,
-                            payload: d.value.clone(),
-                        })
-                        .await?;
-                    }
-                }
-            }
-            accepted += out.len() as u64;
-            producer.send(out).await?;
-            let positions: Vec<_> = batch.iter().map(|d| d.position).collect();
-            consumer.ack(&positions).await?;
-        }
-        Ok(accepted)
+        let origin = format!("kafka:{}", k.source_kafka_topic);
+        Ok(self
+            .ingest_runner("kafka")?
+            .consume(consumer, &origin)
+            .instrument(info_span!("stage", stage = "ingest", mode = "kafka"))
+            .await?)
+    }
+
+    /// The ingest runner, writing to the posts topic and dead-lettering to
+    /// the dead-letter topic, with metrics label `source`.
+    fn ingest_runner(
+        &self,
+        source: &str,
+    ) -> anyhow::Result<IngestRunner<KafkaProducer<Post>, KafkaDeadLetters>> {
+        let cfg = &self.settings.config;
+        let k = &cfg.transport.kafka;
+        Ok(IngestRunner {
+            source: source.to_string(),
+            ingestor: Ingestor::new(&cfg.ingest),
+            producer: KafkaProducer::<Post>::new(k, topic(k, Stream::Posts), self.stats.clone())?,
+            batch_size: cfg.transport.batch_size,
+            metrics: self.metrics.clone(),
+            limiter: Arc::new(LogLimiter::new(Duration::from_secs(
+                cfg.telemetry.error_log_interval_secs,
+            ))),
+            now: wall_clock,
+            dead_letters: KafkaDeadLetters::new(k, self.stats.clone())?,
+        })
     }
 
     /// Score: posts topic to scored topic, until cancelled.

@@ -24,7 +24,7 @@ use tracing::{info_span, Instrument};
 use vigil_alert::AlertStage;
 use vigil_config::Settings;
 use vigil_detect::Detector;
-use vigil_ingest::{FileReplay, Ingestor};
+use vigil_ingest::{IngestRunner, Ingestor};
 use vigil_telemetry::{LogLimiter, Metrics};
 use vigil_transport::{memory_stream, Discard};
 use vigil_types::{Alert, EventTime};
@@ -107,8 +107,7 @@ pub async fn run_embedded(
     let (scored_tx, scored_rx) = memory_stream(cap);
     let (spikes_tx, spikes_rx) = memory_stream(cap);
 
-    let replay = FileReplay {
-        reader,
+    let replay = IngestRunner {
         source,
         ingestor: Ingestor::new(&cfg.ingest),
         producer: posts_tx,
@@ -118,7 +117,7 @@ pub async fn run_embedded(
         now: wall_clock,
         dead_letters: vigil_transport::NoDeadLetters,
     };
-    let ingest = tokio::spawn(replay.run(cancel.clone()).instrument(info_span!(
+    let ingest = tokio::spawn(replay.replay(reader, cancel.clone()).instrument(info_span!(
         "stage",
         stage = "ingest",
         mode = "embedded"
