@@ -272,12 +272,7 @@ where
                 offset: origin.offset,
                 payload: bytes.to_vec(),
             };
-            let mut delay = std::time::Duration::from_millis(100);
-            while let Err(e) = self.dead_letters.send(d.clone()).await {
-                warn!(error = %e, "Dead letter not stored yet; retrying.");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(std::time::Duration::from_secs(5));
-            }
+            vigil_transport::store_dead_letter(&mut self.dead_letters, d).await;
         }
         if let Some(suppressed) = self.limiter.check(reason) {
             warn!(

@@ -22,8 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vigil_config::KafkaConfig;
 use vigil_transport::{
-    Assignment, CommitTracker, Consumer, DeadLetter, DeadLetters, Delivery, Position,
-    TransportError,
+    Assignment, CommitTracker, Consumer, DeadLetter, Delivery, Position, TransportError,
 };
 
 use crate::{client_config_over, GroupPartition, KafkaDeadLetters, KafkaStats, StallTracker};
@@ -432,7 +431,7 @@ impl<T: Send> Consumer<T> for KafkaConsumer<T> {
     /// until it is handed out (or dead-lettered), so dropping this future
     /// mid-batch loses nothing and the next call carries on.
     async fn recv(&mut self) -> Result<Option<Vec<Delivery<T>>>, TransportError> {
-        let mut backoff = Duration::from_millis(100);
+        let mut retry = 0;
         while self.buffered.is_empty() && self.ready.is_empty() {
             let m = tokio::select! {
                 biased;
@@ -445,9 +444,9 @@ impl<T: Send> Consumer<T> for KafkaConsumer<T> {
                     .push_back((self.generation.load(Ordering::SeqCst), m.detach())),
                 Err(e) => {
                     self.stats.connected.store(false, Ordering::Relaxed);
-                    warn!(kafka_topic = %self.topic, error = %e, "Consumer error; retrying.");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    retry += 1;
+                    warn!(kafka_topic = %self.topic, error = %e, retry, "Consumer error; retrying.");
+                    tokio::time::sleep(vigil_transport::broker_backoff(retry)).await;
                 }
             }
         }
@@ -512,12 +511,7 @@ impl<T: Send> Consumer<T> for KafkaConsumer<T> {
                         offset: position.offset,
                         payload: payload.to_vec(),
                     };
-                    let mut delay = Duration::from_millis(100);
-                    while let Err(e) = self.dead.send(d.clone()).await {
-                        warn!(error = %e, "Dead letter not stored yet; retrying.");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(5));
-                    }
+                    vigil_transport::store_dead_letter(&mut self.dead, d).await;
                     self.tracker
                         .lock()
                         .expect("tracker lock poisoned")

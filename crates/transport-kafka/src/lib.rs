@@ -159,7 +159,7 @@ pub async fn ensure_topics(cfg: &KafkaConfig, deadline: Duration) -> Result<(), 
     );
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let started = std::time::Instant::now();
-    let mut delay = Duration::from_millis(200);
+    let mut retry = 0;
     loop {
         match admin.create_topics(topics.iter(), &opts).await {
             Ok(results) => {
@@ -189,8 +189,8 @@ pub async fn ensure_topics(cfg: &KafkaConfig, deadline: Duration) -> Result<(), 
                 warn!(error = %e, "Broker unreachable while creating topics; retrying.");
             }
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
+        retry += 1;
+        tokio::time::sleep(vigil_transport::broker_backoff(retry)).await;
     }
 }
 

@@ -303,6 +303,40 @@ pub trait DeadLetters: Send {
     fn send(&mut self, d: DeadLetter) -> impl Future<Output = Result<(), TransportError>> + Send;
 }
 
+/// The delay before retry number `retry` (1-based): `initial` doubled per
+/// retry, at most `max`. Every retry loop of Vigil waits this way (HTTP
+/// sinks and the outbox, broker calls, dead letters).
+pub fn backoff(
+    retry: u32,
+    initial: std::time::Duration,
+    max: std::time::Duration,
+) -> std::time::Duration {
+    let factor = 1u32
+        .checked_shl(retry.saturating_sub(1))
+        .unwrap_or(u32::MAX);
+    initial.saturating_mul(factor).min(max)
+}
+
+/// The backoff of broker calls and dead letters: 100 ms doubled up to 5 s.
+pub fn broker_backoff(retry: u32) -> std::time::Duration {
+    backoff(
+        retry,
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(5),
+    )
+}
+
+/// Stores `d`, retrying (with [`broker_backoff`]) until it is stored: a
+/// rejected record is never dropped, and its partition waits meanwhile.
+pub async fn store_dead_letter<D: DeadLetters>(dead: &mut D, d: DeadLetter) {
+    let mut retry = 0;
+    while let Err(e) = dead.send(d.clone()).await {
+        retry += 1;
+        tracing::warn!(error = %e, retry, "Dead letter not stored yet; retrying.");
+        tokio::time::sleep(broker_backoff(retry)).await;
+    }
+}
+
 /// Embedded mode: rejected records are counted and logged by the stage, not
 /// stored.
 #[derive(Clone, Copy, Debug, Default)]
@@ -326,5 +360,25 @@ impl<T: Send> Producer<T> for Discard {
 
     async fn flush(&mut self) -> Result<(), TransportError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let ms = Duration::from_millis;
+        let got: Vec<u128> = (1..=8)
+            .map(|r| backoff(r, ms(200), ms(5_000)).as_millis())
+            .collect();
+        assert_eq!(got, [200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
+        // No overflow for absurd retry counts.
+        assert_eq!(backoff(100, ms(200), ms(5_000)), ms(5_000));
+        assert_eq!(backoff(u32::MAX, ms(1), ms(7)), ms(7));
+        assert_eq!(broker_backoff(1), ms(100));
+        assert_eq!(broker_backoff(9), ms(5_000));
     }
 }

@@ -236,14 +236,7 @@ pub fn build_sinks(configs: &[SinkConfig]) -> Result<Vec<Sink>, SinkError> {
     configs.iter().map(Sink::from_config).collect()
 }
 
-/// The delay before retry number `retry` (1-based): `initial` doubled per
-/// retry, at most `max` (the HTTP sinks' retries and the outbox's).
-pub(crate) fn backoff(retry: u32, initial: Duration, max: Duration) -> Duration {
-    let factor = 1u32
-        .checked_shl(retry.saturating_sub(1))
-        .unwrap_or(u32::MAX);
-    initial.saturating_mul(factor).min(max)
-}
+pub(crate) use vigil_transport::backoff;
 
 /// Most bytes of an error response body kept for the error message.
 const BODY_EXCERPT_BYTES: usize = 512;
@@ -390,18 +383,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let ms = Duration::from_millis;
-        let got: Vec<u128> = (1..=8)
-            .map(|r| backoff(r, ms(200), ms(5_000)).as_millis())
-            .collect();
-        assert_eq!(got, [200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
-        // No overflow for absurd retry counts.
-        assert_eq!(backoff(100, ms(200), ms(5_000)), ms(5_000));
-        assert_eq!(backoff(u32::MAX, ms(1), ms(7)), ms(7));
-    }
 
     #[test]
     fn only_5xx_and_429_are_retried() {
