@@ -127,8 +127,7 @@ where
         .transport_received_messages
         .with_label_values(&[Stream::Scored.as_str()]);
     let mut totals = DetectTotals::default();
-    let mut spikes = Vec::new();
-    let mut updates = Vec::new();
+    let mut out = Outputs::default();
     // The partitions owned, and per partition the offset below which
     // records are already in its restored checkpoint.
     let mut assigned: Vec<i32> = Vec::new();
@@ -143,8 +142,8 @@ where
                     assigned = a.partitions;
                     dirty = false;
                 }
-                detector.tick((run.now)(), &mut spikes, &mut updates);
-                emit(&mut spikes, &mut updates, &mut output, &metrics, &mut totals).await?;
+                detector.tick((run.now)(), &mut out.spikes, &mut out.updates);
+                emit(&mut out, &mut output, &metrics, &mut totals).await?;
                 if dirty {
                     checkpoint(&detector, &mut input, &mut state, &assigned, &metrics).await?;
                     dirty = false;
@@ -211,20 +210,13 @@ where
                 }
             }
         }
-        detector.advance(&mut spikes, &mut updates);
+        detector.advance(&mut out.spikes, &mut out.updates);
         if let Some(wm) = detector.watermark() {
             metrics
                 .detect_event_lag
                 .observe(((t.0 - wm.0) as f64 / 1000.0).max(0.0));
         }
-        emit(
-            &mut spikes,
-            &mut updates,
-            &mut output,
-            &metrics,
-            &mut totals,
-        )
-        .await?;
+        emit(&mut out, &mut output, &metrics, &mut totals).await?;
         let positions: Vec<_> = batch.iter().map(|d| d.position).collect();
         if durable {
             // Finished, but committed only with the next checkpoint.
@@ -241,15 +233,8 @@ where
         }
     } else {
         // The input ended: nothing more can come for the open bins.
-        detector.finish(&mut spikes, &mut updates);
-        emit(
-            &mut spikes,
-            &mut updates,
-            &mut output,
-            &metrics,
-            &mut totals,
-        )
-        .await?;
+        detector.finish(&mut out.spikes, &mut out.updates);
+        emit(&mut out, &mut output, &metrics, &mut totals).await?;
     }
     output.flush().await?;
     info!(
@@ -349,23 +334,29 @@ async fn checkpoint<C: Consumer<Scored>, S: StateStore>(
     Ok(())
 }
 
+/// What closing bins produced, not sent yet.
+#[derive(Default)]
+struct Outputs {
+    spikes: Vec<Spike>,
+    updates: Vec<WindowUpdate>,
+}
+
 async fn emit<P: Producer<Spike>>(
-    spikes: &mut Vec<Spike>,
-    updates: &mut Vec<WindowUpdate>,
+    out: &mut Outputs,
     output: &mut P,
     metrics: &Metrics,
     totals: &mut DetectTotals,
 ) -> Result<(), TransportError> {
-    for u in updates.drain(..) {
+    for u in out.updates.drain(..) {
         metrics
             .detect_window_posts
             .with_label_values(&[u.watch.as_str()])
             .set(u.count as i64);
     }
-    if spikes.is_empty() {
+    if out.spikes.is_empty() {
         return Ok(());
     }
-    for s in spikes.iter() {
+    for s in out.spikes.iter() {
         if s.transition != Transition::Resolved {
             totals.spikes += 1;
             metrics
@@ -374,8 +365,9 @@ async fn emit<P: Producer<Spike>>(
                 .inc();
         }
     }
-    let n = spikes.len() as u64;
-    let records: Vec<Record<Spike>> = spikes
+    let n = out.spikes.len() as u64;
+    let records: Vec<Record<Spike>> = out
+        .spikes
         .drain(..)
         .map(|s| Record::new(s.watch.0.clone(), s))
         .collect();
