@@ -483,6 +483,19 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
     }
 }
 
+/// One watch and two partitions, on topics and groups of their own.
+fn two_partition_settings(brokers: &str, label: &str) -> vigil_config::Settings {
+    let run_id = format!("{label}{}x{}", std::process::id(), free_port());
+    vigil_config::Settings::from_toml_str(
+        &format!(
+            "[[watches]]\nid = \"w\"\nterms = [\"w\"]\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 2\n"
+        ),
+        &format!("{label}.toml"),
+        &[],
+    )
+    .unwrap()
+}
+
 /// A packing producer writes one record per partition and batch, each
 /// value on its key's partition; a consumer gets every value back, in order
 /// per key, all values of a record at that
@@ -496,15 +509,7 @@ fn packed_records_deliver_every_value_in_order_and_commit_together() {
     let Some(brokers) = test_brokers() else {
         return;
     };
-    let run_id = format!("pack{}x{}", std::process::id(), free_port());
-    let settings = vigil_config::Settings::from_toml_str(
-        &format!(
-            "[[watches]]\nid = \"w\"\nterms = [\"w\"]\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 2\n"
-        ),
-        "pack.toml",
-        &[],
-    )
-    .unwrap();
+    let settings = two_partition_settings(&brokers, "pack");
     let k = settings.config.transport.kafka.clone();
     let topic = vigil_transport_kafka::topic(&k, Stream::Scored);
     let decode: vigil_transport_kafka::Decoder<u32> =
@@ -557,7 +562,7 @@ fn packed_records_deliver_every_value_in_order_and_commit_together() {
             );
         }
 
-        let group = format!("{run_id}.test");
+        let group = format!("{}test", k.group_prefix);
         let receive = |want: usize| {
             let (k, topic, stats, group) = (k.clone(), topic.clone(), stats.clone(), group.clone());
             async move {
@@ -979,15 +984,7 @@ fn read_latest_finds_the_newest_record_of_each_key() {
     let Some(brokers) = test_brokers() else {
         return;
     };
-    let run_id = format!("latest{}x{}", std::process::id(), free_port());
-    let settings = vigil_config::Settings::from_toml_str(
-        &format!(
-            "[[watches]]\nid = \"w\"\nterms = [\"w\"]\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 2\n"
-        ),
-        "latest.toml",
-        &[],
-    )
-    .unwrap();
+    let settings = two_partition_settings(&brokers, "latest");
     let k = settings.config.transport.kafka.clone();
     // The checkpoint topic itself (keyed, as detect writes it).
     let topic = vigil_transport_kafka::prefixed(&k, vigil_transport_kafka::DETECT_STATE_TOPIC);
