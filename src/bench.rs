@@ -13,6 +13,9 @@
 //! A benchmark, not a test: the figures depend on the machine and whatever
 //! else runs on it.
 
+// A synchronous driver of child processes (not on a tokio worker).
+#![allow(clippy::disallowed_methods)]
+
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
