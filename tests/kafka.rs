@@ -677,22 +677,43 @@ fn a_dead_detect_members_partitions_are_reported_stalled_within_a_minute() {
     let mut survivor = spawn_as(&config, "detect", &d.join("detect0.out"), "0", &[]);
     let mut dead = spawn_as(&config, "detect", &d.join("detect1.out"), "1", &[]);
     let mut score = spawn(&config, "score", &d.join("score.out"), &[]);
-    let input_s = input.display().to_string();
-    let mut ingest = spawn(
+    // Ingest reads stdin: half the posts before the kill, half after, so
+    // the kill is mid-stream however fast the machine.
+    let mut ingest = spawn_with(
         &config,
         "ingest",
         &d.join("ingest.out"),
-        &["--input", &input_s],
+        "0",
+        &["--input", "-"],
+        Stdio::piped(),
     );
+    let text = read(&input);
+    let lines: Vec<&str> = text.lines().collect();
+    let (first, second) = lines.split_at(lines.len() / 2);
+    let mut stdin = ingest.child.stdin.take().unwrap();
+    let mut write = |part: &[&str]| {
+        use std::io::Write;
+        let mut chunk = part.join("\n");
+        chunk.push('\n');
+        stdin.write_all(chunk.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    };
+    write(first);
     wait_owning_partitions(&survivor, Duration::from_secs(120));
     wait_owning_partitions(&dead, Duration::from_secs(120));
-    assert!(
-        ingest.child.try_wait().unwrap().is_none() || total_lag(&dead.admin) > Some(0.0),
-        "the kill came after the replay was over"
-    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while total_lag(&dead.admin).is_none_or(|l| l <= 0.0) {
+        assert!(
+            Instant::now() < deadline,
+            "no work reached detect instance 1"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     sigkill(&mut dead);
     let killed = Instant::now();
     eprintln!("kafka stall: SIGKILL detect instance 1");
+    write(second);
+    drop(stdin);
 
     // Reported within 60 s: gauge, /readyz, log line.
     let reported = loop {
@@ -763,10 +784,12 @@ fn a_dead_detect_members_partitions_are_reported_stalled_within_a_minute() {
         let text = read(&d.join(format!("{log}.log")));
         assert!(!text.contains("CONFWARN"), "{log}:\n{text}");
     }
-    // Not covered here: a replacement with the dead member's instance id.
-    // On tansu 0.6.0 its join revoked the survivor's partitions and left
-    // all three unassigned for over 5 minutes (both members then reported
-    // them stalled); deploy/README.md describes how Kafka behaves instead.
+    // Not asserted here: a replacement with the dead member's instance id.
+    // On tansu 0.6.0 its join settled in 19.2 s with exactly the embedded
+    // alerts in one try, and in the next revoked the survivor's partitions
+    // and left all three unassigned for over 5 minutes (the coordinator
+    // waits for the dead member); deploy/README.md describes how Kafka
+    // behaves instead.
     drop(ingest);
     for s in [&mut score, &mut survivor, &mut alert] {
         let status = sigterm(s);
