@@ -263,6 +263,10 @@ pub struct Detector {
     index: HashMap<WatchId, usize>,
     origin: Option<i64>,
     max_event: i64,
+    /// The oldest event time heard (a post counted, or the oldest post of
+    /// a clock's batch): no bin before it is learned, matched or not. The
+    /// stream was not heard then, so those bins are no history, not zeros.
+    first_event: i64,
     /// The watermark (monotonic).
     wm: i64,
     /// Per input partition: newest event time and when it was last seen.
@@ -386,6 +390,7 @@ impl Detector {
             index,
             origin: None,
             max_event: i64::MIN,
+            first_event: i64::MAX,
             wm: i64::MIN,
             parts: BTreeMap::new(),
             idle_ms: None,
@@ -739,6 +744,7 @@ impl Detector {
                 w.next_close = start;
             }
         }
+        self.first_event = self.first_event.min(t);
         self.move_clock(clock_key, t, now);
         Observation::Accepted
     }
@@ -788,6 +794,8 @@ impl Detector {
         if t > now.0.saturating_add(MAX_FUTURE_MS) {
             return Observation::Future;
         }
+        let first = clock.first.map_or(t, |f| f.0.min(t));
+        self.first_event = self.first_event.min(first);
         self.move_clock((partition, clock.origin_partition.unwrap_or(0)), t, now);
         Observation::Accepted
     }
@@ -814,8 +822,18 @@ impl Detector {
         let names = Names {
             terms: &self.term_names,
         };
+        // Bins before the stream was first heard are not learned.
+        let heard_from = if self.first_event == i64::MAX {
+            i64::MAX
+        } else {
+            floor_to(self.first_event, p.bin_ms)
+        };
         for w in &mut self.watches {
             while w.next_close + p.bin_ms <= until {
+                if w.next_close < heard_from {
+                    w.next_close = heard_from.min(floor_to(until, p.bin_ms));
+                    continue;
+                }
                 // Empty bins up to the next bin with posts (or `until`).
                 let next_posts = w.pending.keys().next().copied().unwrap_or(until).min(until);
                 let gap_bins = (next_posts - w.next_close) / p.bin_ms;
@@ -975,6 +993,10 @@ pub struct PartitionSnapshot {
     /// The next input offset to read (every record before it is included).
     pub offset: i64,
     origin: Option<i64>,
+    /// See [`Detector`]'s `first_event` (absent in older checkpoints: the
+    /// origin plus the lateness, where the stream was first heard then).
+    #[serde(default)]
+    first_event: Option<i64>,
     wm: i64,
     clocks: Vec<((i32, i32), PartClock)>,
     watches: Vec<WatchState>,
@@ -996,6 +1018,7 @@ impl Detector {
             partition,
             offset,
             origin: self.origin,
+            first_event: (self.first_event != i64::MAX).then_some(self.first_event),
             wm: self.wm,
             clocks: self
                 .parts
@@ -1030,6 +1053,12 @@ impl Detector {
             if self.origin.is_none() {
                 self.origin = Some(o);
             }
+        }
+        let first = snap
+            .first_event
+            .or(snap.origin.map(|o| o + self.p.lateness_ms));
+        if let Some(f) = first {
+            self.first_event = self.first_event.min(f);
         }
         if snap.wm != i64::MIN {
             self.wm = if self.wm == i64::MIN {

@@ -295,12 +295,6 @@ impl KafkaRun<'_> {
             consumer,
             producer,
             self.metrics.clone(),
-            // Not yet in Kafka mode: each detect instance starts its bins at
-            // the first record it reads, and a clock read first (a batch
-            // without matches for that partition) moved that start, which
-            // changed 4 of the kill test's alert ids against the embedded
-            // run. Detect reads clocks when they come (issue 16).
-            false,
             self.cancel.clone(),
         )
         .instrument(info_span!("stage", stage = "score", mode = "kafka"))

@@ -128,7 +128,6 @@ pub async fn run_embedded(
             posts_rx,
             scored_tx,
             metrics.clone(),
-            true,
             cancel.clone(),
         )
         .instrument(info_span!("stage", stage = "score", mode = "embedded")),

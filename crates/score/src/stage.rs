@@ -27,15 +27,15 @@ pub struct ScoreTotals {
 /// input has drained: cancellation stops ingest, and score drains what is
 /// already in flight). The scorer is loaded once per batch from `scorer`,
 /// so a reload (a new automaton built off the hot path and swapped in)
-/// takes effect at the next batch. With `emit_clocks`, each batch's matches are
-/// followed by its event-time clock ([`Scored::Clock`]) on every output
+/// takes effect at the next batch. Each batch's matches are followed by
+/// its event-time clock ([`Scored::Clock`]: per posts partition, the newest
+/// and the oldest event time read, matched or not) on every output
 /// partition.
 pub async fn run_score<C, P>(
     scorer: Arc<ArcSwap<Scorer>>,
     mut input: C,
     mut output: P,
     metrics: Metrics,
-    emit_clocks: bool,
     _cancel: CancellationToken,
 ) -> Result<ScoreTotals, TransportError>
 where
@@ -62,20 +62,18 @@ where
         received.inc_by(batch.len() as u64);
         let mut stats = ScoreStats::default();
         out.clear();
-        // Per posts partition: the newest event time read, matched or not.
-        let mut clocks: BTreeMap<i32, EventTime> = BTreeMap::new();
+        // Per posts partition: the oldest and newest event time read,
+        // matched or not.
+        let mut clocks: BTreeMap<i32, (EventTime, EventTime)> = BTreeMap::new();
         for d in &batch {
             let before = out.len();
             scorer.score(&d.value, &mut scratch, &mut stats, &mut out);
             for s in &mut out[before..] {
                 s.origin_partition = Some(d.position.partition);
             }
-            if emit_clocks {
-                let c = clocks
-                    .entry(d.position.partition)
-                    .or_insert(d.value.published_at);
-                *c = (*c).max(d.value.published_at);
-            }
+            let t = d.value.published_at;
+            let c = clocks.entry(d.position.partition).or_insert((t, t));
+            *c = (c.0.min(t), c.1.max(t));
         }
         let mut records: Vec<Record<Scored>> = out
             .drain(..)
@@ -84,13 +82,14 @@ where
         let n = records.len() as u64;
         // After the batch's matches, so it never makes them late; to every
         // partition, since detect's watermark runs per partition.
-        for (origin, clock) in clocks {
+        for (origin, (first, clock)) in clocks {
             for p in 0..output.partitions() {
                 records.push(Record::to_partition(
                     p,
                     "",
                     Scored::Clock(StreamClock {
                         clock,
+                        first: Some(first),
                         origin_partition: Some(origin),
                     }),
                 ));

@@ -44,6 +44,7 @@ mod tests {
     fn a_clock_and_a_post_share_the_scored_stream() {
         let c = Scored::Clock(StreamClock {
             clock: EventTime(1_700_000_000_000),
+            first: Some(EventTime(1_699_999_999_000)),
             origin_partition: Some(2),
         });
         let j = serde_json::to_string(&c).unwrap();

@@ -240,6 +240,11 @@ pub enum Scored {
 pub struct StreamClock {
     /// Newest event time read.
     pub clock: EventTime,
+    /// Oldest event time read in the same batch (detect learns no bin
+    /// before the oldest event of the stream: the stream was not heard
+    /// then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<EventTime>,
     /// The posts-stream partition it was read from (Kafka mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin_partition: Option<i32>,
