@@ -18,7 +18,7 @@ use crate::util::{alert_stage, free_port, temp_dir, vigil};
 
 /// Only the narrow watch: the ordinary brand posts match nothing, so only
 /// score's clock tells detect that ten hours went by.
-const NARROW: &str = r#"
+pub(crate) const NARROW: &str = r#"
 [[watches]]
 id = "acme-breach"
 name = "Acme data breach or recall"
@@ -33,13 +33,13 @@ fn line(id: &str, source: &str, text: &str, ms: i64) -> String {
     .to_string()
 }
 
-#[test]
-fn a_narrow_query_quiet_for_ten_hours_alerts_on_a_burst_within_two_bins_at_major() {
-    let settings = Settings::from_toml_str(NARROW, "narrow.toml", &[]).unwrap();
+/// Ten quiet hours of ordinary brand posts every 30 s (the narrow query
+/// matches none of them), then 30 posts of a data breach in one minute
+/// from three platforms, then five more minutes of ordinary posts (one
+/// every 10 s); with the burst's first millisecond.
+pub(crate) fn narrow_query_input() -> (String, i64) {
     let t0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
     let mut input = String::new();
-    // Ten quiet hours: ordinary brand posts every 30 s (the narrow query
-    // matches none of them).
     let quiet_ms = 10 * 3_600_000;
     let mut t = t0;
     let mut n = 0;
@@ -49,7 +49,6 @@ fn a_narrow_query_quiet_for_ten_hours_alerts_on_a_burst_within_two_bins_at_major
         t += 30_000;
         n += 1;
     }
-    // Then 30 posts of a data breach in one minute from three platforms.
     let burst = t0 + quiet_ms;
     for i in 0..30 {
         let source = ["weibo", "douyin", "zhihu"][i % 3];
@@ -61,16 +60,25 @@ fn a_narrow_query_quiet_for_ten_hours_alerts_on_a_burst_within_two_bins_at_major
         );
         input.push('\n');
     }
-    // Ordinary posts go on for five minutes.
-    for m in 1..=5 {
+    // Every 10 s: in Kafka mode each posts partition gets some of them, so
+    // every upstream stream's clock passes the burst (a stream whose last
+    // post came before it would hold the watermark until it goes idle).
+    for k in 1..=30 {
         input += &line(
-            &format!("a{m}"),
+            &format!("a{k}"),
             "weibo",
             "艾克美的新店今天开业了",
-            burst + m * 60_000,
+            burst + k * 10_000,
         );
         input.push('\n');
     }
+    (input, burst)
+}
+
+#[test]
+fn a_narrow_query_quiet_for_ten_hours_alerts_on_a_burst_within_two_bins_at_major() {
+    let settings = Settings::from_toml_str(NARROW, "narrow.toml", &[]).unwrap();
+    let (input, burst) = narrow_query_input();
     let alerts = Arc::new(Mutex::new(Vec::<Alert>::new()));
     let tap = alerts.clone();
     let rt = tokio::runtime::Builder::new_current_thread()

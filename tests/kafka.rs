@@ -1045,3 +1045,74 @@ fn read_latest_finds_the_newest_record_of_each_key() {
     payloads.sort();
     assert_eq!(payloads, ["a-998", "b-999", "old-0"]);
 }
+
+/// Issue 17 item 7 in Kafka mode: a narrow query that matched nothing for
+/// ten hours alerts on its first burst exactly as the embedded run does.
+/// Only score's clock records tell detect that those hours went by (no
+/// post matches the watch before the burst); without them the burst would
+/// be the first minute Kafka mode's detect hears of, with no history.
+#[test]
+fn kafka_a_narrow_query_quiet_for_ten_hours_alerts_as_the_embedded_run() {
+    let Some(brokers) = test_brokers() else {
+        return;
+    };
+    let d = temp_dir("kafka-narrow");
+    let input = d.join("posts.jsonl");
+    let (text, burst) = crate::clock::narrow_query_input();
+    std::fs::write(&input, text).unwrap();
+    std::fs::write(d.join("embedded.toml"), crate::clock::NARROW).unwrap();
+    let expected = embedded_alert_ids(&input, &d.join("embedded.toml"));
+    assert!(!expected.is_empty(), "the embedded run alerts");
+    let run_id = format!("narrow{}x{}", std::process::id(), free_port());
+    let config = d.join("kafka.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 3\ncheckpoint_interval_secs = 1\n",
+            crate::clock::NARROW
+        ),
+    )
+    .unwrap();
+    let alerts_out = d.join("alerts.jsonl");
+    let mut alert = spawn(&config, "alert", &alerts_out, &[]);
+    let mut detect = spawn(&config, "detect", &d.join("detect.out"), &[]);
+    let mut score = spawn(&config, "score", &d.join("score.out"), &[]);
+    let input_s = input.display().to_string();
+    let mut ingest = spawn(
+        &config,
+        "ingest",
+        &d.join("ingest.out"),
+        &["--input", &input_s],
+    );
+    let status = ingest.child.wait().unwrap();
+    assert!(status.success(), "{}", read(&d.join("ingest.log")));
+    wait_settled(
+        &alerts_out,
+        || {
+            [&score, &detect, &alert]
+                .iter()
+                .all(|s| total_lag(&s.admin) == Some(0.0))
+        },
+        || format!("detect log:\n{}", read(&d.join("detect.log"))),
+    );
+    let text = read(&alerts_out);
+    let got: BTreeSet<String> = alert_ids(&text).into_iter().collect();
+    assert_eq!(got, expected, "{}", drop_report(&d));
+    let opened: Vec<vigil_types::Alert> = text
+        .lines()
+        .map(|l| serde_json::from_str::<vigil_types::Alert>(l).unwrap())
+        .filter(|a| a.state == vigil_types::IncidentState::Opened)
+        .collect();
+    assert_eq!(opened.len(), 1, "{text}");
+    assert_eq!(opened[0].level, vigil_types::Level::Major);
+    let bins_late = (opened[0].window_end.0 - burst) / 60_000 - 1;
+    assert!((0..2).contains(&bins_late), "{bins_late} bins late");
+    eprintln!(
+        "kafka narrow: alerts={} opened major {bins_late} bins after the burst's",
+        got.len()
+    );
+    for s in [&mut score, &mut detect, &mut alert] {
+        let status = sigterm(s);
+        assert!(status.success(), "{} exited with {status:?}", s.name);
+    }
+}

@@ -744,9 +744,29 @@ impl Detector {
                 w.next_close = start;
             }
         }
-        self.first_event = self.first_event.min(t);
+        self.heard(t);
         self.move_clock(clock_key, t, now);
         Observation::Accepted
+    }
+
+    /// The stream was heard at event time `t`. When that is older than
+    /// anything heard before, every watch that has learned nothing yet
+    /// starts its bins there: they are empty for it (its posts there would
+    /// have started it earlier), so it learns zeros from when the stream
+    /// was first heard, whichever record told (a post, or a clock read
+    /// after a batch's matches), and before the watermark too (no post can
+    /// land there any more).
+    fn heard(&mut self, t: i64) {
+        if t >= self.first_event {
+            return;
+        }
+        self.first_event = t;
+        let start = floor_to(t, self.p.bin_ms);
+        for w in &mut self.watches {
+            if w.window.is_empty() && w.baseline.n == 0 && w.next_close > start {
+                w.next_close = start;
+            }
+        }
     }
 
     /// The first event time seen starts every watch's bins (lateness
@@ -794,8 +814,8 @@ impl Detector {
         if t > now.0.saturating_add(MAX_FUTURE_MS) {
             return Observation::Future;
         }
-        let first = clock.first.map_or(t, |f| f.0.min(t));
-        self.first_event = self.first_event.min(first);
+        self.start_clock(t.min(now.0));
+        self.heard(clock.first.map_or(t, |f| f.0.min(t)));
         self.move_clock((partition, clock.origin_partition.unwrap_or(0)), t, now);
         Observation::Accepted
     }

@@ -1066,6 +1066,41 @@ fn narrow_watch_burst(with_clock: bool) -> Vec<(i64, Level)> {
         .collect()
 }
 
+/// One score batch holds ten quiet hours (no match at all) and a burst:
+/// detect reads the burst's matches first, then the batch's clock, which
+/// says the stream was heard from ten hours earlier. The watch learns those
+/// hours as quiet bins, as with small batches, and alerts in the burst's
+/// minute (before, it started at the burst and stayed in warm-up: what
+/// detect learns depended on score's batch size).
+#[test]
+fn a_clock_after_a_batch_s_matches_starts_the_watch_where_the_stream_was_first_heard() {
+    let mut d = Detector::new(&settings("baseline_half_life_secs = 604800"));
+    let (mut spikes, mut updates) = (Vec::new(), Vec::new());
+    let burst = T0 + 600 * 60_000;
+    let sources = ["weibo", "douyin", "zhihu"];
+    for i in 0..30i64 {
+        let x = P {
+            source: sources[i as usize % 3],
+            severe: true,
+            ..p(burst + i * 2_000)
+        };
+        assert_eq!(
+            d.observe(&scored(&x, i as usize), NOW),
+            Observation::Accepted
+        );
+    }
+    let mut c = clock(burst + 5 * 60_000);
+    c.first = Some(EventTime(T0));
+    assert_eq!(d.observe_clock(&c, 0, NOW), Observation::Accepted);
+    d.advance(&mut spikes, &mut updates);
+    let opened: Vec<(i64, Level)> = spikes
+        .iter()
+        .filter(|s| s.watch.as_str() == "acme" && s.transition == Transition::Opened)
+        .map(|s| ((s.window_end.0 - T0) / 60_000 - 1, s.level))
+        .collect();
+    assert_eq!(opened, vec![(600, Level::Major)]);
+}
+
 #[test]
 fn a_narrow_watch_that_matched_nothing_for_hours_has_a_baseline_of_zero() {
     // Issue 17 item 7: with score's clock, the ten quiet hours are quiet
