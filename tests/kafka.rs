@@ -637,7 +637,9 @@ fn gauge(admin: &str, name: &str, label: &str) -> Option<f64> {
         body.lines()
             .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum(),
+            .sum::<f64>()
+            // (An empty f64 sum is -0.)
+            + 0.0,
     )
 }
 
