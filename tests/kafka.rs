@@ -252,6 +252,59 @@ fn drop_report(dir: &Path) -> String {
     out
 }
 
+/// [`wait_settled`] for a run with one detect: until `stages` report lag 0
+/// and the alerts file stopped growing (detect's log on a timeout).
+fn wait_caught_up(d: &Path, alerts_out: &Path, stages: &[&Stage]) {
+    wait_settled(
+        alerts_out,
+        || stages.iter().all(|s| total_lag(&s.admin) == Some(0.0)),
+        || format!("detect log:\n{}", read(&d.join("detect.log"))),
+    );
+}
+
+/// Writes `lines` to a stage's stdin (ingest's `--input -`).
+fn write_lines(stdin: &mut std::process::ChildStdin, lines: &[&str]) {
+    use std::io::Write;
+    let mut chunk = lines.join("\n");
+    chunk.push('\n');
+    stdin.write_all(chunk.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+}
+
+/// Waits (up to 120 s) until `what`, just written, has reached stage `s`:
+/// it has records waiting (lag).
+fn wait_for_work(s: &Stage, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while total_lag(&s.admin).is_none_or(|l| l <= 0.0) {
+        assert!(
+            Instant::now() < deadline,
+            "{what} never reached the {} stage",
+            s.name
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The broker, a fresh test folder and the input path in it; `None` (the
+/// test is skipped, as `test_brokers` says) without a broker.
+fn kafka_test(label: &str) -> Option<(String, PathBuf, PathBuf)> {
+    let brokers = test_brokers()?;
+    let d = temp_dir(label);
+    let input = d.join("posts.jsonl");
+    Some((brokers, d, input))
+}
+
+/// An ingest stage replaying `input` (output and log in `d`).
+fn spawn_ingest(config: &Path, d: &Path, input: &Path) -> Stage {
+    let input = input.display().to_string();
+    spawn(
+        config,
+        "ingest",
+        &d.join("ingest.out"),
+        &["--input", &input],
+    )
+}
+
 fn alert_ids(text: &str) -> Vec<String> {
     text.lines()
         .map(|l| {
@@ -277,11 +330,9 @@ fn malformed_lines(input: &Path, settings: &vigil_config::Settings) -> BTreeSet<
 
 #[test]
 fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
-    let Some(brokers) = test_brokers() else {
+    let Some((brokers, d, input)) = kafka_test("kafka-e2e") else {
         return;
     };
-    let d = temp_dir("kafka-e2e");
-    let input = d.join("posts.jsonl");
     let st = vigil()
         .args([
             "gen",
@@ -353,13 +404,7 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
     let parts: Vec<&[&str]> = lines.chunks(lines.len().div_ceil(5)).collect();
     assert_eq!(parts.len(), 5);
     let mut stdin = ingest.child.stdin.take().unwrap();
-    let mut write_part = |k: usize| {
-        use std::io::Write;
-        let mut chunk = parts[k].join("\n");
-        chunk.push('\n');
-        stdin.write_all(chunk.as_bytes()).unwrap();
-        stdin.flush().unwrap();
-    };
+    let mut write_part = |k: usize| write_lines(&mut stdin, parts[k]);
     write_part(0);
 
     // Kill score and detect twice each, at different points of the stream.
@@ -376,14 +421,7 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
         };
         wait_owning_partitions(s, Duration::from_secs(120));
         write_part(k);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while total_lag(&s.admin).is_none_or(|l| l <= 0.0) {
-            assert!(
-                Instant::now() < deadline,
-                "part {k} never reached the {which} stage"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_work(s, &format!("part {k}"));
         eprintln!(
             "kafka e2e: SIGKILL {which} at {:.1} s",
             started.elapsed().as_secs_f64()
@@ -399,15 +437,7 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
     assert!(ingest_status.success(), "{}", read(&d.join("ingest.log")));
 
     // Wait until every consumer has caught up (lag 0) and alerts settled.
-    wait_settled(
-        &alerts_out,
-        || {
-            [&score, &detect, &alert]
-                .iter()
-                .all(|s| total_lag(&s.admin) == Some(0.0))
-        },
-        || format!("detect log:\n{}", read(&d.join("detect.log"))),
-    );
+    wait_caught_up(&d, &alerts_out, &[&score, &detect, &alert]);
 
     // What the last detect instance dropped as late (the SIGKILLed ones
     // took their counters with them).
@@ -650,11 +680,9 @@ fn gauge(admin: &str, name: &str, label: &str) -> Option<f64> {
 /// instead of reporting lag 0 (issue 16).
 #[test]
 fn a_dead_detect_members_partitions_are_reported_stalled_within_a_minute() {
-    let Some(brokers) = test_brokers() else {
+    let Some((brokers, d, input)) = kafka_test("kafka-stall") else {
         return;
     };
-    let d = temp_dir("kafka-stall");
-    let input = d.join("posts.jsonl");
     let st = vigil()
         .args(["gen", "--seed", "7", "--posts", "100000", "--watches", "60"])
         .args(["--spikes", "12", "--minutes", "2880", "--out"])
@@ -695,28 +723,14 @@ fn a_dead_detect_members_partitions_are_reported_stalled_within_a_minute() {
     let lines: Vec<&str> = text.lines().collect();
     let (first, second) = lines.split_at(lines.len() / 2);
     let mut stdin = ingest.child.stdin.take().unwrap();
-    let mut write = |part: &[&str]| {
-        use std::io::Write;
-        let mut chunk = part.join("\n");
-        chunk.push('\n');
-        stdin.write_all(chunk.as_bytes()).unwrap();
-        stdin.flush().unwrap();
-    };
-    write(first);
+    write_lines(&mut stdin, first);
     wait_owning_partitions(&survivor, Duration::from_secs(120));
     wait_owning_partitions(&dead, Duration::from_secs(120));
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while total_lag(&dead.admin).is_none_or(|l| l <= 0.0) {
-        assert!(
-            Instant::now() < deadline,
-            "no work reached detect instance 1"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_work(&dead, "the first half");
     sigkill(&mut dead);
     let killed = Instant::now();
     eprintln!("kafka stall: SIGKILL detect instance 1");
-    write(second);
+    write_lines(&mut stdin, second);
     drop(stdin);
 
     // Reported within 60 s: gauge, /readyz, log line.
@@ -817,11 +831,9 @@ fn late_drops(admin: &str) -> f64 {
 /// more instance of `joiner`. The alert ids must be exactly the embedded
 /// ones, and no detect may drop a post as late.
 fn kafka_row(label: &str, scores: usize, detects: usize, joiner: Option<&'static str>) {
-    let Some(brokers) = test_brokers() else {
+    let Some((brokers, d, input)) = kafka_test(&format!("kafka-{label}")) else {
         return;
     };
-    let d = temp_dir(&format!("kafka-{label}"));
-    let input = d.join("posts.jsonl");
     let st = vigil()
         .args([
             "gen",
@@ -867,13 +879,7 @@ fn kafka_row(label: &str, scores: usize, detects: usize, joiner: Option<&'static
             spawn_as(&config, "score", &out, &i.to_string(), &[])
         })
         .collect();
-    let input_s = input.display().to_string();
-    let mut ingest = spawn(
-        &config,
-        "ingest",
-        &d.join("ingest.out"),
-        &["--input", &input_s],
-    );
+    let mut ingest = spawn_ingest(&config, &d, &input);
     for s in detects.iter().chain(&scores) {
         wait_owning_partitions(s, Duration::from_secs(120));
     }
@@ -1055,11 +1061,9 @@ fn read_latest_finds_the_newest_record_of_each_key() {
 /// be the first minute Kafka mode's detect hears of, with no history.
 #[test]
 fn kafka_a_narrow_query_quiet_for_ten_hours_alerts_as_the_embedded_run() {
-    let Some(brokers) = test_brokers() else {
+    let Some((brokers, d, input)) = kafka_test("kafka-narrow") else {
         return;
     };
-    let d = temp_dir("kafka-narrow");
-    let input = d.join("posts.jsonl");
     let (text, burst) = crate::clock::narrow_query_input();
     std::fs::write(&input, text).unwrap();
     std::fs::write(d.join("embedded.toml"), crate::clock::NARROW).unwrap();
@@ -1079,24 +1083,10 @@ fn kafka_a_narrow_query_quiet_for_ten_hours_alerts_as_the_embedded_run() {
     let mut alert = spawn(&config, "alert", &alerts_out, &[]);
     let mut detect = spawn(&config, "detect", &d.join("detect.out"), &[]);
     let mut score = spawn(&config, "score", &d.join("score.out"), &[]);
-    let input_s = input.display().to_string();
-    let mut ingest = spawn(
-        &config,
-        "ingest",
-        &d.join("ingest.out"),
-        &["--input", &input_s],
-    );
+    let mut ingest = spawn_ingest(&config, &d, &input);
     let status = ingest.child.wait().unwrap();
     assert!(status.success(), "{}", read(&d.join("ingest.log")));
-    wait_settled(
-        &alerts_out,
-        || {
-            [&score, &detect, &alert]
-                .iter()
-                .all(|s| total_lag(&s.admin) == Some(0.0))
-        },
-        || format!("detect log:\n{}", read(&d.join("detect.log"))),
-    );
+    wait_caught_up(&d, &alerts_out, &[&score, &detect, &alert]);
     let text = read(&alerts_out);
     let got: BTreeSet<String> = alert_ids(&text).into_iter().collect();
     assert_eq!(got, expected, "{}", drop_report(&d));
