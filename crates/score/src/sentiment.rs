@@ -24,11 +24,6 @@
 //! Scoring allocates nothing: tokens are slices of the input and the rules
 //! look at most three tokens back and two ahead.
 
-use std::{
-    collections::HashMap,
-    hash::{BuildHasherDefault, Hasher},
-};
-
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 const VADER_LEXICON: &str = include_str!("../../../config/sentiment/vader_lexicon.txt");
@@ -462,47 +457,10 @@ enum ZhRole {
     Concessive,
 }
 
-/// FxHash (rustc's hasher: a rotate, xor and multiply per 8 bytes) for the
-/// built-in word tables. Scoring looks up every token a few times, and
-/// SipHash's HashDoS resistance buys nothing here: the tables are fixed at
-/// build time and lookups never insert.
-#[derive(Clone, Copy, Debug, Default)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("chunks of 8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, b: u8) {
-        self.add(u64::from(b));
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// The built-in word tables use rustc's FxHash: scoring looks up every
+/// token a few times, and SipHash's HashDoS resistance buys nothing here:
+/// the tables are fixed at build time and lookups never insert.
+type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// The sentiment scorer (built once, shared read-only).
 #[derive(Debug)]

@@ -57,16 +57,6 @@ string_id!(
     AlertId
 );
 
-fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
-}
-
 /// Hashes a platform author id with a deployment salt (SHA-256, first 16
 /// bytes in hex). The same salt and id always give the same [`AuthorId`].
 pub fn hash_author(salt: &str, raw: &str) -> AuthorId {
@@ -74,7 +64,7 @@ pub fn hash_author(salt: &str, raw: &str) -> AuthorId {
     h.update(salt.as_bytes());
     h.update([0u8]);
     h.update(raw.as_bytes());
-    AuthorId(hex(&h.finalize()[..16]))
+    AuthorId(hex::encode(&h.finalize()[..16]))
 }
 
 impl AlertId {
@@ -86,6 +76,6 @@ impl AlertId {
             h.update(part.as_bytes());
             h.update([0u8]);
         }
-        AlertId(hex(&h.finalize()[..16]))
+        AlertId(hex::encode(&h.finalize()[..16]))
     }
 }
