@@ -102,12 +102,18 @@ impl StateStore for KafkaStateStore {
         if checkpoints.is_empty() {
             return Ok(());
         }
+        // Moved, not copied: a checkpoint can be megabytes, every second.
+        let partitions: Vec<i32> = checkpoints.iter().map(|(p, _)| *p).collect();
         let records: Vec<(String, Vec<u8>)> = checkpoints
-            .iter()
-            .map(|(p, b)| (p.to_string(), b.clone()))
+            .into_iter()
+            .map(|(p, b)| (p.to_string(), b))
             .collect();
         self.producer.send_raw(&records).await?;
-        self.written.extend(checkpoints);
+        self.written.extend(
+            partitions
+                .into_iter()
+                .zip(records.into_iter().map(|(_, b)| b)),
+        );
         Ok(())
     }
 }
