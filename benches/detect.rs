@@ -35,6 +35,7 @@ fn stream(watches: usize) -> Vec<ScoredPost> {
                 sentiment: if h % 5 == 0 { -0.5 } else { 0.2 },
                 kinds: vec![],
                 origin_partition: None,
+                gist: Default::default(),
             }
         })
         .collect()

@@ -188,6 +188,44 @@ def late_lines(w):
     w.lines = out
 
 
+def three_stories(w):
+    """Three distinct complaints in one minute, one reposted 40 times: the
+    alert must list 3 stories, largest first, with their counts, originals
+    vs reposts, and the rising terms (issue 14)."""
+    w.baseline(40)
+    w.baseline(50, start=41)
+    at = lambda s: T0 + timedelta(minutes=40, seconds=s)
+    a_text = "My Acme X1 blender exploded while I was making soup, glass everywhere. #BoycottAcme"
+    w.n += 1
+    a_id = f"p{w.n}"
+    w.raw(at(1), json.dumps({
+        "id": a_id, "source": "x", "author": "dana_k", "lang": "en", "text": a_text,
+        "published_at": at(1).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "url": f"https://x.example/dana_k/{a_id}", "reach": 120000,
+        "engagement": {"reposts": 40, "likes": 300, "replies": 25}}, ensure_ascii=False))
+    for i in range(40):
+        t = at(2 + i)
+        w.n += 1
+        w.raw(t, json.dumps({
+            "id": f"p{w.n}", "source": "x" if i % 4 else "mastodon",
+            "author": f"fan{i}", "lang": "en", "text": "RT @dana_k: " + a_text,
+            "repost_of": a_id, "reach": 100 + i,
+            "published_at": t.strftime("%Y-%m-%dT%H:%M:%S.000Z")}, ensure_ascii=False))
+    b_texts = [
+        "acme support hung up on me twice today after two hours on hold",
+        "Acme support hung up on me twice today after two hours on hold!!",
+        "acme support hung up on me twice today, after two hours on hold. ugh",
+    ]
+    for i in range(8):
+        t = at(3 + 7 * i)
+        w.post(t, b_texts[i % len(b_texts)], ["reddit", "x", "bluesky"][i % 3], "en")
+    for i in range(5):
+        t = at(5 + 11 * i)
+        text = ["艾克美X1搅拌机漏电，用的时候被电了一下，太危险了",
+                "艾克美X1搅拌机漏电，用的时候被电了一下，太危险了！！"][i % 2]
+        w.post(t, text, ["weibo", "douyin"][i % 2], "zh")
+
+
 def example(w):
     """examples/posts.jsonl: a morning for Acme with one alert of each level."""
     w.baseline(200)
@@ -208,6 +246,7 @@ if __name__ == "__main__":
     scenario("escalation_minor_to_major", escalation)
     scenario("resolve_after_quiet", resolve_after_quiet)
     scenario("late_and_malformed_lines", late_lines, sort=False, seed="sudden_en_spike_minor")
+    scenario("stories_three_complaints_one_reposted", three_stories)
     w = Writer(0)
     w.rng.seed("example")
     example(w)

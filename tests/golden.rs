@@ -187,3 +187,51 @@ fn example_input_alerts_at_every_level() {
         vec!["major", "minor", "moderate"]
     );
 }
+
+/// Issue 14's "Done means": three distinct complaints in one minute, one of
+/// them reposted 40 times. The opening alert lists exactly those 3 stories,
+/// largest first, with their counts and originals vs reposts, and names the
+/// hashtag and crisis terms that rose.
+#[test]
+fn three_complaints_one_reposted_make_three_stories_largest_first() {
+    let dir = root().join("tests/scenarios/stories_three_complaints_one_reposted");
+    let (alerts, _) = run_scenario(&dir);
+    let opened: Vec<vigil_types::Alert> = alerts
+        .iter()
+        .map(|l| serde_json::from_str::<vigil_types::Alert>(l).unwrap())
+        .filter(|a| a.state == vigil_types::IncidentState::Opened)
+        .collect();
+    assert_eq!(opened.len(), 1, "{alerts:#?}");
+    let a = &opened[0];
+    let got: Vec<(u64, u64, u64, &str)> = a
+        .stories
+        .iter()
+        .map(|s| (s.posts, s.originals, s.reposts, s.first_source.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [(41, 1, 40, "x"), (8, 8, 0, "reddit"), (5, 5, 0, "weibo")],
+        "{:#?}",
+        a.stories
+    );
+    assert!(a.stories[0].text.starts_with("My Acme X1 blender exploded"));
+    assert!(a.stories[1].text.starts_with("acme support hung up on me"));
+    assert!(a.stories[2].text.starts_with("艾克美X1搅拌机漏电"));
+    // The original's reach plus its 40 reposters' (100..=139).
+    assert_eq!(a.stories[0].reach, 120_000 + (100..140).sum::<u64>());
+    assert_eq!(a.stories[0].sources, ["x", "mastodon"]);
+    let rising: Vec<&str> = a.rising_terms.iter().map(|r| r.term.as_str()).collect();
+    assert!(rising.contains(&"#boycottacme"), "{rising:?}");
+    assert!(rising.contains(&"exploded"), "{rising:?}");
+    assert!(rising.contains(&"漏电"), "{rising:?}");
+    assert!(a.rising_terms.iter().all(|r| r.baseline_share == 0.0));
+    // Samples show every story first, with the text and the link the input had.
+    let ids: Vec<&str> = a.samples.iter().take(3).map(|s| s.id.as_str()).collect();
+    let firsts: Vec<&str> = a.stories.iter().map(|s| s.first_post.as_str()).collect();
+    assert_eq!(ids, firsts);
+    assert_eq!(
+        a.samples[0].url.as_deref(),
+        Some(format!("https://x.example/dana_k/{}", firsts[0]).as_str())
+    );
+    assert!(a.samples.iter().all(|s| !s.text.is_empty()));
+}

@@ -303,6 +303,9 @@ mod tests {
             distinct_sources: 3,
             distinct_regions: 0,
             crisis_kinds: vec![],
+            stories: Vec::new(),
+            rising_terms: Vec::new(),
+            samples: Vec::new(),
         }
     }
 

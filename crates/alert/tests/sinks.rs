@@ -131,6 +131,9 @@ fn alert(state: IncidentState, level: Level) -> Alert {
         sample_post_ids: vec![PostId::from("p1")],
         distinct_sources: 3,
         crisis_kinds: vec![CrisisKind::ProductSafety, CrisisKind::Legal],
+        stories: Vec::new(),
+        rising_terms: Vec::new(),
+        samples: Vec::new(),
     }
 }
 

@@ -66,6 +66,9 @@ fn spike(incident: &str, level: Level, transition: Transition, end_secs: i64) ->
         distinct_sources: 3,
         distinct_regions: 0,
         crisis_kinds: vec![],
+        stories: Vec::new(),
+        rising_terms: Vec::new(),
+        samples: Vec::new(),
     }
 }
 

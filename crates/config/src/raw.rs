@@ -118,6 +118,12 @@ pub struct IngestConfig {
     pub dedupe_capacity: usize,
     /// Source name for posts that carry none.
     pub default_source: String,
+    /// Keep the author's platform handle (`user.screen_name`, Vigil's
+    /// `author_handle`) on posts, sample posts and incidents, for teams that
+    /// must reply to people. Off by default: authors are hashed, and a
+    /// handle is personal data (never in metrics either way).
+    #[serde(default)]
+    pub keep_author_handle: bool,
 }
 
 /// `[score]`

@@ -14,6 +14,7 @@ use vigil_types::{
     CrisisKind, EventTime, Level, ScoredPost, Spike, StreamClock, Transition, Trigger, WatchId,
 };
 
+use crate::evidence::{day_keep, window_evidence, TagBaseline, WindowEvidence};
 use crate::window::{summarize, Bin, Ewma, WindowSummary, SAMPLES};
 
 /// Most distinct source (and region) names interned; later ones count as
@@ -241,6 +242,9 @@ struct WatchState {
     kind_share: [Ewma; 6],
     incident: Option<Incident>,
     last_window_count: u64,
+    /// Decayed tag counts: what "rising" is measured against.
+    #[serde(default)]
+    tag_base: TagBaseline,
     /// The input partition this watch's posts arrive on (keyed by watch).
     #[serde(default)]
     partition: Option<i32>,
@@ -376,6 +380,7 @@ impl Detector {
                 kind_share: Default::default(),
                 incident: None,
                 last_window_count: 0,
+                tag_base: TagBaseline::default(),
                 partition: None,
             })
             .collect();
@@ -449,6 +454,7 @@ impl Detector {
                     kind_share: Default::default(),
                     incident: None,
                     last_window_count: 0,
+                    tag_base: TagBaseline::default(),
                     partition: None,
                 },
             };
@@ -642,6 +648,7 @@ impl Detector {
         if bin.samples.len() < SAMPLES {
             bin.samples.push(post.post_id.clone());
         }
+        bin.evidence.add(post, source);
         Observation::Accepted
     }
 
@@ -841,6 +848,7 @@ impl Detector {
         let p = self.p.clone();
         let names = Names {
             terms: &self.term_names,
+            sources: &self.source_names,
         };
         // Bins before the stream was first heard are not learned.
         let heard_from = if self.first_event == i64::MAX {
@@ -923,6 +931,7 @@ impl Detector {
                 .map(Bin::heap_bytes)
                 .sum::<usize>()
             + w.incident.as_ref().map_or(0, |i| i.id.capacity())
+            + w.tag_base.heap_bytes()
     }
 
     /// Number of watches.
@@ -1135,6 +1144,7 @@ impl Detector {
 
 struct Names<'a> {
     terms: &'a [String],
+    sources: &'a [String],
 }
 
 fn compact_time(ms: i64) -> String {
@@ -1478,9 +1488,14 @@ fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut
     let triggered = !d.triggers.is_empty();
     // The reported window: the scale whose volume fired, else the newest
     // bin (the share tests' window).
-    let summary = match d.fired {
-        Some(v) if v.k > 1 => summarize(w.window.range(w.window.len() - v.k..), p.bin_ms),
-        _ => s0.clone(),
+    let first_bin = match d.fired {
+        Some(v) if v.k > 1 => w.window.len() - v.k,
+        _ => newest,
+    };
+    let summary = if first_bin == newest {
+        s0.clone()
+    } else {
+        summarize(w.window.range(first_bin..), p.bin_ms)
     };
     let mean_before = d.fired.map_or_else(|| expected_count(w, 1), |v| v.m);
     let z = d
@@ -1561,6 +1576,18 @@ fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut
             w.incident = None;
             w.resolved_at = Some(summary.end);
         }
+        // The evidence a person reads: only for the spikes that alert
+        // (an ongoing spike alerts nobody; a resolve needs none).
+        let evidence = if matches!(transition, Transition::Opened | Transition::Escalated) {
+            window_evidence(
+                w.window.range(first_bin..).map(|b| &b.evidence),
+                summary.count,
+                &w.tag_base,
+                |x| names.sources.get(x as usize).cloned().unwrap_or_default(),
+            )
+        } else {
+            WindowEvidence::default()
+        };
         out.push(Spike {
             watch: w.id.clone(),
             incident,
@@ -1588,6 +1615,9 @@ fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut
                 .copied()
                 .filter(|k| summary.kinds[k.index()] > 0)
                 .collect(),
+            stories: evidence.stories,
+            rising_terms: evidence.rising,
+            samples: evidence.samples,
         });
     }
     learn(p, w, &d.views, &s0);
@@ -1652,6 +1682,8 @@ fn learn(p: &DetectorParams, w: &mut WatchState, views: &[ScaleView], s0: &Windo
         return;
     };
     let x = newest.volume();
+    w.tag_base
+        .learn(newest.count, &newest.evidence.tags, day_keep(p.bin_ms));
     let slot = hour_of(newest.start);
     let seasonal = p.seasonal_rate > 0.0;
     let factor = if seasonal { w.season[slot] } else { 1.0 };

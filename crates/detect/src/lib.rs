@@ -21,11 +21,16 @@
 #![deny(missing_docs)]
 
 mod detector;
+mod evidence;
 mod stage;
 mod window;
 
 pub use crate::{
     detector::{spike_z, Detector, DetectorParams, Observation, PartitionSnapshot, WindowUpdate},
+    evidence::{
+        BinEvidence, StoryTally, TagBaseline, MAX_STORY_SOURCES, RISING_PER_ALERT, SAMPLES,
+        STORIES_PER_ALERT, STORIES_PER_BIN, TAGS_PER_BIN, TAG_BASELINE,
+    },
     stage::{run_detect, DetectRun, DetectTotals},
     window::{Bin, Ewma, WindowSummary},
 };

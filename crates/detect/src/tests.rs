@@ -72,6 +72,7 @@ fn scored(x: &P, n: usize) -> ScoredPost {
             vec![]
         },
         origin_partition: None,
+        gist: Default::default(),
     }
 }
 

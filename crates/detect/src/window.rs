@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use vigil_types::PostId;
 
-/// Most sample post ids kept per bin and per window.
-pub const SAMPLES: usize = 5;
+use crate::evidence::BinEvidence;
+pub use crate::evidence::SAMPLES;
 
 /// Counts of one fixed-width event-time bin.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -36,6 +36,13 @@ pub struct Bin {
     /// is never judged against a level that already learned from it.
     #[serde(default)]
     pub expected: f64,
+    /// Stories, tags and sample posts with their text (issue 14).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub evidence: BinEvidence,
+}
+
+fn is_default(e: &BinEvidence) -> bool {
+    *e == BinEvidence::default()
 }
 
 fn add_count<N: Copy + std::ops::AddAssign>(v: &mut Vec<(u32, N)>, x: u32, n: N) {
@@ -84,6 +91,7 @@ impl Bin {
                 .iter()
                 .map(|p| std::mem::size_of::<PostId>() + p.0.capacity())
                 .sum::<usize>()
+            + self.evidence.heap_bytes()
     }
 }
 

@@ -4,7 +4,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use vigil_types::{Alert, AlertId, CrisisKind, EventTime, IncidentState, Level, PostId, WatchId};
+use vigil_types::{
+    Alert, AlertId, CrisisKind, EventTime, IncidentState, Level, PostId, RisingTerm, SamplePost,
+    Story, WatchId,
+};
 
 /// The actor name of automatic events (detect, timers, the escalation
 /// policy).
@@ -16,6 +19,10 @@ pub const MAX_VOLUME_POINTS: usize = 1440;
 
 /// Most sample post ids one incident collects over its life.
 pub const MAX_SAMPLE_POSTS: usize = 25;
+
+/// Most evidence records (one per opening or level rise) one incident
+/// keeps: the first and the newest ones.
+pub const MAX_EVIDENCE: usize = 8;
 
 /// Most timeline events one incident keeps. Past this, `Notified` events are
 /// no longer appended (they are counted in [`Incident::unrecorded_events`]);
@@ -256,6 +263,46 @@ impl Figures {
     }
 }
 
+/// What people were saying when an incident opened or rose a level: the
+/// alert's stories, rising terms and sample posts (issue 14).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The level it opened at or rose to.
+    pub level: Level,
+    /// Opened or escalated.
+    pub state: IncidentState,
+    /// The window the alert was about (event time: when it happened).
+    pub window_start: EventTime,
+    /// Window end (event time).
+    pub window_end: EventTime,
+    /// When Vigil saw it (processing time).
+    pub seen_at: EventTime,
+    /// Stories, most posts first.
+    #[serde(default)]
+    pub stories: Vec<Story>,
+    /// Rising terms.
+    #[serde(default)]
+    pub rising_terms: Vec<RisingTerm>,
+    /// Sample posts with their text.
+    #[serde(default)]
+    pub samples: Vec<SamplePost>,
+}
+
+impl Evidence {
+    pub(crate) fn of_alert(a: &Alert, now: EventTime) -> Evidence {
+        Evidence {
+            level: a.level,
+            state: a.state,
+            window_start: a.window_start,
+            window_end: a.window_end,
+            seen_at: now,
+            stories: a.stories.clone(),
+            rising_terms: a.rising_terms.clone(),
+            samples: a.samples.clone(),
+        }
+    }
+}
+
 /// One point of an incident's volume chart: a detect window's count against
 /// its baseline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -348,6 +395,10 @@ pub struct Incident {
     pub sample_post_ids: Vec<PostId>,
     /// Volume against baseline, oldest first (at most [`MAX_VOLUME_POINTS`]).
     pub volume: Vec<VolumePoint>,
+    /// What people were saying at its opening and at each level rise
+    /// (at most [`MAX_EVIDENCE`]: the first and the newest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
     /// The running escalation, when a policy applies and it is unresolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<Escalation>,

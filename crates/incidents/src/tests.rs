@@ -30,6 +30,9 @@ pub(crate) fn spike(incident: &str, transition: Transition, level: Level, end_se
         distinct_sources: 2,
         distinct_regions: 1,
         crisis_kinds: vec![],
+        stories: Vec::new(),
+        rising_terms: Vec::new(),
+        samples: Vec::new(),
     }
 }
 

@@ -9,10 +9,10 @@ use vigil_types::{Alert, AlertId, EventTime, IncidentState, Level, Spike, Transi
 
 use crate::{
     model::{
-        finite, ActOutcome, Action, Change, Escalation, Event, EventKind, Figures, Filter,
-        Incident, IncidentSummary, NewSilence, Notification, NotifyReason, Outcome, Silence, Stamp,
-        State, Stats, VolumePoint, AUTOMATIC_ACTOR, MAX_SAMPLE_POSTS, MAX_TEXT_CHARS,
-        MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS,
+        finite, ActOutcome, Action, Change, Escalation, Event, EventKind, Evidence, Figures,
+        Filter, Incident, IncidentSummary, NewSilence, Notification, NotifyReason, Outcome,
+        Silence, Stamp, State, Stats, VolumePoint, AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_SAMPLE_POSTS,
+        MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS,
     },
     policy::EscalationPolicy,
     report::ReviewReport,
@@ -63,6 +63,7 @@ impl Dirty {
 ///     reason: "minor".into(), window_start: EventTime(0), window_end: EventTime(60_000),
 ///     observed: 40, baseline: 3.0, z: 12.0, negative_share: 0.1, top_terms: vec![],
 ///     sample_post_ids: vec![], distinct_sources: 1, distinct_regions: 0, crisis_kinds: vec![],
+///     stories: vec![], rising_terms: vec![], samples: vec![],
 /// };
 /// let mut t = IncidentTracker::new(EscalationPolicy::notify_all(vec!["stdout".into()]));
 /// let out = t.on_spike(&spike, EventTime(61_000));
@@ -163,6 +164,7 @@ fn new_incident(a: &Alert, now: EventTime) -> Incident {
         peak: fig,
         sample_post_ids: Vec::new(),
         volume: Vec::new(),
+        evidence: Vec::new(),
         escalation: None,
         notified_sinks: Vec::new(),
         last_alert: a.clone(),
@@ -529,6 +531,13 @@ impl IncidentTracker {
                 }
                 if rose || is_new {
                     inc.last_alert = a.clone();
+                    if !(a.stories.is_empty() && a.samples.is_empty()) {
+                        if inc.evidence.len() >= MAX_EVIDENCE {
+                            // Keep the opening's, drop the oldest rise's.
+                            inc.evidence.remove(1.min(inc.evidence.len() - 1));
+                        }
+                        inc.evidence.push(Evidence::of_alert(a, now));
+                    }
                 }
                 let silence = silence_for(inc);
                 if is_new {

@@ -37,6 +37,9 @@ fn spike(incident: &str, transition: Transition, end_secs: i64) -> Spike {
         distinct_sources: 3,
         distinct_regions: 1,
         crisis_kinds: vec![],
+        stories: Vec::new(),
+        rising_terms: Vec::new(),
+        samples: Vec::new(),
     }
 }
 

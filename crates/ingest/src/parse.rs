@@ -7,7 +7,7 @@ use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::Value;
 use vigil_config::IngestConfig;
-use vigil_types::{hash_author, EventTime, Post, PostId};
+use vigil_types::{hash_author, Engagement, EventTime, Post, PostId};
 
 /// Why a line was rejected; the `reason` label of
 /// `vigil_ingest_discarded_posts_total`.
@@ -107,6 +107,23 @@ struct Extended {
 struct User {
     id_str: Option<String>,
     id: Option<u64>,
+    screen_name: Option<String>,
+    followers_count: Option<u64>,
+}
+
+/// A tweet's `retweeted_status` or `quoted_status`: only its id matters.
+#[derive(Deserialize)]
+struct Referenced {
+    id_str: Option<String>,
+    id: Option<IdValue>,
+}
+
+impl Referenced {
+    fn id(self) -> Option<String> {
+        self.id_str
+            .or_else(|| self.id.map(IdValue::into_string))
+            .filter(|s| !s.is_empty())
+    }
 }
 
 #[derive(Deserialize)]
@@ -130,6 +147,18 @@ struct RawLine {
     created_at: Option<String>,
     user: Option<User>,
     place: Option<Place>,
+    // Stories and reach (issue 14): tweets' fields, then Vigil's own.
+    retweeted_status: Option<Referenced>,
+    quoted_status: Option<Referenced>,
+    quoted_status_id_str: Option<String>,
+    retweet_count: Option<u64>,
+    favorite_count: Option<u64>,
+    reply_count: Option<u64>,
+    repost_of: Option<IdValue>,
+    reach: Option<u64>,
+    engagement: Option<Engagement>,
+    url: Option<String>,
+    author_handle: Option<String>,
 }
 
 /// Parses Twitter's `created_at` ("Thu Apr 30 22:34:06 +0000 2015").
@@ -145,6 +174,7 @@ pub struct Ingestor {
     max_post_bytes: usize,
     salt: String,
     default_source: String,
+    keep_author_handle: bool,
     capacity: usize,
     seen: HashSet<(String, String)>,
     order: VecDeque<(String, String)>,
@@ -157,6 +187,7 @@ impl Ingestor {
             max_post_bytes: cfg.max_post_bytes,
             salt: cfg.author_salt.expose().clone(),
             default_source: cfg.default_source.clone(),
+            keep_author_handle: cfg.keep_author_handle,
             capacity: cfg.dedupe_capacity,
             seen: HashSet::new(),
             order: VecDeque::new(),
@@ -275,13 +306,52 @@ impl Ingestor {
                 _ => self.default_source.clone(),
             }
         };
+        let (user_id, screen_name, followers) = match raw.user {
+            Some(u) => (
+                u.id_str.or_else(|| u.id.map(|n| n.to_string())),
+                u.screen_name,
+                u.followers_count,
+            ),
+            None => (None, None, None),
+        };
         let raw_author = if is_tweet {
-            raw.user
-                .and_then(|u| u.id_str.or_else(|| u.id.map(|n| n.to_string())))
+            user_id
         } else {
             raw.author.map(IdValue::into_string)
         }
         .unwrap_or_default();
+        let repost_of = raw
+            .retweeted_status
+            .and_then(Referenced::id)
+            .or_else(|| raw.quoted_status.and_then(Referenced::id))
+            .or(raw.quoted_status_id_str.filter(|s| !s.is_empty()))
+            .or_else(|| raw.repost_of.map(IdValue::into_string))
+            .map(PostId);
+        let engagement = raw.engagement.or_else(|| {
+            (raw.retweet_count.is_some()
+                || raw.favorite_count.is_some()
+                || raw.reply_count.is_some())
+            .then(|| Engagement {
+                reposts: raw.retweet_count.unwrap_or(0),
+                likes: raw.favorite_count.unwrap_or(0),
+                replies: raw.reply_count.unwrap_or(0),
+            })
+        });
+        let handle = if self.keep_author_handle {
+            raw.author_handle
+                .or(screen_name)
+                .filter(|h| !h.trim().is_empty())
+        } else {
+            None
+        };
+        let url = raw.url.filter(|u| !u.trim().is_empty()).or_else(|| {
+            // A tweet's permalink: with its author's handle only when
+            // handles are kept, else Twitter's handle-free form.
+            is_tweet.then(|| match &handle {
+                Some(h) if !h.is_empty() => format!("https://x.com/{h}/status/{id}"),
+                _ => format!("https://x.com/i/web/status/{id}"),
+            })
+        });
         let region = raw
             .region
             .or_else(|| raw.place.and_then(|p| p.country_code))
@@ -295,6 +365,11 @@ impl Ingestor {
             region,
             published_at,
             ingested_at: now,
+            repost_of,
+            reach: raw.reach.or(followers),
+            engagement,
+            url,
+            handle,
         })
     }
 }
@@ -471,6 +546,56 @@ mod tests {
     }
 
     #[test]
+    fn reposts_reach_engagement_and_links_from_both_shapes() {
+        let tweet = br#"{"id_str":"20","created_at":"Thu Apr 30 22:34:06 +0000 2026","text":"RT @dana: my acme blender exploded","user":{"id_str":"9","screen_name":"fan_1","followers_count":1200},"retweeted_status":{"id_str":"10"},"retweet_count":40,"favorite_count":3}"#;
+        let p = ingestor().parse_only(tweet, NOW).unwrap();
+        assert_eq!(p.repost_of, Some(PostId::from("10")));
+        assert_eq!(p.reach, Some(1200));
+        assert_eq!(
+            p.engagement,
+            Some(Engagement {
+                reposts: 40,
+                likes: 3,
+                replies: 0
+            })
+        );
+        // Handles are not kept by default: not on the post, not in its link.
+        assert_eq!(p.handle, None);
+        assert_eq!(p.url.as_deref(), Some("https://x.com/i/web/status/20"));
+        let s = vigil_config::Settings::from_toml_str(
+            "[[watches]]\nid = \"w\"\nterms = [\"x\"]\n[ingest]\nkeep_author_handle = true\n",
+            "t.toml",
+            &[],
+        )
+        .unwrap();
+        let keep = Ingestor::new(&s.config.ingest);
+        let p = keep.parse_only(tweet, NOW).unwrap();
+        assert_eq!(p.handle.as_deref(), Some("fan_1"));
+        assert_eq!(p.url.as_deref(), Some("https://x.com/fan_1/status/20"));
+        let quote = br#"{"id_str":"21","created_at":"Thu Apr 30 22:34:06 +0000 2026","text":"this!","quoted_status_id_str":"10"}"#;
+        assert_eq!(
+            ingestor().parse_only(quote, NOW).unwrap().repost_of,
+            Some(PostId::from("10"))
+        );
+        let own = br#"{"id":"w1","source":"weibo","author":"u1","author_handle":"xiaowang","text":"forward","published_at":1700000000000,"repost_of":"w0","reach":50,"engagement":{"likes":2},"url":"https://weibo.example/w1"}"#;
+        let p = keep.parse_only(own, NOW).unwrap();
+        assert_eq!(p.repost_of, Some(PostId::from("w0")));
+        assert_eq!(p.reach, Some(50));
+        assert_eq!(p.engagement.map(|e| e.total()), Some(2));
+        assert_eq!(p.url.as_deref(), Some("https://weibo.example/w1"));
+        assert_eq!(p.handle.as_deref(), Some("xiaowang"));
+        let p = ingestor().parse_only(own, NOW).unwrap();
+        assert_eq!(p.handle, None);
+        // Without these fields, nothing changes.
+        let bare = br#"{"id":"w2","text":"t","published_at":1700000000000}"#;
+        let p = ingestor().parse_only(bare, NOW).unwrap();
+        assert_eq!(
+            (p.repost_of, p.reach, p.engagement, p.url, p.handle),
+            (None, None, None, None, None)
+        );
+    }
+
+    #[test]
     fn duplicates_are_dropped_within_capacity() {
         let mut i = ingestor();
         let l =
@@ -504,14 +629,25 @@ mod tests {
         )
         .unwrap();
         let mut i = Ingestor::new(&s.config.ingest);
-        let mut n = 0;
+        let (mut n, mut reposts, mut with_reach) = (0, 0, 0);
         for line in text.lines() {
             let p = i
                 .parse_line(line.as_bytes(), NOW)
                 .unwrap_or_else(|r| panic!("{r:?}"));
             assert!(p.published_at.0 > 1_000_000_000_000);
+            assert!(p.handle.is_none(), "handles are not kept by default");
+            assert!(p
+                .url
+                .as_deref()
+                .unwrap()
+                .starts_with("https://x.com/i/web/status/"));
             n += 1;
+            reposts += usize::from(p.repost_of.is_some());
+            with_reach += usize::from(p.reach.is_some());
         }
         assert_eq!(n, 158);
+        // 33 retweets and 4 quotes in the file (one may be both).
+        assert!((33..=37).contains(&reposts), "{reposts} reposts");
+        assert_eq!(with_reach, 158);
     }
 }

@@ -16,6 +16,7 @@
 //!     id: PostId::from("1"), source: "weibo".into(), author: AuthorId::from("a"),
 //!     text: "艾克美召回了一批产品".into(), lang: None, region: None,
 //!     published_at: EventTime(0), ingested_at: EventTime(0),
+//!     repost_of: None, reach: None, engagement: None, url: None, handle: None,
 //! };
 //! let mut out = Vec::new();
 //! scorer.score(&post, &mut Scratch::default(), &mut ScoreStats::default(), &mut out);
@@ -24,6 +25,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod gist;
 mod matcher;
 mod normalize;
 mod scorer;
@@ -31,6 +33,7 @@ mod sentiment;
 mod stage;
 
 pub use crate::{
+    gist::{gist, hashtags, looks_like_repost, story_key},
     matcher::{Matcher, MatcherError},
     normalize::{is_cjk, is_word_char, normalize, normalize_into, normalize_mapped, OffsetMap},
     scorer::{ScoreStats, Scorer, Scratch},

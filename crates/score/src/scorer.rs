@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use vigil_config::{Query, Settings};
-use vigil_types::{CrisisKind, Hit, KindHit, Post, ScoredPost, WatchId};
+use vigil_types::{CrisisKind, Hit, KindHit, Post, PostGist, ScoredPost, WatchId};
 
 use crate::{
+    gist::gist,
     matcher::{Matcher, MatcherError, RawHit, Use},
     normalize::{normalize_mapped, normalize_same_offsets, OffsetMap},
     sentiment::SentimentScorer,
@@ -32,6 +33,7 @@ pub struct Scratch {
     mapped: String,
     map: OffsetMap,
     stats_slot: Vec<u32>, // by watch: index into ScoreStats::hits_by_watch
+    story: String,
 }
 
 /// The scorer: the matching automaton plus the sentiment lexicon.
@@ -97,7 +99,7 @@ impl Scorer {
         // By watch, then by position in the text.
         scratch.per_watch.sort_unstable_by_key(|&(w, _, h)| (w, h));
         // Shared by every record of the post; computed for the first one.
-        let mut shared: Option<(f32, Vec<KindHit>)> = None;
+        let mut shared: Option<(f32, Vec<KindHit>, Arc<PostGist>)> = None;
         // Spans are reported in the original text: when normalisation moved
         // offsets, build the offset map once per matching post.
         let mut map_ready = false;
@@ -138,14 +140,29 @@ impl Scorer {
                 });
             }
             add_hits(stats, &mut scratch.stats_slot, watch, hits.len() as u64);
-            let (sentiment, kind_hits) = shared.get_or_insert_with(|| {
+            let (sentiment, kind_hits, gist) = shared.get_or_insert_with(|| {
                 let kind_hits = CrisisKind::ALL
                     .iter()
                     .zip(kinds)
                     .filter(|(_, (hit, _))| *hit)
                     .map(|(k, (_, severe))| KindHit { kind: *k, severe })
                     .collect();
-                (self.sentiment.score(&scratch.text), kind_hits)
+                let matcher = &self.matcher;
+                let lexicon_terms = scratch
+                    .hits
+                    .iter()
+                    .filter(|h| {
+                        matcher.uses[h.pattern as usize]
+                            .iter()
+                            .any(|u| matches!(u, Use::Kind { .. }))
+                    })
+                    .map(|h| Arc::clone(&matcher.patterns[h.pattern as usize]));
+                let gist = gist(post, &scratch.text, lexicon_terms, &mut scratch.story);
+                (
+                    self.sentiment.score(&scratch.text),
+                    kind_hits,
+                    Arc::new(gist),
+                )
             });
             out.push(ScoredPost {
                 post_id: post.id.clone(),
@@ -158,6 +175,7 @@ impl Scorer {
                 sentiment: *sentiment,
                 kinds: kind_hits.clone(),
                 origin_partition: None,
+                gist: Arc::clone(gist),
             });
         }
         let n = out.len() - before;
@@ -229,6 +247,11 @@ query = '(acme OR 艾克美) AND (recall OR 召回 OR "data breach") NOT "acme h
             region: None,
             published_at: EventTime(0),
             ingested_at: EventTime(0),
+            reach: None,
+            engagement: None,
+            handle: None,
+            repost_of: None,
+            url: None,
         }
     }
 
@@ -421,6 +444,11 @@ mod props {
             region: None,
             published_at: EventTime(0),
             ingested_at: EventTime(0),
+            reach: None,
+            engagement: None,
+            handle: None,
+            repost_of: None,
+            url: None,
         }
     }
 

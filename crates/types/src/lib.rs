@@ -22,15 +22,20 @@
 #![deny(missing_docs)]
 
 mod error;
+mod evidence;
 mod ids;
 mod records;
 
 pub use crate::{
     error::{ErrorClass, RetryHint},
+    evidence::{
+        excerpt, same_story, summary_line, Engagement, RisingTerm, SamplePost, Story,
+        EXCERPT_CHARS, STORY_BITS,
+    },
     ids::{hash_author, AlertId, AuthorId, PostId, WatchId},
     records::{
-        Alert, CrisisKind, EventTime, Hit, IncidentState, KindHit, Level, Post, Scored, ScoredPost,
-        Spike, StreamClock, Transition, Trigger,
+        Alert, CrisisKind, EventTime, Hit, IncidentState, KindHit, Level, Post, PostGist, Scored,
+        ScoredPost, Spike, StreamClock, Transition, Trigger,
     },
 };
 

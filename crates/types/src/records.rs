@@ -3,6 +3,7 @@ use std::{fmt, str::FromStr, sync::Arc};
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::evidence::{Engagement, RisingTerm, SamplePost, Story};
 use crate::ids::{AlertId, AuthorId, PostId, WatchId};
 
 /// A point in event time: milliseconds since the Unix epoch, UTC.
@@ -98,6 +99,24 @@ pub struct Post {
     pub published_at: EventTime,
     /// When Vigil ingested it (processing time; informational only).
     pub ingested_at: EventTime,
+    /// The post this one reposts or quotes (a retweet's `retweeted_status`,
+    /// a quote's `quoted_status`, Vigil's `repost_of`): it joins that
+    /// post's story.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repost_of: Option<PostId>,
+    /// The author's followers when the platform gave them (reach).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reach: Option<u64>,
+    /// Reposts, likes and replies when the platform gave them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engagement: Option<Engagement>,
+    /// Link to the post when the input had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The author's platform handle: only when `ingest.keep_author_handle`
+    /// is on (teams that must reply to people); hashed ids otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<String>,
 }
 
 /// One of the six crisis kinds Vigil has a lexicon for.
@@ -213,6 +232,52 @@ pub struct ScoredPost {
     /// a partition that lags behind the others never makes its posts late.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin_partition: Option<i32>,
+    /// What the post says, for the alert's evidence: its story key, text
+    /// excerpt, hashtags and lexicon terms, reach (issue 14).
+    #[serde(default, skip_serializing_if = "PostGist::is_empty")]
+    pub gist: Arc<PostGist>,
+}
+
+/// What a post says, shared by every watch it matched (score computes it
+/// once per post).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PostGist {
+    /// SimHash of the normalised text (character 3-grams, reposts' `RT
+    /// @user:`, links and mentions left out): near-duplicates differ in a
+    /// few bits.
+    #[serde(default)]
+    pub story: u64,
+    /// True for a repost, retweet or quote.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repost: bool,
+    /// The post it reposts, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repost_of: Option<PostId>,
+    /// The text, trimmed ([`crate::excerpt`]).
+    #[serde(default)]
+    pub text: Arc<str>,
+    /// Hashtags and crisis-lexicon terms in the post (normalised).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Arc<str>>,
+    /// Author followers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reach: Option<u64>,
+    /// Reposts + likes + replies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engagement: Option<u64>,
+    /// Link to the post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Arc<str>>,
+    /// Author handle (only when kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<Arc<str>>,
+}
+
+impl PostGist {
+    /// Nothing known (records written before issue 14, NAB counts).
+    pub fn is_empty(&self) -> bool {
+        *self == PostGist::default()
+    }
 }
 
 /// A record of the `scored` stream (score -> detect): a matched post, or
@@ -371,6 +436,15 @@ pub struct Spike {
     pub distinct_regions: u32,
     /// Crisis kinds seen in the window.
     pub crisis_kinds: Vec<CrisisKind>,
+    /// What people say: the window's stories, most posts first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stories: Vec<Story>,
+    /// Terms, hashtags and crisis terms whose share rose most.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rising_terms: Vec<RisingTerm>,
+    /// Sample posts with their text, newest bin first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<SamplePost>,
 }
 
 /// Incident state carried by an alert.
@@ -433,6 +507,15 @@ pub struct Alert {
     pub distinct_sources: u32,
     /// Crisis kinds.
     pub crisis_kinds: Vec<CrisisKind>,
+    /// What people say: the window's stories, most posts first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stories: Vec<Story>,
+    /// Terms whose share rose most against the watch's baseline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rising_terms: Vec<RisingTerm>,
+    /// Sample posts with their text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<SamplePost>,
 }
 
 impl Alert {
@@ -463,6 +546,9 @@ impl Alert {
             sample_post_ids: s.sample_post_ids.clone(),
             distinct_sources: s.distinct_sources,
             crisis_kinds: s.crisis_kinds.clone(),
+            stories: s.stories.clone(),
+            rising_terms: s.rising_terms.clone(),
+            samples: s.samples.clone(),
         })
     }
 }

@@ -12,7 +12,9 @@
 //! | `level` | `minor`, `moderate` or `major` |
 //! | `kind` | the first crisis kind (`product_safety`, ...) or `none` |
 //!
-//! Annotations: `summary`, `reason`, `alert_id`. `startsAt` is the start of
+//! Annotations: `summary`, `reason`, `alert_id`, and `description` (the top
+//! stories with their counts and the rising terms, at most
+//! [`DESCRIPTION_MAX_CHARS`] characters) when the alert has them. `startsAt` is the start of
 //! the window that opened the incident.
 //!
 //! - **Opened**: the alert fires. Vigil sends on state changes only, not
@@ -38,7 +40,7 @@ use std::{
 };
 
 use serde::Serialize;
-use vigil_types::{Alert, CrisisKind, EventTime, IncidentState, Level};
+use vigil_types::{summary_line, Alert, CrisisKind, EventTime, IncidentState, Level};
 
 use super::{HttpDelivery, SinkError};
 
@@ -46,6 +48,10 @@ use super::{HttpDelivery, SinkError};
 pub(crate) const ALERT_NAME: &str = "VigilCrisis";
 /// Live incidents remembered (the oldest is forgotten beyond this).
 const MAX_REMEMBERED: usize = 10_000;
+
+/// Longest `description` annotation: what a chat or mail template shows
+/// (Alertmanager itself has no limit; its receivers do).
+pub(crate) const DESCRIPTION_MAX_CHARS: usize = 1000;
 
 type Labels = BTreeMap<&'static str, String>;
 
@@ -117,12 +123,17 @@ impl AlertmanagerSink {
     /// memory changes if it is delivered.
     fn plan(&self, a: &Alert, now: EventTime) -> (Vec<PostableAlert>, Update) {
         let known = self.firing.get(&a.incident);
+        let description = summary_line(&a.stories, &a.rising_terms, DESCRIPTION_MAX_CHARS);
         let annotations = |summary: String| {
-            BTreeMap::from([
+            let mut m = BTreeMap::from([
                 ("summary", summary),
                 ("reason", a.reason.clone()),
                 ("alert_id", a.alert_id.to_string()),
-            ])
+            ]);
+            if !description.is_empty() {
+                m.insert("description", description.clone());
+            }
+            m
         };
         let entry = |labels: Labels, starts_at: EventTime, ends_at: Option<EventTime>, summary| {
             PostableAlert {
@@ -297,6 +308,9 @@ mod tests {
             sample_post_ids: vec![],
             distinct_sources: 1,
             crisis_kinds: kinds,
+            stories: Vec::new(),
+            rising_terms: Vec::new(),
+            samples: Vec::new(),
         }
     }
 

@@ -9,7 +9,7 @@
 //! Text from the alert is escaped (`&`, `<`, `>`) and cut to Slack's limits.
 
 use serde_json::{json, Value};
-use vigil_types::{Alert, IncidentState};
+use vigil_types::{summary_line, Alert, IncidentState};
 
 use super::{HttpDelivery, SinkError};
 
@@ -19,6 +19,11 @@ const HEADER_MAX_CHARS: usize = 150;
 const FIELD_MAX_CHARS: usize = 2000;
 /// Slack's limit for a section's text.
 const SECTION_MAX_CHARS: usize = 3000;
+/// The one-line summary of stories and rising terms in the fallback text.
+const SUMMARY_MAX_CHARS: usize = 600;
+/// Slack truncates a message's top-level `text` past 40,000 characters;
+/// Vigil keeps it far below (a notification's preview).
+const TEXT_MAX_CHARS: usize = 4000;
 
 pub(crate) struct SlackSink {
     http: HttpDelivery,
@@ -64,63 +69,109 @@ pub(crate) fn message(a: &Alert) -> Value {
         a.z,
         a.negative_share * 100.0
     );
-    let text = format!(
+    let gist = summary_line(&a.stories, &a.rising_terms, SUMMARY_MAX_CHARS);
+    let mut text = format!(
         "{emoji} *{level}* crisis {state} on *{watch}*: {reason}\nTop terms: {terms}\nObserved {volume}",
         state = a.state.as_str(),
         reason = escape(&a.reason),
     );
+    if !gist.is_empty() {
+        text.push('\n');
+        text.push_str(&escape(&gist));
+    }
     let field = |title: &str, value: &str| {
         json!({
             "type": "mrkdwn",
             "text": truncate(&format!("*{title}*\n{value}"), FIELD_MAX_CHARS),
         })
     };
+    let mut blocks = vec![
+        json!({
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": truncate(
+                    &format!("{level} crisis {}: {}", a.state.as_str(), a.watch),
+                    HEADER_MAX_CHARS,
+                ),
+                "emoji": true,
+            },
+        }),
+        json!({
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": truncate(&format!("{emoji} {}", escape(&a.reason)), SECTION_MAX_CHARS),
+            },
+            "fields": [
+                field("Level", a.level.as_str()),
+                field("State", a.state.as_str()),
+                field("Watch", &watch),
+                field("Observed", &volume),
+                field("Top terms", &terms),
+                field("Crisis kinds", &kinds),
+            ],
+        }),
+    ];
+    if !a.stories.is_empty() || !a.rising_terms.is_empty() {
+        // What people say: the top stories with their counts, then the
+        // terms that rose (post text escaped, never rendered as markup).
+        let mut lines: Vec<String> = a
+            .stories
+            .iter()
+            .take(3)
+            .map(|s| {
+                format!(
+                    "• *{} posts* ({} reposts, first on {}): “{}”",
+                    s.posts,
+                    s.reposts,
+                    escape(&s.first_source),
+                    escape(&truncate(&s.text, 280))
+                )
+            })
+            .collect();
+        if !a.rising_terms.is_empty() {
+            let rising: Vec<String> = a
+                .rising_terms
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {:.0}% (was {:.0}%)",
+                        escape(&r.term),
+                        r.share * 100.0,
+                        r.baseline_share * 100.0
+                    )
+                })
+                .collect();
+            lines.push(format!("*Rising:* {}", rising.join(", ")));
+        }
+        blocks.push(json!({
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": truncate(&format!("*What people say*\n{}", lines.join("\n")), SECTION_MAX_CHARS),
+            },
+        }));
+    }
+    blocks.push(json!({
+        "type": "context",
+        "elements": [{
+            "type": "mrkdwn",
+            "text": truncate(
+                &format!(
+                    "Incident `{}` · window {} to {} · alert `{}`",
+                    escape(&a.incident),
+                    a.window_start,
+                    a.window_end,
+                    a.alert_id
+                ),
+                FIELD_MAX_CHARS,
+            ),
+        }],
+    }));
     json!({
-        "text": text,
-        "blocks": [
-            {
-                "type": "header",
-                "text": {
-                    "type": "plain_text",
-                    "text": truncate(
-                        &format!("{level} crisis {}: {}", a.state.as_str(), a.watch),
-                        HEADER_MAX_CHARS,
-                    ),
-                    "emoji": true,
-                },
-            },
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": truncate(&format!("{emoji} {}", escape(&a.reason)), SECTION_MAX_CHARS),
-                },
-                "fields": [
-                    field("Level", a.level.as_str()),
-                    field("State", a.state.as_str()),
-                    field("Watch", &watch),
-                    field("Observed", &volume),
-                    field("Top terms", &terms),
-                    field("Crisis kinds", &kinds),
-                ],
-            },
-            {
-                "type": "context",
-                "elements": [{
-                    "type": "mrkdwn",
-                    "text": truncate(
-                        &format!(
-                            "Incident `{}` · window {} to {} · alert `{}`",
-                            escape(&a.incident),
-                            a.window_start,
-                            a.window_end,
-                            a.alert_id
-                        ),
-                        FIELD_MAX_CHARS,
-                    ),
-                }],
-            },
-        ],
+        "text": truncate(&text, TEXT_MAX_CHARS),
+        "blocks": blocks,
     })
 }
 

@@ -52,6 +52,9 @@ mod tests {
             sample_post_ids: vec![],
             distinct_sources: 2,
             crisis_kinds: vec![],
+            stories: Vec::new(),
+            rising_terms: Vec::new(),
+            samples: Vec::new(),
         }
     }
 

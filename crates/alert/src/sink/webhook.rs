@@ -1,5 +1,7 @@
 //! The `webhook` sink: `POST` of each [`Alert`] as JSON (the same object
-//! `stdout` prints), through the shared [`HttpDelivery`].
+//! `stdout` prints, plus a one-line `summary` of its top stories and rising
+//! terms when it has them, at most [`SUMMARY_MAX_CHARS`] characters),
+//! through the shared [`HttpDelivery`].
 //!
 //! # Signed requests
 //!
@@ -37,7 +39,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use reqwest::header::{HeaderMap, HeaderValue};
 use sha2::Sha256;
-use vigil_types::Alert;
+use vigil_types::{summary_line, Alert};
 
 use super::{HttpDelivery, SinkError};
 
@@ -57,7 +59,10 @@ impl WebhookSink {
     }
 
     pub(crate) async fn deliver(&mut self, alert: &Alert) -> Result<(), SinkError> {
-        let body = serde_json::to_vec(alert)?;
+        let body = serde_json::to_vec(&Body {
+            alert,
+            summary: summary_line(&alert.stories, &alert.rising_terms, SUMMARY_MAX_CHARS),
+        })?;
         self.http
             .post(&body, |body| match &self.secret {
                 None => HeaderMap::new(),
@@ -65,6 +70,19 @@ impl WebhookSink {
             })
             .await
     }
+}
+
+/// Longest `summary` in a webhook body.
+pub(crate) const SUMMARY_MAX_CHARS: usize = 1000;
+
+/// The request body: the alert's own fields, plus a one-line `summary` of
+/// its top stories and rising terms for receivers that show one line.
+#[derive(serde::Serialize)]
+struct Body<'a> {
+    #[serde(flatten)]
+    alert: &'a Alert,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    summary: String,
 }
 
 fn unix_secs() -> u64 {

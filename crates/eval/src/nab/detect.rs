@@ -369,6 +369,7 @@ mod tests {
                     sentiment: 0.0,
                     kinds: Vec::new(),
                     origin_partition: None,
+                    gist: Default::default(),
                 };
                 assert_eq!(by_post.observe(&post, t), Observation::Accepted);
             }
