@@ -529,6 +529,7 @@ fn show(i: &Value) -> String {
     for (k, v) in rows {
         let _ = writeln!(out, "  {k:<14}{v}");
     }
+    evidence(&mut out, i);
     out.push_str("timeline:\n");
     let events = i["timeline"].as_array().cloned().unwrap_or_default();
     let rows: Vec<Vec<String>> = events
@@ -539,6 +540,75 @@ fn show(i: &Value) -> String {
         let _ = writeln!(out, "  {l}");
     }
     out
+}
+
+/// The newest evidence (opening or level rise): rising terms, stories with
+/// their counts, sample posts with their text.
+fn evidence(out: &mut String, i: &Value) {
+    let Some(ev) = i["evidence"].as_array().and_then(|a| a.last()) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "what people say (at {} {}; happened {} to {}, event time; seen by vigil {}):",
+        s(&ev["state"]),
+        s(&ev["level"]),
+        time(&ev["window_start"]),
+        time(&ev["window_end"]),
+        time(&ev["seen_at"])
+    );
+    let rising: Vec<String> = ev["rising_terms"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    format!(
+                        "{} {:.0}% (was {:.0}%)",
+                        s(&r["term"]),
+                        r["share"].as_f64().unwrap_or(0.0) * 100.0,
+                        r["baseline_share"].as_f64().unwrap_or(0.0) * 100.0
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !rising.is_empty() {
+        let _ = writeln!(out, "  rising: {}", rising.join(", "));
+    }
+    for st in ev["stories"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  {} posts ({} original, {} reposts; first on {} at {}): \"{}\"",
+            num(&st["posts"]),
+            num(&st["originals"]),
+            num(&st["reposts"]),
+            s(&st["first_source"]),
+            time(&st["first_seen"]),
+            s(&st["text"])
+        );
+    }
+    let samples = ev["samples"].as_array().cloned().unwrap_or_default();
+    if !samples.is_empty() {
+        out.push_str("sample posts:\n");
+    }
+    for p in &samples {
+        let mut head = format!(
+            "  {}  {}  {}",
+            time(&p["published_at"]),
+            s(&p["source"]),
+            s(&p["id"])
+        );
+        if let Some(a) = p["author"].as_str() {
+            let _ = write!(head, "  @{}", safe(a, false));
+        }
+        if let Some(r) = p["reach"].as_u64() {
+            let _ = write!(head, "  reach {r}");
+        }
+        if let Some(u) = p["url"].as_str() {
+            let _ = write!(head, "  {}", safe(u, false));
+        }
+        let _ = writeln!(out, "{head}\n    \"{}\"", s(&p["text"]));
+    }
 }
 
 fn act_summary(action: &str, v: &Value) -> String {
@@ -658,11 +728,26 @@ mod tests {
                 {"at": "2026-11-23T14:02:03.000Z", "actor": "alice", "kind": "ack"},
                 {"at": "2026-11-23T14:05:00.000Z", "actor": "alice", "kind": "assign", "assignee": "carol"},
                 {"at": "2026-11-23T14:06:00.000Z", "actor": "carol", "kind": "comment", "text": "Legal is on it."}
-            ]
+            ],
+            "evidence": [{
+                "level": "major", "state": "opened",
+                "window_start": "2026-11-23T13:59:00.000Z", "window_end": "2026-11-23T14:00:00.000Z",
+                "seen_at": "2026-11-23T14:00:31.000Z",
+                "stories": [{"text": "my acme x1 blender exploded\u{1b}[2J", "posts": 41, "originals": 1, "reposts": 40,
+                    "first_post": "p1", "first_seen": "2026-11-23T13:59:01.000Z", "first_source": "x",
+                    "sources": ["x"], "reach": 0, "engagement": 0}],
+                "rising_terms": [{"term": "exploded", "posts": 41, "share": 0.76, "baseline_share": 0.0}],
+                "samples": [{"id": "p1", "source": "x", "published_at": "2026-11-23T13:59:01.000Z",
+                    "text": "my acme x1 blender exploded", "url": "https://x.example/p1", "reach": 1200}]
+            }]
         });
         let out = show(&v);
         for want in [
             "acme-1  major  assigned\n",
+            "what people say (at opened major; happened 2026-11-23 13:59:00Z to 2026-11-23 14:00:00Z, event time; seen by vigil 2026-11-23 14:00:31Z):\n",
+            "  rising: exploded 76% (was 0%)\n",
+            "  41 posts (1 original, 40 reposts; first on x at 2026-11-23 13:59:01Z): \"my acme x1 blender exploded\\u001b[2J\"\n",
+            "  2026-11-23 13:59:01Z  x  p1  reach 1200  https://x.example/p1\n    \"my acme x1 blender exploded\"\n",
             "  acknowledged  alice at 2026-11-23 14:02:03Z\n",
             "  crisis kinds  product_safety\n",
             "  latest window 40 posts, baseline 4, z 9.5\n",

@@ -62,6 +62,14 @@ fn posts() -> String {
             "acme recall: the acme blender is dangerous, recall now",
             "bluesky",
         );
+        if i < 3 {
+            // Markup in a post must show as text on the page.
+            post(
+                1230 + i,
+                "acme <img src=x onerror=alert(1)> <b>recall</b> scam, my refund never came",
+                "x",
+            );
+        }
         post(
             1200 + i,
             "northwind air cancelled my flight, awful",
@@ -276,6 +284,30 @@ fn console_acknowledges_incidents_in_a_real_browser() {
         serde_json::json!(["major", "moderate", "minor"])
     );
     assert!(result["chart_points"].as_u64().unwrap() >= 1, "{result}");
+    // The major incident's page shows its stories, largest first, with their
+    // counts and texts (issue 14), and post markup only as text.
+    let stories = result["stories"].as_array().unwrap();
+    assert_eq!(stories[0]["count"], "30 posts", "{result}");
+    assert_eq!(
+        stories[0]["text"],
+        "acme recall: the acme blender is dangerous, recall now"
+    );
+    assert_eq!(stories[1]["count"], "3 posts", "{result}");
+    assert!(
+        stories[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("<img src=x onerror=alert(1)> <b>recall</b>"),
+        "{result}"
+    );
+    assert_eq!(result["markup_in_evidence"], 0, "{result}");
+    assert!(result["samples"].as_u64().unwrap() >= 2, "{result}");
+    let when = result["evidence_when"].as_str().unwrap();
+    assert!(
+        when.contains("2026-03-02 08:20:00 UTC") && when.contains("seen by Vigil"),
+        "{when}"
+    );
+    assert!(is_png(&artifacts.join("console-stories.png")));
     for (id, state) in result["states"].as_object().unwrap() {
         assert_eq!(state, "acknowledged", "{id}");
     }

@@ -87,6 +87,8 @@ async function main() {
     log('list', { rows });
     const unacked = rows.filter((r) => UNACKED.includes(r.state));
     if (unacked.length < 3) throw new Error(`want 3 unacknowledged incidents, have ${JSON.stringify(rows)}`);
+    // The major incident first: its page must show the burst's stories.
+    unacked.sort((a, b) => (b.level === 'major') - (a.level === 'major'));
     const [first, second, third] = unacked;
 
     // 1. Acknowledge from the incident page.
@@ -96,6 +98,17 @@ async function main() {
     await page.getByTestId('chart-observed').waitFor({ state: 'attached' });
     await page.getByTestId('chart-baseline').waitFor({ state: 'attached' });
     result.chart_points = Number(await page.getByTestId('volume-chart').getAttribute('data-points'));
+    // What people say: the stories of the opening alert, with their counts.
+    await page.getByTestId('story').first().waitFor();
+    result.stories = await page.$$eval('[data-testid="story"]', (items) => items.map((li) => ({
+      count: li.querySelector('[data-testid="story-count"]').textContent,
+      text: li.querySelector('[data-testid="story-text"]').textContent,
+    })));
+    // Post text is text, never markup.
+    result.markup_in_evidence = await page.$$eval('#evidence img, #evidence b, #evidence script', (e) => e.length);
+    result.samples = await page.getByTestId('sample').count();
+    result.evidence_when = await page.getByTestId('evidence-when').innerText();
+    await page.getByTestId('stories').screenshot({ path: path.join(artifacts, 'console-stories.png') });
     if (!(result.chart_points >= 1)) throw new Error(`chart has ${result.chart_points} points`);
     const before = await page.getByTestId('timeline-event').count();
     await page.getByTestId('ack-button').click();

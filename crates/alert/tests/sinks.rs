@@ -19,7 +19,10 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use vigil_alert::{build_sinks, AttemptError, Sink, SinkError};
 use vigil_config::Settings;
-use vigil_types::{Alert, AlertId, CrisisKind, EventTime, IncidentState, Level, PostId, WatchId};
+use vigil_types::{
+    Alert, AlertId, CrisisKind, EventTime, IncidentState, Level, PostId, RisingTerm, SamplePost,
+    Story, WatchId,
+};
 
 /// What the receiver does with one request.
 #[derive(Clone, Debug)]
@@ -501,4 +504,134 @@ async fn sinks_are_built_in_order_with_their_names() {
             ("alertmanager", "alertmanager")
         ]
     );
+}
+
+/// An alert with the evidence of a big story and long texts (issue 14).
+fn with_evidence() -> Alert {
+    let long = "acme <b>blender</b> & exploded ".repeat(20);
+    let story = |posts: u64, reposts: u64, text: &str| Story {
+        text: text.into(),
+        posts,
+        originals: posts - reposts,
+        reposts,
+        first_post: PostId::from("p1"),
+        first_seen: EventTime::parse_rfc3339("2026-11-23T14:00:01Z").unwrap(),
+        first_source: "x".into(),
+        sources: vec!["x".into(), "weibo".into()],
+        reach: 120_000,
+        engagement: 365,
+    };
+    Alert {
+        stories: vec![
+            story(
+                41,
+                40,
+                "My Acme X1 blender exploded <script>x</script> & burnt my desk",
+            ),
+            story(8, 0, &long),
+            story(5, 0, "艾克美X1搅拌机漏电，用的时候被电了一下，太危险了"),
+            story(2, 0, &long),
+            story(1, 0, &long),
+        ],
+        rising_terms: (0..5)
+            .map(|i| RisingTerm {
+                term: if i == 0 {
+                    "exploded".into()
+                } else {
+                    format!("#tag{i}")
+                },
+                posts: 41,
+                share: 0.76,
+                baseline_share: 0.01,
+            })
+            .collect(),
+        samples: vec![SamplePost {
+            id: PostId::from("p1"),
+            source: "x".into(),
+            published_at: EventTime::parse_rfc3339("2026-11-23T14:00:01Z").unwrap(),
+            text: long.as_str().into(),
+            url: Some("https://x.example/p1".into()),
+            reach: Some(120_000),
+            author: None,
+        }],
+        ..opened()
+    }
+}
+
+#[tokio::test]
+async fn every_receiver_gets_the_top_stories_and_rising_terms_within_its_limits() {
+    let a = with_evidence();
+    let rx = Receiver::start(vec![]).await;
+    for table in [
+        format!("type = \"webhook\"\nurl = \"{}/hook\"\n", rx.base),
+        format!("type = \"slack\"\nurl = \"{}/slack\"\n", rx.base),
+        format!(
+            "type = \"alertmanager\"\nname = \"am\"\nurl = \"{}/\"\n",
+            rx.base
+        ),
+    ] {
+        sink(&table).deliver(&a).await.unwrap();
+    }
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 3);
+    let chars = |v: &Value| v.as_str().unwrap().chars().count();
+
+    // The webhook: the whole alert (its stories included) plus one line.
+    let hook: Value = serde_json::from_slice(&seen[0].body).unwrap();
+    let back: Alert = serde_json::from_value(hook.clone()).unwrap();
+    assert_eq!(back.stories, a.stories);
+    assert_eq!(back.samples, a.samples);
+    let summary = hook["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("rising: exploded 76% (was 1%), #tag1 76% (was 1%)"),
+        "{summary}"
+    );
+    assert!(summary.contains("| 41 posts (40 reposts): \"My Acme X1 blender exploded"));
+    assert!(chars(&hook["summary"]) <= 1000);
+
+    // Slack: a "What people say" section, escaped, within Slack's limits.
+    let slack: Value = serde_json::from_slice(&seen[1].body).unwrap();
+    assert!(chars(&slack["text"]) <= 4000);
+    let blocks = slack["blocks"].as_array().unwrap();
+    let say = blocks
+        .iter()
+        .find(|b| {
+            b["text"]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("*What people say*"))
+        })
+        .expect("a stories section");
+    let text = say["text"]["text"].as_str().unwrap();
+    assert!(text.contains("• *41 posts* (40 reposts, first on x): “My Acme X1 blender exploded &lt;script&gt;x&lt;/script&gt; &amp; burnt my desk”"), "{text}");
+    assert!(
+        text.contains("• *5 posts* (0 reposts, first on x): “艾克美X1搅拌机漏电"),
+        "{text}"
+    );
+    assert!(text.contains("*Rising:* exploded 76% (was 1%)"), "{text}");
+    assert!(!text.contains("<script>"));
+    for b in blocks {
+        if let Some(t) = b["text"]["text"].as_str() {
+            assert!(t.chars().count() <= 3000, "{t}");
+        }
+    }
+
+    // Alertmanager: a `description` annotation, at most 1000 characters.
+    let am: Value = serde_json::from_slice(&seen[2].body).unwrap();
+    let description = &am[0]["annotations"]["description"];
+    assert!(description
+        .as_str()
+        .unwrap()
+        .contains("41 posts (40 reposts)"));
+    assert!(chars(description) <= 1000, "{description}");
+    // Without evidence, no description (and the webhook body has no summary).
+    let rx = Receiver::start(vec![]).await;
+    sink(&format!(
+        "type = \"alertmanager\"\nname = \"am\"\nurl = \"{}/\"\n",
+        rx.base
+    ))
+    .deliver(&opened())
+    .await
+    .unwrap();
+    let am: Value = serde_json::from_slice(&rx.seen()[0].body).unwrap();
+    assert!(am[0]["annotations"].get("description").is_none());
 }

@@ -247,6 +247,11 @@ function renderIncident(i) {
     ['Assignee', i.assignee || '—'],
     ['Resolved', i.resolved ? i.resolved.by + ' at ' + fmtTime(i.resolved.at) : '—'],
     ['Latest window', i.last.observed + ' posts against a baseline of ' + fmtNum(i.last.baseline) + ' (z ' + fmtNum(i.last.z) + ')'],
+    ['Happened (event time)', fmtTime(i.last.window_start) + ' to ' + fmtTime(i.last.window_end)],
+    ['Seen by Vigil', fmtTime(i.opened_at)],
+    ['Reason', i.last.reason || '—'],
+    ['Negative share', Math.round((i.last.negative_share || 0) * 100) + '%'],
+    ['Sources', String(i.last.distinct_sources)],
     ['Top terms', (i.last.top_terms || []).join(', ') || '—'],
     ['Silenced alerts', String(i.suppressed_alerts)],
   ];
@@ -261,8 +266,51 @@ function renderIncident(i) {
   $('reopen-button').hidden = i.state !== 'resolved';
   $('assign-input').placeholder = i.assignee || 'name';
 
+  renderEvidence(i);
   renderChart(i.volume || []);
   $('timeline').replaceChildren(...i.timeline.map(timelineItem));
+}
+
+/** Only http(s) links are rendered as links; anything else stays text. */
+function safeUrl(u) {
+  try {
+    const url = new URL(u);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+/**
+ * The newest evidence (opening or level rise): stories with their counts,
+ * rising terms and sample posts. Post text is only ever set as text nodes
+ * (el() never parses HTML), so a post cannot inject markup.
+ */
+function renderEvidence(i) {
+  const list = i.evidence || [];
+  const ev = list[list.length - 1];
+  $('evidence').hidden = !ev;
+  if (!ev) return;
+  $('evidence-when').textContent = 'At ' + ev.state + ' (' + ev.level + '): happened '
+    + fmtTime(ev.window_start) + ' to ' + fmtTime(ev.window_end) + ' (event time), seen by Vigil '
+    + fmtTime(ev.seen_at) + '.';
+  const rising = (ev.rising_terms || []).map((r) => r.term + ' ' + Math.round(r.share * 100)
+    + '% (was ' + Math.round(r.baseline_share * 100) + '%)');
+  $('evidence-rising').textContent = rising.length ? 'Rising: ' + rising.join(', ') : 'No term rose.';
+  $('stories').replaceChildren(...(ev.stories || []).map((st) => el('li', { 'data-testid': 'story' },
+    el('span', { class: 'story-count', 'data-testid': 'story-count' }, st.posts + ' posts'),
+    el('span', { class: 'meta' }, ' · ' + st.originals + ' original, ' + st.reposts + ' reposts · first on '
+      + st.first_source + ' at ' + fmtTime(st.first_seen) + ' · ' + (st.sources || []).join(', ')
+      + (st.reach ? ' · reach ' + st.reach : '')),
+    el('q', { class: 'story-text', 'data-testid': 'story-text' }, st.text))));
+  $('samples').replaceChildren(...(ev.samples || []).map((p) => {
+    const href = p.url ? safeUrl(p.url) : null;
+    return el('li', { 'data-testid': 'sample' },
+      el('span', { class: 'meta' }, p.source + ' · ' + fmtTime(p.published_at)
+        + (p.author ? ' · @' + p.author : '') + (p.reach !== undefined && p.reach !== null ? ' · reach ' + p.reach : '') + ' · '),
+      href ? el('a', { href, rel: 'noopener noreferrer nofollow', target: '_blank' }, p.id) : el('span', {}, p.id),
+      el('span', { class: 'sample-text' }, p.text));
+  }));
 }
 
 function describe(e) {

@@ -293,6 +293,59 @@ fn schemas() -> Value {
                 "level": { "$ref": "#/components/schemas/Level" }
             }
         },
+        "Story": {
+            "type": "object",
+            "description": "Posts that say the same thing: an original, its reposts and near-duplicates.",
+            "required": ["text", "posts", "originals", "reposts", "first_post", "first_seen", "first_source", "sources"],
+            "properties": {
+                "text": { "type": "string", "description": "Its first post's text, trimmed (never markup)." },
+                "posts": { "type": "integer" },
+                "originals": { "type": "integer" },
+                "reposts": { "type": "integer" },
+                "first_post": { "type": "string" },
+                "first_seen": time,
+                "first_source": { "type": "string" },
+                "sources": { "type": "array", "items": { "type": "string" } },
+                "reach": { "type": "integer", "description": "Summed author followers." },
+                "engagement": { "type": "integer" }
+            }
+        },
+        "RisingTerm": {
+            "type": "object", "required": ["term", "posts", "share", "baseline_share"],
+            "properties": {
+                "term": { "type": "string" },
+                "posts": { "type": "integer" },
+                "share": { "type": "number" },
+                "baseline_share": { "type": "number" }
+            }
+        },
+        "SamplePost": {
+            "type": "object", "required": ["id", "source", "published_at", "text"],
+            "properties": {
+                "id": { "type": "string" },
+                "source": { "type": "string" },
+                "published_at": time,
+                "text": { "type": "string" },
+                "url": { "type": "string" },
+                "reach": { "type": "integer" },
+                "author": { "type": "string", "description": "Platform handle, only with ingest.keep_author_handle." }
+            }
+        },
+        "Evidence": {
+            "type": "object",
+            "description": "What people were saying when the incident opened or rose a level.",
+            "required": ["level", "state", "window_start", "window_end", "seen_at", "stories", "rising_terms", "samples"],
+            "properties": {
+                "level": { "$ref": "#/components/schemas/Level" },
+                "state": { "type": "string", "enum": ["opened", "escalated"] },
+                "window_start": time,
+                "window_end": time,
+                "seen_at": time,
+                "stories": { "type": "array", "items": { "$ref": "#/components/schemas/Story" } },
+                "rising_terms": { "type": "array", "items": { "$ref": "#/components/schemas/RisingTerm" } },
+                "samples": { "type": "array", "items": { "$ref": "#/components/schemas/SamplePost" } }
+            }
+        },
         "Incident": {
             "type": "object",
             "description": "An incident with everything about it (see docs/INCIDENTS.md for each field).",
@@ -319,6 +372,7 @@ fn schemas() -> Value {
                 "peak": { "type": "object" },
                 "sample_post_ids": { "type": "array", "items": { "type": "string" } },
                 "volume": { "type": "array", "items": { "$ref": "#/components/schemas/VolumePoint" } },
+                "evidence": { "type": "array", "items": { "$ref": "#/components/schemas/Evidence" } },
                 "notified_sinks": { "type": "array", "items": { "type": "string" } },
                 "last_alert": { "type": "object" },
                 "alert_ids": { "type": "array", "items": { "type": "string" } },

@@ -16,7 +16,9 @@ use tower::ServiceExt;
 use vigil_config::Settings;
 use vigil_incidents::{EscalationPolicy, IncidentStore, Notification, NotifyReason};
 use vigil_telemetry::Metrics;
-use vigil_types::{EventTime, Level, PostId, Spike, Transition, WatchId};
+use vigil_types::{
+    EventTime, Level, PostId, RisingTerm, SamplePost, Spike, Story, Transition, WatchId,
+};
 
 use crate::{router, routes, ApiState};
 
@@ -66,9 +68,33 @@ fn spike(incident: &str, level: Level, transition: Transition, end_secs: i64) ->
         distinct_sources: 3,
         distinct_regions: 0,
         crisis_kinds: vec![],
-        stories: Vec::new(),
-        rising_terms: Vec::new(),
-        samples: Vec::new(),
+        stories: vec![Story {
+            text: "the acme blender <b>exploded</b>".into(),
+            posts: 41,
+            originals: 1,
+            reposts: 40,
+            first_post: PostId::from("p1"),
+            first_seen: EventTime::from_secs(end_secs - 59),
+            first_source: "x".into(),
+            sources: vec!["x".into()],
+            reach: 1200,
+            engagement: 0,
+        }],
+        rising_terms: vec![RisingTerm {
+            term: "exploded".into(),
+            posts: 41,
+            share: 0.9,
+            baseline_share: 0.0,
+        }],
+        samples: vec![SamplePost {
+            id: PostId::from("p1"),
+            source: "x".into(),
+            published_at: EventTime::from_secs(end_secs - 59),
+            text: "the acme blender <b>exploded</b>".into(),
+            url: Some("https://x.example/p1".into()),
+            reach: Some(1200),
+            author: None,
+        }],
     }
 }
 
@@ -265,6 +291,15 @@ async fn gets_one_incident_with_timeline_and_volume() {
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["alert", "notified"]);
+    // What people were saying when it opened (issue 14).
+    let ev = &i["evidence"][0];
+    assert_eq!(ev["state"], "opened");
+    assert_eq!(ev["stories"][0]["posts"], 41);
+    assert_eq!(ev["stories"][0]["reposts"], 40);
+    assert_eq!(ev["stories"][0]["text"], "the acme blender <b>exploded</b>");
+    assert_eq!(ev["rising_terms"][0]["term"], "exploded");
+    assert_eq!(ev["samples"][0]["url"], "https://x.example/p1");
+    assert!(ev["seen_at"].is_string() && ev["window_start"].is_string());
     let missing = get(&h.app, "/api/v1/incidents/nope-1").await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.error(), "no incident `nope-1`");
