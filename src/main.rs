@@ -4,6 +4,14 @@ mod bench;
 mod gen;
 mod incidents;
 
+/// jemalloc, as Vector and TiKV ship: posts are allocated on the score
+/// thread and freed on the detect thread, and glibc malloc serialises
+/// those cross-thread frees on an arena lock (measured on the
+/// 1,000,000-post `vigil gen` file: benches/README.md, "Alert evidence").
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use anyhow::Context;

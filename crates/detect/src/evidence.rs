@@ -31,7 +31,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use vigil_types::{same_story, PostId, RisingTerm, SamplePost, ScoredPost, Story};
+use vigil_types::{same_story, PostGist, PostId, RisingTerm, SamplePost, ScoredPost, Story};
 
 /// Stories kept per bin.
 pub const STORIES_PER_BIN: usize = 6;
@@ -68,7 +68,7 @@ pub struct StoryTally {
     /// Summed engagement.
     pub engagement: u64,
     /// Its first post.
-    pub first: SamplePost,
+    pub first: Arc<PostGist>,
     /// (interned source, posts), at most [`MAX_STORY_SOURCES`].
     pub sources: Vec<(u32, u32)>,
 }
@@ -126,20 +126,22 @@ pub struct BinEvidence {
     pub tags: Vec<(Arc<str>, u32)>,
     /// The bin's first posts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub samples: Vec<SamplePost>,
+    pub samples: Vec<Arc<PostGist>>,
 }
 
-/// A scored post as a sample post.
-pub fn sample_of(post: &ScoredPost) -> SamplePost {
-    let g = &post.gist;
-    SamplePost {
-        id: post.post_id.clone(),
-        source: post.source.clone(),
-        published_at: post.published_at,
-        text: Arc::clone(&g.text),
-        url: g.url.clone(),
-        reach: g.reach,
-        author: g.handle.clone(),
+/// A scored post's gist, to keep as a sample: shared with the record (no
+/// copy) when score filled in its id; built from the record otherwise
+/// (records from before issue 14).
+pub fn sample_of(post: &ScoredPost) -> Arc<PostGist> {
+    if post.gist.id == post.post_id {
+        Arc::clone(&post.gist)
+    } else {
+        Arc::new(PostGist {
+            id: post.post_id.clone(),
+            source: post.source.clone(),
+            published_at: post.published_at,
+            ..(*post.gist).clone()
+        })
     }
 }
 
@@ -148,7 +150,8 @@ impl BinEvidence {
     pub fn add(&mut self, post: &ScoredPost, source: u32) {
         let g = &post.gist;
         if self.samples.len() < SAMPLES {
-            self.samples.push(sample_of(post));
+            let sample = sample_of(post);
+            self.samples.push(sample);
         }
         let joined = self
             .stories
@@ -165,7 +168,10 @@ impl BinEvidence {
                     reposts: 0,
                     reach: 0,
                     engagement: 0,
-                    first: sample_of(post),
+                    first: match self.samples.last() {
+                        Some(s) if s.id == post.post_id => Arc::clone(s),
+                        _ => sample_of(post),
+                    },
                     sources: Vec::new(),
                 };
                 if self.stories.len() < STORIES_PER_BIN {
@@ -204,12 +210,14 @@ impl BinEvidence {
     /// Approximate heap bytes held (texts counted once per story and
     /// sample: an upper bound, as they are often shared).
     pub fn heap_bytes(&self) -> usize {
-        let sample = |s: &SamplePost| {
-            s.id.0.capacity()
+        let sample = |s: &Arc<PostGist>| {
+            std::mem::size_of::<PostGist>()
+                + s.id.0.capacity()
                 + s.source.capacity()
                 + s.text.len()
                 + s.url.as_ref().map_or(0, |u| u.len())
-                + s.author.as_ref().map_or(0, |a| a.len())
+                + s.handle.as_ref().map_or(0, |a| a.len())
+                + s.tags.capacity() * 16
         };
         self.stories.capacity() * std::mem::size_of::<StoryTally>()
             + self
@@ -219,7 +227,7 @@ impl BinEvidence {
                 .sum::<usize>()
             + self.tags.capacity() * std::mem::size_of::<(Arc<str>, u32)>()
             + self.tags.iter().map(|(t, _)| t.len()).sum::<usize>()
-            + self.samples.capacity() * std::mem::size_of::<SamplePost>()
+            + self.samples.capacity() * 8
             + self.samples.iter().map(sample).sum::<usize>()
     }
 }
@@ -313,10 +321,14 @@ pub fn window_evidence<'a>(
             }
         }
     }
+    // Most posts first; among equals, the newest story first (what is
+    // happening now, not the chatter that led up to it), then the widest
+    // reach.
     merged.sort_by(|a, b| {
         b.posts
             .cmp(&a.posts)
-            .then(a.first.published_at.cmp(&b.first.published_at))
+            .then(b.first.published_at.cmp(&a.first.published_at))
+            .then(b.reach.cmp(&a.reach))
             .then_with(|| a.first.id.cmp(&b.first.id))
     });
     merged.truncate(STORIES_PER_ALERT);
@@ -332,7 +344,7 @@ pub fn window_evidence<'a>(
             break;
         }
         if !samples.iter().any(|x| x.id == s.id) {
-            samples.push(s.clone());
+            samples.push(s.sample());
         }
     }
     let stories = merged
@@ -520,5 +532,70 @@ mod tests {
             base.learn(1, &[(Arc::from(format!("#t{i}")), 1)], day_keep(60_000));
             assert!(base.tags.len() <= TAG_BASELINE);
         }
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+    use vigil_types::{AuthorId, EventTime, Hit, PostGist, WatchId};
+
+    /// The worst case of one bin: every post a new story with a
+    /// 280-character Chinese text (3 bytes a character), a link, a handle
+    /// and 8 tags; and the watch's tag baseline full. Prints the figures
+    /// docs/DESIGN-detect.md quotes.
+    #[test]
+    fn evidence_bytes_per_bin_and_watch_are_bounded_whatever_the_volume() {
+        let mut b = BinEvidence::default();
+        for i in 0..10_000u64 {
+            let post = ScoredPost {
+                post_id: PostId::from(format!("post-{i:012}").as_str()),
+                watch: WatchId::from("acme"),
+                source: format!("source{}", i % 20),
+                region: None,
+                author: AuthorId::from("a"),
+                published_at: EventTime(i as i64),
+                hits: vec![Hit {
+                    term: Arc::from("acme"),
+                    start: 0,
+                    end: 4,
+                }],
+                sentiment: 0.0,
+                kinds: vec![],
+                origin_partition: None,
+                gist: Arc::new(PostGist {
+                    story: i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+                    text: Arc::from("數".repeat(vigil_types::EXCERPT_CHARS).as_str()),
+                    tags: (0..8)
+                        .map(|t| Arc::from(format!("#tag{}", i * 8 + t).as_str()))
+                        .collect(),
+                    url: Some(Arc::from(
+                        format!("https://x.example/status/{i:020}").as_str(),
+                    )),
+                    handle: Some(Arc::from("a_handle_of_fifteen")),
+                    reach: Some(i),
+                    ..PostGist::default()
+                }),
+            };
+            b.add(&post, (i % 20) as u32);
+        }
+        assert_eq!(b.stories.len(), STORIES_PER_BIN);
+        assert_eq!(b.samples.len(), SAMPLES);
+        assert_eq!(b.tags.len(), TAGS_PER_BIN);
+        let bin = b.heap_bytes();
+        let mut base = TagBaseline::default();
+        for i in 0..1000 {
+            base.learn(
+                10,
+                &[(Arc::from(format!("#a-long-hashtag-{i:024}").as_str()), 1)],
+                0.99,
+            );
+        }
+        let watch = 61 * bin + base.heap_bytes();
+        println!(
+            "evidence: at most {bin} bytes per bin, {watch} bytes per watch at 61 one-minute bins"
+        );
+        assert!(bin < 16 * 1024, "{bin} bytes per bin");
+        assert!(watch < 1024 * 1024, "{watch} bytes per watch");
     }
 }

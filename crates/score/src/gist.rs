@@ -2,7 +2,7 @@
 //! evidence (issue 14): a SimHash story key that groups reposts and
 //! near-duplicates, the hashtags it carries, and a trimmed excerpt.
 //!
-//! The story key is Charikar's SimHash (the `simhash` crate) over the
+//! The story key is Charikar's SimHash over the
 //! character 3-grams of the normalised text, with what differs between
 //! copies of one story left out: a leading `rt @user:`, links, `@mentions`,
 //! punctuation and spacing. Character shingles work on Chinese without word
@@ -11,10 +11,17 @@
 
 use std::sync::{Arc, OnceLock};
 
+use std::hash::BuildHasher;
+
+use foldhash::fast::FixedState;
 use regex::Regex;
-use vigil_types::{excerpt, Post, PostGist};
+use vigil_types::{excerpt_arc, Post, PostGist};
 
 use crate::normalize::is_cjk;
+
+/// The fixed seed of story keys: keys must not change between runs (they
+/// sit in detect's checkpoints).
+const STORY_SEED: u64 = 0x5649_4749_4c53_5459; // "VIGILSTY"
 
 fn hashtag_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -32,18 +39,19 @@ pub fn looks_like_repost(normalised: &str) -> bool {
     t.starts_with("rt @") || t.starts_with("//@")
 }
 
-/// The text a story key is computed over: `normalised` (already lower case,
-/// NFKC, simplified, links blanked) without a leading `rt @user:`, without
-/// `@mentions`, with every run of non-word characters turned into one
-/// space.
-fn story_text(normalised: &str, out: &mut String) {
-    out.clear();
+/// The characters a story key is computed over, in order: `normalised`
+/// (already lower case, NFKC, simplified, links blanked) without a leading
+/// `rt @user:`, without `@mentions`, with every run of non-word characters
+/// turned into one space and no space at either end.
+fn story_chars(normalised: &str, mut emit: impl FnMut(char)) {
     let mut t = normalised.trim_start();
     if let Some(rest) = t.strip_prefix("rt @") {
         t = rest.split_once(':').map_or("", |(_, r)| r);
     }
     let mut chars = t.chars().peekable();
-    let mut space = true;
+    // A space is emitted only before the next word character.
+    let mut started = false;
+    let mut space = false;
     while let Some(c) = chars.next() {
         if c == '@' {
             // A mention: skip the handle.
@@ -55,43 +63,88 @@ fn story_text(normalised: &str, out: &mut String) {
             }
             continue;
         }
-        if c.is_alphanumeric() || is_cjk(c) {
-            out.push(c);
+        let word = if c.is_ascii() {
+            c.is_ascii_alphanumeric()
+        } else {
+            c.is_alphanumeric() || is_cjk(c)
+        };
+        if word {
+            if space && started {
+                emit(' ');
+            }
+            emit(c);
+            started = true;
             space = false;
-        } else if !space {
-            out.push(' ');
+        } else {
             space = true;
         }
     }
-    while out.ends_with(' ') {
-        out.pop();
-    }
 }
 
-/// The story key of a normalised text: SimHash over its character
-/// 3-grams (the whole text when shorter); 0 for a text with no word
-/// characters.
-pub fn story_key(normalised: &str, buf: &mut String) -> u64 {
-    story_text(normalised, buf);
-    if buf.is_empty() {
-        return 0;
+/// The story key of a normalised text: SimHash (Charikar) over its
+/// character 3-grams (the whole text when shorter); 0 for a text with no
+/// word characters.
+///
+/// Each 3-gram is packed into a `u64` (three 21-bit code points) and hashed
+/// with foldhash's fixed-seed hasher (deterministic across runs). Bit `i`
+/// of the key is set when more than half the 3-grams' hashes have bit `i`
+/// set. The 64 counts are kept bit-sliced (`planes[k]` holds bit `k` of
+/// every count, and each hash is added to all 64 counts at once with a
+/// ripple carry), so a 3-gram costs a few word operations instead of 64
+/// adds. The `simhash` crate was measured first: its per-bit saturating
+/// loop over SipHash or FNV features took 24% of the whole embedded
+/// pipeline's CPU on the 1,000,000-post `vigil gen` file (perf); 64 `i16`
+/// adds per 3-gram still took 19% of the scorer's bench.
+pub fn story_key(normalised: &str) -> u64 {
+    let hasher = FixedState::with_seed(STORY_SEED);
+    // Bit-sliced counts of up to 2^32 - 1 hashes.
+    let mut planes = [0u64; 32];
+    let mut add = |packed: u64| {
+        let mut carry = hasher.hash_one(packed);
+        for p in &mut planes {
+            let next = *p & carry;
+            *p ^= carry;
+            carry = next;
+            if carry == 0 {
+                break;
+            }
+        }
+    };
+    let mut window = 0u64;
+    let mut n = 0u64;
+    story_chars(normalised, |c| {
+        window = ((window << 21) | u64::from(c as u32)) & ((1 << 63) - 1);
+        n += 1;
+        if n >= 3 {
+            add(window);
+        }
+    });
+    let features = match n {
+        0 => return 0,
+        1 | 2 => {
+            add(window | n << 63);
+            1
+        }
+        _ => n - 2,
+    };
+    // Bit i is set when count_i > features / 2: a bit-sliced comparison of
+    // all 64 counts with that half at once, from the top plane down.
+    let half = features / 2;
+    let (mut greater, mut equal) = (0u64, u64::MAX);
+    for k in (0..(64 - features.leading_zeros()) as usize).rev() {
+        let h = if (half >> k) & 1 == 1 { u64::MAX } else { 0 };
+        greater |= equal & planes[k] & !h;
+        equal &= !(planes[k] ^ h);
     }
-    let bounds: Vec<usize> = buf
-        .char_indices()
-        .map(|(i, _)| i)
-        .chain(std::iter::once(buf.len()))
-        .collect();
-    let chars = bounds.len() - 1;
-    if chars < 3 {
-        return simhash::simhash_stream(std::iter::once(buf.as_str()));
-    }
-    let text = buf.as_str();
-    simhash::simhash_stream((0..=chars - 3).map(|i| &text[bounds[i]..bounds[i + 3]]))
+    greater
 }
 
 /// Hashtags of a normalised text, without their `#` marks, deduplicated,
 /// in order of appearance.
 pub fn hashtags(normalised: &str, out: &mut Vec<Arc<str>>) {
+    if !normalised.contains('#') {
+        return;
+    }
     for m in hashtag_regex().captures_iter(normalised) {
         let tag = m[1].trim_end_matches('#').trim();
         if tag.is_empty() {
@@ -105,12 +158,13 @@ pub fn hashtags(normalised: &str, out: &mut Vec<Arc<str>>) {
 }
 
 /// The gist of `post`, whose normalised text is `normalised`, with the
-/// crisis-lexicon terms it hit (`lexicon_terms`, deduplicated here).
+/// crisis-lexicon terms it hit (`lexicon_terms`, deduplicated here). Its
+/// id, source and time stay empty: the scored record carries them, and
+/// detect copies them only for the few posts it keeps as samples.
 pub fn gist(
     post: &Post,
     normalised: &str,
     lexicon_terms: impl IntoIterator<Item = Arc<str>>,
-    buf: &mut String,
 ) -> PostGist {
     let mut tags = Vec::new();
     hashtags(normalised, &mut tags);
@@ -120,15 +174,16 @@ pub fn gist(
         }
     }
     PostGist {
-        story: story_key(normalised, buf),
+        story: story_key(normalised),
         repost: post.repost_of.is_some() || looks_like_repost(normalised),
         repost_of: post.repost_of.clone(),
-        text: Arc::from(excerpt(&post.text)),
+        text: excerpt_arc(&post.text),
         tags,
         reach: post.reach,
         engagement: post.engagement.map(|e| e.total()),
         url: post.url.as_deref().map(Arc::from),
         handle: post.handle.as_deref().map(Arc::from),
+        ..PostGist::default()
     }
 }
 
@@ -139,7 +194,7 @@ mod tests {
     use vigil_types::{same_story, STORY_BITS};
 
     fn key(text: &str) -> u64 {
-        story_key(&normalize(text), &mut String::new())
+        story_key(&normalize(text))
     }
 
     #[test]
@@ -186,6 +241,46 @@ mod tests {
         );
         let tags: Vec<&str> = tags.iter().map(|t| &**t).collect();
         assert_eq!(tags, ["#boycottacme", "#acme_x1", "#艾克美召回"]);
+    }
+
+    #[test]
+    fn the_bit_sliced_key_is_the_majority_of_the_hashes() {
+        // The plain definition: 64 signed counts.
+        let plain = |text: &str| {
+            let norm = normalize(text);
+            let hasher = FixedState::with_seed(STORY_SEED);
+            let mut chars = Vec::new();
+            story_chars(&norm, |c| chars.push(c));
+            let mut counts = [0i64; 64];
+            let mut add = |packed: u64| {
+                let h = hasher.hash_one(packed);
+                for (i, c) in counts.iter_mut().enumerate() {
+                    *c += if (h >> i) & 1 == 1 { 1 } else { -1 };
+                }
+            };
+            let pack = |w: &[char]| {
+                w.iter().fold(0u64, |a, &c| {
+                    ((a << 21) | u64::from(c as u32)) & ((1 << 63) - 1)
+                })
+            };
+            match chars.len() {
+                0 => return 0,
+                n @ (1 | 2) => add(pack(&chars) | (n as u64) << 63),
+                _ => chars.windows(3).for_each(|w| add(pack(w))),
+            }
+            (0..64).fold(0u64, |k, i| if counts[i] > 0 { k | 1 << i } else { k })
+        };
+        for text in [
+            "a",
+            "ab",
+            "abc",
+            "My Acme X1 battery exploded while charging, burnt my desk.",
+            "艾克美X1充电时电池爆炸，把桌子烧了！再也不买了",
+            &"long text with many words ".repeat(400),
+        ] {
+            assert_eq!(key(text), plain(text), "{text:?}");
+        }
+        assert_eq!(key(" !! "), 0);
     }
 
     #[test]

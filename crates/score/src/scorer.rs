@@ -33,7 +33,6 @@ pub struct Scratch {
     mapped: String,
     map: OffsetMap,
     stats_slot: Vec<u32>, // by watch: index into ScoreStats::hits_by_watch
-    story: String,
 }
 
 /// The scorer: the matching automaton plus the sentiment lexicon.
@@ -157,7 +156,7 @@ impl Scorer {
                             .any(|u| matches!(u, Use::Kind { .. }))
                     })
                     .map(|h| Arc::clone(&matcher.patterns[h.pattern as usize]));
-                let gist = gist(post, &scratch.text, lexicon_terms, &mut scratch.story);
+                let gist = gist(post, &scratch.text, lexicon_terms);
                 (
                     self.sentiment.score(&scratch.text),
                     kind_hits,

@@ -11,6 +11,24 @@ use crate::{EventTime, PostId};
 /// tweet's length): enough to read, bounded whatever a platform allows.
 pub const EXCERPT_CHARS: usize = 280;
 
+/// [`excerpt`] as a shared string, without a copy in between when `text`
+/// is already its own excerpt (the common case: a short post).
+pub fn excerpt_arc(text: &str) -> Arc<str> {
+    let plain = text.len() <= EXCERPT_CHARS
+        && !text.starts_with(char::is_whitespace)
+        && !text.ends_with(char::is_whitespace)
+        && !text
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0].is_ascii_whitespace() && (w[1].is_ascii_whitespace() || w[0] != b' '))
+        && text.is_ascii();
+    if plain {
+        Arc::from(text)
+    } else {
+        Arc::from(excerpt(text))
+    }
+}
+
 /// The first [`EXCERPT_CHARS`] characters of `text`, whitespace collapsed,
 /// with `…` when it was cut.
 pub fn excerpt(text: &str) -> String {
@@ -229,6 +247,25 @@ pub fn summary_line(stories: &[Story], rising: &[RisingTerm], max_chars: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shared_excerpt_equals_the_excerpt() {
+        for t in [
+            "plain text",
+            " lead",
+            "trail ",
+            "a  b",
+            "a\tb",
+            "a\nb",
+            "艾克美 召回",
+            "x",
+            "",
+        ] {
+            assert_eq!(&*excerpt_arc(t), excerpt(t).as_str(), "{t:?}");
+        }
+        let long = "y".repeat(EXCERPT_CHARS + 5);
+        assert_eq!(&*excerpt_arc(&long), excerpt(&long).as_str());
+    }
 
     #[test]
     fn excerpts_are_trimmed_on_characters_and_collapse_whitespace() {

@@ -29,7 +29,7 @@ mod records;
 pub use crate::{
     error::{ErrorClass, RetryHint},
     evidence::{
-        excerpt, same_story, summary_line, Engagement, RisingTerm, SamplePost, Story,
+        excerpt, excerpt_arc, same_story, summary_line, Engagement, RisingTerm, SamplePost, Story,
         EXCERPT_CHARS, STORY_BITS,
     },
     ids::{hash_author, AlertId, AuthorId, PostId, WatchId},

@@ -242,6 +242,17 @@ pub struct ScoredPost {
 /// once per post).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PostGist {
+    /// The post's id, source and time: empty on the `scored` stream (the
+    /// record carries them); filled in by detect for the few posts it
+    /// keeps as samples.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub id: PostId,
+    /// Its source (see `id`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    /// Its event time (see `id`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub published_at: EventTime,
     /// SimHash of the normalised text (character 3-grams, reposts' `RT
     /// @user:`, links and mentions left out): near-duplicates differ in a
     /// few bits.
@@ -273,10 +284,27 @@ pub struct PostGist {
     pub handle: Option<Arc<str>>,
 }
 
+fn is_default<T: Default + PartialEq>(x: &T) -> bool {
+    *x == T::default()
+}
+
 impl PostGist {
     /// Nothing known (records written before issue 14, NAB counts).
     pub fn is_empty(&self) -> bool {
         *self == PostGist::default()
+    }
+
+    /// The post as an alert shows it.
+    pub fn sample(&self) -> SamplePost {
+        SamplePost {
+            id: self.id.clone(),
+            source: self.source.clone(),
+            published_at: self.published_at,
+            text: Arc::clone(&self.text),
+            url: self.url.clone(),
+            reach: self.reach,
+            author: self.handle.clone(),
+        }
     }
 }
 
