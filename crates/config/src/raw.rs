@@ -215,6 +215,15 @@ pub struct GradingConfig {
     pub major_severe_posts: u64,
     /// Minimum share of such posts in the window for major.
     pub major_severe_share: f64,
+    /// Reach: a window with a post from an author with at least this many
+    /// followers is wide in scope (moderate) whatever its volume; 0 turns
+    /// the rule off. Posts without a follower count never trigger it.
+    #[serde(default = "default_wide_reach_followers")]
+    pub wide_reach_followers: u64,
+}
+
+fn default_wide_reach_followers() -> u64 {
+    100_000
 }
 
 /// `[alert]`
@@ -503,6 +512,8 @@ pub struct GradingOverride {
     pub major_severe_posts: Option<u64>,
     /// See [`GradingConfig::major_severe_share`].
     pub major_severe_share: Option<f64>,
+    /// See [`GradingConfig::wide_reach_followers`].
+    pub wide_reach_followers: Option<u64>,
 }
 
 impl GradingConfig {
@@ -515,6 +526,7 @@ impl GradingConfig {
             source_min_share: o.source_min_share.unwrap_or(self.source_min_share),
             major_severe_posts: o.major_severe_posts.unwrap_or(self.major_severe_posts),
             major_severe_share: o.major_severe_share.unwrap_or(self.major_severe_share),
+            wide_reach_followers: o.wide_reach_followers.unwrap_or(self.wide_reach_followers),
         }
     }
 }

@@ -648,6 +648,7 @@ impl Detector {
         if bin.samples.len() < SAMPLES {
             bin.samples.push(post.post_id.clone());
         }
+        bin.max_reach = bin.max_reach.max(post.gist.reach.unwrap_or(0));
         bin.evidence.add(post, source);
         Observation::Accepted
     }
@@ -1447,6 +1448,15 @@ fn grade(g: &GradingConfig, s: &WindowSummary, mean: f64) -> (Level, String) {
                 g.major_severe_posts,
                 g.major_severe_share * 100.0,
                 kinds.join(", ")
+            ),
+        );
+    }
+    if g.wide_reach_followers > 0 && s.max_reach >= g.wide_reach_followers {
+        return (
+            Level::Moderate,
+            format!(
+                "moderate: reach: an author with {} followers posted (>= {}), wide scope at {} posts = {ratio:.1}x baseline {mean:.1}",
+                s.max_reach, g.wide_reach_followers, s.count
             ),
         );
     }

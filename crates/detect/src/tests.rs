@@ -37,6 +37,8 @@ struct P {
     source: &'static str,
     sentiment: f32,
     severe: bool,
+    /// The author's followers, when known.
+    reach: Option<u64>,
 }
 
 fn p(t_ms: i64) -> P {
@@ -46,6 +48,7 @@ fn p(t_ms: i64) -> P {
         source: "x",
         sentiment: 0.0,
         severe: false,
+        reach: None,
     }
 }
 
@@ -72,7 +75,10 @@ fn scored(x: &P, n: usize) -> ScoredPost {
             vec![]
         },
         origin_partition: None,
-        gist: Default::default(),
+        gist: std::sync::Arc::new(vigil_types::PostGist {
+            reach: x.reach,
+            ..Default::default()
+        }),
     }
 }
 
@@ -208,6 +214,48 @@ fn spike_across_sources_is_moderate() {
         "{}",
         spikes[0].reason
     );
+}
+
+#[test]
+fn a_post_from_an_author_with_wide_reach_makes_a_narrow_spike_moderate() {
+    // The same one-source burst, without and with one post from an account
+    // of 2 million followers (issue 14 item 4).
+    let burst = |reach: Option<u64>| {
+        let mut per_min = baseline(60, 3);
+        per_min.extend([30, 3]);
+        per_min.extend(baseline(10, 3));
+        let posts = minutes(&per_min, |t, k| P {
+            reach: if k == 5 && t >= T0 + 60 * 60_000 {
+                reach
+            } else {
+                Some(300)
+            },
+            ..p(t)
+        });
+        let mut d = Detector::new(&settings(""));
+        run(&mut d, &posts).0
+    };
+    let narrow = burst(Some(300));
+    assert_eq!(summary(&narrow)[0], (Transition::Opened, Level::Minor, 60));
+    let wide = burst(Some(2_000_000));
+    assert_eq!(summary(&wide)[0], (Transition::Opened, Level::Moderate, 60));
+    assert!(
+        wide[0]
+            .reason
+            .starts_with("moderate: reach: an author with 2000000 followers posted (>= 100000)"),
+        "{}",
+        wide[0].reason
+    );
+    // Without follower counts nothing changes; the rule can be turned off.
+    assert_eq!(summary(&burst(None))[0].1, Level::Minor);
+    let mut off = Detector::new(&settings("[detect.grading]\nwide_reach_followers = 0"));
+    let mut per_min = baseline(60, 3);
+    per_min.extend([30, 3]);
+    let posts = minutes(&per_min, |t, _| P {
+        reach: Some(2_000_000),
+        ..p(t)
+    });
+    assert_eq!(summary(&run(&mut off, &posts).0)[0].1, Level::Minor);
 }
 
 #[test]

@@ -36,6 +36,9 @@ pub struct Bin {
     /// is never judged against a level that already learned from it.
     #[serde(default)]
     pub expected: f64,
+    /// The largest author reach (followers) among the bin's posts.
+    #[serde(default)]
+    pub max_reach: u64,
     /// Stories, tags and sample posts with their text (issue 14).
     #[serde(default, skip_serializing_if = "is_default")]
     pub evidence: BinEvidence,
@@ -118,6 +121,8 @@ pub struct WindowSummary {
     pub terms: Vec<(u32, u64)>,
     /// Sample post ids, newest bin first.
     pub samples: Vec<PostId>,
+    /// The largest author reach among the window's posts.
+    pub max_reach: u64,
 }
 
 impl WindowSummary {
@@ -155,6 +160,7 @@ where
         s.count += u64::from(b.count);
         s.negative += u64::from(b.negative);
         s.severe += u64::from(b.severe);
+        s.max_reach = s.max_reach.max(b.max_reach);
         for (k, n) in s.kinds.iter_mut().zip(b.kinds) {
             *k += u64::from(n);
         }
