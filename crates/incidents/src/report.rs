@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use vigil_types::{CrisisKind, EventTime, Level, PostId, WatchId};
 
-use crate::model::{Event, EventKind, Figures, Incident, Stamp, State, VolumePoint};
+use crate::model::{Event, EventKind, Evidence, Figures, Incident, Stamp, State, VolumePoint};
 
 /// Volume rows the Markdown report prints at most (evenly sampled, the peak
 /// always included); the JSON report has every point.
@@ -65,6 +65,9 @@ pub struct ReviewReport {
     pub top_terms: Vec<String>,
     /// Sample post ids.
     pub sample_post_ids: Vec<PostId>,
+    /// What people were saying at the opening and at each level rise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
     /// Notifications sent.
     pub notifications: u64,
     /// Alerts muted by silences.
@@ -189,6 +192,7 @@ impl ReviewReport {
             last: i.last.clone(),
             top_terms,
             sample_post_ids: i.sample_post_ids.clone(),
+            evidence: i.evidence.clone(),
             notifications,
             suppressed_alerts: i.suppressed_alerts,
             timeline: i.timeline.clone(),
@@ -302,6 +306,60 @@ impl ReviewReport {
         } else {
             let terms: Vec<String> = self.top_terms.iter().map(|t| code(t)).collect();
             let _ = writeln!(md, "{}", terms.join(", "));
+        }
+        for ev in &self.evidence {
+            let _ = writeln!(
+                md,
+                "\n## What people said ({} at {})\n\nHappened {} – {} (event time); seen by Vigil {}.\n",
+                ev.state.as_str(),
+                ev.level,
+                ev.window_start,
+                ev.window_end,
+                ev.seen_at
+            );
+            if !ev.rising_terms.is_empty() {
+                let rising: Vec<String> = ev
+                    .rising_terms
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} {:.0}% (was {:.0}%)",
+                            code(&r.term),
+                            r.share * 100.0,
+                            r.baseline_share * 100.0
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(md, "Rising: {}\n", rising.join(", "));
+            }
+            if !ev.stories.is_empty() {
+                let _ = writeln!(
+                    md,
+                    "| Posts | Originals | Reposts | First seen | Source | Story |\n|---:|---:|---:|---|---|---|"
+                );
+                for st in &ev.stories {
+                    let _ = writeln!(
+                        md,
+                        "| {} | {} | {} | {} | {} | {} |",
+                        st.posts,
+                        st.originals,
+                        st.reposts,
+                        st.first_seen,
+                        cell(&st.first_source),
+                        cell(&st.text)
+                    );
+                }
+            }
+            for p in &ev.samples {
+                let _ = writeln!(
+                    md,
+                    "- {} {} {}: {}",
+                    p.published_at,
+                    cell(&p.source),
+                    code(p.id.as_str()),
+                    cell(&p.text)
+                );
+            }
         }
         let _ = writeln!(md, "\n## Sample posts\n");
         if self.sample_post_ids.is_empty() {

@@ -833,7 +833,51 @@ fn markdown_review_keeps_no_raw_html_from_untrusted_text() {
     .unwrap();
     let mut r = tr.export("w-1").unwrap();
     r.sample_post_ids = vec![PostId::from("p`<img src=x>`|1"), PostId::from("p2")];
+    // Post text in the evidence is untrusted too (issue 14).
+    r.evidence = vec![crate::Evidence {
+        level: Level::Major,
+        state: vigil_types::IncidentState::Opened,
+        window_start: t(0),
+        window_end: t(60),
+        seen_at: t(61),
+        stories: vec![vigil_types::Story {
+            text: "blender <img src=x onerror=alert(4)> | exploded".into(),
+            posts: 41,
+            originals: 1,
+            reposts: 40,
+            first_post: PostId::from("p1"),
+            first_seen: t(1),
+            first_source: "x".into(),
+            sources: vec!["x".into()],
+            reach: 0,
+            engagement: 0,
+        }],
+        rising_terms: vec![vigil_types::RisingTerm {
+            term: "exploded".into(),
+            posts: 41,
+            share: 0.8,
+            baseline_share: 0.0,
+        }],
+        samples: vec![vigil_types::SamplePost {
+            id: PostId::from("p1"),
+            source: "x".into(),
+            published_at: t(1),
+            text: "[click](javascript:alert(5)) <b>hi</b>".into(),
+            url: None,
+            reach: None,
+            author: None,
+        }],
+    }];
     let md = r.to_markdown();
+    for want in [
+        "## What people said (opened at major)",
+        "Rising: `exploded` 80% (was 0%)",
+        "| 41 | 1 | 40 |",
+        "| x | blender \\<img src=x onerror=alert(4)\\> \\| exploded |",
+        "x `p1`: \\[click\\](javascript:alert(5)) \\<b\\>hi\\</b\\>",
+    ] {
+        assert!(md.contains(want), "missing {want:?} in\n{md}");
+    }
     // Outside code spans, every `<` and `](` is escaped.
     for line in md.lines().filter(|l| !l.starts_with("- `")) {
         for bad in ["<", "]("] {
