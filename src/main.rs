@@ -16,12 +16,9 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
-use vigil_alert::AlertStage;
 use vigil_config::Settings;
-use vigil_pipeline::{spawn_kafka_exporter, Input, KafkaRun, KafkaStats, LiveConfig};
-use vigil_telemetry::{init_logging, serve_admin, LogFormat, Metrics, Readiness, ServerLimits};
+use vigil_pipeline::{RunOptions, StageName, Topology};
+use vigil_telemetry::{init_logging, LogFormat};
 use vigil_types::EventTime;
 
 /// Real-time social listening and crisis detection.
@@ -57,6 +54,19 @@ enum Stage {
     Score,
     Detect,
     Alert,
+}
+
+impl Stage {
+    /// The one stage this process runs, or `None` for all four.
+    fn name(self) -> Option<StageName> {
+        match self {
+            Stage::All => None,
+            Stage::Ingest => Some(StageName::Ingest),
+            Stage::Score => Some(StageName::Score),
+            Stage::Detect => Some(StageName::Detect),
+            Stage::Alert => Some(StageName::Alert),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -462,427 +472,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stage,
             instance_id,
         } => {
-            let mut settings = match Settings::load(&config) {
+            let settings = match Settings::load(&config) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("{e}");
                     return Ok(ExitCode::from(2));
                 }
             };
-            let kafka = settings.config.transport.kind == "kafka";
-            if let Some(id) = instance_id {
-                settings
-                    .config
-                    .transport
-                    .kafka
-                    .client
-                    .insert("group.instance.id".into(), vigil_config::Sensitive(id));
-            }
-            if !kafka && stage != Stage::All {
-                anyhow::bail!(
-                    "--stage {stage:?} runs one stage per process over Kafka: set transport.type = \"kafka\" (the embedded default runs --stage all)"
-                );
-            }
-            let needs_input = matches!(stage, Stage::All | Stage::Ingest);
-            let input = match input.as_deref() {
-                None if needs_input => anyhow::bail!("--input is required for --stage {stage:?}"),
-                None => None,
-                Some("-") => Some(Input::Stdin),
-                Some("kafka") if kafka => None,
-                Some(path) => Some(Input::File(PathBuf::from(path))),
-            };
+            let topology = Topology::plan(
+                settings,
+                RunOptions {
+                    config_path: config,
+                    input,
+                    admin_addr,
+                    stage: stage.name(),
+                    instance_id,
+                },
+            )?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("starting the tokio runtime")?;
-            let result = if kafka {
-                rt.block_on(run_kafka(settings, config, input, admin_addr, stage))
-            } else {
-                rt.block_on(run_embedded(
-                    settings,
-                    config,
-                    input.expect("checked: --stage all has an input"),
-                    admin_addr,
-                ))
-            };
+            let result = rt.block_on(topology.run());
             // stdin is read on a blocking thread that may still wait in read(2):
             // do not let the runtime's drop wait for it.
             rt.shutdown_timeout(std::time::Duration::from_millis(200));
-            result
+            result.map(|()| ExitCode::SUCCESS)
         }
-    }
-}
-
-/// What every `vigil run` process sets up: metrics, the admin server,
-/// shutdown and reload signals, and the live (reloadable) configuration.
-struct Process {
-    metrics: Metrics,
-    ready: Readiness,
-    cancel: CancellationToken,
-    admin_cancel: CancellationToken,
-    admin: vigil_telemetry::AdminServer,
-    live: LiveConfig,
-    /// Where this process runs the alert stage: the incident store, the
-    /// delivery task (with the escalation timers running).
-    alert: Option<AlertStage>,
-}
-
-impl Process {
-    async fn start(
-        settings: &Settings,
-        config_path: PathBuf,
-        admin_addr: SocketAddr,
-        runs_alert: bool,
-    ) -> anyhow::Result<Process> {
-        let metrics = Metrics::new();
-        let ready = Readiness::default();
-        let cancel = CancellationToken::new();
-        let admin_cancel = CancellationToken::new();
-        let alert = if runs_alert {
-            let store = vigil_incidents::IncidentStore::open_configured(&settings.config)
-                .context("opening the incident store")?;
-            info!(path = %store.path().display(), "Incident store open.");
-            let sinks = vigil_alert::build_sinks(&settings.config.alert.sinks)
-                .context("building alert sinks")?;
-            let store = std::sync::Arc::new(store);
-            let stage = AlertStage {
-                store: store.clone(),
-                dispatcher: vigil_alert::Dispatcher::spawn_with(
-                    sinks,
-                    metrics.clone(),
-                    store,
-                    vigil_alert::DispatchOptions::from_config(&settings.config.alert),
-                    vigil_pipeline::wall_clock,
-                ),
-                metrics: metrics.clone(),
-                readiness: ready.clone(),
-                now: vigil_pipeline::wall_clock,
-            };
-            stage.spawn_timers(admin_cancel.clone());
-            Some(stage)
-        } else {
-            None
-        };
-        // The incident API and console live with the incident store.
-        let api = alert.as_ref().map(|stage| {
-            vigil_api::ApiState::new(
-                stage.store.clone(),
-                settings,
-                metrics.clone(),
-                stage.dispatcher.sender(),
-                admin_cancel.clone(),
-            )
-        });
-        let extra = match &api {
-            Some(state) => vigil_api::router(state.clone()),
-            None => axum::Router::new(),
-        };
-        let live = LiveConfig::new(settings)?;
-        // One token set for the API and /admin/reload, replaced on reload.
-        let auth = match &api {
-            Some(state) => state.auth.clone(),
-            None => vigil_api::Auth::from_settings(&settings.api),
-        };
-        let reloader = Reloader {
-            live: live.clone(),
-            metrics: metrics.clone(),
-            config_path,
-            api,
-            auth,
-        };
-        let extra = extra.merge(reload_router(reloader.clone()));
-        let admin = serve_admin(
-            admin_addr,
-            metrics.clone(),
-            ready.clone(),
-            extra,
-            ServerLimits {
-                max_connections: settings.api.max_connections,
-                header_read_timeout: settings.api.header_read_timeout,
-            },
-            admin_cancel.clone(),
-        )
-        .await
-        .with_context(|| format!("binding the admin address {admin_addr}"))?;
-        info!(addr = %admin.addr, "Admin server listening.");
-        spawn_signal_handler(cancel.clone());
-        spawn_reload_handler(reloader)?;
-        Ok(Process {
-            metrics,
-            ready,
-            cancel,
-            admin_cancel,
-            admin,
-            live,
-            alert,
-        })
-    }
-}
-
-async fn run_embedded(
-    settings: Settings,
-    config_path: PathBuf,
-    input: Input,
-    admin_addr: SocketAddr,
-) -> anyhow::Result<ExitCode> {
-    let Process {
-        metrics,
-        ready,
-        cancel,
-        admin_cancel,
-        admin,
-        live,
-        alert,
-    } = Process::start(&settings, config_path, admin_addr, true).await?;
-
-    let (reader, source) = vigil_pipeline::open_input(&input).await?;
-    let alert = alert.expect("started with the alert stage");
-    ready.set(true);
-    let summary = vigil_pipeline::run_embedded(
-        &settings,
-        &live,
-        reader,
-        source,
-        alert,
-        metrics,
-        cancel,
-        |_| {},
-    )
-    .await;
-    ready.set(false);
-    admin_cancel.cancel();
-    let _ = admin.task.await;
-    let summary = summary?;
-    eprintln!("{summary}");
-    print_undelivered(&summary.alert);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Says what the sinks had not delivered when the shutdown timeout ran out
-/// (kept in the outbox; sent at the next start).
-fn print_undelivered(totals: &vigil_alert::AlertTotals) {
-    if !totals.undelivered.is_empty() {
-        let left: Vec<String> = totals
-            .undelivered
-            .iter()
-            .map(|(sink, n)| format!("{sink}={n}"))
-            .collect();
-        eprintln!(
-            "undelivered at shutdown: {} (kept in the outbox, sent at the next start)",
-            left.join(" ")
-        );
-    }
-}
-
-fn spawn_signal_handler(cancel: CancellationToken) {
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        warn!("Shutdown signal received; draining.");
-        cancel.cancel();
-        shutdown_signal().await;
-        warn!("Second shutdown signal; exiting now.");
-        std::process::exit(130);
-    });
-}
-
-/// What a reload (SIGHUP or `POST /admin/reload`) replaces: the pipeline's
-/// watches and lexicons, the API tokens (so a leaked token is revoked
-/// without a restart) and the incident API's watch list.
-#[derive(Clone, Debug)]
-struct Reloader {
-    live: LiveConfig,
-    metrics: Metrics,
-    config_path: PathBuf,
-    /// The incident API, where this process serves it.
-    api: Option<vigil_api::ApiState>,
-    /// The tokens `/admin/reload` checks (the API's own where it runs).
-    auth: vigil_api::Auth,
-}
-
-impl Reloader {
-    /// Reloads the config file; a refused file keeps the running
-    /// configuration (logged and counted).
-    async fn reload(&self) -> anyhow::Result<()> {
-        let loaded = Settings::load(&self.config_path).map_err(anyhow::Error::from);
-        self.live.reload(loaded, &self.metrics).await?;
-        let settings = self.live.watches().borrow().clone();
-        self.auth.replace(&settings.api);
-        if let Some(api) = &self.api {
-            api.reload(&settings);
-        }
-        Ok(())
-    }
-}
-
-/// `POST /admin/reload`: the same reload as SIGHUP, behind the incident
-/// API's tokens (a responder may POST). 200 with the new watch count, 422
-/// with the reason when the file is refused (the running configuration
-/// stays).
-fn reload_router(reloader: Reloader) -> axum::Router {
-    let auth = reloader.auth.clone();
-    use axum::{http::StatusCode, response::IntoResponse, Extension, Json};
-    let handler = move |Extension(caller): Extension<vigil_api::Caller>| {
-        let reloader = reloader.clone();
-        async move {
-            info!(by = %caller.name, path = %reloader.config_path.display(), "POST /admin/reload: reloading the configuration.");
-            match reloader.reload().await {
-                Ok(()) => Json(serde_json::json!({
-                    "reloaded": true,
-                    "watches": reloader.live.watches().borrow().watches.len(),
-                }))
-                .into_response(),
-                Err(e) => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Json(serde_json::json!({ "error": format!("{e:#}") })),
-                )
-                    .into_response(),
-            }
-        }
-    };
-    vigil_api::protect(
-        axum::Router::new().route("/admin/reload", axum::routing::post(handler)),
-        auth,
-    )
-}
-
-/// SIGHUP reloads the same file as `POST /admin/reload`; a failed reload
-/// keeps the running configuration (logged and counted).
-fn spawn_reload_handler(reloader: Reloader) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .context("installing the SIGHUP handler")?;
-        tokio::spawn(async move {
-            while hup.recv().await.is_some() {
-                info!(path = %reloader.config_path.display(), "SIGHUP: reloading the configuration.");
-                let _ = reloader.reload().await;
-            }
-        });
-    }
-    #[cfg(not(unix))]
-    let _ = reloader;
-    Ok(())
-}
-
-/// Kafka mode: this process runs one stage (or all four) over real topics.
-async fn run_kafka(
-    settings: Settings,
-    config_path: PathBuf,
-    input: Option<Input>,
-    admin_addr: SocketAddr,
-    stage: Stage,
-) -> anyhow::Result<ExitCode> {
-    let Process {
-        metrics,
-        ready,
-        cancel,
-        admin_cancel,
-        admin,
-        live,
-        alert,
-    } = Process::start(
-        &settings,
-        config_path,
-        admin_addr,
-        matches!(stage, Stage::All | Stage::Alert),
-    )
-    .await?;
-    info!(stage = ?stage, "Kafka mode.");
-    let stats = std::sync::Arc::new(KafkaStats::default());
-    let run = KafkaRun {
-        settings: &settings,
-        live: &live,
-        metrics: metrics.clone(),
-        stats: stats.clone(),
-        cancel: cancel.clone(),
-    };
-    run.ensure_topics().await?;
-    let stage_label = match stage {
-        Stage::All => "all",
-        Stage::Ingest => "ingest",
-        Stage::Score => "score",
-        Stage::Detect => "detect",
-        Stage::Alert => "alert",
-    };
-    spawn_kafka_exporter(
-        stage_label,
-        stats,
-        metrics.clone(),
-        ready.clone(),
-        settings.config.transport.kafka.topic_prefix.clone(),
-        admin_cancel.clone(),
-    );
-    ready.set(true);
-    let ingest = async {
-        match &input {
-            Some(i) => {
-                let (reader, source) = vigil_pipeline::open_input(i).await?;
-                let stats = run.ingest_file(reader, source).await?;
-                eprintln!(
-                    "ingest summary: posts_read={} accepted={} rejected={} (dead-lettered)",
-                    stats.lines,
-                    stats.accepted,
-                    stats.rejected_total()
-                );
-                Ok::<_, anyhow::Error>(())
-            }
-            None => {
-                let stats = run.ingest_kafka_source().await?;
-                eprintln!(
-                    "ingest summary: records_read={} accepted={} rejected={} (dead-lettered, except empty and duplicate)",
-                    stats.lines,
-                    stats.accepted,
-                    stats.rejected_total()
-                );
-                Ok(())
-            }
-        }
-    };
-    let alert = || alert.clone().expect("started with the alert stage");
-    let result: anyhow::Result<()> = match stage {
-        Stage::Ingest => ingest.await,
-        Stage::Score => run.score().await.map(|t| {
-            eprintln!("score summary: scored={} matched={}", t.scored, t.matched);
-        }),
-        Stage::Detect => run.detect().await.map(|t| {
-            eprintln!(
-                "detect summary: accepted={} late={} spikes={}",
-                t.accepted, t.late, t.spikes
-            );
-        }),
-        Stage::Alert => run.alert(alert(), |_| {}).await.map(|t| {
-            eprintln!("alert summary: alerts={}", t.total());
-            print_undelivered(&t);
-        }),
-        Stage::All => {
-            let (a, b, c, d) = tokio::join!(
-                ingest,
-                run.score(),
-                run.detect(),
-                run.alert(alert(), |_| {})
-            );
-            a.and(b.map(|_| ())).and(c.map(|_| ())).and(d.map(|_| ()))
-        }
-    };
-    ready.set(false);
-    admin_cancel.cancel();
-    let _ = admin.task.await;
-    result?;
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing the SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -14,6 +14,7 @@
 mod kafka;
 mod live;
 mod summary;
+mod topology;
 
 use std::{path::PathBuf, sync::Arc, time::Instant};
 
@@ -33,6 +34,7 @@ pub use crate::{
     kafka::{spawn_kafka_exporter, KafkaRun, StageName},
     live::LiveConfig,
     summary::Summary,
+    topology::{RunOptions, Topology},
 };
 pub use vigil_transport_kafka::KafkaStats;
 
