@@ -53,6 +53,9 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets incl. benches, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo clippy --no-default-features (the vigil binary and its tests without Kafka: no librdkafka)"
+cargo clippy --locked --all-targets --no-default-features -- -D warnings
+
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 

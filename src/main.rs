@@ -1,5 +1,6 @@
 //! The `vigil` binary: parse flags, load config, hand off to vigil-pipeline.
 
+#[cfg(feature = "kafka")]
 mod bench;
 mod gen;
 mod incidents;
@@ -106,6 +107,7 @@ enum Command {
         command: EvalCommand,
     },
     /// Benchmarks that need more than criterion (a real broker).
+    #[cfg(feature = "kafka")]
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
@@ -206,6 +208,7 @@ enum SeriesArg {
     Measured,
 }
 
+#[cfg(feature = "kafka")]
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Posts/s through the four-process pipeline (one `vigil` per stage) on
@@ -399,6 +402,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "kafka")]
         Command::Bench {
             command:
                 BenchCommand::Kafka {

@@ -483,9 +483,12 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
     // The dead-letter topic holds exactly the malformed lines.
     let settings = vigil_config::Settings::load(&config).unwrap();
     let k = &settings.config.transport.kafka;
-    let dead = vigil_transport_kafka::read_to_end(
+    let dead = vigil_pipeline::kafka_transport::read_to_end(
         k,
-        &vigil_transport_kafka::prefixed(k, vigil_transport_kafka::DEAD_LETTER_TOPIC),
+        &vigil_pipeline::kafka_transport::prefixed(
+            k,
+            vigil_pipeline::kafka_transport::DEAD_LETTER_TOPIC,
+        ),
         None,
         Duration::from_secs(30),
     )
@@ -533,20 +536,20 @@ fn two_partition_settings(brokers: &str, label: &str) -> vigil_config::Settings 
 #[test]
 fn packed_records_deliver_every_value_in_order_and_commit_together() {
     use std::sync::Arc;
+    use vigil_pipeline::kafka_transport::{KafkaConsumer, KafkaProducer, KafkaStats};
     use vigil_transport::{Consumer, Position, Producer, Record, Stream};
-    use vigil_transport_kafka::{KafkaConsumer, KafkaProducer, KafkaStats};
 
     let Some(brokers) = test_brokers() else {
         return;
     };
     let settings = two_partition_settings(&brokers, "pack");
     let k = settings.config.transport.kafka.clone();
-    let topic = vigil_transport_kafka::topic(&k, Stream::Scored);
-    let decode: vigil_transport_kafka::Decoder<u32> =
+    let topic = vigil_pipeline::kafka_transport::topic(&k, Stream::Scored);
+    let decode: vigil_pipeline::kafka_transport::Decoder<u32> =
         |b| vigil_transport::decode_all(b).map_err(|e| e.to_string());
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        vigil_transport_kafka::ensure_topics(&k, Duration::from_secs(30))
+        vigil_pipeline::kafka_transport::ensure_topics(&k, Duration::from_secs(30))
             .await
             .unwrap();
         let stats = Arc::new(KafkaStats::default());
@@ -559,9 +562,10 @@ fn packed_records_deliver_every_value_in_order_and_commit_together() {
         p.send(batch).await.unwrap();
 
         let stored =
-            vigil_transport_kafka::read_to_end(&k, &topic, None, Duration::from_secs(30)).unwrap();
+            vigil_pipeline::kafka_transport::read_to_end(&k, &topic, None, Duration::from_secs(30))
+                .unwrap();
         let partitions: BTreeSet<i32> = (0..3)
-            .map(|i| vigil_transport_kafka::partition_of(&format!("k{i}"), 2))
+            .map(|i| vigil_pipeline::kafka_transport::partition_of(&format!("k{i}"), 2))
             .collect();
         assert_eq!(
             stored.len(),
@@ -572,22 +576,26 @@ fn packed_records_deliver_every_value_in_order_and_commit_together() {
         // default partitioner puts a key (a plain producer, by key) is
         // where partition_of says.
         // The posts topic (created with 2 partitions, unused here).
-        let plain_topic = vigil_transport_kafka::topic(&k, Stream::Posts);
+        let plain_topic = vigil_pipeline::kafka_transport::topic(&k, Stream::Posts);
         let mut plain = KafkaProducer::<u32>::new(&k, plain_topic.clone(), stats.clone()).unwrap();
         let keys: Vec<String> = (0..12).map(|i| format!("watch-{i}")).collect();
         plain
             .send(keys.iter().map(|key| Record::new(key.clone(), 1)).collect())
             .await
             .unwrap();
-        let by_librdkafka =
-            vigil_transport_kafka::read_to_end(&k, &plain_topic, None, Duration::from_secs(30))
-                .unwrap();
+        let by_librdkafka = vigil_pipeline::kafka_transport::read_to_end(
+            &k,
+            &plain_topic,
+            None,
+            Duration::from_secs(30),
+        )
+        .unwrap();
         assert_eq!(by_librdkafka.len(), keys.len());
         for r in &by_librdkafka {
             let key = String::from_utf8(r.key.clone().unwrap()).unwrap();
             assert_eq!(
                 r.partition,
-                vigil_transport_kafka::partition_of(&key, 2),
+                vigil_pipeline::kafka_transport::partition_of(&key, 2),
                 "librdkafka put {key} elsewhere"
             );
         }
@@ -1012,7 +1020,7 @@ fn a_score_joining_mid_stream_keeps_exactly_the_embedded_alerts() {
 #[test]
 fn read_latest_finds_the_newest_record_of_each_key() {
     use std::sync::Arc;
-    use vigil_transport_kafka::{KafkaProducer, KafkaStats};
+    use vigil_pipeline::kafka_transport::{KafkaProducer, KafkaStats};
 
     let Some(brokers) = test_brokers() else {
         return;
@@ -1020,10 +1028,13 @@ fn read_latest_finds_the_newest_record_of_each_key() {
     let settings = two_partition_settings(&brokers, "latest");
     let k = settings.config.transport.kafka.clone();
     // The checkpoint topic itself (keyed, as detect writes it).
-    let topic = vigil_transport_kafka::prefixed(&k, vigil_transport_kafka::DETECT_STATE_TOPIC);
+    let topic = vigil_pipeline::kafka_transport::prefixed(
+        &k,
+        vigil_pipeline::kafka_transport::DETECT_STATE_TOPIC,
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        vigil_transport_kafka::ensure_topics(&k, Duration::from_secs(30))
+        vigil_pipeline::kafka_transport::ensure_topics(&k, Duration::from_secs(30))
             .await
             .unwrap();
         let p = KafkaProducer::<()>::for_state(&k, topic.clone(), Arc::new(KafkaStats::default()))
@@ -1045,7 +1056,8 @@ fn read_latest_finds_the_newest_record_of_each_key() {
     });
     let keys: Vec<String> = ["a", "b", "old", "never"].map(String::from).to_vec();
     let got =
-        vigil_transport_kafka::read_latest(&k, &topic, &keys, Duration::from_secs(30)).unwrap();
+        vigil_pipeline::kafka_transport::read_latest(&k, &topic, &keys, Duration::from_secs(30))
+            .unwrap();
     let mut payloads: Vec<String> = got
         .iter()
         .map(|r| String::from_utf8(r.payload.clone()).unwrap())

@@ -10,6 +10,7 @@ mod console;
 mod deploy;
 mod gen;
 mod golden;
+#[cfg(feature = "kafka")]
 mod kafka;
 mod limits;
 mod nab;

@@ -35,32 +35,7 @@ use vigil_transport_kafka::{
 };
 use vigil_types::{Alert, Post, Scored, Spike};
 
-use crate::{wall_clock, LiveConfig};
-
-/// A pipeline stage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StageName {
-    /// Posts in, to the posts stream.
-    Ingest,
-    /// Posts to scored posts.
-    Score,
-    /// Scored posts to spikes.
-    Detect,
-    /// Spikes to alerts and sinks.
-    Alert,
-}
-
-impl StageName {
-    /// Lower-case name (the `stage` label).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StageName::Ingest => "ingest",
-            StageName::Score => "score",
-            StageName::Detect => "detect",
-            StageName::Alert => "alert",
-        }
-    }
-}
+use crate::{wall_clock, LiveConfig, StageName};
 
 /// Every stream's reader takes plain and packed envelopes alike.
 fn decode_envelope<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<Vec<T>, String> {

@@ -11,6 +11,7 @@
 //! [`Summary`].
 #![deny(missing_docs)]
 
+#[cfg(feature = "kafka")]
 mod kafka;
 mod live;
 mod summary;
@@ -30,13 +31,42 @@ use vigil_telemetry::{LogLimiter, Metrics};
 use vigil_transport::{memory_stream, Discard};
 use vigil_types::{Alert, EventTime};
 
+#[cfg(feature = "kafka")]
+pub use crate::kafka::{spawn_kafka_exporter, KafkaRun};
 pub use crate::{
-    kafka::{spawn_kafka_exporter, KafkaRun, StageName},
     live::LiveConfig,
     summary::Summary,
     topology::{RunOptions, Topology},
 };
-pub use vigil_transport_kafka::KafkaStats;
+/// The Kafka backend (with the `kafka` feature, on by default): its
+/// producer, consumer, state store and helpers, for tools and tests.
+#[cfg(feature = "kafka")]
+pub use vigil_transport_kafka::{self as kafka_transport, KafkaStats};
+
+/// A pipeline stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StageName {
+    /// Posts in, to the posts stream.
+    Ingest,
+    /// Posts to scored posts.
+    Score,
+    /// Scored posts to spikes.
+    Detect,
+    /// Spikes to alerts and sinks.
+    Alert,
+}
+
+impl StageName {
+    /// Lower-case name (the `stage` label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageName::Ingest => "ingest",
+            StageName::Score => "score",
+            StageName::Detect => "detect",
+            StageName::Alert => "alert",
+        }
+    }
+}
 
 /// Where posts come from.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -14,7 +14,9 @@ use vigil_alert::AlertStage;
 use vigil_config::Settings;
 use vigil_telemetry::{serve_admin, Metrics, Readiness, ServerLimits};
 
-use crate::{spawn_kafka_exporter, Input, KafkaRun, KafkaStats, LiveConfig, StageName};
+#[cfg(feature = "kafka")]
+use crate::{spawn_kafka_exporter, KafkaRun, KafkaStats};
+use crate::{Input, LiveConfig, StageName};
 
 /// What `vigil run` was asked for.
 #[derive(Clone, Debug)]
@@ -40,6 +42,7 @@ pub struct Topology {
     settings: Settings,
     config_path: PathBuf,
     admin_addr: SocketAddr,
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     stage: Option<StageName>,
     input: Option<Input>,
     kafka: bool,
@@ -50,6 +53,11 @@ impl Topology {
     /// Kafka, the ingest stage needs an input, `--input kafka` needs Kafka.
     pub fn plan(mut settings: Settings, options: RunOptions) -> anyhow::Result<Topology> {
         let kafka = settings.config.transport.kind == "kafka";
+        if kafka && !cfg!(feature = "kafka") {
+            anyhow::bail!(
+                "transport.type = \"kafka\", but this vigil was built without Kafka support (cargo feature `kafka`)"
+            );
+        }
         if let Some(id) = options.instance_id {
             settings
                 .config
@@ -87,14 +95,17 @@ impl Topology {
     /// the run's summary on standard error.
     pub async fn run(self) -> anyhow::Result<()> {
         if self.kafka {
-            run_kafka(
+            #[cfg(feature = "kafka")]
+            return run_kafka(
                 self.settings,
                 self.config_path,
                 self.input,
                 self.admin_addr,
                 self.stage,
             )
-            .await
+            .await;
+            #[cfg(not(feature = "kafka"))]
+            anyhow::bail!("built without Kafka support (checked in Topology::plan)");
         } else {
             let input = self.input.context("checked: --stage all has an input")?;
             run_embedded(self.settings, self.config_path, input, self.admin_addr).await
@@ -208,39 +219,44 @@ impl Process {
     }
 }
 
+impl Process {
+    /// Not ready any more; the admin server and the escalation timers stop.
+    async fn stop(self) {
+        self.ready.set(false);
+        self.admin_cancel.cancel();
+        let _ = self.admin.task.await;
+    }
+}
+
 async fn run_embedded(
     settings: Settings,
     config_path: PathBuf,
     input: Input,
     admin_addr: SocketAddr,
 ) -> anyhow::Result<()> {
+    let mut process = Process::start(&settings, config_path, admin_addr, true).await?;
+    let (reader, source) = crate::open_input(&input).await?;
+    let alert = process.alert.take().expect("started with the alert stage");
     let Process {
         metrics,
         ready,
         cancel,
-        admin_cancel,
-        admin,
         live,
-        alert,
-    } = Process::start(&settings, config_path, admin_addr, true).await?;
-
-    let (reader, source) = crate::open_input(&input).await?;
-    let alert = alert.expect("started with the alert stage");
+        ..
+    } = &process;
     ready.set(true);
     let summary = crate::run_embedded(
         &settings,
-        &live,
+        live,
         reader,
         source,
         alert,
-        metrics,
-        cancel,
+        metrics.clone(),
+        cancel.clone(),
         |_| {},
     )
     .await;
-    ready.set(false);
-    admin_cancel.cancel();
-    let _ = admin.task.await;
+    process.stop().await;
     let summary = summary?;
     eprintln!("{summary}");
     print_undelivered(&summary.alert);
@@ -354,6 +370,7 @@ fn spawn_reload_handler(reloader: Reloader) -> anyhow::Result<()> {
 }
 
 /// Kafka mode: this process runs one stage (or all four) over real topics.
+#[cfg(feature = "kafka")]
 async fn run_kafka(
     settings: Settings,
     config_path: PathBuf,
@@ -361,95 +378,97 @@ async fn run_kafka(
     admin_addr: SocketAddr,
     stage: Option<StageName>,
 ) -> anyhow::Result<()> {
-    let Process {
-        metrics,
-        ready,
-        cancel,
-        admin_cancel,
-        admin,
-        live,
-        alert,
-    } = Process::start(
+    let process = Process::start(
         &settings,
         config_path,
         admin_addr,
         matches!(stage, None | Some(StageName::Alert)),
     )
     .await?;
-    info!(stage = ?stage, "Kafka mode.");
-    let stats = std::sync::Arc::new(KafkaStats::default());
-    let run = KafkaRun {
-        settings: &settings,
-        live: &live,
-        metrics: metrics.clone(),
-        stats: stats.clone(),
-        cancel: cancel.clone(),
-    };
-    run.ensure_topics().await?;
-    let stage_label = stage.map_or("all", StageName::as_str);
-    spawn_kafka_exporter(
-        stage_label,
-        stats,
-        metrics.clone(),
-        ready.clone(),
-        settings.config.transport.kafka.topic_prefix.clone(),
-        admin_cancel.clone(),
-    );
-    ready.set(true);
-    let ingest = async {
-        match &input {
-            Some(i) => {
-                let (reader, source) = crate::open_input(i).await?;
-                let stats = run.ingest_file(reader, source).await?;
-                eprintln!(
-                    "ingest summary: posts_read={} accepted={} rejected={} (dead-lettered)",
-                    stats.lines,
-                    stats.accepted,
-                    stats.rejected_total()
-                );
-                Ok::<_, anyhow::Error>(())
+    let result: anyhow::Result<()> = async {
+        let Process {
+            metrics,
+            ready,
+            cancel,
+            admin_cancel,
+            live,
+            alert,
+            ..
+        } = &process;
+        info!(stage = ?stage, "Kafka mode.");
+        let stats = std::sync::Arc::new(KafkaStats::default());
+        let run = KafkaRun {
+            settings: &settings,
+            live,
+            metrics: metrics.clone(),
+            stats: stats.clone(),
+            cancel: cancel.clone(),
+        };
+        run.ensure_topics().await?;
+        let stage_label = stage.map_or("all", StageName::as_str);
+        spawn_kafka_exporter(
+            stage_label,
+            stats,
+            metrics.clone(),
+            ready.clone(),
+            settings.config.transport.kafka.topic_prefix.clone(),
+            admin_cancel.clone(),
+        );
+        ready.set(true);
+        let ingest = async {
+            match &input {
+                Some(i) => {
+                    let (reader, source) = crate::open_input(i).await?;
+                    let stats = run.ingest_file(reader, source).await?;
+                    eprintln!(
+                        "ingest summary: posts_read={} accepted={} rejected={} (dead-lettered)",
+                        stats.lines,
+                        stats.accepted,
+                        stats.rejected_total()
+                    );
+                    Ok::<_, anyhow::Error>(())
+                }
+                None => {
+                    let stats = run.ingest_kafka_source().await?;
+                    eprintln!(
+                        "ingest summary: records_read={} accepted={} rejected={} (dead-lettered, except empty and duplicate)",
+                        stats.lines,
+                        stats.accepted,
+                        stats.rejected_total()
+                    );
+                    Ok(())
+                }
             }
+        };
+        let alert = || alert.clone().expect("started with the alert stage");
+        match stage {
+            Some(StageName::Ingest) => ingest.await,
+            Some(StageName::Score) => run.score().await.map(|t| {
+                eprintln!("score summary: scored={} matched={}", t.scored, t.matched);
+            }),
+            Some(StageName::Detect) => run.detect().await.map(|t| {
+                eprintln!(
+                    "detect summary: accepted={} late={} spikes={}",
+                    t.accepted, t.late, t.spikes
+                );
+            }),
+            Some(StageName::Alert) => run.alert(alert(), |_| {}).await.map(|t| {
+                eprintln!("alert summary: alerts={}", t.total());
+                print_undelivered(&t);
+            }),
             None => {
-                let stats = run.ingest_kafka_source().await?;
-                eprintln!(
-                    "ingest summary: records_read={} accepted={} rejected={} (dead-lettered, except empty and duplicate)",
-                    stats.lines,
-                    stats.accepted,
-                    stats.rejected_total()
+                let (a, b, c, d) = tokio::join!(
+                    ingest,
+                    run.score(),
+                    run.detect(),
+                    run.alert(alert(), |_| {})
                 );
-                Ok(())
+                a.and(b.map(|_| ())).and(c.map(|_| ())).and(d.map(|_| ()))
             }
         }
-    };
-    let alert = || alert.clone().expect("started with the alert stage");
-    let result: anyhow::Result<()> = match stage {
-        Some(StageName::Ingest) => ingest.await,
-        Some(StageName::Score) => run.score().await.map(|t| {
-            eprintln!("score summary: scored={} matched={}", t.scored, t.matched);
-        }),
-        Some(StageName::Detect) => run.detect().await.map(|t| {
-            eprintln!(
-                "detect summary: accepted={} late={} spikes={}",
-                t.accepted, t.late, t.spikes
-            );
-        }),
-        Some(StageName::Alert) => run.alert(alert(), |_| {}).await.map(|t| {
-            eprintln!("alert summary: alerts={}", t.total());
-            print_undelivered(&t);
-        }),
-        None => {
-            let (a, b, c, d) = tokio::join!(
-                ingest,
-                run.score(),
-                run.detect(),
-                run.alert(alert(), |_| {})
-            );
-            a.and(b.map(|_| ())).and(c.map(|_| ())).and(d.map(|_| ()))
-        }
-    };
-    ready.set(false);
-    admin_cancel.cancel();
-    let _ = admin.task.await;
+    }
+    .await;
+    process.stop().await;
     result
 }
 
