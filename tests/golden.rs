@@ -204,6 +204,7 @@ fn three_complaints_one_reposted_make_three_stories_largest_first() {
     assert_eq!(opened.len(), 1, "{alerts:#?}");
     let a = &opened[0];
     let got: Vec<(u64, u64, u64, &str)> = a
+        .evidence
         .stories
         .iter()
         .map(|s| (s.posts, s.originals, s.reposts, s.first_source.as_str()))
@@ -212,26 +213,53 @@ fn three_complaints_one_reposted_make_three_stories_largest_first() {
         got,
         [(41, 1, 40, "x"), (8, 8, 0, "reddit"), (5, 5, 0, "weibo")],
         "{:#?}",
-        a.stories
+        a.evidence.stories
     );
-    assert!(a.stories[0].text.starts_with("My Acme X1 blender exploded"));
-    assert!(a.stories[1].text.starts_with("acme support hung up on me"));
-    assert!(a.stories[2].text.starts_with("艾克美X1搅拌机漏电"));
+    assert!(a.evidence.stories[0]
+        .text
+        .starts_with("My Acme X1 blender exploded"));
+    assert!(a.evidence.stories[1]
+        .text
+        .starts_with("acme support hung up on me"));
+    assert!(a.evidence.stories[2].text.starts_with("艾克美X1搅拌机漏电"));
     // The original's reach plus its 40 reposters' (100..=139).
-    assert_eq!(a.stories[0].reach, 120_000 + (100..140).sum::<u64>());
-    assert_eq!(a.stories[0].sources, ["x", "mastodon"]);
-    let rising: Vec<&str> = a.rising_terms.iter().map(|r| r.term.as_str()).collect();
+    assert_eq!(
+        a.evidence.stories[0].reach,
+        120_000 + (100..140).sum::<u64>()
+    );
+    assert_eq!(a.evidence.stories[0].sources, ["x", "mastodon"]);
+    let rising: Vec<&str> = a
+        .evidence
+        .rising_terms
+        .iter()
+        .map(|r| r.term.as_str())
+        .collect();
     assert!(rising.contains(&"#boycottacme"), "{rising:?}");
     assert!(rising.contains(&"exploded"), "{rising:?}");
     assert!(rising.contains(&"漏电"), "{rising:?}");
-    assert!(a.rising_terms.iter().all(|r| r.baseline_share == 0.0));
+    assert!(a
+        .evidence
+        .rising_terms
+        .iter()
+        .all(|r| r.baseline_share == 0.0));
     // Samples show every story first, with the text and the link the input had.
-    let ids: Vec<&str> = a.samples.iter().take(3).map(|s| s.id.as_str()).collect();
-    let firsts: Vec<&str> = a.stories.iter().map(|s| s.first_post.as_str()).collect();
+    let ids: Vec<&str> = a
+        .evidence
+        .samples
+        .iter()
+        .take(3)
+        .map(|s| s.id.as_str())
+        .collect();
+    let firsts: Vec<&str> = a
+        .evidence
+        .stories
+        .iter()
+        .map(|s| s.first_post.as_str())
+        .collect();
     assert_eq!(ids, firsts);
     assert_eq!(
-        a.samples[0].url.as_deref(),
+        a.evidence.samples[0].url.as_deref(),
         Some(format!("https://x.example/dana_k/{}", firsts[0]).as_str())
     );
-    assert!(a.samples.iter().all(|s| !s.text.is_empty()));
+    assert!(a.evidence.samples.iter().all(|s| !s.text.is_empty()));
 }

@@ -25,7 +25,7 @@
 //!     reason: "minor".into(), window_start: EventTime(0), window_end: EventTime(60_000),
 //!     observed: 40, baseline: 3.0, z: 12.0, negative_share: 0.1, top_terms: vec![],
 //!     sample_post_ids: vec![], distinct_sources: 1, distinct_regions: 0, crisis_kinds: vec![],
-//!     stories: vec![], rising_terms: vec![], samples: vec![],
+//!     evidence: Default::default(),
 //! };
 //! # let dir = tempfile::tempdir().unwrap();
 //! let store = IncidentStore::open(

@@ -303,9 +303,7 @@ mod tests {
             distinct_sources: 3,
             distinct_regions: 0,
             crisis_kinds: vec![],
-            stories: Vec::new(),
-            rising_terms: Vec::new(),
-            samples: Vec::new(),
+            evidence: Default::default(),
         }
     }
 

@@ -41,9 +41,7 @@ fn spike(watch: &str) -> Spike {
         distinct_sources: 3,
         distinct_regions: 0,
         crisis_kinds: vec![],
-        stories: Vec::new(),
-        rising_terms: Vec::new(),
-        samples: Vec::new(),
+        evidence: Default::default(),
     }
 }
 

@@ -20,8 +20,8 @@ use sha2::Sha256;
 use vigil_alert::{build_sinks, AttemptError, Sink, SinkError};
 use vigil_config::Settings;
 use vigil_types::{
-    Alert, AlertId, CrisisKind, EventTime, IncidentState, Level, PostId, RisingTerm, SamplePost,
-    Story, WatchId,
+    Alert, AlertId, CrisisKind, EventTime, Evidence, IncidentState, Level, PostId, RisingTerm,
+    SamplePost, Story, WatchId,
 };
 
 /// What the receiver does with one request.
@@ -134,9 +134,7 @@ fn alert(state: IncidentState, level: Level) -> Alert {
         sample_post_ids: vec![PostId::from("p1")],
         distinct_sources: 3,
         crisis_kinds: vec![CrisisKind::ProductSafety, CrisisKind::Legal],
-        stories: Vec::new(),
-        rising_terms: Vec::new(),
-        samples: Vec::new(),
+        evidence: Default::default(),
     }
 }
 
@@ -522,38 +520,40 @@ fn with_evidence() -> Alert {
         engagement: 365,
     };
     Alert {
-        stories: vec![
-            story(
-                41,
-                40,
-                "My Acme X1 blender exploded <script>x</script> & burnt my desk",
-            ),
-            story(8, 0, &long),
-            story(5, 0, "艾克美X1搅拌机漏电，用的时候被电了一下，太危险了"),
-            story(2, 0, &long),
-            story(1, 0, &long),
-        ],
-        rising_terms: (0..5)
-            .map(|i| RisingTerm {
-                term: if i == 0 {
-                    "exploded".into()
-                } else {
-                    format!("#tag{i}")
-                },
-                posts: 41,
-                share: 0.76,
-                baseline_share: 0.01,
-            })
-            .collect(),
-        samples: vec![SamplePost {
-            id: PostId::from("p1"),
-            source: "x".into(),
-            published_at: EventTime::parse_rfc3339("2026-11-23T14:00:01Z").unwrap(),
-            text: long.as_str().into(),
-            url: Some("https://x.example/p1".into()),
-            reach: Some(120_000),
-            author: None,
-        }],
+        evidence: Evidence {
+            stories: vec![
+                story(
+                    41,
+                    40,
+                    "My Acme X1 blender exploded <script>x</script> & burnt my desk",
+                ),
+                story(8, 0, &long),
+                story(5, 0, "艾克美X1搅拌机漏电，用的时候被电了一下，太危险了"),
+                story(2, 0, &long),
+                story(1, 0, &long),
+            ],
+            rising_terms: (0..5)
+                .map(|i| RisingTerm {
+                    term: if i == 0 {
+                        "exploded".into()
+                    } else {
+                        format!("#tag{i}")
+                    },
+                    posts: 41,
+                    share: 0.76,
+                    baseline_share: 0.01,
+                })
+                .collect(),
+            samples: vec![SamplePost {
+                id: PostId::from("p1"),
+                source: "x".into(),
+                published_at: EventTime::parse_rfc3339("2026-11-23T14:00:01Z").unwrap(),
+                text: long.as_str().into(),
+                url: Some("https://x.example/p1".into()),
+                reach: Some(120_000),
+                author: None,
+            }],
+        },
         ..opened()
     }
 }
@@ -579,8 +579,7 @@ async fn every_receiver_gets_the_top_stories_and_rising_terms_within_its_limits(
     // The webhook: the whole alert (its stories included) plus one line.
     let hook: Value = serde_json::from_slice(&seen[0].body).unwrap();
     let back: Alert = serde_json::from_value(hook.clone()).unwrap();
-    assert_eq!(back.stories, a.stories);
-    assert_eq!(back.samples, a.samples);
+    assert_eq!(back.evidence, a.evidence);
     let summary = hook["summary"].as_str().unwrap();
     assert!(
         summary.starts_with("rising: exploded 76% (was 1%), #tag1 76% (was 1%)"),

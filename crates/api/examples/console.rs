@@ -35,9 +35,7 @@ fn spike(incident: &str, level: Level, transition: Transition, end: i64, observe
         distinct_sources: 3,
         distinct_regions: 1,
         crisis_kinds: vec![],
-        stories: Vec::new(),
-        rising_terms: Vec::new(),
-        samples: Vec::new(),
+        evidence: Default::default(),
     }
 }
 

@@ -17,7 +17,7 @@ use vigil_config::Settings;
 use vigil_incidents::{EscalationPolicy, IncidentStore, Notification, NotifyReason};
 use vigil_telemetry::Metrics;
 use vigil_types::{
-    EventTime, Level, PostId, RisingTerm, SamplePost, Spike, Story, Transition, WatchId,
+    EventTime, Evidence, Level, PostId, RisingTerm, SamplePost, Spike, Story, Transition, WatchId,
 };
 
 use crate::{router, routes, ApiState};
@@ -68,33 +68,35 @@ fn spike(incident: &str, level: Level, transition: Transition, end_secs: i64) ->
         distinct_sources: 3,
         distinct_regions: 0,
         crisis_kinds: vec![],
-        stories: vec![Story {
-            text: "the acme blender <b>exploded</b>".into(),
-            posts: 41,
-            originals: 1,
-            reposts: 40,
-            first_post: PostId::from("p1"),
-            first_seen: EventTime::from_secs(end_secs - 59),
-            first_source: "x".into(),
-            sources: vec!["x".into()],
-            reach: 1200,
-            engagement: 0,
-        }],
-        rising_terms: vec![RisingTerm {
-            term: "exploded".into(),
-            posts: 41,
-            share: 0.9,
-            baseline_share: 0.0,
-        }],
-        samples: vec![SamplePost {
-            id: PostId::from("p1"),
-            source: "x".into(),
-            published_at: EventTime::from_secs(end_secs - 59),
-            text: "the acme blender <b>exploded</b>".into(),
-            url: Some("https://x.example/p1".into()),
-            reach: Some(1200),
-            author: None,
-        }],
+        evidence: Evidence {
+            stories: vec![Story {
+                text: "the acme blender <b>exploded</b>".into(),
+                posts: 41,
+                originals: 1,
+                reposts: 40,
+                first_post: PostId::from("p1"),
+                first_seen: EventTime::from_secs(end_secs - 59),
+                first_source: "x".into(),
+                sources: vec!["x".into()],
+                reach: 1200,
+                engagement: 0,
+            }],
+            rising_terms: vec![RisingTerm {
+                term: "exploded".into(),
+                posts: 41,
+                share: 0.9,
+                baseline_share: 0.0,
+            }],
+            samples: vec![SamplePost {
+                id: PostId::from("p1"),
+                source: "x".into(),
+                published_at: EventTime::from_secs(end_secs - 59),
+                text: "the acme blender <b>exploded</b>".into(),
+                url: Some("https://x.example/p1".into()),
+                reach: Some(1200),
+                author: None,
+            }],
+        },
     }
 }
 

@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use vigil_config::{DetectConfig, GradingConfig, Settings};
 use vigil_types::{
-    CrisisKind, EventTime, Level, ScoredPost, Spike, StreamClock, Transition, Trigger, WatchId,
+    CrisisKind, EventTime, Evidence, Level, ScoredPost, Spike, StreamClock, Transition, Trigger,
+    WatchId,
 };
 
-use crate::evidence::{day_keep, window_evidence, TagBaseline, WindowEvidence};
+use crate::evidence::{day_keep, window_evidence, TagBaseline};
 use crate::window::{summarize, Bin, Ewma, WindowSummary, SAMPLES};
 
 /// Most distinct source (and region) names interned; later ones count as
@@ -1596,7 +1597,7 @@ fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut
                 |x| names.sources.get(x as usize).cloned().unwrap_or_default(),
             )
         } else {
-            WindowEvidence::default()
+            Evidence::default()
         };
         out.push(Spike {
             watch: w.id.clone(),
@@ -1625,9 +1626,7 @@ fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut
                 .copied()
                 .filter(|k| summary.kinds[k.index()] > 0)
                 .collect(),
-            stories: evidence.stories,
-            rising_terms: evidence.rising,
-            samples: evidence.samples,
+            evidence,
         });
     }
     learn(p, w, &d.views, &s0);

@@ -31,7 +31,9 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use vigil_types::{same_story, PostGist, PostId, RisingTerm, SamplePost, ScoredPost, Story};
+use vigil_types::{
+    same_story, Evidence, PostGist, PostId, RisingTerm, SamplePost, ScoredPost, Story,
+};
 
 /// Stories kept per bin.
 pub const STORIES_PER_BIN: usize = 6;
@@ -280,17 +282,6 @@ impl TagBaseline {
     }
 }
 
-/// What an alert shows of a window.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct WindowEvidence {
-    /// Top stories, most posts first.
-    pub stories: Vec<Story>,
-    /// Rising terms, most risen first.
-    pub rising: Vec<RisingTerm>,
-    /// Sample posts, newest bin first.
-    pub samples: Vec<SamplePost>,
-}
-
 /// Merges the evidence of `bins` (oldest first) holding `posts` posts,
 /// against the watch's tag `baseline`; `source_name` names interned sources.
 pub fn window_evidence<'a>(
@@ -298,7 +289,7 @@ pub fn window_evidence<'a>(
     posts: u64,
     baseline: &TagBaseline,
     source_name: impl Fn(u32) -> String,
-) -> WindowEvidence {
+) -> Evidence {
     let mut merged: Vec<StoryTally> = Vec::new();
     let mut tags: Vec<(Arc<str>, u64)> = Vec::new();
     for b in bins.clone() {
@@ -390,9 +381,9 @@ pub fn window_evidence<'a>(
             .then_with(|| a.term.cmp(&b.term))
     });
     rising.truncate(RISING_PER_ALERT);
-    WindowEvidence {
+    Evidence {
         stories,
-        rising,
+        rising_terms: rising,
         samples,
     }
 }
@@ -514,15 +505,18 @@ mod tests {
         }
         // All 10 posts carry it: 100% against 10% rises.
         let e = window_evidence([&b].into_iter(), 10, &base, |_| "x".into());
-        assert_eq!(e.rising.len(), 1);
-        assert_eq!((e.rising[0].share, e.rising[0].baseline_share), (1.0, 0.1));
+        assert_eq!(e.rising_terms.len(), 1);
+        assert_eq!(
+            (e.rising_terms[0].share, e.rising_terms[0].baseline_share),
+            (1.0, 0.1)
+        );
         // A tag as common before as now does not.
         let mut usual = TagBaseline::default();
         for _ in 0..1440 {
             usual.learn(10, &[(Arc::from("#tag"), 10)], keep);
         }
         let e = window_evidence([&b].into_iter(), 10, &usual, |_| "x".into());
-        assert!(e.rising.is_empty());
+        assert!(e.rising_terms.is_empty());
     }
 
     #[test]

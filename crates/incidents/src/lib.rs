@@ -35,7 +35,7 @@
 //!     reason: "major".into(), window_start: EventTime(0), window_end: EventTime(60_000),
 //!     observed: 400, baseline: 3.0, z: 40.0, negative_share: 0.8, top_terms: vec!["recall".into()],
 //!     sample_post_ids: vec![], distinct_sources: 3, distinct_regions: 0, crisis_kinds: vec![],
-//!     stories: vec![], rising_terms: vec![], samples: vec![],
+//!     evidence: Default::default(),
 //! };
 //! {
 //!     let store = IncidentStore::open(&path, EscalationPolicy::notify_all(vec!["stdout".into()])).unwrap();
@@ -69,10 +69,10 @@ mod tracker;
 pub use crate::{
     error::Error,
     model::{
-        ActOutcome, Action, Change, Escalation, Event, EventKind, Evidence, Figures, Filter,
-        Incident, IncidentSummary, NewSilence, Notification, NotifyReason, Outcome, Silence, Stamp,
-        State, Stats, VolumePoint, AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_SAMPLE_POSTS, MAX_TEXT_CHARS,
-        MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS,
+        ActOutcome, Action, Change, Escalation, Event, EventKind, Figures, Filter, Incident,
+        IncidentSummary, LevelEvidence, NewSilence, Notification, NotifyReason, Outcome, Silence,
+        Stamp, State, Stats, VolumePoint, AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_SAMPLE_POSTS,
+        MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS,
     },
     policy::{EscalationPolicy, LevelPolicy, Step},
     report::{LevelSpan, ReviewReport},

@@ -4,10 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use vigil_types::{
-    Alert, AlertId, CrisisKind, EventTime, IncidentState, Level, PostId, RisingTerm, SamplePost,
-    Story, WatchId,
-};
+use vigil_types::{Alert, AlertId, CrisisKind, EventTime, IncidentState, Level, PostId, WatchId};
 
 /// The actor name of automatic events (detect, timers, the escalation
 /// policy).
@@ -266,7 +263,7 @@ impl Figures {
 /// What people were saying when an incident opened or rose a level: the
 /// alert's stories, rising terms and sample posts (issue 14).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Evidence {
+pub struct LevelEvidence {
     /// The level it opened at or rose to.
     pub level: Level,
     /// Opened or escalated.
@@ -277,28 +274,20 @@ pub struct Evidence {
     pub window_end: EventTime,
     /// When Vigil saw it (processing time).
     pub seen_at: EventTime,
-    /// Stories, most posts first.
-    #[serde(default)]
-    pub stories: Vec<Story>,
-    /// Rising terms.
-    #[serde(default)]
-    pub rising_terms: Vec<RisingTerm>,
-    /// Sample posts with their text.
-    #[serde(default)]
-    pub samples: Vec<SamplePost>,
+    /// The alert's stories, rising terms and sample posts (flattened).
+    #[serde(flatten)]
+    pub said: vigil_types::Evidence,
 }
 
-impl Evidence {
-    pub(crate) fn of_alert(a: &Alert, now: EventTime) -> Evidence {
-        Evidence {
+impl LevelEvidence {
+    pub(crate) fn of_alert(a: &Alert, now: EventTime) -> LevelEvidence {
+        LevelEvidence {
             level: a.level,
             state: a.state,
             window_start: a.window_start,
             window_end: a.window_end,
             seen_at: now,
-            stories: a.stories.clone(),
-            rising_terms: a.rising_terms.clone(),
-            samples: a.samples.clone(),
+            said: a.evidence.clone(),
         }
     }
 }
@@ -398,7 +387,7 @@ pub struct Incident {
     /// What people were saying at its opening and at each level rise
     /// (at most [`MAX_EVIDENCE`]: the first and the newest).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub evidence: Vec<Evidence>,
+    pub evidence: Vec<LevelEvidence>,
     /// The running escalation, when a policy applies and it is unresolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<Escalation>,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use vigil_types::{CrisisKind, EventTime, Level, PostId, WatchId};
 
-use crate::model::{Event, EventKind, Evidence, Figures, Incident, Stamp, State, VolumePoint};
+use crate::model::{Event, EventKind, Figures, Incident, LevelEvidence, Stamp, State, VolumePoint};
 
 /// Volume rows the Markdown report prints at most (evenly sampled, the peak
 /// always included); the JSON report has every point.
@@ -67,7 +67,7 @@ pub struct ReviewReport {
     pub sample_post_ids: Vec<PostId>,
     /// What people were saying at the opening and at each level rise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub evidence: Vec<Evidence>,
+    pub evidence: Vec<LevelEvidence>,
     /// Notifications sent.
     pub notifications: u64,
     /// Alerts muted by silences.
@@ -317,8 +317,9 @@ impl ReviewReport {
                 ev.window_end,
                 ev.seen_at
             );
-            if !ev.rising_terms.is_empty() {
+            if !ev.said.rising_terms.is_empty() {
                 let rising: Vec<String> = ev
+                    .said
                     .rising_terms
                     .iter()
                     .map(|r| {
@@ -332,12 +333,12 @@ impl ReviewReport {
                     .collect();
                 let _ = writeln!(md, "Rising: {}\n", rising.join(", "));
             }
-            if !ev.stories.is_empty() {
+            if !ev.said.stories.is_empty() {
                 let _ = writeln!(
                     md,
                     "| Posts | Originals | Reposts | First seen | Source | Story |\n|---:|---:|---:|---|---|---|"
                 );
-                for st in &ev.stories {
+                for st in &ev.said.stories {
                     let _ = writeln!(
                         md,
                         "| {} | {} | {} | {} | {} | {} |",
@@ -350,7 +351,7 @@ impl ReviewReport {
                     );
                 }
             }
-            for p in &ev.samples {
+            for p in &ev.said.samples {
                 let _ = writeln!(
                     md,
                     "- {} {} {}: {}",

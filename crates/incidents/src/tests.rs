@@ -30,9 +30,7 @@ pub(crate) fn spike(incident: &str, transition: Transition, level: Level, end_se
         distinct_sources: 2,
         distinct_regions: 1,
         crisis_kinds: vec![],
-        stories: Vec::new(),
-        rising_terms: Vec::new(),
-        samples: Vec::new(),
+        evidence: Default::default(),
     }
 }
 
@@ -834,39 +832,41 @@ fn markdown_review_keeps_no_raw_html_from_untrusted_text() {
     let mut r = tr.export("w-1").unwrap();
     r.sample_post_ids = vec![PostId::from("p`<img src=x>`|1"), PostId::from("p2")];
     // Post text in the evidence is untrusted too (issue 14).
-    r.evidence = vec![crate::Evidence {
+    r.evidence = vec![crate::LevelEvidence {
         level: Level::Major,
         state: vigil_types::IncidentState::Opened,
         window_start: t(0),
         window_end: t(60),
         seen_at: t(61),
-        stories: vec![vigil_types::Story {
-            text: "blender <img src=x onerror=alert(4)> | exploded".into(),
-            posts: 41,
-            originals: 1,
-            reposts: 40,
-            first_post: PostId::from("p1"),
-            first_seen: t(1),
-            first_source: "x".into(),
-            sources: vec!["x".into()],
-            reach: 0,
-            engagement: 0,
-        }],
-        rising_terms: vec![vigil_types::RisingTerm {
-            term: "exploded".into(),
-            posts: 41,
-            share: 0.8,
-            baseline_share: 0.0,
-        }],
-        samples: vec![vigil_types::SamplePost {
-            id: PostId::from("p1"),
-            source: "x".into(),
-            published_at: t(1),
-            text: "[click](javascript:alert(5)) <b>hi</b>".into(),
-            url: None,
-            reach: None,
-            author: None,
-        }],
+        said: vigil_types::Evidence {
+            stories: vec![vigil_types::Story {
+                text: "blender <img src=x onerror=alert(4)> | exploded".into(),
+                posts: 41,
+                originals: 1,
+                reposts: 40,
+                first_post: PostId::from("p1"),
+                first_seen: t(1),
+                first_source: "x".into(),
+                sources: vec!["x".into()],
+                reach: 0,
+                engagement: 0,
+            }],
+            rising_terms: vec![vigil_types::RisingTerm {
+                term: "exploded".into(),
+                posts: 41,
+                share: 0.8,
+                baseline_share: 0.0,
+            }],
+            samples: vec![vigil_types::SamplePost {
+                id: PostId::from("p1"),
+                source: "x".into(),
+                published_at: t(1),
+                text: "[click](javascript:alert(5)) <b>hi</b>".into(),
+                url: None,
+                reach: None,
+                author: None,
+            }],
+        },
     }];
     let md = r.to_markdown();
     for want in [

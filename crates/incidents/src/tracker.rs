@@ -9,8 +9,8 @@ use vigil_types::{Alert, AlertId, EventTime, IncidentState, Level, Spike, Transi
 
 use crate::{
     model::{
-        finite, ActOutcome, Action, Change, Escalation, Event, EventKind, Evidence, Figures,
-        Filter, Incident, IncidentSummary, NewSilence, Notification, NotifyReason, Outcome,
+        finite, ActOutcome, Action, Change, Escalation, Event, EventKind, Figures, Filter,
+        Incident, IncidentSummary, LevelEvidence, NewSilence, Notification, NotifyReason, Outcome,
         Silence, Stamp, State, Stats, VolumePoint, AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_SAMPLE_POSTS,
         MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS,
     },
@@ -63,7 +63,7 @@ impl Dirty {
 ///     reason: "minor".into(), window_start: EventTime(0), window_end: EventTime(60_000),
 ///     observed: 40, baseline: 3.0, z: 12.0, negative_share: 0.1, top_terms: vec![],
 ///     sample_post_ids: vec![], distinct_sources: 1, distinct_regions: 0, crisis_kinds: vec![],
-///     stories: vec![], rising_terms: vec![], samples: vec![],
+///     evidence: Default::default(),
 /// };
 /// let mut t = IncidentTracker::new(EscalationPolicy::notify_all(vec!["stdout".into()]));
 /// let out = t.on_spike(&spike, EventTime(61_000));
@@ -531,12 +531,12 @@ impl IncidentTracker {
                 }
                 if rose || is_new {
                     inc.last_alert = a.clone();
-                    if !(a.stories.is_empty() && a.samples.is_empty()) {
+                    if !(a.evidence.stories.is_empty() && a.evidence.samples.is_empty()) {
                         if inc.evidence.len() >= MAX_EVIDENCE {
                             // Keep the opening's, drop the oldest rise's.
                             inc.evidence.remove(1.min(inc.evidence.len() - 1));
                         }
-                        inc.evidence.push(Evidence::of_alert(a, now));
+                        inc.evidence.push(LevelEvidence::of_alert(a, now));
                     }
                 }
                 let silence = silence_for(inc);

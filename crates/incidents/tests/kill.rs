@@ -37,9 +37,7 @@ fn spike(incident: &str, transition: Transition, end_secs: i64) -> Spike {
         distinct_sources: 3,
         distinct_regions: 1,
         crisis_kinds: vec![],
-        stories: Vec::new(),
-        rising_terms: Vec::new(),
-        samples: Vec::new(),
+        evidence: Default::default(),
     }
 }
 

@@ -161,6 +161,35 @@ impl<'de> Deserialize<'de> for SamplePost {
     }
 }
 
+/// What an alert shows of its window (issue 14): the stories people tell,
+/// the terms that rose and sample posts. Spikes and alerts carry it
+/// flattened (its three fields sit beside the window's figures in JSON).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// What people say: the window's stories, most posts first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stories: Vec<Story>,
+    /// Terms, hashtags and crisis terms whose share rose most against the
+    /// watch's baseline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rising_terms: Vec<RisingTerm>,
+    /// Sample posts with their text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<SamplePost>,
+}
+
+impl Evidence {
+    /// No stories, terms or samples (an ongoing spike, a resolve, NAB).
+    pub fn is_empty(&self) -> bool {
+        self.stories.is_empty() && self.rising_terms.is_empty() && self.samples.is_empty()
+    }
+
+    /// [`summary_line`] of these stories and terms.
+    pub fn summary_line(&self, max_chars: usize) -> String {
+        summary_line(&self.stories, &self.rising_terms, max_chars)
+    }
+}
+
 /// Posts that say the same thing: an original, its reposts and its
 /// near-duplicates, within an alert's window.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -29,8 +29,8 @@ mod records;
 pub use crate::{
     error::{ErrorClass, RetryHint},
     evidence::{
-        excerpt, excerpt_arc, same_story, summary_line, Engagement, RisingTerm, SamplePost, Story,
-        EXCERPT_CHARS, STORY_BITS,
+        excerpt, excerpt_arc, same_story, summary_line, Engagement, Evidence, RisingTerm,
+        SamplePost, Story, EXCERPT_CHARS, STORY_BITS,
     },
     ids::{hash_author, AlertId, AuthorId, PostId, WatchId},
     records::{

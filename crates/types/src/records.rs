@@ -3,7 +3,7 @@ use std::{fmt, str::FromStr, sync::Arc};
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::evidence::{Engagement, RisingTerm, SamplePost, Story};
+use crate::evidence::{Engagement, Evidence, SamplePost};
 use crate::ids::{AlertId, AuthorId, PostId, WatchId};
 
 /// A point in event time: milliseconds since the Unix epoch, UTC.
@@ -464,15 +464,10 @@ pub struct Spike {
     pub distinct_regions: u32,
     /// Crisis kinds seen in the window.
     pub crisis_kinds: Vec<CrisisKind>,
-    /// What people say: the window's stories, most posts first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stories: Vec<Story>,
-    /// Terms, hashtags and crisis terms whose share rose most.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rising_terms: Vec<RisingTerm>,
-    /// Sample posts with their text, newest bin first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub samples: Vec<SamplePost>,
+    /// What people say: stories, rising terms, sample posts (empty for
+    /// ongoing spikes and resolves).
+    #[serde(flatten)]
+    pub evidence: Evidence,
 }
 
 /// Incident state carried by an alert.
@@ -535,15 +530,9 @@ pub struct Alert {
     pub distinct_sources: u32,
     /// Crisis kinds.
     pub crisis_kinds: Vec<CrisisKind>,
-    /// What people say: the window's stories, most posts first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stories: Vec<Story>,
-    /// Terms whose share rose most against the watch's baseline.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rising_terms: Vec<RisingTerm>,
-    /// Sample posts with their text.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub samples: Vec<SamplePost>,
+    /// What people say: stories, rising terms, sample posts.
+    #[serde(flatten)]
+    pub evidence: Evidence,
 }
 
 impl Alert {
@@ -574,9 +563,7 @@ impl Alert {
             sample_post_ids: s.sample_post_ids.clone(),
             distinct_sources: s.distinct_sources,
             crisis_kinds: s.crisis_kinds.clone(),
-            stories: s.stories.clone(),
-            rising_terms: s.rising_terms.clone(),
-            samples: s.samples.clone(),
+            evidence: s.evidence.clone(),
         })
     }
 }

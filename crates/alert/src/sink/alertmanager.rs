@@ -40,7 +40,7 @@ use std::{
 };
 
 use serde::Serialize;
-use vigil_types::{summary_line, Alert, CrisisKind, EventTime, IncidentState, Level};
+use vigil_types::{Alert, CrisisKind, EventTime, IncidentState, Level};
 
 use super::{HttpDelivery, SinkError};
 
@@ -123,7 +123,7 @@ impl AlertmanagerSink {
     /// memory changes if it is delivered.
     fn plan(&self, a: &Alert, now: EventTime) -> (Vec<PostableAlert>, Update) {
         let known = self.firing.get(&a.incident);
-        let description = summary_line(&a.stories, &a.rising_terms, DESCRIPTION_MAX_CHARS);
+        let description = a.evidence.summary_line(DESCRIPTION_MAX_CHARS);
         let annotations = |summary: String| {
             let mut m = BTreeMap::from([
                 ("summary", summary),
@@ -308,9 +308,7 @@ mod tests {
             sample_post_ids: vec![],
             distinct_sources: 1,
             crisis_kinds: kinds,
-            stories: Vec::new(),
-            rising_terms: Vec::new(),
-            samples: Vec::new(),
+            evidence: Default::default(),
         }
     }
 

@@ -9,7 +9,7 @@
 //! Text from the alert is escaped (`&`, `<`, `>`) and cut to Slack's limits.
 
 use serde_json::{json, Value};
-use vigil_types::{summary_line, Alert, IncidentState};
+use vigil_types::{Alert, IncidentState};
 
 use super::{HttpDelivery, SinkError};
 
@@ -69,7 +69,7 @@ pub(crate) fn message(a: &Alert) -> Value {
         a.z,
         a.negative_share * 100.0
     );
-    let gist = summary_line(&a.stories, &a.rising_terms, SUMMARY_MAX_CHARS);
+    let gist = a.evidence.summary_line(SUMMARY_MAX_CHARS);
     let mut text = format!(
         "{emoji} *{level}* crisis {state} on *{watch}*: {reason}\nTop terms: {terms}\nObserved {volume}",
         state = a.state.as_str(),
@@ -113,10 +113,11 @@ pub(crate) fn message(a: &Alert) -> Value {
             ],
         }),
     ];
-    if !a.stories.is_empty() || !a.rising_terms.is_empty() {
+    if !a.evidence.stories.is_empty() || !a.evidence.rising_terms.is_empty() {
         // What people say: the top stories with their counts, then the
         // terms that rose (post text escaped, never rendered as markup).
         let mut lines: Vec<String> = a
+            .evidence
             .stories
             .iter()
             .take(3)
@@ -130,8 +131,9 @@ pub(crate) fn message(a: &Alert) -> Value {
                 )
             })
             .collect();
-        if !a.rising_terms.is_empty() {
+        if !a.evidence.rising_terms.is_empty() {
             let rising: Vec<String> = a
+                .evidence
                 .rising_terms
                 .iter()
                 .map(|r| {

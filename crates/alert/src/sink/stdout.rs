@@ -52,9 +52,7 @@ mod tests {
             sample_post_ids: vec![],
             distinct_sources: 2,
             crisis_kinds: vec![],
-            stories: Vec::new(),
-            rising_terms: Vec::new(),
-            samples: Vec::new(),
+            evidence: Default::default(),
         }
     }
 

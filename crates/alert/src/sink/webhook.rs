@@ -39,7 +39,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use reqwest::header::{HeaderMap, HeaderValue};
 use sha2::Sha256;
-use vigil_types::{summary_line, Alert};
+use vigil_types::Alert;
 
 use super::{HttpDelivery, SinkError};
 
@@ -61,7 +61,7 @@ impl WebhookSink {
     pub(crate) async fn deliver(&mut self, alert: &Alert) -> Result<(), SinkError> {
         let body = serde_json::to_vec(&Body {
             alert,
-            summary: summary_line(&alert.stories, &alert.rising_terms, SUMMARY_MAX_CHARS),
+            summary: alert.evidence.summary_line(SUMMARY_MAX_CHARS),
         })?;
         self.http
             .post(&body, |body| match &self.secret {
