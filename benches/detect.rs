@@ -4,6 +4,11 @@
 //! 1,000 watches. Figures go to benches/README.md.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+/// The allocator the `vigil` binary ships (src/main.rs).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use vigil_detect::Detector;
 use vigil_types::{AuthorId, EventTime, Hit, PostId, ScoredPost, WatchId};
 

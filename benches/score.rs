@@ -5,6 +5,12 @@
 //! >= 50% of the raw scan's posts/s). Figures go to benches/README.md.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+/// The allocator the `vigil` binary ships (src/main.rs): the scorer's
+/// per-post allocations cost what they cost in production.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use vigil_score::{normalize, ScoreStats, Scorer, Scratch};
 
 #[path = "common.rs"]

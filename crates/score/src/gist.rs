@@ -66,7 +66,8 @@ fn story_chars(normalised: &str, mut emit: impl FnMut(char)) {
         let word = if c.is_ascii() {
             c.is_ascii_alphanumeric()
         } else {
-            c.is_alphanumeric() || is_cjk(c)
+            // CJK first: a range check, where `is_alphanumeric` is a table.
+            is_cjk(c) || c.is_alphanumeric()
         };
         if word {
             if space && started {

@@ -14,15 +14,21 @@ pub const EXCERPT_CHARS: usize = 280;
 /// [`excerpt`] as a shared string, without a copy in between when `text`
 /// is already its own excerpt (the common case: a short post).
 pub fn excerpt_arc(text: &str) -> Arc<str> {
-    let plain = text.len() <= EXCERPT_CHARS
-        && !text.starts_with(char::is_whitespace)
-        && !text.ends_with(char::is_whitespace)
-        && !text
-            .as_bytes()
-            .windows(2)
-            .any(|w| w[0].is_ascii_whitespace() && (w[1].is_ascii_whitespace() || w[0] != b' '))
-        && text.is_ascii();
-    if plain {
+    // Already its own excerpt: at most EXCERPT_CHARS characters, no space
+    // at either end, no whitespace but single plain spaces.
+    let mut plain = true;
+    let mut chars = 0;
+    let mut prev_space = true; // a leading space is not plain
+    for c in text.chars() {
+        chars += 1;
+        let space = c.is_whitespace();
+        if space && (c != ' ' || prev_space) || chars > EXCERPT_CHARS {
+            plain = false;
+            break;
+        }
+        prev_space = space;
+    }
+    if plain && !prev_space {
         Arc::from(text)
     } else {
         Arc::from(excerpt(text))
