@@ -5,12 +5,13 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
+use vigil_detect::Detector;
+use vigil_types::{AuthorId, EventTime, Hit, PostId, ScoredPost, WatchId};
+
 /// The allocator the `vigil` binary ships (src/main.rs).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-use vigil_detect::Detector;
-use vigil_types::{AuthorId, EventTime, Hit, PostId, ScoredPost, WatchId};
 
 #[path = "common.rs"]
 mod common;
