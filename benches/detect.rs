@@ -6,7 +6,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 use vigil_detect::Detector;
-use vigil_types::{AuthorId, EventTime, Hit, PostId, ScoredPost, WatchId};
+use vigil_types::{AuthorId, EventTime, Hit, PostGist, PostId, ScoredPost, WatchId};
 
 /// The allocator the `vigil` binary ships (src/main.rs).
 #[cfg(not(target_env = "msvc"))]
@@ -17,11 +17,36 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 mod common;
 
 /// 200,000 scored posts over 2 hours of event time, spread over the watches
-/// with a skew (a few busy watches, a long quiet tail).
+/// with a skew (a few busy watches, a long quiet tail). Each carries a gist
+/// as score makes it (issue 14): 60% repeat one of 40 texts (reposts and
+/// copies of a few stories), 40% say something of their own, the mix of a
+/// real stream; a fifth carry a hashtag.
 fn stream(watches: usize) -> Vec<ScoredPost> {
     let n = 200_000u64;
     let start = 1_767_225_600_000i64;
     let sources = ["x", "weibo", "reddit", "douyin"];
+    let gist_of = |text: String, tag: bool| {
+        let normalised = vigil_score::normalize(&text);
+        std::sync::Arc::new(PostGist {
+            story: vigil_score::story_key(&normalised),
+            text: text.as_str().into(),
+            tags: if tag {
+                vec!["#acmefail".into()]
+            } else {
+                vec![]
+            },
+            reach: Some(500),
+            ..PostGist::default()
+        })
+    };
+    let templates: Vec<_> = (0..40)
+        .map(|t| {
+            gist_of(
+                format!("story {t}: the acme x{t} blender broke after {t} days, refund please"),
+                t % 5 == 0,
+            )
+        })
+        .collect();
     (0..n)
         .map(|i| {
             let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
@@ -41,7 +66,14 @@ fn stream(watches: usize) -> Vec<ScoredPost> {
                 sentiment: if h % 5 == 0 { -0.5 } else { 0.2 },
                 kinds: vec![],
                 origin_partition: None,
-                gist: Default::default(),
+                gist: if h % 10 < 6 {
+                    templates[(h / 10 % 40) as usize].clone()
+                } else {
+                    gist_of(
+                        format!("post {i} says something of its own about t{w}"),
+                        h % 5 == 0,
+                    )
+                },
             }
         })
         .collect()

@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use vigil_types::{
-    same_story, Evidence, PostGist, PostId, RisingTerm, SamplePost, ScoredPost, Story,
+    same_story, EventTime, Evidence, PostGist, PostId, RisingTerm, SamplePost, ScoredPost, Story,
 };
 
 /// Stories kept per bin.
@@ -70,7 +70,7 @@ pub struct StoryTally {
     /// Summed engagement.
     pub engagement: u64,
     /// Its first post.
-    pub first: Arc<PostGist>,
+    pub first: Kept,
     /// (interned source, posts), at most [`MAX_STORY_SOURCES`].
     pub sources: Vec<(u32, u32)>,
 }
@@ -107,7 +107,7 @@ impl StoryTally {
         for &(s, n) in &other.sources {
             self.add_source(s, n);
         }
-        if other.first.published_at < self.first.published_at {
+        if other.first.at < self.first.at {
             self.first = other.first.clone();
             self.key = other.key;
         }
@@ -128,22 +128,47 @@ pub struct BinEvidence {
     pub tags: Vec<(Arc<str>, u32)>,
     /// The bin's first posts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub samples: Vec<Arc<PostGist>>,
+    pub samples: Vec<Kept>,
 }
 
-/// A scored post's gist, to keep as a sample: shared with the record (no
-/// copy) when score filled in its id; built from the record otherwise
-/// (records from before issue 14).
-pub fn sample_of(post: &ScoredPost) -> Arc<PostGist> {
-    if post.gist.id == post.post_id {
-        Arc::clone(&post.gist)
-    } else {
-        Arc::new(PostGist {
+/// A post detect keeps (a sample, a story's first post): score's gist,
+/// shared with the record (no copy), and what the record carries beside
+/// it. Keeping one costs one allocation (the id).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Kept {
+    /// What score made of it.
+    pub gist: Arc<PostGist>,
+    /// Post id.
+    pub id: PostId,
+    /// Interned source.
+    pub source: u32,
+    /// Event time.
+    pub at: EventTime,
+}
+
+impl Kept {
+    /// Keeps `post`, from interned `source`.
+    pub fn of(post: &ScoredPost, source: u32) -> Kept {
+        Kept {
+            gist: Arc::clone(&post.gist),
             id: post.post_id.clone(),
-            source: post.source.clone(),
-            published_at: post.published_at,
-            ..(*post.gist).clone()
-        })
+            source,
+            at: post.published_at,
+        }
+    }
+
+    /// As an alert shows it.
+    pub fn sample(&self, source_name: &impl Fn(u32) -> String) -> SamplePost {
+        let g = &self.gist;
+        SamplePost {
+            id: self.id.clone(),
+            source: source_name(self.source),
+            published_at: self.at,
+            text: Arc::clone(&g.text),
+            url: g.url.clone(),
+            reach: g.reach,
+            author: g.handle.clone(),
+        }
     }
 }
 
@@ -152,8 +177,7 @@ impl BinEvidence {
     pub fn add(&mut self, post: &ScoredPost, source: u32) {
         let g = &post.gist;
         if self.samples.len() < SAMPLES {
-            let sample = sample_of(post);
-            self.samples.push(sample);
+            self.samples.push(Kept::of(post, source));
         }
         let joined = self
             .stories
@@ -171,8 +195,8 @@ impl BinEvidence {
                     reach: 0,
                     engagement: 0,
                     first: match self.samples.last() {
-                        Some(s) if s.id == post.post_id => Arc::clone(s),
-                        _ => sample_of(post),
+                        Some(s) if s.id == post.post_id => s.clone(),
+                        _ => Kept::of(post, source),
                     },
                     sources: Vec::new(),
                 };
@@ -212,14 +236,15 @@ impl BinEvidence {
     /// Approximate heap bytes held (texts counted once per story and
     /// sample: an upper bound, as they are often shared).
     pub fn heap_bytes(&self) -> usize {
-        let sample = |s: &Arc<PostGist>| {
+        // Gists are shared with the scored records and often between a
+        // bin's samples and stories: counted here as if each were owned.
+        let sample = |s: &Kept| {
             std::mem::size_of::<PostGist>()
                 + s.id.0.capacity()
-                + s.source.capacity()
-                + s.text.len()
-                + s.url.as_ref().map_or(0, |u| u.len())
-                + s.handle.as_ref().map_or(0, |a| a.len())
-                + s.tags.capacity() * 16
+                + s.gist.text.len()
+                + s.gist.url.as_ref().map_or(0, |u| u.len())
+                + s.gist.handle.as_ref().map_or(0, |a| a.len())
+                + s.gist.tags.capacity() * 16
         };
         self.stories.capacity() * std::mem::size_of::<StoryTally>()
             + self
@@ -229,7 +254,7 @@ impl BinEvidence {
                 .sum::<usize>()
             + self.tags.capacity() * std::mem::size_of::<(Arc<str>, u32)>()
             + self.tags.iter().map(|(t, _)| t.len()).sum::<usize>()
-            + self.samples.capacity() * 8
+            + self.samples.capacity() * std::mem::size_of::<Kept>()
             + self.samples.iter().map(sample).sum::<usize>()
     }
 }
@@ -318,7 +343,7 @@ pub fn window_evidence<'a>(
     merged.sort_by(|a, b| {
         b.posts
             .cmp(&a.posts)
-            .then(b.first.published_at.cmp(&a.first.published_at))
+            .then(b.first.at.cmp(&a.first.at))
             .then(b.reach.cmp(&a.reach))
             .then_with(|| a.first.id.cmp(&b.first.id))
     });
@@ -335,7 +360,7 @@ pub fn window_evidence<'a>(
             break;
         }
         if !samples.iter().any(|x| x.id == s.id) {
-            samples.push(s.sample());
+            samples.push(s.sample(&source_name));
         }
     }
     let stories = merged
@@ -344,13 +369,13 @@ pub fn window_evidence<'a>(
             let mut sources = s.sources.clone();
             sources.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             Story {
-                text: s.first.text.to_string(),
+                text: s.first.gist.text.to_string(),
                 posts: u64::from(s.posts),
                 originals: u64::from(s.posts - s.reposts),
                 reposts: u64::from(s.reposts),
-                first_seen: s.first.published_at,
+                first_seen: s.first.at,
                 first_post: s.first.id.clone(),
-                first_source: s.first.source.clone(),
+                first_source: source_name(s.first.source),
                 sources: sources.into_iter().map(|(x, _)| source_name(x)).collect(),
                 reach: s.reach,
                 engagement: s.engagement,

@@ -159,9 +159,7 @@ pub fn hashtags(normalised: &str, out: &mut Vec<Arc<str>>) {
 }
 
 /// The gist of `post`, whose normalised text is `normalised`, with the
-/// crisis-lexicon terms it hit (`lexicon_terms`, deduplicated here). Its
-/// id, source and time stay empty: the scored record carries them, and
-/// detect copies them only for the few posts it keeps as samples.
+/// crisis-lexicon terms it hit (`lexicon_terms`, deduplicated here).
 pub fn gist(
     post: &Post,
     normalised: &str,
@@ -184,7 +182,6 @@ pub fn gist(
         engagement: post.engagement.map(|e| e.total()),
         url: post.url.as_deref().map(Arc::from),
         handle: post.handle.as_deref().map(Arc::from),
-        ..PostGist::default()
     }
 }
 

@@ -3,7 +3,7 @@ use std::{fmt, str::FromStr, sync::Arc};
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::evidence::{Engagement, Evidence, SamplePost};
+use crate::evidence::{Engagement, Evidence};
 use crate::ids::{AlertId, AuthorId, PostId, WatchId};
 
 /// A point in event time: milliseconds since the Unix epoch, UTC.
@@ -242,17 +242,6 @@ pub struct ScoredPost {
 /// once per post).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PostGist {
-    /// The post's id, source and time: empty on the `scored` stream (the
-    /// record carries them); filled in by detect for the few posts it
-    /// keeps as samples.
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub id: PostId,
-    /// Its source (see `id`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub source: String,
-    /// Its event time (see `id`).
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub published_at: EventTime,
     /// SimHash of the normalised text (character 3-grams, reposts' `RT
     /// @user:`, links and mentions left out): near-duplicates differ in a
     /// few bits.
@@ -284,27 +273,10 @@ pub struct PostGist {
     pub handle: Option<Arc<str>>,
 }
 
-fn is_default<T: Default + PartialEq>(x: &T) -> bool {
-    *x == T::default()
-}
-
 impl PostGist {
     /// Nothing known (records written before issue 14, NAB counts).
     pub fn is_empty(&self) -> bool {
         *self == PostGist::default()
-    }
-
-    /// The post as an alert shows it.
-    pub fn sample(&self) -> SamplePost {
-        SamplePost {
-            id: self.id.clone(),
-            source: self.source.clone(),
-            published_at: self.published_at,
-            text: Arc::clone(&self.text),
-            url: self.url.clone(),
-            reach: self.reach,
-            author: self.handle.clone(),
-        }
     }
 }
 
