@@ -243,8 +243,10 @@ struct WatchState {
     kind_share: [Ewma; 6],
     incident: Option<Incident>,
     last_window_count: u64,
-    /// Decayed tag counts: what "rising" is measured against.
-    #[serde(default)]
+    /// Decayed tag counts: what "rising" is measured against. Not in
+    /// Kafka checkpoints (up to 64 terms per watch, every second, made the
+    /// state topic slow to read back); a restarted detect learns it again.
+    #[serde(skip)]
     tag_base: TagBaseline,
     /// The input partition this watch's posts arrive on (keyed by watch).
     #[serde(default)]

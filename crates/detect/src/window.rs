@@ -36,8 +36,9 @@ pub struct Bin {
     /// is never judged against a level that already learned from it.
     #[serde(default)]
     pub expected: f64,
-    /// The largest author reach (followers) among the bin's posts.
-    #[serde(default)]
+    /// The largest author reach (followers) among the bin's posts (left out
+    /// of checkpoints when 0: a checkpoint holds every bin of every watch).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub max_reach: u64,
     /// Stories, tags and sample posts with their text (issue 14). Not in
     /// detect's Kafka checkpoints: with every story's and sample's text it
@@ -48,6 +49,10 @@ pub struct Bin {
     /// alerts are restored exactly).
     #[serde(skip)]
     pub evidence: BinEvidence,
+}
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
 }
 
 fn add_count<N: Copy + std::ops::AddAssign>(v: &mut Vec<(u32, N)>, x: u32, n: N) {
