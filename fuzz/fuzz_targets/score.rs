@@ -115,6 +115,11 @@ fn check_score(text: &str, f: &Fixture) {
         region: None,
         published_at: EventTime(0),
         ingested_at: EventTime(0),
+        repost_of: None,
+        reach: None,
+        engagement: None,
+        url: None,
+        handle: None,
     };
     let mut scratch = f.scratch.lock().unwrap_or_else(|e| e.into_inner());
     let mut stats = ScoreStats::default();
