@@ -27,7 +27,7 @@
 //! let post = ing.parse_line(
 //!     br#"{"id":"1","text":"hi","published_at":"2026-11-23T14:00:00Z"}"#,
 //!     now).unwrap();
-//! assert_eq!(post.text, "hi");
+//! assert_eq!(&*post.text, "hi");
 //! let err = ing.parse_line(b"{oops", now).unwrap_err();
 //! assert_eq!(err.reason, RejectReason::InvalidJson);
 //! ```

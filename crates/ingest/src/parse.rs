@@ -360,7 +360,7 @@ impl Ingestor {
             id: PostId(id),
             source,
             author: hash_author(&self.salt, &raw_author),
-            text: body,
+            text: body.into(),
             lang: raw.lang.filter(|l| !l.is_empty()),
             region,
             published_at,
@@ -439,7 +439,7 @@ mod tests {
         let line = br#"{"created_at":"Thu Apr 30 22:34:06 +0000 2015","id":1,"id_str":"593","text":"short","extended_tweet":{"full_text":"the long text"},"source":"<a href=\"x\">app</a>","user":{"id":9,"id_str":"9"},"lang":"en","place":{"country_code":"US"}}"#;
         let p = i.parse_line(line, NOW).unwrap();
         assert_eq!(p.id.as_str(), "593");
-        assert_eq!(p.text, "the long text");
+        assert_eq!(&*p.text, "the long text");
         assert_eq!(p.source, "x");
         assert_eq!(p.region.as_deref(), Some("US"));
         assert_eq!(p.author, hash_author("vigil-default-salt", "9"));
@@ -450,7 +450,7 @@ mod tests {
                 NOW,
             )
             .unwrap();
-        assert_eq!(p.text, "ft");
+        assert_eq!(&*p.text, "ft");
     }
 
     #[test]

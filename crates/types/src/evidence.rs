@@ -11,9 +11,9 @@ use crate::{EventTime, PostId};
 /// tweet's length): enough to read, bounded whatever a platform allows.
 pub const EXCERPT_CHARS: usize = 280;
 
-/// [`excerpt`] as a shared string, without a copy in between when `text`
-/// is already its own excerpt (the common case: a short post).
-pub fn excerpt_arc(text: &str) -> Arc<str> {
+/// [`excerpt`] as a shared string: `text` itself (no copy) when it is
+/// already its own excerpt (the common case: a short post).
+pub fn excerpt_arc(text: &Arc<str>) -> Arc<str> {
     // Already its own excerpt: at most EXCERPT_CHARS characters, no space
     // at either end, no whitespace but single plain spaces.
     let mut plain = true;
@@ -29,7 +29,7 @@ pub fn excerpt_arc(text: &str) -> Arc<str> {
         prev_space = space;
     }
     if plain && !prev_space {
-        Arc::from(text)
+        Arc::clone(text)
     } else {
         Arc::from(excerpt(text))
     }
@@ -296,10 +296,13 @@ mod tests {
             "x",
             "",
         ] {
-            assert_eq!(&*excerpt_arc(t), excerpt(t).as_str(), "{t:?}");
+            assert_eq!(&*excerpt_arc(&Arc::from(t)), excerpt(t).as_str(), "{t:?}");
         }
         let long = "y".repeat(EXCERPT_CHARS + 5);
-        assert_eq!(&*excerpt_arc(&long), excerpt(&long).as_str());
+        assert_eq!(
+            &*excerpt_arc(&Arc::from(long.as_str())),
+            excerpt(&long).as_str()
+        );
     }
 
     #[test]

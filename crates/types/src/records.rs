@@ -88,7 +88,7 @@ pub struct Post {
     /// Hashed author id.
     pub author: AuthorId,
     /// The post text as published (normalisation for matching happens in score).
-    pub text: String,
+    pub text: Arc<str>,
     /// Language tag when the platform gave one (`en`, `zh`...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<String>,
