@@ -557,21 +557,12 @@ fn evidence(out: &mut String, i: &Value) {
         time(&ev["window_end"]),
         time(&ev["seen_at"])
     );
-    let rising: Vec<String> = ev["rising_terms"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| {
-                    format!(
-                        "{} {:.0}% (was {:.0}%)",
-                        s(&r["term"]),
-                        r["share"].as_f64().unwrap_or(0.0) * 100.0,
-                        r["baseline_share"].as_f64().unwrap_or(0.0) * 100.0
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let rising: Vec<String> =
+        serde_json::from_value::<Vec<vigil_types::RisingTerm>>(ev["rising_terms"].clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|r| safe(&r.to_string(), false).into_owned())
+            .collect();
     if !rising.is_empty() {
         let _ = writeln!(out, "  rising: {}", rising.join(", "));
     }

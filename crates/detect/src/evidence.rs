@@ -181,10 +181,10 @@ impl BinEvidence {
         }
         let joined = self
             .stories
-            .iter_mut()
-            .find(|s| s.joins(g.story, g.repost_of.as_ref(), &post.post_id));
-        let story = match joined {
-            Some(s) => s,
+            .iter()
+            .position(|s| s.joins(g.story, g.repost_of.as_ref(), &post.post_id));
+        let i = match joined {
+            Some(i) => i,
             None => {
                 let fresh = StoryTally {
                     key: g.story,
@@ -202,21 +202,28 @@ impl BinEvidence {
                 };
                 if self.stories.len() < STORIES_PER_BIN {
                     self.stories.push(fresh);
-                    self.stories.last_mut().expect("just pushed")
+                    self.stories.len() - 1
                 } else {
-                    // Space-Saving: replace the smallest story.
-                    let (i, min) = self
-                        .stories
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|(_, s)| s.posts + s.err)
-                        .map(|(i, s)| (i, s.posts + s.err))
-                        .expect("the table is full");
+                    // Space-Saving: replace the smallest story (the first
+                    // of equals), which hands its count on as error.
+                    let (i, min) =
+                        self.stories
+                            .iter()
+                            .enumerate()
+                            .fold((0, u32::MAX), |(bi, bn), (i, s)| {
+                                let n = s.posts + s.err;
+                                if n < bn {
+                                    (i, n)
+                                } else {
+                                    (bi, bn)
+                                }
+                            });
                     self.stories[i] = StoryTally { err: min, ..fresh };
-                    &mut self.stories[i]
+                    i
                 }
             }
         };
+        let story = &mut self.stories[i];
         story.posts += 1;
         if g.repost {
             story.reposts += 1;
@@ -319,12 +326,10 @@ pub fn window_evidence<'a>(
     let mut tags: Vec<(Arc<str>, u64)> = Vec::new();
     for b in bins.clone() {
         for s in &b.stories {
-            let target = merged.iter_mut().find(|m| {
-                (s.origin.is_some()
-                    && (s.origin == m.origin || s.origin.as_ref() == Some(&m.first.id)))
-                    || m.origin.as_ref() == Some(&s.first.id)
-                    || same_story(m.key, s.key)
-            });
+            // The rule a post joins a story by, for a story's first post.
+            let target = merged
+                .iter_mut()
+                .find(|m| m.joins(s.key, s.origin.as_ref(), &s.first.id));
             match target {
                 Some(m) => m.absorb(s),
                 None => merged.push(s.clone()),

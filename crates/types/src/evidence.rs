@@ -238,23 +238,25 @@ pub struct RisingTerm {
     pub baseline_share: f64,
 }
 
+impl std::fmt::Display for RisingTerm {
+    /// `exploded 76% (was 1%)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {:.0}% (was {:.0}%)",
+            self.term,
+            self.share * 100.0,
+            self.baseline_share * 100.0
+        )
+    }
+}
+
 /// One line for a person: the top stories with their counts and the rising
 /// terms, at most `max_chars` characters (a receiver's limit).
 pub fn summary_line(stories: &[Story], rising: &[RisingTerm], max_chars: usize) -> String {
     let mut parts = Vec::new();
     if !rising.is_empty() {
-        let terms: Vec<String> = rising
-            .iter()
-            .take(5)
-            .map(|t| {
-                format!(
-                    "{} {:.0}% (was {:.0}%)",
-                    t.term,
-                    t.share * 100.0,
-                    t.baseline_share * 100.0
-                )
-            })
-            .collect();
+        let terms: Vec<String> = rising.iter().take(5).map(ToString::to_string).collect();
         parts.push(format!("rising: {}", terms.join(", ")));
     }
     for s in stories.iter().take(3) {

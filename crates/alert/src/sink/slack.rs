@@ -136,14 +136,7 @@ pub(crate) fn message(a: &Alert) -> Value {
                 .evidence
                 .rising_terms
                 .iter()
-                .map(|r| {
-                    format!(
-                        "{} {:.0}% (was {:.0}%)",
-                        escape(&r.term),
-                        r.share * 100.0,
-                        r.baseline_share * 100.0
-                    )
-                })
+                .map(|r| escape(&r.to_string()))
                 .collect();
             lines.push(format!("*Rising:* {}", rising.join(", ")));
         }
