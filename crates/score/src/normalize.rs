@@ -196,6 +196,7 @@ fn normalize_impl(text: &str, out: &mut String, mut map: Option<&mut OffsetMap>)
         }
     } else if nfkc_quick(text) == IsNormalized::Yes {
         out.reserve(text.len());
+        let mut cased = false;
         for (i, c) in text.char_indices() {
             record(out, i, &mut map);
             if c.is_ascii() {
@@ -205,8 +206,15 @@ fn normalize_impl(text: &str, out: &mut String, mut map: Option<&mut OffsetMap>)
             } else {
                 let before = out.len();
                 push_lower(out, c);
+                cased |= out[before..].chars().ne(std::iter::once(c));
                 same_offsets &= is_one_char(&out[before..], c);
             }
+        }
+        // Text in NFKC can leave it when lower-cased: `İ` followed by a
+        // mark of lower class becomes `i`, U+0307 and that mark, out of
+        // canonical order.
+        if cased && settle(out, map.as_deref_mut()) {
+            same_offsets = false;
         }
     } else {
         // Normalise segment by segment (a starter and its combining marks),
@@ -238,18 +246,8 @@ fn normalize_impl(text: &str, out: &mut String, mut map: Option<&mut OffsetMap>)
                 same_offsets &= single && is_one_char(&out[before..], c);
             }
         }
-        if nfkc_quick(out) != IsNormalized::Yes {
-            // Lower-casing can leave a non-NFKC sequence in rare scripts:
-            // settle it so normalising twice equals once.
-            let settled: String = out.nfkc().collect();
-            if settled != *out {
-                *out = settled;
-                same_offsets = false;
-                if let Some(m) = map.as_deref_mut() {
-                    // Offsets inside this text are approximate from here.
-                    m.points.retain(|p| (p.0 as usize) <= out.len());
-                }
-            }
+        if settle(out, map.as_deref_mut()) {
+            same_offsets = false;
         }
     }
     if !ascii && needs_t2s(out) {
@@ -264,6 +262,25 @@ fn normalize_impl(text: &str, out: &mut String, mut map: Option<&mut OffsetMap>)
         m.orig_len = text.len() as u32;
     }
     same_offsets
+}
+
+/// Lower-casing can leave a non-NFKC sequence (`İ` becomes `i` and a
+/// combining dot that may sort before a following mark; some rare
+/// scripts): settles `out` so normalising twice equals once. Returns
+/// whether `out` changed; the map's offsets inside it are approximate then.
+fn settle(out: &mut String, map: Option<&mut OffsetMap>) -> bool {
+    if nfkc_quick(out) == IsNormalized::Yes {
+        return false;
+    }
+    let settled: String = out.nfkc().collect();
+    if settled == *out {
+        return false;
+    }
+    *out = settled;
+    if let Some(m) = map {
+        m.points.retain(|p| (p.0 as usize) <= out.len());
+    }
+    true
 }
 
 /// Whether `s` is exactly one char as long in UTF-8 as `c`.
@@ -346,6 +363,7 @@ mod tests {
                 record(out, i, &mut map);
                 push_lower(out, c);
             }
+            settle_reference(out, map.as_deref_mut());
         } else {
             // Normalise segment by segment (a starter and its combining marks),
             // so each output piece maps to one place in the original.
@@ -371,18 +389,7 @@ mod tests {
                     seg_start = end;
                 }
             }
-            if !is_nfkc_quick(out.chars()).eq(&IsNormalized::Yes) {
-                // Lower-casing can leave a non-NFKC sequence in rare scripts:
-                // settle it so normalising twice equals once.
-                let settled: String = out.nfkc().collect();
-                if settled != *out {
-                    *out = settled;
-                    if let Some(m) = map.as_deref_mut() {
-                        // Offsets inside this text are approximate from here.
-                        m.points.retain(|p| (p.0 as usize) <= out.len());
-                    }
-                }
-            }
+            settle_reference(out, map.as_deref_mut());
         }
         if !out.is_ascii() {
             fast2s::replace(out);
@@ -392,6 +399,33 @@ mod tests {
             m.norm_len = out.len() as u32;
             m.orig_len = text.len() as u32;
         }
+    }
+
+    /// Lower-casing can leave a non-NFKC sequence: settle it so
+    /// normalising twice equals once.
+    fn settle_reference(out: &mut String, map: Option<&mut OffsetMap>) {
+        if !is_nfkc_quick(out.chars()).eq(&IsNormalized::Yes) {
+            let settled: String = out.nfkc().collect();
+            if settled != *out {
+                *out = settled;
+                if let Some(m) = map {
+                    // Offsets inside this text are approximate from here.
+                    m.points.retain(|p| (p.0 as usize) <= out.len());
+                }
+            }
+        }
+    }
+
+    /// Found by the fuzzer (CI, 2026-12-05): `İ` + U+0333 is NFKC, its
+    /// lower case `i` U+0307 U+0333 is not (U+0333 sorts first).
+    #[test]
+    fn dotted_capital_i_before_a_lower_class_mark_settles() {
+        for text in ["İ\u{333}", "lm\u{fffd}İ\u{333}", "xİ\u{333}y"] {
+            let once = normalize(text);
+            assert_eq!(normalize(&once), once, "{text:?}");
+            check_against_reference(text).expect("fast path equals the reference");
+        }
+        assert_eq!(normalize("İ\u{333}"), "i\u{333}\u{307}");
     }
 
     #[test]
@@ -468,7 +502,7 @@ mod tests {
         /// The fast paths give the reference's text, offset map and (when
         /// they say offsets are unchanged) an identity map, on any text.
         #[test]
-        fn fast_paths_equal_the_reference(s in "\\PC{0,40}|[a-zA-Z數據洩露畫藉著乾艾克美ＡＢ，。、 \u{301}\u{3099}\u{1161}ﬁ①İ]{0,40}") {
+        fn fast_paths_equal_the_reference(s in "\\PC{0,40}|[a-zA-Z數據洩露畫藉著乾艾克美ＡＢ，。、 \u{301}\u{3099}\u{1161}ﬁ①İ\u{333}\u{307}]{0,40}") {
             check_against_reference(&s)?;
         }
 
