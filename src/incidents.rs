@@ -1,4 +1,4 @@
-//! `vigil incidents list|show|ack|assign|comment|resolve|reopen|export`:
+//! `vigil incidents list|show|open|ack|assign|comment|resolve|reopen|export`:
 //! the incident API (`/api/v1`, served by `vigil run` on its admin address)
 //! from the command line. Tables for people by default, the API's JSON with
 //! `--json`.
@@ -59,6 +59,32 @@ enum IncidentsCommand {
     Show {
         /// Incident id.
         id: String,
+    },
+    /// Report an incident by hand (role reporter or responder). On a watch
+    /// with an active incident the report joins it.
+    Open {
+        /// A one-line title.
+        #[arg(long)]
+        title: String,
+        /// minor, moderate or major.
+        #[arg(long)]
+        level: String,
+        /// The watch it concerns (a configured watch id).
+        #[arg(long)]
+        watch: Option<String>,
+        /// The kind of crisis (product_safety, service_outage, legal,
+        /// data_breach, negative_media, disaster).
+        #[arg(long)]
+        kind: Option<String>,
+        /// What you saw.
+        #[arg(long)]
+        description: Option<String>,
+        /// A link to a post or page (repeat for more).
+        #[arg(long = "link")]
+        links: Vec<String>,
+        /// The id of a post it is about (repeat for more).
+        #[arg(long = "post")]
+        posts: Vec<String>,
     },
     /// Acknowledge an incident (idempotent): stops re-notification while its
     /// level holds.
@@ -245,6 +271,38 @@ pub fn run(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
             match format {
                 ExportFormat::Md => text,
                 ExportFormat::Json => pretty(&serde_json::from_str(&text)?),
+            }
+        }
+        IncidentsCommand::Open {
+            title,
+            level,
+            watch,
+            kind,
+            description,
+            links,
+            posts,
+        } => {
+            let mut body = serde_json::json!({ "title": title, "level": level });
+            for (k, v) in [
+                ("watch", watch),
+                ("crisis_kind", kind),
+                ("description", description),
+            ] {
+                if let Some(v) = v {
+                    body[k] = Value::from(v);
+                }
+            }
+            if !links.is_empty() {
+                body["links"] = Value::from(links);
+            }
+            if !posts.is_empty() {
+                body["post_ids"] = Value::from(posts);
+            }
+            let v = client.json(post, "/api/v1/incidents", Some(body))?;
+            if args.json {
+                pretty(&v)
+            } else {
+                opened_summary(&v)
             }
         }
         IncidentsCommand::Ack { id } => act(&client, &post, &id, "ack", None, args.json)?,
@@ -440,30 +498,12 @@ fn stamp(v: &Value) -> String {
     }
 }
 
-/// One timeline event in words.
+/// One timeline event in words (the store's describer; an event this
+/// build does not know, from a newer server, shows its kind).
 fn describe(e: &Value) -> String {
-    match s(&e["kind"]).as_ref() {
-        "alert" => format!("alert: {} at {}", s(&e["transition"]), s(&e["level"])),
-        "level_change" => format!("level {} -> {}", s(&e["from"]), s(&e["to"])),
-        "ack" => "acknowledged".into(),
-        "unack" => format!("acknowledgement withdrawn ({})", s(&e["reason"])),
-        "assign" => format!("assigned to {}", s(&e["assignee"])),
-        "comment" => format!("comment: {}", s(&e["text"])),
-        "resolve" => "resolved".into(),
-        "reopen" => "reopened".into(),
-        "suppressed" => format!("alert silenced by {}", s(&e["silence_id"])),
-        "notified" => {
-            let sinks: Vec<Cow<str>> = e["sinks"]
-                .as_array()
-                .map(|a| a.iter().map(s).collect())
-                .unwrap_or_default();
-            let step = e["step"]
-                .as_u64()
-                .map(|n| format!(", step {n}"))
-                .unwrap_or_default();
-            format!("notified {} ({}{step})", sinks.join(", "), s(&e["reason"]))
-        }
-        other => other.to_string(),
+    match serde_json::from_value::<vigil_incidents::Event>(e.clone()) {
+        Ok(ev) => ev.kind.describe(&|t| safe(t, false).into_owned()),
+        Err(_) => s(&e["kind"]).into_owned(),
     }
 }
 
@@ -481,9 +521,28 @@ fn show(i: &Value) -> String {
     let peak = volume
         .iter()
         .max_by_key(|p| p["observed"].as_u64().unwrap_or(0));
+    let report = &i["report"];
+    let reported = if report.is_null() {
+        "-".to_string()
+    } else {
+        format!("{} by {}", s(&report["title"]), s(&report["by"]))
+    };
+    let joined: Vec<Cow<str>> = i["detected_as"]
+        .as_array()
+        .map(|a| a.iter().map(s).collect())
+        .unwrap_or_default();
     let rows = [
         ("watch", s(&i["watch"]).to_string()),
         ("opened", time(&i["opened_at"])),
+        ("reported", reported),
+        (
+            "detected as",
+            if joined.is_empty() {
+                "-".into()
+            } else {
+                joined.join(", ")
+            },
+        ),
         (
             "crisis kinds",
             if kinds.is_empty() {
@@ -599,6 +658,16 @@ fn evidence(out: &mut String, i: &Value) {
             let _ = write!(head, "  {}", safe(u, false));
         }
         let _ = writeln!(out, "{head}\n    \"{}\"", s(&p["text"]));
+    }
+}
+
+fn opened_summary(v: &Value) -> String {
+    let i = &v["incident"];
+    let (id, level, state) = (s(&i["id"]), s(&i["level"]), s(&i["state"]));
+    if v["created"] == Value::Bool(true) {
+        format!("{id}: reported; level {level}, state {state}\n")
+    } else {
+        format!("{id}: the report joined this active incident of watch {}; level {level}, state {state}\n", s(&i["watch"]))
     }
 }
 

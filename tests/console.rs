@@ -21,6 +21,7 @@ use crate::util::{free_port, read, root, temp_dir, vigil, wait_for};
 
 const RESPONDER: &str = "console-responder-0123456789abcdef";
 const VIEWER: &str = "console-viewer-0123456789abcdef";
+const REPORTER: &str = "console-reporter-0123456789abcdef";
 
 /// Posts (Vigil's JSON shape) from 2026-03-02T08:00Z: 20 quiet minutes of
 /// one post per watch per minute (the detector's warm-up), then in minute
@@ -144,7 +145,8 @@ fn start(name: &str) -> Server {
     let config = format!(
         "{}\n[incidents]\ndata_dir = '{}'\n\n[api]\n\
          [[api.tokens]]\nname = \"console\"\nrole = \"responder\"\ntoken = \"{RESPONDER}\"\n\
-         [[api.tokens]]\nname = \"wallboard\"\nrole = \"viewer\"\ntoken_env = \"VIGIL_TEST_CONSOLE_VIEWER\"\n",
+         [[api.tokens]]\nname = \"wallboard\"\nrole = \"viewer\"\ntoken_env = \"VIGIL_TEST_CONSOLE_VIEWER\"\n\
+         [[api.tokens]]\nname = \"frontline\"\nrole = \"reporter\"\ntoken = \"{REPORTER}\"\n",
         read(&root().join("config/example.toml")),
         dir.join("data").display()
     );
@@ -329,6 +331,30 @@ fn console_acknowledges_incidents_in_a_real_browser() {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
     assert_eq!(count, 3.0, "{metrics}");
+
+    // The report made in the browser (issue 15): a new incident with the
+    // form's fields, by the signed-in token's name.
+    let reported = result["reported"].as_str().unwrap();
+    assert!(reported.starts_with("reported-report-"), "{result}");
+    assert_eq!(
+        result["report_links"],
+        serde_json::json!(["https://weibo.example/p/1", "https://x.example/s/2"])
+    );
+    assert!(is_png(&artifacts.join("console-report.png")));
+    let (_, body) = server
+        .get(&format!("/api/v1/incidents/{reported}"), VIEWER)
+        .unwrap();
+    let incident: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(incident["report"]["by"], "console");
+    assert_eq!(
+        incident["report"]["description"],
+        "Three customers sent photos"
+    );
+    assert_eq!(incident["level"], "moderate");
+    assert_eq!(
+        incident["crisis_kinds"],
+        serde_json::json!(["product_safety"])
+    );
 }
 
 #[test]
@@ -419,6 +445,66 @@ fn incidents_cli_talks_to_the_api() {
         report["time_to_resolve_secs"].as_f64().is_some(),
         "{report}"
     );
+    // A customer-service agent reports trouble by hand (issue 15): a new
+    // incident (acme's detected one is resolved), notified and listed.
+    let (ok, out, err) = server.cli(
+        REPORTER,
+        &[
+            "open",
+            "--title",
+            "Cracked jars in Shanghai stores",
+            "--level",
+            "moderate",
+            "--watch",
+            "acme",
+            "--kind",
+            "product_safety",
+            "--link",
+            "https://weibo.example/p/1",
+            "--post",
+            "w1",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(": reported; level moderate, state open"),
+        "{out}"
+    );
+    let reported = out.split(':').next().unwrap().to_string();
+    assert!(reported.starts_with("acme-report-"), "{reported}");
+    let (ok, out, _) = server.cli(VIEWER, &["show", &reported]);
+    assert!(ok);
+    for want in [
+        "  reported      Cracked jars in Shanghai stores by frontline\n",
+        "  crisis kinds  product_safety\n",
+        "frontline  reported at moderate: Cracked jars in Shanghai stores\n",
+        "notified ",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+    // A second report on the watch joins it; a reporter may not act on it.
+    let (ok, out, err) = server.cli(
+        REPORTER,
+        &[
+            "open",
+            "--title",
+            "Hotline flooded",
+            "--level",
+            "major",
+            "--watch",
+            "acme",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with(&format!(
+            "{reported}: the report joined this active incident of watch acme; level major"
+        )),
+        "{out}"
+    );
+    let (ok, _, err) = server.cli(REPORTER, &["ack", &reported]);
+    assert!(!ok && err.contains("403 Forbidden"), "{err}");
+
     let (ok, _, err) = server.cli(VIEWER, &["show", "no-such-incident"]);
     assert!(
         !ok && err.contains("404 Not Found: no incident `no-such-incident`"),

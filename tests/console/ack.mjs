@@ -13,7 +13,8 @@
 // timeline shown), acknowledge it, see the state change there and in the
 // list; acknowledge another incident from outside the browser and see the
 // list change live (server-sent events); acknowledge a third with the
-// list's own button. Prints one JSON line of results; exits 1 on failure.
+// list's own button; report an incident by hand with the list's form and
+// see it opened. Prints one JSON line of results; exits 1 on failure.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -145,9 +146,34 @@ async function main() {
     const shot = path.join(artifacts, 'console-ack.png');
     await page.screenshot({ path: shot, fullPage: true });
     result.screenshot = shot;
+
     if (problems.length) throw new Error(problems.join('; '));
     rows = await rowStates(page);
     result.states = Object.fromEntries(rows.map((r) => [r.id, r.state]));
+
+    // 4. Report an incident by hand (issue 15): the form opens a new
+    // incident, shown with its report and a `reported` timeline event.
+    await page.getByText('Report an incident', { exact: true }).click();
+    await page.locator('#report-title').fill('Cracked jars in Shanghai stores');
+    await page.locator('#report-level').selectOption('moderate');
+    await page.locator('#report-kind').selectOption('product_safety');
+    await page.locator('#report-description').fill('Three customers sent photos');
+    await page.locator('#report-links').fill('https://weibo.example/p/1\n  \nhttps://x.example/s/2');
+    await page.getByTestId('report-button').click();
+    await page.getByTestId('action-result').filter({ hasText: 'Reported: a new incident.' }).waitFor();
+    await page.locator('#incident-title').filter({ hasText: 'Cracked jars in Shanghai stores' }).waitFor();
+    await page.getByTestId('detail-level').filter({ hasText: 'moderate' }).waitFor();
+    const firstEvent = await page.getByTestId('timeline-event').first().innerText();
+    if (!firstEvent.includes(actor) || !firstEvent.includes('Reported at moderate: Cracked jars in Shanghai stores')) {
+      throw new Error(`first timeline event is ${JSON.stringify(firstEvent)}`);
+    }
+    result.report_links = await page.$$eval('#incident-facts a', (a) => a.map((x) => x.getAttribute('href')));
+    result.reported = decodeURIComponent(new URL(page.url()).hash.replace('#/incidents/', ''));
+    await page.screenshot({ path: path.join(artifacts, 'console-report.png'), fullPage: true });
+    log('reported by hand', { id: result.reported });
+    await page.getByRole('link', { name: '← All incidents' }).click();
+    await page.getByTestId('incident-title').filter({ hasText: 'Cracked jars in Shanghai stores' }).waitFor();
+    if (problems.length) throw new Error(problems.join('; '));
   } finally {
     await browser.close();
   }

@@ -15,6 +15,7 @@ const ui = {
   stream: null,
   refreshTimer: null,
   current: null,
+  flash: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -151,6 +152,10 @@ function canWrite() {
   return ui.me && ui.me.role === 'responder';
 }
 
+function canReport() {
+  return ui.me && (ui.me.role === 'reporter' || ui.me.role === 'responder');
+}
+
 // -------------------------------------------------------------------- list
 
 async function loadList() {
@@ -165,6 +170,7 @@ async function loadList() {
   if (!data) return;
   let incidents = data.incidents;
   if (state === 'active') incidents = incidents.filter((i) => i.state !== 'resolved');
+  $('report').hidden = !canReport();
   renderList(incidents);
 }
 
@@ -202,7 +208,8 @@ function row(i) {
     }, 'Acknowledge')
     : null;
   return el('tr', { 'data-testid': 'incident-row', 'data-id': i.id, 'data-state': i.state },
-    el('td', {}, el('a', { href: '#/incidents/' + encodeURIComponent(i.id), 'data-testid': 'incident-link' }, i.id)),
+    el('td', {}, el('a', { href: '#/incidents/' + encodeURIComponent(i.id), 'data-testid': 'incident-link' }, i.id),
+      i.title ? el('div', { class: 'hint', 'data-testid': 'incident-title' }, i.title) : null),
     el('td', {}, i.watch),
     el('td', {}, el('span', { class: 'state state-' + i.state, 'data-testid': 'incident-state' }, i.state)),
     el('td', {}, fmtTime(i.opened_at)),
@@ -229,7 +236,7 @@ async function loadIncident() {
 }
 
 function renderIncident(i) {
-  $('incident-title').textContent = i.id;
+  $('incident-title').textContent = i.report ? i.report.title : i.id;
   const level = $('detail-level');
   level.textContent = i.level;
   level.className = 'level level-' + i.level;
@@ -238,7 +245,21 @@ function renderIncident(i) {
   state.className = 'state state-' + i.state;
   document.title = 'Vigil · ' + i.id;
 
+  const links = i.report && i.report.links && i.report.links.length
+    ? el('span', {}, ...i.report.links.map((u) => {
+      const href = safeUrl(u);
+      return el('span', { class: 'link' }, href ? el('a', { href, rel: 'noopener noreferrer nofollow', target: '_blank' }, u) : u, ' ');
+    }))
+    : null;
+  const reported = i.report ? [
+    ['Incident', i.id],
+    ['Reported by', i.report.by + ' at ' + fmtTime(i.opened_at)],
+    ['What they saw', i.report.description || '—'],
+    ...(links ? [['Links', links]] : []),
+    ['Detected as', (i.detected_as || []).join(', ') || 'not detected (yet)'],
+  ] : [];
   const facts = [
+    ...reported,
     ['Watch', i.watch],
     ['Opened', fmtTime(i.opened_at)],
     ['Opened at level', i.opened_level],
@@ -246,13 +267,17 @@ function renderIncident(i) {
     ['Acknowledged', i.acknowledged ? i.acknowledged.by + ' at ' + fmtTime(i.acknowledged.at) : '—'],
     ['Assignee', i.assignee || '—'],
     ['Resolved', i.resolved ? i.resolved.by + ' at ' + fmtTime(i.resolved.at) : '—'],
-    ['Latest window', i.last.observed + ' posts against a baseline of ' + fmtNum(i.last.baseline) + ' (z ' + fmtNum(i.last.z) + ')'],
-    ['Happened (event time)', fmtTime(i.last.window_start) + ' to ' + fmtTime(i.last.window_end)],
+    ...((i.volume || []).length ? [
+      ['Latest window', i.last.observed + ' posts against a baseline of ' + fmtNum(i.last.baseline) + ' (z ' + fmtNum(i.last.z) + ')'],
+      ['Happened (event time)', fmtTime(i.last.window_start) + ' to ' + fmtTime(i.last.window_end)],
+    ] : [['Latest window', 'no detector window yet']]),
     ['Seen by Vigil', fmtTime(i.opened_at)],
     ['Reason', i.last.reason || '—'],
-    ['Negative share', Math.round((i.last.negative_share || 0) * 100) + '%'],
-    ['Sources', String(i.last.distinct_sources)],
-    ['Top terms', (i.last.top_terms || []).join(', ') || '—'],
+    ...((i.volume || []).length ? [
+      ['Negative share', Math.round((i.last.negative_share || 0) * 100) + '%'],
+      ['Sources', String(i.last.distinct_sources)],
+      ['Top terms', (i.last.top_terms || []).join(', ') || '—'],
+    ] : []),
     ['Silenced alerts', String(i.suppressed_alerts)],
   ];
   $('incident-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
@@ -324,6 +349,8 @@ function describe(e) {
     case 'resolve': return 'Resolved';
     case 'reopen': return 'Reopened';
     case 'suppressed': return 'Alert silenced by ' + e.silence_id;
+    case 'reported': return 'Reported at ' + e.level + ': ' + e.title;
+    case 'joined': return 'Detector incident ' + e.detect_incident + ' joined';
     case 'notified': return 'Notified ' + e.sinks.join(', ') + ' (' + e.reason.replace('_', ' ')
       + (e.step !== undefined && e.step !== null ? ', step ' + e.step : '') + ')';
     default: return e.kind;
@@ -406,6 +433,27 @@ async function act(id, action, body) {
   if (ui.current === id) renderIncident(out.incident);
   else scheduleRefresh();
   return true;
+}
+
+/** Sends the report form; opens the incident it made or joined. */
+async function report() {
+  const body = { title: $('report-title').value.trim(), level: $('report-level').value };
+  const watch = $('report-watch').value.trim();
+  const kind = $('report-kind').value;
+  const description = $('report-description').value.trim();
+  const links = $('report-links').value.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (watch) body.watch = watch;
+  if (kind) body.crisis_kind = kind;
+  if (description) body.description = description;
+  if (links.length) body.links = links;
+  const out = await guarded(() => api('POST', '/api/v1/incidents', body));
+  if (!out) return;
+  $('report-form').reset();
+  $('report').open = false;
+  ui.flash = out.created
+    ? 'Reported: a new incident.'
+    : 'Reported: joined the active incident of watch ' + out.incident.watch + '.';
+  location.hash = '#/incidents/' + encodeURIComponent(out.incident.id);
 }
 
 // -------------------------------------------------------------- live feed
@@ -491,7 +539,15 @@ document.addEventListener('DOMContentLoaded', () => {
     const text = $('comment-input').value.trim();
     if (text && await act(ui.current, 'comment', { text })) $('comment-input').value = '';
   });
-  window.addEventListener('hashchange', () => { $('action-result').textContent = ''; route(); });
+  $('report-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    report();
+  });
+  window.addEventListener('hashchange', () => {
+    $('action-result').textContent = ui.flash || '';
+    ui.flash = null;
+    route();
+  });
   if (ui.token) signIn(ui.token);
   else signOut('');
 });

@@ -128,7 +128,7 @@ pub(crate) fn document() -> Value {
             "description": "The caller.",
             "content": { "application/json": { "schema": {
                 "type": "object", "required": ["name", "role"],
-                "properties": { "name": { "type": "string" }, "role": { "type": "string", "enum": ["viewer", "responder"] } }
+                "properties": { "name": { "type": "string" }, "role": { "type": "string", "enum": ["viewer", "reporter", "responder"] } }
             } } }
         }),
     );
@@ -165,7 +165,24 @@ pub(crate) fn document() -> Value {
                 }
             },
             "/api/v1/me": { "get": me },
-            "/api/v1/incidents": { "get": list },
+            "/api/v1/incidents": {
+                "get": list,
+                "post": {
+                    "summary": "Report an incident by hand",
+                    "description": "For staff and customer-service agents who see trouble first (role reporter or responder). On a watch with an active incident the report joins it (`created: false`; a higher level raises it and notifies as a level rise). Otherwise it opens a new incident `<watch>-report-<ms>`, notified and escalated like a detected one; a detector incident that later opens on the same watch joins it. Detect's resolve never resolves a reported incident: people do. A report without a watch is filed under the watch `reported`.",
+                    "tags": ["incidents"],
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/NewReport" } } } },
+                    "responses": {
+                        "201": ok_json("A new incident (its URL in `Location`).", "ReportResult"),
+                        "200": ok_json("The report joined the watch's active incident.", "ReportResult"),
+                        "400": err("Bad JSON body or an invalid report: an empty title, a link that is not http(s), over 20 links or 25 post ids."),
+                        "401": err("Missing or unknown token."),
+                        "403": err("The token's role is viewer."),
+                        "413": err("Body larger than `api.max_body_bytes`."),
+                        "422": err("The watch is not configured.")
+                    }
+                }
+            },
             "/api/v1/incidents/{id}": { "get": get_one },
             "/api/v1/incidents/{id}/ack": {
                 "post": action("Acknowledge", "Idempotent: acknowledging an acknowledged incident returns `changed: false` and records nothing. Stops re-notification while the level holds. No body.", None)
@@ -252,6 +269,7 @@ fn schemas() -> Value {
             "required": ["id", "watch", "level", "state", "crisis_kinds", "opened_at", "last_firing_at", "observed", "baseline", "suppressed_alerts", "events"],
             "properties": {
                 "id": { "type": "string" },
+                "title": { "type": "string", "description": "The report's title, when reported by hand." },
                 "watch": { "type": "string" },
                 "level": { "$ref": "#/components/schemas/Level" },
                 "state": { "$ref": "#/components/schemas/State" },
@@ -276,11 +294,11 @@ fn schemas() -> Value {
         },
         "Event": {
             "type": "object", "required": ["at", "actor", "kind"],
-            "description": "A timeline entry; `kind` is alert, level_change, ack, unack, assign, comment, resolve, reopen, suppressed or notified, with that kind's fields (see docs/INCIDENTS.md).",
+            "description": "A timeline entry; `kind` is alert, level_change, ack, unack, assign, comment, resolve, reopen, reported, joined, suppressed or notified, with that kind's fields (see docs/INCIDENTS.md).",
             "properties": {
                 "at": time,
                 "actor": { "type": "string" },
-                "kind": { "type": "string", "enum": ["alert", "level_change", "ack", "unack", "assign", "comment", "resolve", "reopen", "suppressed", "notified"] }
+                "kind": { "type": "string", "enum": ["alert", "level_change", "ack", "unack", "assign", "comment", "resolve", "reopen", "reported", "joined", "suppressed", "notified"] }
             },
             "additionalProperties": true
         },
@@ -373,6 +391,8 @@ fn schemas() -> Value {
                 "sample_post_ids": { "type": "array", "items": { "type": "string" } },
                 "volume": { "type": "array", "items": { "$ref": "#/components/schemas/VolumePoint" } },
                 "evidence": { "type": "array", "items": { "$ref": "#/components/schemas/Evidence" } },
+                "report": { "$ref": "#/components/schemas/Report" },
+                "detected_as": { "type": "array", "items": { "type": "string" }, "description": "Detector incident ids joined into this reported incident." },
                 "notified_sinks": { "type": "array", "items": { "type": "string" } },
                 "last_alert": { "type": "object" },
                 "alert_ids": { "type": "array", "items": { "type": "string" } },
@@ -380,6 +400,34 @@ fn schemas() -> Value {
                 "timeline": { "type": "array", "items": { "$ref": "#/components/schemas/Event" } }
             },
             "additionalProperties": true
+        },
+        "Report": {
+            "type": "object", "required": ["title", "by"],
+            "properties": {
+                "title": { "type": "string" },
+                "description": { "type": "string" },
+                "links": { "type": "array", "items": { "type": "string" } },
+                "by": { "type": "string" }
+            }
+        },
+        "NewReport": {
+            "type": "object", "required": ["title", "level"], "additionalProperties": false,
+            "properties": {
+                "title": { "type": "string", "minLength": 1, "maxLength": 4096 },
+                "level": { "$ref": "#/components/schemas/Level" },
+                "watch": { "type": "string", "description": "A configured watch id." },
+                "crisis_kind": { "type": "string", "enum": ["product_safety", "service_outage", "legal", "data_breach", "negative_media", "disaster"] },
+                "description": { "type": "string", "minLength": 1, "maxLength": 4096 },
+                "links": { "type": "array", "maxItems": 20, "items": { "type": "string", "pattern": "^https?://" } },
+                "post_ids": { "type": "array", "maxItems": 25, "items": { "type": "string" } }
+            }
+        },
+        "ReportResult": {
+            "type": "object", "required": ["created", "incident"],
+            "properties": {
+                "created": { "type": "boolean", "description": "False when the report joined the watch's active incident." },
+                "incident": { "$ref": "#/components/schemas/Incident" }
+            }
         },
         "ActResult": {
             "type": "object", "required": ["changed", "incident"],

@@ -10,7 +10,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use vigil_incidents::{Action, Filter, NewSilence, State as IncidentState, MAX_SILENCE};
+use vigil_incidents::{Action, Filter, NewReport, NewSilence, State as IncidentState, MAX_SILENCE};
 use vigil_types::{EventTime, Level, WatchId};
 
 use crate::{
@@ -24,7 +24,7 @@ use crate::{
 pub(crate) fn protected_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
     vec![
         ("/api/v1/me", get(me)),
-        ("/api/v1/incidents", get(list_incidents)),
+        ("/api/v1/incidents", get(list_incidents).post(report)),
         ("/api/v1/incidents/{id}", get(get_incident)),
         ("/api/v1/incidents/{id}/ack", post(ack)),
         ("/api/v1/incidents/{id}/assign", post(assign)),
@@ -107,11 +107,23 @@ pub(crate) async fn require_token(
         return ApiError::new(StatusCode::UNAUTHORIZED, "unknown token").into_response();
     };
     let reading = req.method() == Method::GET || req.method() == Method::HEAD;
-    if !reading && !caller.role.may_write() {
+    let reporting = req.method() == Method::POST && req.uri().path() == REPORT_PATH;
+    let allowed = reading || caller.role.may_write() || (reporting && caller.role.may_report());
+    if !allowed {
+        let may = if caller.role.may_report() {
+            "may read and report incidents"
+        } else {
+            "may only read"
+        };
+        let needs = if reporting {
+            "role reporter or responder"
+        } else {
+            "role responder"
+        };
         return ApiError::new(
             StatusCode::FORBIDDEN,
             format!(
-                "token `{}` has role {}, which may only read; {} {} needs role responder",
+                "token `{}` has role {}, which {may}; {} {} needs {needs}",
                 caller.name,
                 caller.role.as_str(),
                 req.method(),
@@ -123,6 +135,9 @@ pub(crate) async fn require_token(
     req.extensions_mut().insert(caller);
     next.run(req).await
 }
+
+/// Where a report is posted: the one write a reporter may make.
+const REPORT_PATH: &str = "/api/v1/incidents";
 
 pub(crate) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
@@ -264,6 +279,71 @@ async fn get_incident(
     }
 }
 
+/// Hands notifications to the alert stage for delivery.
+fn deliver(s: &ApiState, notifications: &[vigil_incidents::Notification]) {
+    for n in notifications {
+        if s.notify.send(n.clone()).is_err() {
+            tracing::warn!(
+                incident = %n.incident,
+                reason = %n.reason,
+                "Notification not delivered: the alert stage is not running."
+            );
+        }
+    }
+}
+
+/// What a report answers.
+#[derive(Serialize)]
+struct ReportResponse {
+    /// True when it opened a new incident; false when it joined the active
+    /// incident of its watch.
+    created: bool,
+    incident: vigil_incidents::Incident,
+}
+
+async fn report(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(body): JsonBody<NewReport>,
+) -> Result<Response, ApiError> {
+    if let Some(w) = body.watch.as_ref().filter(|w| !s.knows_watch(w)) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "no watch `{w}` is configured: a report names one of the configured watches or none"
+            ),
+        ));
+    }
+    let store = s.store.clone();
+    let actor = caller.name.clone();
+    let out = blocking(move || store.report(body, &actor, now())).await??;
+    deliver(&s, &out.notifications);
+    tracing::info!(
+        incident = %out.incident.id,
+        actor = %caller.name,
+        created = out.created,
+        "Incident reported by hand."
+    );
+    let status = if out.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let location = format!("/api/v1/incidents/{}", out.incident.id);
+    let mut resp = (
+        status,
+        Json(ReportResponse {
+            created: out.created,
+            incident: out.incident,
+        }),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
 /// What every action route answers.
 #[derive(Serialize)]
 struct ActResponse {
@@ -296,15 +376,7 @@ async fn act(
             .with_label_values(&[out.incident.level.as_str()])
             .observe(secs);
     }
-    for n in &out.notifications {
-        if s.notify.send(n.clone()).is_err() {
-            tracing::warn!(
-                incident = %n.incident,
-                reason = %n.reason,
-                "Notification not delivered: the alert stage is not running."
-            );
-        }
-    }
+    deliver(&s, &out.notifications);
     tracing::info!(
         incident = %out.incident.id,
         actor = %caller.name,

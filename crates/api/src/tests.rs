@@ -1068,6 +1068,7 @@ async fn openapi_document_matches_the_real_routes() {
             "silences" if *method == Method::POST => {
                 Some(r#"{"watch":"acme","duration_secs":60,"reason":"probe"}"#)
             }
+            "incidents" if *method == Method::POST => Some(r#"{"title":"probe","level":"minor"}"#),
             _ => None,
         };
         if path == "/api/v1/events" {
@@ -1170,5 +1171,131 @@ async fn console_is_served_from_the_binary() {
             .with_label_values(&["GET", "/ui/", "200"])
             .get(),
         2
+    );
+}
+
+/// Issue 15 item 1: a report by hand through the API, by a responder and
+/// by the new reporter role, with the checks a body gets.
+#[tokio::test]
+async fn reports_an_incident_by_hand() {
+    let tokens = format!(
+        "{TOKENS}[[api.tokens]]\nname = \"carol\"\nrole = \"reporter\"\ntoken = \"carol-reporter-0123456789\"\n"
+    );
+    let mut h = harness_with(&tokens);
+    // Drain the harness's own opening notifications (none were sent
+    // through the channel: the store made them).
+    while h.notifications.try_recv().is_ok() {}
+    const CAROL: &str = "carol-reporter-0123456789";
+    let body = r#"{"title":"Cracked jars in Shanghai stores","level":"moderate",
+        "crisis_kind":"product_safety","description":"Three customers sent photos",
+        "links":["https://weibo.example/p/1"],"post_ids":["w1"]}"#;
+    let r = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents",
+        Some(CAROL),
+        Some(body),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["created"], true);
+    let id = v["incident"]["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("reported-report-"), "{id}");
+    assert_eq!(
+        r.headers[header::LOCATION],
+        format!("/api/v1/incidents/{id}")
+    );
+    assert_eq!(v["incident"]["report"]["by"], "carol");
+    assert_eq!(
+        v["incident"]["report"]["links"][0],
+        "https://weibo.example/p/1"
+    );
+    assert_eq!(v["incident"]["level"], "moderate");
+    assert_eq!(v["incident"]["crisis_kinds"][0], "product_safety");
+    assert_eq!(v["incident"]["timeline"][0]["kind"], "reported");
+    assert_eq!(v["incident"]["timeline"][0]["actor"], "carol");
+    // Notified like a detected incident, through the alert stage.
+    let n = h
+        .notifications
+        .try_recv()
+        .expect("a notification for the alert stage");
+    assert_eq!(n.incident, id);
+    assert_eq!(n.reason, NotifyReason::New);
+    // It is a normal incident: listed with its title, readable by a viewer.
+    let list = call(&h.app, Method::GET, "/api/v1/incidents", Some(BOB), None)
+        .await
+        .json();
+    assert_eq!(
+        list["incidents"][0]["title"],
+        "Cracked jars in Shanghai stores"
+    );
+    // A reporter reports; acting stays with responders.
+    let ack = call(
+        &h.app,
+        Method::POST,
+        &format!("/api/v1/incidents/{id}/ack"),
+        Some(CAROL),
+        None,
+    )
+    .await;
+    assert_eq!(ack.status, 403, "{}", ack.text);
+    assert!(
+        ack.error()
+            .contains("role reporter, which may read and report incidents"),
+        "{}",
+        ack.text
+    );
+    // A viewer may not report.
+    let viewer = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents",
+        Some(BOB),
+        Some(body),
+    )
+    .await;
+    assert_eq!(viewer.status, 403);
+    assert!(
+        viewer.error().contains("needs role reporter or responder"),
+        "{}",
+        viewer.text
+    );
+    // On a watch with an active incident (acme-1, major) the report joins it.
+    let join = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents",
+        Some(ALICE),
+        Some(r#"{"title":"Hotline flooded","level":"minor","watch":"acme"}"#),
+    )
+    .await;
+    assert_eq!(join.status, 200, "{}", join.text);
+    assert_eq!(join.json()["created"], false);
+    assert_eq!(join.json()["incident"]["id"], "acme-1");
+    // Bad bodies: 400 for the body, 422 for a watch that is not configured.
+    for (bad, status) in [
+        (r#"{"title":"","level":"minor"}"#, 400),
+        (r#"{"title":"x"}"#, 400),
+        (r#"{"title":"x","level":"huge"}"#, 400),
+        (r#"{"title":"x","level":"minor","links":["ftp://x"]}"#, 400),
+        (r#"{"title":"x","level":"minor","colour":"red"}"#, 400),
+        (r#"{"title":"x","level":"minor","watch":"nobody"}"#, 422),
+    ] {
+        let r = call(
+            &h.app,
+            Method::POST,
+            "/api/v1/incidents",
+            Some(ALICE),
+            Some(bad),
+        )
+        .await;
+        assert_eq!(r.status, status, "{bad}: {}", r.text);
+        assert!(!r.error().is_empty());
+    }
+    assert_eq!(
+        h.store.list(&Default::default()).len(),
+        4,
+        "one new incident"
     );
 }

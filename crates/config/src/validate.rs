@@ -77,7 +77,11 @@ pub const MAX_API_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub enum ApiRole {
     /// Read incidents, silences and live changes.
     Viewer,
-    /// Everything a viewer may, and act: acknowledge, assign, comment,
+    /// Everything a viewer may, and report an incident by hand (`POST
+    /// /api/v1/incidents`): for staff and customer-service agents who spot
+    /// trouble first.
+    Reporter,
+    /// Everything a reporter may, and act: acknowledge, assign, comment,
     /// resolve, reopen, add and remove silences.
     Responder,
 }
@@ -87,6 +91,7 @@ impl ApiRole {
     pub fn as_str(self) -> &'static str {
         match self {
             ApiRole::Viewer => "viewer",
+            ApiRole::Reporter => "reporter",
             ApiRole::Responder => "responder",
         }
     }
@@ -95,6 +100,11 @@ impl ApiRole {
     pub fn may_write(self) -> bool {
         self == ApiRole::Responder
     }
+
+    /// True when this role may report an incident by hand.
+    pub fn may_report(self) -> bool {
+        matches!(self, ApiRole::Reporter | ApiRole::Responder)
+    }
 }
 
 impl std::str::FromStr for ApiRole {
@@ -102,8 +112,11 @@ impl std::str::FromStr for ApiRole {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "viewer" => Ok(ApiRole::Viewer),
+            "reporter" => Ok(ApiRole::Reporter),
             "responder" => Ok(ApiRole::Responder),
-            _ => Err(format!("unknown role `{s}` (expected viewer or responder)")),
+            _ => Err(format!(
+                "unknown role `{s}` (expected viewer, reporter or responder)"
+            )),
         }
     }
 }
@@ -684,11 +697,7 @@ pub(crate) fn load_layers(
     for (i, w) in watches_raw.into_iter().enumerate() {
         let Some(w) = w else { continue };
         let key = format!("watches[{i}]");
-        let id_ok = !w.id.is_empty()
-            && w.id.len() <= 64
-            && w.id
-                .chars()
-                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_');
+        let id_ok = WatchId::is_valid(&w.id);
         c.check(
             id_ok,
             &format!("{key}.id"),
@@ -1821,7 +1830,7 @@ mod api_tests {
             ("api.max_body_bytes", "must be between 1024 and 16777216"),
             (
                 "api.tokens[0].role",
-                "unknown role `admin` (expected viewer or responder)",
+                "unknown role `admin` (expected viewer, reporter or responder)",
             ),
             ("api.tokens[0].token", "must be at least 16 characters"),
             (

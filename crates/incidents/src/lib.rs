@@ -70,9 +70,10 @@ pub use crate::{
     error::Error,
     model::{
         ActOutcome, Action, Change, Escalation, Event, EventKind, Figures, Filter, Incident,
-        IncidentSummary, LevelEvidence, NewSilence, Notification, NotifyReason, Outcome, Silence,
-        Stamp, State, Stats, VolumePoint, AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_SAMPLE_POSTS,
-        MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS,
+        IncidentSummary, LevelEvidence, NewReport, NewSilence, Notification, NotifyReason, Outcome,
+        Report, ReportOutcome, Silence, Stamp, State, Stats, VolumePoint, AUTOMATIC_ACTOR,
+        MAX_EVIDENCE, MAX_REPORT_LINKS, MAX_SAMPLE_POSTS, MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS,
+        MAX_VOLUME_POINTS, REPORTED_WATCH,
     },
     policy::{EscalationPolicy, LevelPolicy, Step},
     report::{LevelSpan, ReviewReport},

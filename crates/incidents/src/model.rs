@@ -6,6 +6,13 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use vigil_types::{Alert, AlertId, CrisisKind, EventTime, IncidentState, Level, PostId, WatchId};
 
+/// The watch of a report that names none: no detector watches it, so
+/// such a report never joins a detector's incident.
+pub const REPORTED_WATCH: &str = "reported";
+
+/// Most links one report carries.
+pub const MAX_REPORT_LINKS: usize = 20;
+
 /// The actor name of automatic events (detect, timers, the escalation
 /// policy).
 pub const AUTOMATIC_ACTOR: &str = "vigil";
@@ -199,6 +206,23 @@ pub enum EventKind {
         /// The alert it muted.
         alert_id: AlertId,
     },
+    /// A person reported it by hand ([`IncidentTracker::report`]): the
+    /// first event of a reported incident, or a report joined to an
+    /// incident already open on the watch.
+    ///
+    /// [`IncidentTracker::report`]: crate::IncidentTracker::report
+    Reported {
+        /// The report's title.
+        title: String,
+        /// The level it was reported at.
+        level: Level,
+    },
+    /// A detector incident of the same watch joined this reported incident:
+    /// its alerts are recorded here from now on.
+    Joined {
+        /// Detect's incident id.
+        detect_incident: String,
+    },
     /// Sinks were notified.
     Notified {
         /// The sink names.
@@ -209,6 +233,60 @@ pub enum EventKind {
         /// Why.
         reason: NotifyReason,
     },
+}
+
+impl EventKind {
+    /// The event in words, each piece of free text (names, comments, ids)
+    /// passed through `text` (an escaper for Markdown; `str::to_string` for
+    /// a terminal). The Markdown export and the CLI both describe events
+    /// with it.
+    pub fn describe(&self, text: &dyn Fn(&str) -> String) -> String {
+        match self {
+            EventKind::Alert {
+                alert_id,
+                transition,
+                level,
+            } => format!(
+                "alert {}: {} at {level}",
+                text(alert_id.as_str()),
+                transition.as_str()
+            ),
+            EventKind::LevelChange { from, to } => format!("level {from} → {to}"),
+            EventKind::Ack => "acknowledged".into(),
+            EventKind::Unack { reason } => {
+                format!("acknowledgement withdrawn ({})", text(reason))
+            }
+            EventKind::Assign { assignee } => format!("assigned to {}", text(assignee)),
+            EventKind::Comment { text: t } => format!("comment: {}", text(t)),
+            EventKind::Resolve => "resolved".into(),
+            EventKind::Reopen => "reopened".into(),
+            EventKind::Reported { title, level } => {
+                format!("reported at {level}: {}", text(title))
+            }
+            EventKind::Joined { detect_incident } => {
+                format!("detector incident {} joined", text(detect_incident))
+            }
+            EventKind::Suppressed {
+                silence_id,
+                alert_id,
+            } => format!(
+                "alert {} silenced by {}",
+                text(alert_id.as_str()),
+                text(silence_id)
+            ),
+            EventKind::Notified {
+                sinks,
+                step,
+                reason,
+            } => {
+                let sinks: Vec<String> = sinks.iter().map(|s| text(s)).collect();
+                match step {
+                    Some(s) => format!("notified {} ({reason}, step {s})", sinks.join(", ")),
+                    None => format!("notified {} ({reason})", sinks.join(", ")),
+                }
+            }
+        }
+    }
 }
 
 /// The figures of one detect window.
@@ -388,6 +466,13 @@ pub struct Incident {
     /// (at most [`MAX_EVIDENCE`]: the first and the newest).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<LevelEvidence>,
+    /// The report it started from, when a person reported it by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
+    /// Detector incident ids joined into this reported incident (their
+    /// alerts are recorded here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detected_as: Vec<String>,
     /// The running escalation, when a policy applies and it is unresolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<Escalation>,
@@ -452,6 +537,7 @@ impl Incident {
     pub fn summary(&self) -> IncidentSummary {
         IncidentSummary {
             id: self.id.clone(),
+            title: self.report.as_ref().map(|r| r.title.clone()),
             watch: self.watch.clone(),
             level: self.level,
             state: self.state,
@@ -474,6 +560,9 @@ impl Incident {
 pub struct IncidentSummary {
     /// Id.
     pub id: String,
+    /// The report's title, when reported by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// Watch.
     pub watch: WatchId,
     /// Level.
@@ -503,6 +592,61 @@ pub struct IncidentSummary {
     pub suppressed_alerts: u32,
     /// Timeline length.
     pub events: usize,
+}
+
+/// What a person reported (kept in [`Incident::report`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// A one-line title.
+    pub title: String,
+    /// What the reporter saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Links to the posts or pages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    /// Who reported it.
+    pub by: String,
+}
+
+/// A report of an incident by hand (`POST /api/v1/incidents`, `vigil
+/// incidents open`, the console): a member of staff or a customer-service
+/// agent saw trouble before the detector did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewReport {
+    /// A one-line title (required).
+    pub title: String,
+    /// The level (required).
+    pub level: Level,
+    /// The watch it concerns; a report without one is filed under
+    /// [`REPORTED_WATCH`].
+    #[serde(default)]
+    pub watch: Option<WatchId>,
+    /// The kind of crisis, when known.
+    #[serde(default)]
+    pub crisis_kind: Option<CrisisKind>,
+    /// What the reporter saw.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Links to the posts or pages (http or https).
+    #[serde(default)]
+    pub links: Vec<String>,
+    /// Ids of posts it is about.
+    #[serde(default)]
+    pub post_ids: Vec<PostId>,
+}
+
+/// What a report did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportOutcome {
+    /// The incident it opened, or the active incident of its watch it
+    /// joined.
+    pub incident: Incident,
+    /// True when it opened a new incident.
+    pub created: bool,
+    /// What to deliver now.
+    pub notifications: Vec<Notification>,
 }
 
 /// A muted watch (or watch and level) for a span of time.

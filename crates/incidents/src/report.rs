@@ -373,46 +373,8 @@ impl ReviewReport {
 
         let _ = writeln!(md, "\n## Timeline\n\n| Time | Who | What |\n|---|---|---|");
         for e in &self.timeline {
-            let what = match &e.kind {
-                EventKind::Alert {
-                    alert_id,
-                    transition,
-                    level,
-                } => format!(
-                    "alert {}: {} at {level}",
-                    code(alert_id.as_str()),
-                    transition.as_str()
-                ),
-                EventKind::LevelChange { from, to } => format!("level {from} → {to}"),
-                EventKind::Ack => "acknowledged".into(),
-                EventKind::Unack { reason } => {
-                    format!("acknowledgement withdrawn ({})", cell(reason))
-                }
-                EventKind::Assign { assignee } => format!("assigned to {}", cell(assignee)),
-                EventKind::Comment { text } => format!("comment: {}", cell(text)),
-                EventKind::Resolve => "resolved".into(),
-                EventKind::Reopen => "reopened".into(),
-                EventKind::Suppressed {
-                    silence_id,
-                    alert_id,
-                } => format!(
-                    "alert {} silenced by {}",
-                    code(alert_id.as_str()),
-                    cell(silence_id)
-                ),
-                EventKind::Notified {
-                    sinks,
-                    step,
-                    reason,
-                } => {
-                    let sinks: Vec<String> = sinks.iter().map(|s| cell(s)).collect();
-                    match step {
-                        Some(s) => format!("notified {} ({reason}, step {s})", sinks.join(", ")),
-                        None => format!("notified {} ({reason})", sinks.join(", ")),
-                    }
-                }
-            };
-            // Every untrusted piece of `what` is escaped above.
+            let what = e.kind.describe(&cell);
+            // `describe` escapes every untrusted piece of `what`.
             let _ = writeln!(md, "| {} | {} | {} |", e.at, cell(&e.actor), what);
         }
         md

@@ -15,8 +15,8 @@ use vigil_types::{Alert, AlertId, EventTime, Spike};
 
 use crate::{
     model::{
-        ActOutcome, Action, Change, Filter, Incident, IncidentSummary, NewSilence, Notification,
-        Outcome, Silence, Stats,
+        ActOutcome, Action, Change, Filter, Incident, IncidentSummary, NewReport, NewSilence,
+        Notification, Outcome, ReportOutcome, Silence, Stats,
     },
     policy::EscalationPolicy,
     report::ReviewReport,
@@ -78,6 +78,12 @@ impl Notifies for Silence {
     }
 }
 
+impl Notifies for ReportOutcome {
+    fn notifications_mut(&mut self) -> Vec<&mut Notification> {
+        self.notifications.iter_mut().collect()
+    }
+}
+
 impl Notifies for ActOutcome {
     fn notifications_mut(&mut self) -> Vec<&mut Notification> {
         self.notifications.iter_mut().collect()
@@ -93,7 +99,7 @@ const CHANGES_CAPACITY: usize = 1024;
 
 /// The durable incident store.
 ///
-/// Every mutating call (`on_alert`, `on_spike`, `on_spikes`, `act`, `tick`,
+/// Every mutating call (`on_alert`, `on_spike`, `on_spikes`, `act`, `report`, `tick`,
 /// `add_silence`, `remove_silence`) applies the change in memory, writes the
 /// incidents, alert ids and silences it touched in **one** redb write
 /// transaction with immediate durability (fsync), and only then returns
@@ -769,6 +775,17 @@ impl IncidentStore {
         now: EventTime,
     ) -> Result<ActOutcome, Error> {
         self.apply(|t| t.act(id, action, actor, now))
+    }
+
+    /// A person reports an incident by hand (see
+    /// [`IncidentTracker::report`]).
+    pub fn report(
+        &self,
+        report: NewReport,
+        actor: &str,
+        now: EventTime,
+    ) -> Result<ReportOutcome, Error> {
+        self.apply(|t| t.report(report, actor, now))
     }
 
     /// Runs the timers (see [`IncidentTracker::tick`]); call it every few

@@ -1351,3 +1351,248 @@ mod timeline_storage {
         );
     }
 }
+
+// ------------------------------------------------------------ reports (issue 15)
+
+fn new_report(title: &str, level: Level, watch: Option<&str>) -> NewReport {
+    NewReport {
+        title: title.into(),
+        level,
+        watch: watch.map(WatchId::from),
+        crisis_kind: Some(vigil_types::CrisisKind::ProductSafety),
+        description: Some("customers send photos of cracked jars".into()),
+        links: vec!["https://weibo.example/p/1".into()],
+        post_ids: vec![PostId::from("w1")],
+    }
+}
+
+#[test]
+fn a_report_opens_an_incident_notified_like_a_detected_one() {
+    let mut tr = tracker();
+    let out = tr
+        .report(
+            new_report("Cracked jars", Level::Major, Some("acme")),
+            "carol",
+            t(100),
+        )
+        .unwrap();
+    assert!(out.created);
+    let inc = &out.incident;
+    assert_eq!(inc.id, "acme-report-100000");
+    assert_eq!((inc.level, inc.state), (Level::Major, State::Open));
+    assert_eq!(inc.report.as_ref().unwrap().by, "carol");
+    assert_eq!(
+        inc.crisis_kinds,
+        vec![vigil_types::CrisisKind::ProductSafety]
+    );
+    assert_eq!(inc.sample_post_ids, vec![PostId::from("w1")]);
+    assert!(inc.volume.is_empty(), "a report has no window to chart");
+    assert!(matches!(
+        &inc.timeline[0].kind,
+        EventKind::Reported { title, level: Level::Major } if title == "Cracked jars"
+    ));
+    assert_eq!(inc.timeline[0].actor, "carol");
+    // The major policy's step 0 notifies now, the report as the reason.
+    assert_eq!(out.notifications.len(), 1);
+    assert_eq!(out.notifications[0].sinks, strs(&["stdout"]));
+    assert_eq!(out.notifications[0].reason, NotifyReason::New);
+    assert!(out.notifications[0]
+        .alert
+        .reason
+        .contains("reported by carol: Cracked jars"));
+    // Its escalation runs as a detected incident's: step 1 after 15 min.
+    let later = tr.tick(t(100 + 900));
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].sinks, strs(&["slack", "alertmanager"]));
+    // Listed with its title.
+    assert_eq!(
+        tr.list(&Filter::default())[0].title.as_deref(),
+        Some("Cracked jars")
+    );
+}
+
+#[test]
+fn a_detector_incident_on_the_reported_watch_joins_the_report() {
+    let mut tr = tracker();
+    let rep = tr
+        .report(
+            new_report("Cracked jars", Level::Minor, Some("acme")),
+            "carol",
+            t(100),
+        )
+        .unwrap();
+    let id = rep.incident.id.clone();
+    tr.act(&id, Action::Ack, "dave", t(110)).unwrap();
+    // Detect opens its own incident at moderate: one incident, a level
+    // rise (told to the moderate step and everyone told of the minor one).
+    let o = tr.on_alert(
+        &alert("acme-1", Transition::Opened, Level::Moderate, 200),
+        t(200),
+    );
+    match &o {
+        Outcome::Recorded { incident, .. } => assert_eq!(incident, &id),
+        other => panic!("not recorded: {other:?}"),
+    }
+    assert_eq!(notes(&o), vec![(sinks(), NotifyReason::Escalated)]);
+    assert!(tr.get("acme-1").is_none(), "no second incident");
+    let inc = tr.get(&id).unwrap();
+    assert_eq!(inc.detected_as, strs(&["acme-1"]));
+    assert_eq!((inc.level, inc.state), (Level::Moderate, State::Escalated));
+    assert_eq!(count(inc, |k| matches!(k, EventKind::Joined { .. })), 1);
+    // Its ongoing spikes and a replay of its alert land on the report.
+    let s = spike("acme-1", Transition::Ongoing, Level::Moderate, 260);
+    assert!(
+        matches!(tr.on_spike(&s, t(260)), Outcome::Recorded { ref incident, .. } if incident == &id)
+    );
+    assert_eq!(
+        tr.on_alert(
+            &alert("acme-1", Transition::Opened, Level::Moderate, 200),
+            t(300)
+        ),
+        Outcome::Duplicate
+    );
+    // Detect's resolve is recorded but does not end a reported incident.
+    tr.on_alert(
+        &alert("acme-1", Transition::Resolved, Level::Moderate, 400),
+        t(400),
+    );
+    let inc = tr.get(&id).unwrap();
+    assert_eq!(inc.state, State::Escalated);
+    assert!(inc.detect_resolved);
+    // A later detector incident of the watch joins it too.
+    tr.on_alert(
+        &alert("acme-2", Transition::Opened, Level::Minor, 500),
+        t(500),
+    );
+    let inc = tr.get(&id).unwrap();
+    assert_eq!(inc.detected_as, strs(&["acme-1", "acme-2"]));
+    assert!(!inc.detect_resolved);
+    // Once people resolve it, a new detector incident is a new incident.
+    tr.act(&id, Action::Resolve, "dave", t(600)).unwrap();
+    tr.on_alert(
+        &alert("acme-3", Transition::Opened, Level::Minor, 700),
+        t(700),
+    );
+    assert!(tr.get("acme-3").is_some());
+    // Another watch's incidents never join it.
+    tr.on_alert(
+        &alert("other-1", Transition::Opened, Level::Minor, 700),
+        t(700),
+    );
+    assert!(tr.get("other-1").is_some());
+}
+
+#[test]
+fn a_report_on_a_watch_with_an_active_incident_joins_it() {
+    let mut tr = tracker();
+    tr.on_alert(
+        &alert("acme-1", Transition::Opened, Level::Minor, 60),
+        t(60),
+    );
+    tr.act("acme-1", Action::Ack, "dave", t(70)).unwrap();
+    // Same level: recorded, nobody paged again.
+    let same = tr
+        .report(
+            new_report("Seen it too", Level::Minor, Some("acme")),
+            "carol",
+            t(80),
+        )
+        .unwrap();
+    assert!(!same.created);
+    assert_eq!(same.incident.id, "acme-1");
+    assert!(same.notifications.is_empty());
+    assert_eq!(same.incident.state, State::Acknowledged);
+    // Higher: a level rise, notified as one, the acknowledgement withdrawn.
+    let higher = tr
+        .report(
+            new_report("Hospital cases", Level::Major, Some("acme")),
+            "erin",
+            t(90),
+        )
+        .unwrap();
+    assert!(!higher.created);
+    let inc = &higher.incident;
+    assert_eq!((inc.level, inc.state), (Level::Major, State::Escalated));
+    assert_eq!(higher.notifications.len(), 1);
+    assert_eq!(higher.notifications[0].reason, NotifyReason::Escalated);
+    assert_eq!(count(inc, |k| matches!(k, EventKind::Reported { .. })), 2);
+    assert_eq!(
+        inc.crisis_kinds,
+        vec![vigil_types::CrisisKind::ProductSafety]
+    );
+    assert!(inc.sample_post_ids.contains(&PostId::from("w1")));
+    assert_eq!(tr.incidents().count(), 1);
+}
+
+#[test]
+fn reports_are_checked() {
+    let mut tr = tracker();
+    let mut bad = Vec::new();
+    let mut r = new_report(" ", Level::Minor, None);
+    bad.push(r.clone());
+    r.title = "ok".into();
+    r.watch = Some(WatchId::from("Not A Watch/../x"));
+    bad.push(r.clone());
+    r.watch = None;
+    r.links = vec!["javascript:alert(1)".into()];
+    bad.push(r.clone());
+    r.links = vec!["https://x.example".into(); MAX_REPORT_LINKS + 1];
+    bad.push(r.clone());
+    r.links = vec![];
+    r.post_ids = (0..=MAX_SAMPLE_POSTS)
+        .map(|i| PostId::from(format!("p{i}")))
+        .collect();
+    bad.push(r.clone());
+    for b in bad {
+        assert!(
+            matches!(tr.report(b.clone(), "carol", t(1)), Err(Error::Invalid(_))),
+            "{b:?} accepted"
+        );
+    }
+    assert_eq!(tr.incidents().count(), 0);
+    // Without a watch it is filed under `reported`; two in one millisecond
+    // get two ids.
+    r.post_ids = vec![];
+    let a = tr.report(r.clone(), "carol", t(1)).unwrap().incident.id;
+    let b = tr.report(r, "carol", t(1)).unwrap();
+    assert_eq!(a, "reported-report-1000");
+    assert!(!b.created, "the second joins the first: same pseudo-watch");
+}
+
+#[test]
+fn a_report_and_its_joined_detector_incident_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(STORE_FILE);
+    let id = {
+        let store = IncidentStore::open(&path, policy()).unwrap();
+        let out = store
+            .report(
+                new_report("Cracked jars", Level::Minor, Some("acme")),
+                "carol",
+                t(100),
+            )
+            .unwrap();
+        assert!(out.notifications[0].outbox_id > 0, "in the outbox");
+        store
+            .on_alert(
+                &alert("acme-1", Transition::Opened, Level::Minor, 200),
+                t(200),
+            )
+            .unwrap();
+        out.incident.id
+    };
+    let store = IncidentStore::open(&path, policy()).unwrap();
+    let inc = store.get(&id).unwrap();
+    assert_eq!(inc.report.as_ref().unwrap().title, "Cracked jars");
+    assert_eq!(inc.detected_as, strs(&["acme-1"]));
+    // The join is restored: the detector's next alert lands here.
+    let o = store
+        .on_alert(
+            &alert("acme-1", Transition::Escalated, Level::Major, 300),
+            t(300),
+        )
+        .unwrap();
+    assert!(matches!(o, Outcome::Recorded { ref incident, .. } if incident == &id));
+    assert!(store.get("acme-1").is_none());
+    assert_eq!(store.get(&id).unwrap().level, Level::Major);
+}

@@ -5,14 +5,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use vigil_types::{Alert, AlertId, EventTime, IncidentState, Level, Spike, Transition};
+use vigil_types::{Alert, AlertId, EventTime, IncidentState, Level, Spike, Transition, WatchId};
 
 use crate::{
     model::{
         finite, ActOutcome, Action, Change, Escalation, Event, EventKind, Figures, Filter,
-        Incident, IncidentSummary, LevelEvidence, NewSilence, Notification, NotifyReason, Outcome,
-        Silence, Stamp, State, Stats, VolumePoint, AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_SAMPLE_POSTS,
-        MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS,
+        Incident, IncidentSummary, LevelEvidence, NewReport, NewSilence, Notification,
+        NotifyReason, Outcome, Report, ReportOutcome, Silence, Stamp, State, Stats, VolumePoint,
+        AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_REPORT_LINKS, MAX_SAMPLE_POSTS, MAX_TEXT_CHARS,
+        MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS, REPORTED_WATCH,
     },
     policy::EscalationPolicy,
     report::ReviewReport,
@@ -77,6 +78,9 @@ pub struct IncidentTracker {
     policy: EscalationPolicy,
     retention: Duration,
     incidents: BTreeMap<String, Incident>,
+    /// Detector incident id -> the reported incident it joined (derived
+    /// from [`Incident::detected_as`]).
+    joined: HashMap<String, String>,
     seen: HashMap<AlertId, EventTime>,
     silences: BTreeMap<String, Silence>,
     next_silence: u64,
@@ -165,6 +169,8 @@ fn new_incident(a: &Alert, now: EventTime) -> Incident {
         sample_post_ids: Vec::new(),
         volume: Vec::new(),
         evidence: Vec::new(),
+        report: None,
+        detected_as: Vec::new(),
         escalation: None,
         notified_sinks: Vec::new(),
         last_alert: a.clone(),
@@ -202,7 +208,8 @@ fn merge_window(
         .volume
         .last()
         .is_none_or(|p| fig.window_end > p.window_end);
-    if newer {
+    // A report's alert has no window (start = end): nothing to chart.
+    if newer && fig.window_end > fig.window_start {
         inc.volume.push(VolumePoint {
             window_end: fig.window_end,
             observed: fig.observed,
@@ -237,6 +244,7 @@ impl IncidentTracker {
             policy,
             retention: DEFAULT_RETENTION,
             incidents: BTreeMap::new(),
+            joined: HashMap::new(),
             seen: HashMap::new(),
             silences: BTreeMap::new(),
             next_silence: 1,
@@ -270,6 +278,11 @@ impl IncidentTracker {
         next_silence: u64,
     ) {
         self.incidents = incidents.into_iter().map(|i| (i.id.clone(), i)).collect();
+        self.joined = self
+            .incidents
+            .values()
+            .flat_map(|i| i.detected_as.iter().map(|d| (d.clone(), i.id.clone())))
+            .collect();
         self.seen = seen.into_iter().collect();
         self.silences = silences.into_iter().map(|s| (s.id.clone(), s)).collect();
         self.next_silence = next_silence.max(1);
@@ -450,17 +463,69 @@ impl IncidentTracker {
         self.seen.contains_key(&a.alert_id)
             || self
                 .incidents
-                .get(&a.incident)
+                .get(self.home(&a.incident))
                 .is_some_and(|i| i.alert_ids.contains(&a.alert_id))
     }
 
+    /// The incident that records detect's incident `id`: the reported
+    /// incident it joined, or its own.
+    fn home<'a>(&'a self, id: &'a str) -> &'a str {
+        self.joined.get(id).map_or(id, String::as_str)
+    }
+
+    /// The active reported incident of `watch` a new detector incident
+    /// joins (the newest, when several are).
+    fn reported_on(&self, watch: &WatchId) -> Option<&Incident> {
+        self.incidents
+            .values()
+            .filter(|i| i.report.is_some() && i.is_active() && &i.watch == watch)
+            .max_by_key(|i| (i.opened_at, i.id.clone()))
+    }
+
+    /// The active incident of `watch` a new report joins: a reported one
+    /// first, else the newest.
+    fn active_on(&self, watch: &WatchId) -> Option<&Incident> {
+        self.reported_on(watch).or_else(|| {
+            self.incidents
+                .values()
+                .filter(|i| i.is_active() && &i.watch == watch)
+                .max_by_key(|i| (i.opened_at, i.id.clone()))
+        })
+    }
+
     /// Records one alert. A known alert id is a [`Outcome::Duplicate`]: no
-    /// event, no notification.
+    /// event, no notification. The first alert of a detector incident the
+    /// store does not know, on a watch with an active reported incident,
+    /// joins that incident (one crisis, one incident): it and every later
+    /// alert and spike of it are recorded there.
     pub fn on_alert(&mut self, a: &Alert, now: EventTime) -> Outcome {
         if self.is_duplicate(a) {
             return Outcome::Duplicate;
         }
         let mut a = a.clone();
+        let mut joining = false;
+        if !self.incidents.contains_key(&a.incident)
+            && !self.joined.contains_key(&a.incident)
+            && a.state != IncidentState::Resolved
+        {
+            if let Some(home) = self.reported_on(&a.watch).map(|i| i.id.clone()) {
+                let inc = self.incidents.get_mut(&home).expect("found above");
+                inc.detected_as.push(a.incident.clone());
+                // A new detector incident: its resolve is still to come.
+                inc.detect_resolved = false;
+                push_event(
+                    inc,
+                    now,
+                    AUTOMATIC_ACTOR,
+                    EventKind::Joined {
+                        detect_incident: a.incident.clone(),
+                    },
+                );
+                self.joined.insert(a.incident.clone(), home);
+                joining = true;
+            }
+        }
+        a.incident = self.home(&a.incident).to_string();
         a.baseline = finite(a.baseline);
         a.z = finite(a.z);
         a.negative_share = finite(a.negative_share);
@@ -506,7 +571,10 @@ impl IncidentTracker {
         match a.state {
             IncidentState::Resolved => {
                 inc.detect_resolved = true;
-                if is_new {
+                if inc.report.is_some() {
+                    // A person reported it: the detector's spike being over
+                    // does not end it; people resolve it.
+                } else if is_new {
                     // Never heard of while live: recorded, nobody to tell.
                     resolve(inc, AUTOMATIC_ACTOR, now, &mut sent);
                 } else if inc.resolved.is_none() {
@@ -529,7 +597,7 @@ impl IncidentTracker {
                     inc.level = a.level;
                     inc.escalated_at = Some(now);
                 }
-                if rose || is_new {
+                if rose || is_new || joining {
                     inc.last_alert = a.clone();
                     if !(a.evidence.stories.is_empty() && a.evidence.samples.is_empty()) {
                         if inc.evidence.len() >= MAX_EVIDENCE {
@@ -619,7 +687,8 @@ impl IncidentTracker {
             let alert = Alert::from_spike(s).expect("only ongoing spikes have no alert");
             return self.on_alert(&alert, now);
         }
-        let Some(inc) = self.incidents.get_mut(&s.incident) else {
+        let home = self.home(&s.incident).to_string();
+        let Some(inc) = self.incidents.get_mut(&home) else {
             return Outcome::Ignored;
         };
         let fig = Figures {
@@ -638,9 +707,9 @@ impl IncidentTracker {
             return Outcome::Duplicate;
         }
         inc.last_firing_at = inc.last_firing_at.max(now);
-        self.dirty.incidents.insert(s.incident.clone());
+        self.dirty.incidents.insert(home.clone());
         Outcome::Recorded {
-            incident: s.incident.clone(),
+            incident: home,
             notifications: Vec::new(),
             silenced_by: None,
         }
@@ -743,6 +812,120 @@ impl IncidentTracker {
         })
     }
 
+    /// A person reports an incident by hand. On a watch with an active
+    /// incident the report joins it (a `reported` event; a higher level
+    /// raises it and notifies as a level rise). Otherwise it opens a new
+    /// incident, `<watch>-report-<ms>`, notified like a detector's (its
+    /// alert carries the report as its reason), which a detector incident
+    /// of the same watch joins when it opens later
+    /// ([`on_alert`](Self::on_alert)). Detect's resolve never resolves a
+    /// reported incident: people do.
+    pub fn report(
+        &mut self,
+        r: NewReport,
+        actor: &str,
+        now: EventTime,
+    ) -> Result<ReportOutcome, Error> {
+        check_text("actor", actor)?;
+        check_text("title", &r.title)?;
+        if let Some(d) = &r.description {
+            check_text("description", d)?;
+        }
+        if let Some(w) = r.watch.as_ref().filter(|w| !WatchId::is_valid(w.as_str())) {
+            return Err(Error::Invalid(format!(
+                "watch `{w}` is not a watch id (1-64 characters of a-z, 0-9, '-' and '_')"
+            )));
+        }
+        if r.links.len() > MAX_REPORT_LINKS {
+            return Err(Error::Invalid(format!(
+                "a report carries at most {MAX_REPORT_LINKS} links, not {}",
+                r.links.len()
+            )));
+        }
+        for l in &r.links {
+            check_text("link", l)?;
+            if !(l.starts_with("https://") || l.starts_with("http://")) {
+                return Err(Error::Invalid(format!(
+                    "link `{l}` is not an http or https URL"
+                )));
+            }
+        }
+        if r.post_ids.len() > MAX_SAMPLE_POSTS {
+            return Err(Error::Invalid(format!(
+                "a report names at most {MAX_SAMPLE_POSTS} posts, not {}",
+                r.post_ids.len()
+            )));
+        }
+        for p in &r.post_ids {
+            check_text("post id", p.as_str())?;
+        }
+        let watch = r
+            .watch
+            .clone()
+            .unwrap_or_else(|| WatchId::from(REPORTED_WATCH));
+        let reported = EventKind::Reported {
+            title: r.title.clone(),
+            level: r.level,
+        };
+        if let Some(id) = self.active_on(&watch).map(|i| i.id.clone()) {
+            let inc = self.incidents.get_mut(&id).expect("found above");
+            push_event(inc, now, actor, reported);
+            for p in &r.post_ids {
+                if inc.sample_post_ids.len() < MAX_SAMPLE_POSTS && !inc.sample_post_ids.contains(p)
+                {
+                    inc.sample_post_ids.push(p.clone());
+                }
+            }
+            if let Some(k) = r.crisis_kind.filter(|k| !inc.crisis_kinds.contains(k)) {
+                inc.crisis_kinds.push(k);
+                inc.crisis_kinds.sort();
+            }
+            self.dirty.incidents.insert(id.clone());
+            let mut notifications = Vec::new();
+            if r.level > inc.level {
+                let mut alert = reported_alert(&r, &id, &watch, actor, now);
+                alert.state = IncidentState::Escalated;
+                alert.alert_id =
+                    AlertId::derive(watch.as_str(), &id, &format!("reported-{}", now.0), r.level);
+                notifications = self.on_alert(&alert, now).notifications().to_vec();
+            }
+            let incident = self.incidents[&id].clone();
+            return Ok(ReportOutcome {
+                incident,
+                created: false,
+                notifications,
+            });
+        }
+        let mut id = format!("{watch}-report-{}", now.0);
+        let mut n = 1;
+        while self.incidents.contains_key(&id) {
+            n += 1;
+            id = format!("{watch}-report-{}-{n}", now.0);
+        }
+        let alert = reported_alert(&r, &id, &watch, actor, now);
+        let notifications = self.on_alert(&alert, now).notifications().to_vec();
+        let inc = self.incidents.get_mut(&id).expect("on_alert opened it");
+        inc.timeline.insert(
+            0,
+            Event {
+                at: now,
+                actor: actor.to_string(),
+                kind: reported,
+            },
+        );
+        inc.report = Some(Report {
+            title: r.title,
+            description: r.description,
+            links: r.links,
+            by: actor.to_string(),
+        });
+        Ok(ReportOutcome {
+            incident: inc.clone(),
+            created: true,
+            notifications,
+        })
+    }
+
     /// Runs the timers at `now`: acknowledgements that timed out while the
     /// incident kept firing are withdrawn, due escalation steps notify,
     /// and incidents, alert ids and silences past the retention are pruned.
@@ -810,7 +993,11 @@ impl IncidentTracker {
             .map(|i| i.id.clone())
             .collect();
         for id in old {
-            self.incidents.remove(&id);
+            if let Some(inc) = self.incidents.remove(&id) {
+                for d in &inc.detected_as {
+                    self.joined.remove(d);
+                }
+            }
             self.dirty.incidents.insert(id);
         }
         let old: Vec<AlertId> = self
@@ -833,6 +1020,31 @@ impl IncidentTracker {
             self.silences.remove(&id);
             self.dirty.silences.insert(id);
         }
+    }
+}
+
+/// The alert a report opens its incident with (what sinks are sent): the
+/// report as its reason, no window figures.
+fn reported_alert(r: &NewReport, id: &str, watch: &WatchId, actor: &str, now: EventTime) -> Alert {
+    Alert {
+        alert_id: AlertId::derive(watch.as_str(), id, IncidentState::Opened.as_str(), r.level),
+        watch: watch.clone(),
+        incident: id.to_string(),
+        level: r.level,
+        state: IncidentState::Opened,
+        triggers: Vec::new(),
+        reason: format!("{}: reported by {actor}: {}", r.level, r.title),
+        window_start: now,
+        window_end: now,
+        observed: 0,
+        baseline: 0.0,
+        z: 0.0,
+        negative_share: 0.0,
+        top_terms: Vec::new(),
+        sample_post_ids: r.post_ids.clone(),
+        distinct_sources: 0,
+        crisis_kinds: r.crisis_kind.into_iter().collect(),
+        evidence: Default::default(),
     }
 }
 

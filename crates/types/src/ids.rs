@@ -47,6 +47,18 @@ string_id!(
     /// A configured watch id (a monitored subject).
     WatchId
 );
+impl WatchId {
+    /// The rule a configured watch id follows: 1-64 characters of a-z,
+    /// 0-9, '-' and '_' (it appears in URLs, metric labels and ids).
+    pub fn is_valid(id: &str) -> bool {
+        !id.is_empty()
+            && id.len() <= 64
+            && id
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_')
+    }
+}
+
 string_id!(
     /// A hashed author id: the platform's author id never leaves ingest.
     AuthorId
