@@ -1,4 +1,4 @@
-//! `vigil incidents list|show|open|ack|assign|comment|resolve|reopen|export`:
+//! `vigil incidents list|show|open|ack|assign|role|comment|status|resolve|reopen|export`:
 //! the incident API (`/api/v1`, served by `vigil run` on its admin address)
 //! from the command line. Tables for people by default, the API's JSON with
 //! `--json`.
@@ -99,6 +99,23 @@ enum IncidentsCommand {
         /// The new owner.
         assignee: String,
     },
+    /// Give someone a role on the response team (replaces its holder).
+    Role {
+        /// Incident id.
+        id: String,
+        /// The role.
+        #[arg(value_enum)]
+        role: RoleArg,
+        /// Who.
+        person: String,
+    },
+    /// Record a status update (the first meets the `respond` target).
+    Status {
+        /// Incident id.
+        id: String,
+        /// The update.
+        text: String,
+    },
     /// Add a comment to the timeline.
     Comment {
         /// Incident id.
@@ -125,6 +142,12 @@ enum IncidentsCommand {
         #[arg(long, value_enum, default_value = "md")]
         format: ExportFormat,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum RoleArg {
+    Lead,
+    Communications,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -314,6 +337,28 @@ pub fn run(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
             &id,
             "assign",
             Some(serde_json::json!({ "assignee": assignee })),
+            args.json,
+        )?,
+        IncidentsCommand::Role { id, role, person } => act(
+            &client,
+            &post,
+            &id,
+            "role",
+            Some(serde_json::json!({
+                "role": match role {
+                    RoleArg::Lead => "lead",
+                    RoleArg::Communications => "communications",
+                },
+                "person": person
+            })),
+            args.json,
+        )?,
+        IncidentsCommand::Status { id, text } => act(
+            &client,
+            &post,
+            &id,
+            "status",
+            Some(serde_json::json!({ "text": text })),
             args.json,
         )?,
         IncidentsCommand::Comment { id, text } => act(
@@ -553,6 +598,9 @@ fn show(i: &Value) -> String {
         ),
         ("acknowledged", stamp(&i["acknowledged"])),
         ("assignee", or_dash(&i["assignee"])),
+        ("lead", or_dash(&i["lead"])),
+        ("comms lead", or_dash(&i["communications_lead"])),
+        ("targets", clocks(&i["clocks"])),
         ("resolved", stamp(&i["resolved"])),
         (
             "latest window",
@@ -659,6 +707,27 @@ fn evidence(out: &mut String, i: &Value) {
         }
         let _ = writeln!(out, "{head}\n    \"{}\"", s(&p["text"]));
     }
+}
+
+/// Response-target clocks in words: `acknowledge due 14:10 met 14:05;
+/// respond due 14:30 MISSED at 14:30`.
+fn clocks(v: &Value) -> String {
+    let Some(cs) = v.as_array().filter(|a| !a.is_empty()) else {
+        return "-".into();
+    };
+    cs.iter()
+        .map(|c| {
+            let mut out = format!("{} due {}", s(&c["target"]), time(&c["due_at"]));
+            if !c["met_at"].is_null() {
+                let _ = write!(out, " met {}", time(&c["met_at"]));
+            }
+            if !c["missed_at"].is_null() {
+                let _ = write!(out, " MISSED at {}", time(&c["missed_at"]));
+            }
+            out
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn opened_summary(v: &Value) -> String {

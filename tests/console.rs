@@ -17,7 +17,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::util::{free_port, read, root, temp_dir, vigil, wait_for};
+use crate::util::{free_port, metric, read, root, temp_dir, vigil, wait_for};
 
 const RESPONDER: &str = "console-responder-0123456789abcdef";
 const VIEWER: &str = "console-viewer-0123456789abcdef";
@@ -143,7 +143,7 @@ impl Server {
 fn start(name: &str) -> Server {
     let dir = temp_dir(name);
     let config = format!(
-        "{}\n[incidents]\ndata_dir = '{}'\n\n[api]\n\
+        "{}\n[incidents]\ndata_dir = '{}'\n\n[alert.targets.moderate]\nrespond_secs = 2\n\n[api]\n\
          [[api.tokens]]\nname = \"console\"\nrole = \"responder\"\ntoken = \"{RESPONDER}\"\n\
          [[api.tokens]]\nname = \"wallboard\"\nrole = \"viewer\"\ntoken_env = \"VIGIL_TEST_CONSOLE_VIEWER\"\n\
          [[api.tokens]]\nname = \"frontline\"\nrole = \"reporter\"\ntoken = \"{REPORTER}\"\n",
@@ -355,6 +355,19 @@ fn console_acknowledges_incidents_in_a_real_browser() {
         incident["crisis_kinds"],
         serde_json::json!(["product_safety"])
     );
+    // Its clock (moderate: a status update within 2 s), met in the browser
+    // in time or late, and the role given there.
+    let clock = result["respond_clock"].as_str().unwrap();
+    assert!(clock.starts_with("met "), "{result}");
+    assert!(
+        result["last_event"]
+            .as_str()
+            .unwrap()
+            .contains("Status update: We are investigating reports of cracked jars."),
+        "{result}"
+    );
+    assert_eq!(incident["communications_lead"], "erin");
+    assert_eq!(incident["first_response"]["by"], "console");
 }
 
 #[test]
@@ -504,6 +517,54 @@ fn incidents_cli_talks_to_the_api() {
     );
     let (ok, _, err) = server.cli(REPORTER, &["ack", &reported]);
     assert!(!ok && err.contains("403 Forbidden"), "{err}");
+
+    // Roles, a missed response target and a status update (items 3, 4):
+    // moderate incidents must get a status update within 2 s.
+    let (ok, out, err) = server.cli(RESPONDER, &["role", &reported, "lead", "dana"]);
+    assert!(ok && out.contains("role recorded"), "{out}{err}");
+    let missed = wait_for(Duration::from_secs(20), || {
+        let (_, body) = server.get(&format!("/api/v1/incidents/{reported}"), VIEWER)?;
+        let v: Value = serde_json::from_str(&body).ok()?;
+        v["clocks"]
+            .as_array()?
+            .iter()
+            .any(|c| c["target"] == "respond" && !c["missed_at"].is_null())
+            .then_some(v)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the respond target was never missed; log:\n{}",
+            server.log()
+        )
+    });
+    let kinds: Vec<&str> = missed["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"target_missed"), "{kinds:?}");
+    let (_, metrics) = server.get("/metrics", VIEWER).unwrap();
+    let breaches = metric(
+        &metrics,
+        "vigil_incident_target_breaches_total{level=\"moderate\",target=\"respond\"}",
+    )
+    .unwrap_or(0.0);
+    assert!(breaches >= 1.0, "{metrics}");
+    let (ok, out, err) = server.cli(RESPONDER, &["status", &reported, "We are investigating."]);
+    assert!(ok && out.contains("status recorded"), "{out}{err}");
+    let (ok, out, _) = server.cli(VIEWER, &["show", &reported]);
+    assert!(ok);
+    for want in [
+        "  lead          dana\n",
+        "  targets       respond due ",
+        " MISSED at ",
+        "  incident lead: dana\n",
+        "status update: We are investigating.\n",
+        "respond target missed (due ",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
 
     let (ok, _, err) = server.cli(VIEWER, &["show", "no-such-incident"]);
     assert!(

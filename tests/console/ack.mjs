@@ -13,8 +13,9 @@
 // timeline shown), acknowledge it, see the state change there and in the
 // list; acknowledge another incident from outside the browser and see the
 // list change live (server-sent events); acknowledge a third with the
-// list's own button; report an incident by hand with the list's form and
-// see it opened. Prints one JSON line of results; exits 1 on failure.
+// list's own button; report an incident by hand with the list's form, see
+// it opened with its response-target clock, give a role and record a
+// status update. Prints one JSON line of results; exits 1 on failure.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -168,6 +169,17 @@ async function main() {
       throw new Error(`first timeline event is ${JSON.stringify(firstEvent)}`);
     }
     result.report_links = await page.$$eval('#incident-facts a', (a) => a.map((x) => x.getAttribute('href')));
+    // Its response-target clock, a role and a status update that meets it.
+    await page.locator('[data-testid="clock"][data-target="respond"]').waitFor();
+    await page.locator('#role-select').selectOption('communications');
+    await page.locator('#role-person').fill('erin');
+    await page.getByTestId('role-button').click();
+    await page.getByTestId('action-result').filter({ hasText: 'Role set.' }).waitFor();
+    await page.locator('#status-input').fill('We are investigating reports of cracked jars.');
+    await page.getByTestId('status-button').click();
+    await page.getByTestId('action-result').filter({ hasText: 'Status update recorded.' }).waitFor();
+    result.respond_clock = await page.locator('[data-testid="clock"][data-target="respond"] [data-testid="clock-status"]').innerText();
+    result.last_event = await page.getByTestId('timeline-event').last().innerText();
     result.reported = decodeURIComponent(new URL(page.url()).hash.replace('#/incidents/', ''));
     await page.screenshot({ path: path.join(artifacts, 'console-report.png'), fullPage: true });
     log('reported by hand', { id: result.reported });

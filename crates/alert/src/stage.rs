@@ -103,6 +103,14 @@ impl AlertStage {
         match tokio::task::spawn_blocking(move || store.tick_or_hold(now)).await {
             Ok((ns, unsaved)) => {
                 self.note_store(unsaved.as_ref());
+                for n in &ns {
+                    if let Some(target) = n.target {
+                        self.metrics
+                            .incident_target_breaches
+                            .with_label_values(&[n.alert.level.as_str(), target.as_str()])
+                            .inc();
+                    }
+                }
                 self.dispatcher.submit(ns);
             }
             Err(e) => error!(error = %e, "Escalation timer task failed."),

@@ -266,6 +266,8 @@ function renderIncident(i) {
     ['Crisis kinds', (i.crisis_kinds || []).join(', ') || '—'],
     ['Acknowledged', i.acknowledged ? i.acknowledged.by + ' at ' + fmtTime(i.acknowledged.at) : '—'],
     ['Assignee', i.assignee || '—'],
+    ['Incident lead', i.lead || '—'],
+    ['Communications lead', i.communications_lead || '—'],
     ['Resolved', i.resolved ? i.resolved.by + ' at ' + fmtTime(i.resolved.at) : '—'],
     ...((i.volume || []).length ? [
       ['Latest window', i.last.observed + ' posts against a baseline of ' + fmtNum(i.last.baseline) + ' (z ' + fmtNum(i.last.z) + ')'],
@@ -286,14 +288,51 @@ function renderIncident(i) {
   $('read-only').hidden = write;
   $('actions').hidden = !write;
   $('comment-form').hidden = !write;
+  $('status-form').hidden = !write;
   $('ack-button').hidden = !(UNACKED.has(i.state));
   $('resolve-button').hidden = i.state === 'resolved';
   $('reopen-button').hidden = i.state !== 'resolved';
   $('assign-input').placeholder = i.assignee || 'name';
 
+  renderClocks(i);
   renderEvidence(i);
   renderChart(i.volume || []);
   $('timeline').replaceChildren(...i.timeline.map(timelineItem));
+}
+
+/** Minutes (or seconds) between two times, for a clock. */
+function span(fromMs, toMs) {
+  const s = Math.round(Math.abs(toMs - fromMs) / 1000);
+  return s < 120 ? s + ' s' : Math.round(s / 60) + ' min';
+}
+
+/** Each response-target clock: met in time, met late, missed, or running. */
+function renderClocks(i) {
+  const clocks = i.clocks || [];
+  $('targets').hidden = clocks.length === 0;
+  const now = Date.now();
+  const names = { acknowledge: 'Acknowledge', respond: 'First status update', resolve: 'Resolve' };
+  $('clocks').replaceChildren(...clocks.map((c) => {
+    const due = new Date(c.due_at).getTime();
+    let status, cls;
+    if (c.met_at) {
+      const met = new Date(c.met_at).getTime();
+      status = met <= due ? 'met in time (' + span(met, due) + ' early)' : 'met late (' + span(due, met) + ' after due)';
+      cls = met <= due ? 'clock-met' : 'clock-missed';
+    } else if (c.missed_at || now > due) {
+      status = 'MISSED: due ' + span(due, now) + ' ago';
+      cls = 'clock-missed';
+    } else if (i.state === 'resolved') {
+      status = 'not needed: resolved';
+      cls = 'clock-met';
+    } else {
+      status = 'due in ' + span(now, due);
+      cls = 'clock-running';
+    }
+    return el('li', { class: cls, 'data-testid': 'clock', 'data-target': c.target },
+      el('strong', {}, names[c.target] || c.target), ' by ' + fmtTime(c.due_at) + ': ',
+      el('span', { 'data-testid': 'clock-status' }, status));
+  }));
 }
 
 /** Only http(s) links are rendered as links; anything else stays text. */
@@ -350,6 +389,10 @@ function describe(e) {
     case 'reopen': return 'Reopened';
     case 'suppressed': return 'Alert silenced by ' + e.silence_id;
     case 'reported': return 'Reported at ' + e.level + ': ' + e.title;
+    case 'role': return (e.role === 'lead' ? 'Incident lead: ' : 'Communications lead: ') + e.person;
+    case 'status_update': return 'Status update: ' + e.text;
+    case 'target_missed': return (e.target === 'respond' ? 'First status update' : e.target.charAt(0).toUpperCase() + e.target.slice(1))
+      + ' target missed (due ' + fmtTime(e.due_at) + ')';
     case 'joined': return 'Detector incident ' + e.detect_incident + ' joined';
     case 'notified': return 'Notified ' + e.sinks.join(', ') + ' (' + e.reason.replace('_', ' ')
       + (e.step !== undefined && e.step !== null ? ', step ' + e.step : '') + ')';
@@ -423,8 +466,8 @@ function renderChart(points) {
 
 // ----------------------------------------------------------------- actions
 
-const DONE = { ack: 'Acknowledged.', resolve: 'Resolved.', reopen: 'Reopened.', assign: 'Assigned.', comment: 'Comment added.' };
-const NOOP = { ack: 'Already acknowledged.', resolve: 'Already resolved.', reopen: 'Not resolved: nothing to reopen.', assign: 'Already assigned to them.', comment: '' };
+const DONE = { ack: 'Acknowledged.', resolve: 'Resolved.', reopen: 'Reopened.', assign: 'Assigned.', comment: 'Comment added.', role: 'Role set.', status: 'Status update recorded.' };
+const NOOP = { ack: 'Already acknowledged.', resolve: 'Already resolved.', reopen: 'Not resolved: nothing to reopen.', assign: 'Already assigned to them.', comment: '', role: 'They already hold that role.', status: '' };
 
 async function act(id, action, body) {
   const out = await guarded(() => api('POST', '/api/v1/incidents/' + encodeURIComponent(id) + '/' + action, body));
@@ -533,6 +576,16 @@ document.addEventListener('DOMContentLoaded', () => {
     ev.preventDefault();
     const assignee = $('assign-input').value.trim();
     if (assignee && await act(ui.current, 'assign', { assignee })) $('assign-input').value = '';
+  });
+  $('role-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const person = $('role-person').value.trim();
+    if (person && await act(ui.current, 'role', { role: $('role-select').value, person })) $('role-person').value = '';
+  });
+  $('status-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const text = $('status-input').value.trim();
+    if (text && await act(ui.current, 'status', { text })) $('status-input').value = '';
   });
   $('comment-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();

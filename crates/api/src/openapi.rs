@@ -199,6 +199,21 @@ pub(crate) fn document() -> Value {
                     "properties": { "text": { "type": "string", "minLength": 1, "maxLength": 4096 } }
                 }))))
             },
+            "/api/v1/incidents/{id}/role": {
+                "post": action("Give a role", "Makes `person` the incident's `lead` or `communications` lead (replacing whoever held it; the same person again changes nothing). A `role` timeline event.", Some(("The role and who holds it.", json!({
+                    "type": "object", "required": ["role", "person"], "additionalProperties": false,
+                    "properties": {
+                        "role": { "type": "string", "enum": ["lead", "communications"] },
+                        "person": { "type": "string", "minLength": 1, "maxLength": 4096 }
+                    }
+                }))))
+            },
+            "/api/v1/incidents/{id}/status": {
+                "post": action("Status update", "Records a status update (a `status_update` timeline event); the first one meets the incident's `respond` target.", Some(("The update.", json!({
+                    "type": "object", "required": ["text"], "additionalProperties": false,
+                    "properties": { "text": { "type": "string", "minLength": 1, "maxLength": 4096 } }
+                }))))
+            },
             "/api/v1/incidents/{id}/resolve": {
                 "post": action("Resolve", "Idempotent. Notifies `resolved` to every sink told about the incident. No body.", None)
             },
@@ -277,6 +292,8 @@ fn schemas() -> Value {
                 "opened_at": time,
                 "acknowledged": stamp,
                 "assignee": { "type": "string" },
+                "lead": { "type": "string" },
+                "missed_targets": { "type": "array", "items": { "$ref": "#/components/schemas/Target" } },
                 "resolved": stamp,
                 "last_firing_at": time,
                 "observed": { "type": "integer" },
@@ -294,11 +311,11 @@ fn schemas() -> Value {
         },
         "Event": {
             "type": "object", "required": ["at", "actor", "kind"],
-            "description": "A timeline entry; `kind` is alert, level_change, ack, unack, assign, comment, resolve, reopen, reported, joined, suppressed or notified, with that kind's fields (see docs/INCIDENTS.md).",
+            "description": "A timeline entry; `kind` is alert, level_change, ack, unack, assign, comment, resolve, reopen, reported, joined, role, status_update, target_missed, suppressed or notified, with that kind's fields (see docs/INCIDENTS.md).",
             "properties": {
                 "at": time,
                 "actor": { "type": "string" },
-                "kind": { "type": "string", "enum": ["alert", "level_change", "ack", "unack", "assign", "comment", "resolve", "reopen", "reported", "joined", "suppressed", "notified"] }
+                "kind": { "type": "string", "enum": ["alert", "level_change", "ack", "unack", "assign", "comment", "resolve", "reopen", "reported", "joined", "role", "status_update", "target_missed", "suppressed", "notified"] }
             },
             "additionalProperties": true
         },
@@ -382,6 +399,10 @@ fn schemas() -> Value {
                 "first_acknowledged": stamp,
                 "unacked_since": time,
                 "assignee": { "type": "string" },
+                "lead": { "type": "string", "description": "The incident lead." },
+                "communications_lead": { "type": "string" },
+                "first_response": stamp,
+                "clocks": { "type": "array", "items": { "$ref": "#/components/schemas/Clock" } },
                 "resolved": stamp,
                 "first_resolved": stamp,
                 "detect_resolved": { "type": "boolean" },
@@ -400,6 +421,17 @@ fn schemas() -> Value {
                 "timeline": { "type": "array", "items": { "$ref": "#/components/schemas/Event" } }
             },
             "additionalProperties": true
+        },
+        "Target": { "type": "string", "enum": ["acknowledge", "respond", "resolve"] },
+        "Clock": {
+            "type": "object", "required": ["target", "due_at"],
+            "description": "A response target's clock: due from the opening; met by the first acknowledgement, status update or resolve.",
+            "properties": {
+                "target": { "$ref": "#/components/schemas/Target" },
+                "due_at": time,
+                "met_at": time,
+                "missed_at": time
+            }
         },
         "Report": {
             "type": "object", "required": ["title", "by"],

@@ -10,7 +10,9 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use vigil_incidents::{Action, Filter, NewReport, NewSilence, State as IncidentState, MAX_SILENCE};
+use vigil_incidents::{
+    Action, Filter, NewReport, NewSilence, Role, State as IncidentState, MAX_SILENCE,
+};
 use vigil_types::{EventTime, Level, WatchId};
 
 use crate::{
@@ -29,6 +31,8 @@ pub(crate) fn protected_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> 
         ("/api/v1/incidents/{id}/ack", post(ack)),
         ("/api/v1/incidents/{id}/assign", post(assign)),
         ("/api/v1/incidents/{id}/comment", post(comment)),
+        ("/api/v1/incidents/{id}/role", post(role)),
+        ("/api/v1/incidents/{id}/status", post(status)),
         ("/api/v1/incidents/{id}/resolve", post(resolve)),
         ("/api/v1/incidents/{id}/reopen", post(reopen)),
         ("/api/v1/incidents/{id}/export", get(export)),
@@ -360,13 +364,7 @@ async fn act(
     action: Action,
     caller: Caller,
 ) -> Result<Json<ActResponse>, ApiError> {
-    let name = match &action {
-        Action::Ack => "ack",
-        Action::Assign { .. } => "assign",
-        Action::Comment { .. } => "comment",
-        Action::Resolve => "resolve",
-        Action::Reopen => "reopen",
-    };
+    let name = action.name();
     let store = s.store.clone();
     let actor = caller.name.clone();
     let out = blocking(move || store.act(&id, action, &actor, now())).await??;
@@ -451,6 +449,40 @@ async fn comment(
     JsonBody(b): JsonBody<CommentBody>,
 ) -> Result<Json<ActResponse>, ApiError> {
     act(s, id, Action::Comment { text: b.text }, c).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    role: Role,
+    person: String,
+}
+
+async fn role(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+    JsonBody(b): JsonBody<RoleBody>,
+) -> Result<Json<ActResponse>, ApiError> {
+    act(
+        s,
+        id,
+        Action::Role {
+            role: b.role,
+            person: b.person,
+        },
+        c,
+    )
+    .await
+}
+
+async fn status(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+    JsonBody(b): JsonBody<CommentBody>,
+) -> Result<Json<ActResponse>, ApiError> {
+    act(s, id, Action::StatusUpdate { text: b.text }, c).await
 }
 
 async fn export(

@@ -1064,7 +1064,8 @@ async fn openapi_document_matches_the_real_routes() {
             .replace("{id}", "acme-1");
         let body = match path.rsplit('/').next().unwrap() {
             "assign" => Some(r#"{"assignee":"carol"}"#),
-            "comment" => Some(r#"{"text":"probe"}"#),
+            "comment" | "status" => Some(r#"{"text":"probe"}"#),
+            "role" => Some(r#"{"role":"lead","person":"dana"}"#),
             "silences" if *method == Method::POST => {
                 Some(r#"{"watch":"acme","duration_secs":60,"reason":"probe"}"#)
             }
@@ -1298,4 +1299,70 @@ async fn reports_an_incident_by_hand() {
         4,
         "one new incident"
     );
+}
+
+/// Issue 15 items 3 and 4 through the API: roles and status updates.
+#[tokio::test]
+async fn roles_and_status_updates_through_the_api() {
+    let h = harness();
+    let post = |path: &'static str, token: &'static str, body: &'static str| {
+        let app = h.app.clone();
+        async move { call(&app, Method::POST, path, Some(token), Some(body)).await }
+    };
+    let r = post(
+        "/api/v1/incidents/acme-1/role",
+        ALICE,
+        r#"{"role":"lead","person":"dana"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["changed"], true);
+    assert_eq!(r.json()["incident"]["lead"], "dana");
+    let r = post(
+        "/api/v1/incidents/acme-1/role",
+        ALICE,
+        r#"{"role":"communications","person":"erin"}"#,
+    )
+    .await;
+    assert_eq!(r.json()["incident"]["communications_lead"], "erin");
+    let r = post(
+        "/api/v1/incidents/acme-1/status",
+        ALICE,
+        r#"{"text":"We are investigating."}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let i = &r.json()["incident"];
+    assert_eq!(i["first_response"]["by"], "alice");
+    let kinds: Vec<&str> = i["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.ends_with(&["role", "role", "status_update"]),
+        "{kinds:?}"
+    );
+    let list = get(&h.app, "/api/v1/incidents?watch=acme").await.json();
+    assert_eq!(list["incidents"][0]["lead"], "dana");
+    for (path, body, status) in [
+        (
+            "/api/v1/incidents/acme-1/role",
+            r#"{"role":"boss","person":"x"}"#,
+            400,
+        ),
+        (
+            "/api/v1/incidents/acme-1/role",
+            r#"{"role":"lead","person":""}"#,
+            400,
+        ),
+        ("/api/v1/incidents/acme-1/status", r#"{"text":" "}"#, 400),
+        ("/api/v1/incidents/nope/status", r#"{"text":"x"}"#, 404),
+    ] {
+        let r = post(path, ALICE, body).await;
+        assert_eq!(r.status, status, "{path} {body}: {}", r.text);
+    }
+    let viewer = post("/api/v1/incidents/acme-1/status", BOB, r#"{"text":"x"}"#).await;
+    assert_eq!(viewer.status, 403);
 }

@@ -35,9 +35,9 @@ pub use crate::{
     raw::{
         AlertConfig, AlertmanagerConfig, ApiConfig, ApiTokenConfig, Config, Delivery, DetectConfig,
         EscalationConfig, EscalationLevelConfig, EscalationStepConfig, GradingConfig,
-        GradingOverride, IncidentsConfig, IngestConfig, KafkaConfig, ScoreConfig, Sensitive,
-        SinkConfig, SlackConfig, StdoutConfig, TelemetryConfig, TransportConfig, WatchConfig,
-        WebhookConfig,
+        GradingOverride, IncidentsConfig, IngestConfig, KafkaConfig, LevelTargetsConfig,
+        ScoreConfig, Sensitive, SinkConfig, SlackConfig, StdoutConfig, TargetsConfig,
+        TelemetryConfig, TransportConfig, WatchConfig, WebhookConfig,
     },
     validate::{
         parse_lexicon, ApiRole, ApiSettings, ApiToken, Lexicon, Settings, Watch,

@@ -237,6 +237,11 @@ pub struct AlertConfig {
     /// without one notifies every sink once per alert.
     #[serde(default)]
     pub escalation: EscalationConfig,
+    /// Response targets per level (`[alert.targets.<level>]`): how soon an
+    /// incident must be acknowledged, get its first public response and be
+    /// resolved.
+    #[serde(default)]
+    pub targets: TargetsConfig,
     /// Notifications waiting per sink. Each sink has its own queue and task,
     /// so a slow or hanging receiver delays only itself; a notification for
     /// a full queue goes to the outbox and is retried.
@@ -549,6 +554,35 @@ impl Default for IncidentsConfig {
             retention_days: 90,
         }
     }
+}
+
+/// `[alert.targets]`: one optional set of response targets per level.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct TargetsConfig {
+    /// `[alert.targets.minor]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minor: Option<LevelTargetsConfig>,
+    /// `[alert.targets.moderate]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moderate: Option<LevelTargetsConfig>,
+    /// `[alert.targets.major]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub major: Option<LevelTargetsConfig>,
+}
+
+/// The response targets of one level, in seconds from the incident's
+/// opening; each optional.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct LevelTargetsConfig {
+    /// Acknowledge within this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledge_secs: Option<u64>,
+    /// Publish the first status update within this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub respond_secs: Option<u64>,
+    /// Resolve within this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_secs: Option<u64>,
 }
 
 /// `[alert.escalation]`: one optional policy per level.

@@ -640,6 +640,7 @@ pub(crate) fn load_layers(
     }
     if let Some(a) = &alert {
         check_escalation(&mut c, a);
+        check_targets(&mut c, a);
         c.check(
             a.sink_queue_capacity >= 1 && a.sink_queue_capacity <= 1_000_000,
             "alert.sink_queue_capacity",
@@ -1205,6 +1206,47 @@ fn check_escalation(c: &mut Collector, a: &AlertConfig) {
     }
 }
 
+/// Checks `[alert.targets.<level>]`: each target 1 s..30 days, and
+/// neither acknowledging nor responding due after resolving.
+fn check_targets(c: &mut Collector, a: &AlertConfig) {
+    let t = &a.targets;
+    for (level, p) in [
+        ("minor", &t.minor),
+        ("moderate", &t.moderate),
+        ("major", &t.major),
+    ] {
+        let Some(p) = p else { continue };
+        let key = format!("alert.targets.{level}");
+        for (name, v) in [
+            ("acknowledge_secs", p.acknowledge_secs),
+            ("respond_secs", p.respond_secs),
+            ("resolve_secs", p.resolve_secs),
+        ] {
+            if let Some(v) = v {
+                c.check(
+                    (1..=MAX_ESCALATION_SECS).contains(&v),
+                    &format!("{key}.{name}"),
+                    "must be between 1 and 2592000 (30 days)",
+                );
+            }
+        }
+        if let Some(r) = p.resolve_secs {
+            for (name, v) in [
+                ("acknowledge_secs", p.acknowledge_secs),
+                ("respond_secs", p.respond_secs),
+            ] {
+                if let Some(v) = v {
+                    c.check(
+                        v <= r,
+                        &format!("{key}.{name}"),
+                        "must not be after resolve_secs",
+                    );
+                }
+            }
+        }
+    }
+}
+
 fn check_grading(c: &mut Collector, key: &str, g: &GradingConfig) {
     c.check(
         g.moderate_ratio >= 1.0,
@@ -1673,6 +1715,46 @@ mod incidents_tests {
     }
 
     #[test]
+    fn response_targets_parse_and_every_problem_is_reported() {
+        let s = Settings::from_toml_str(
+            "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n\
+             [alert.targets.major]\nacknowledge_secs = 900\nrespond_secs = 3600\nresolve_secs = 86400\n",
+            "t.toml",
+            &[],
+        )
+        .unwrap();
+        let major = s.config.alert.targets.major.as_ref().unwrap();
+        assert_eq!(
+            (
+                major.acknowledge_secs,
+                major.respond_secs,
+                major.resolve_secs
+            ),
+            (Some(900), Some(3600), Some(86_400))
+        );
+        assert!(s.config.alert.targets.minor.is_none());
+        let got = keys(
+            "[alert.targets.minor]\nacknowledge_secs = 0\nrespond_secs = 99999999\n\
+             [alert.targets.moderate]\nacknowledge_secs = 600\nrespond_secs = 7200\nresolve_secs = 3600\nsoon = 1\n\
+             [alert.targets.critical]\nresolve_secs = 1\n",
+        );
+        for want in [
+            "alert.targets.minor.acknowledge_secs",
+            "alert.targets.minor.respond_secs",
+            "alert.targets.moderate.respond_secs",
+            "alert.targets.moderate.soon",
+            "alert.targets.critical",
+        ] {
+            assert!(got.iter().any(|k| k == want), "missing {want} in {got:?}");
+        }
+        assert!(
+            !got.iter()
+                .any(|k| k == "alert.targets.moderate.acknowledge_secs"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
     fn every_escalation_problem_is_reported() {
         let got = keys(
             "[alert.escalation.minor]\nsteps = []\n\
@@ -1888,12 +1970,30 @@ mod api_tests {
         }
         assert!(api.contains("[[api.tokens]]"), "no [api] example found");
         let text = format!("{example}\n{api}");
-        let env = vec![(
-            "VIGIL_API_TOKEN_ALICE".to_string(),
-            "alice-0123456789abcdef".to_string(),
-        )];
+        let env = vec![
+            (
+                "VIGIL_API_TOKEN_ALICE".to_string(),
+                "alice-0123456789abcdef".to_string(),
+            ),
+            (
+                "VIGIL_API_TOKEN_SERVICE_DESK".to_string(),
+                "service-desk-0123456789".to_string(),
+            ),
+        ];
         let s = Settings::from_toml_str(&text, "example.toml", &env).unwrap();
-        let names: Vec<&str> = s.api.tokens.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["alice", "wallboard"]);
+        let roles: Vec<(&str, ApiRole)> = s
+            .api
+            .tokens
+            .iter()
+            .map(|t| (t.name.as_str(), t.role))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                ("alice", ApiRole::Responder),
+                ("wallboard", ApiRole::Viewer),
+                ("service-desk", ApiRole::Reporter)
+            ]
+        );
     }
 }

@@ -69,13 +69,13 @@ mod tracker;
 pub use crate::{
     error::Error,
     model::{
-        ActOutcome, Action, Change, Escalation, Event, EventKind, Figures, Filter, Incident,
+        ActOutcome, Action, Change, Clock, Escalation, Event, EventKind, Figures, Filter, Incident,
         IncidentSummary, LevelEvidence, NewReport, NewSilence, Notification, NotifyReason, Outcome,
-        Report, ReportOutcome, Silence, Stamp, State, Stats, VolumePoint, AUTOMATIC_ACTOR,
-        MAX_EVIDENCE, MAX_REPORT_LINKS, MAX_SAMPLE_POSTS, MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS,
-        MAX_VOLUME_POINTS, REPORTED_WATCH,
+        Report, ReportOutcome, Role, Silence, Stamp, State, Stats, Target, VolumePoint,
+        AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_REPORT_LINKS, MAX_SAMPLE_POSTS, MAX_TEXT_CHARS,
+        MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS, REPORTED_WATCH,
     },
-    policy::{EscalationPolicy, LevelPolicy, Step},
+    policy::{EscalationPolicy, LevelPolicy, Step, Targets},
     report::{LevelSpan, ReviewReport},
     store::{FaultyFile, IncidentStore, STORE_FILE},
     tracker::{IncidentTracker, DEFAULT_RETENTION, MAX_SILENCE},

@@ -97,6 +97,93 @@ impl fmt::Display for State {
     }
 }
 
+/// A response target (issue 15): how soon an incident must be
+/// acknowledged, get its first public response (a status update) and be
+/// resolved, per level (`[alert.targets.<level>]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// The first acknowledgement.
+    Acknowledge,
+    /// The first status update.
+    Respond,
+    /// The first resolve.
+    Resolve,
+}
+
+impl Target {
+    /// Every target, in the order a response meets them.
+    pub const ALL: [Target; 3] = [Target::Acknowledge, Target::Respond, Target::Resolve];
+
+    /// Lower-case name (JSON, the metric's `target` label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Acknowledge => "acknowledge",
+            Target::Respond => "respond",
+            Target::Resolve => "resolve",
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One response-target clock of an incident: it runs from the opening.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    /// Which target.
+    pub target: Target,
+    /// When it is due: the opening plus the target of the incident's level
+    /// (a level rise can only bring it forward).
+    pub due_at: EventTime,
+    /// When it was met (the first acknowledgement, status update or
+    /// resolve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub met_at: Option<EventTime>,
+    /// When Vigil found it missed (a `target_missed` event, notified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed_at: Option<EventTime>,
+}
+
+/// A role on an incident's response team (besides assignees).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs the response.
+    Lead,
+    /// Owns what is said in public: statements and status updates.
+    Communications,
+}
+
+impl Role {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Lead => "lead",
+            Role::Communications => "communications",
+        }
+    }
+}
+
+impl Role {
+    /// The role in words: `incident lead`, `communications lead`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Role::Lead => "incident lead",
+            Role::Communications => "communications lead",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Who did something, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamp {
@@ -123,6 +210,8 @@ pub enum NotifyReason {
     Reopened,
     /// It was resolved.
     Resolved,
+    /// A response target was missed: told to the next on its path.
+    TargetMissed,
 }
 
 impl NotifyReason {
@@ -135,6 +224,7 @@ impl NotifyReason {
             NotifyReason::AckTimeout => "ack_timeout",
             NotifyReason::Reopened => "reopened",
             NotifyReason::Resolved => "resolved",
+            NotifyReason::TargetMissed => "target_missed",
         }
     }
 }
@@ -223,6 +313,25 @@ pub enum EventKind {
         /// Detect's incident id.
         detect_incident: String,
     },
+    /// Someone was given a role on the response team.
+    Role {
+        /// The role.
+        role: Role,
+        /// Who holds it now.
+        person: String,
+    },
+    /// A status update (the first stops the `respond` clock).
+    StatusUpdate {
+        /// Its text.
+        text: String,
+    },
+    /// A response target was missed.
+    TargetMissed {
+        /// Which.
+        target: Target,
+        /// When it was due.
+        due_at: EventTime,
+    },
     /// Sinks were notified.
     Notified {
         /// The sink names.
@@ -265,6 +374,11 @@ impl EventKind {
             }
             EventKind::Joined { detect_incident } => {
                 format!("detector incident {} joined", text(detect_incident))
+            }
+            EventKind::Role { role, person } => format!("{}: {}", role.title(), text(person)),
+            EventKind::StatusUpdate { text: t } => format!("status update: {}", text(t)),
+            EventKind::TargetMissed { target, due_at } => {
+                format!("{target} target missed (due {due_at})")
             }
             EventKind::Suppressed {
                 silence_id,
@@ -443,6 +557,18 @@ pub struct Incident {
     /// Owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<String>,
+    /// The incident lead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead: Option<String>,
+    /// The communications lead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub communications_lead: Option<String>,
+    /// The first status update (for the `respond` target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response: Option<Stamp>,
+    /// Its response-target clocks (none without `[alert.targets]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clocks: Vec<Clock>,
     /// The resolve, when resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<Stamp>,
@@ -545,6 +671,13 @@ impl Incident {
             opened_at: self.opened_at,
             acknowledged: self.acknowledged.clone(),
             assignee: self.assignee.clone(),
+            lead: self.lead.clone(),
+            missed_targets: self
+                .clocks
+                .iter()
+                .filter(|c| c.missed_at.is_some())
+                .map(|c| c.target)
+                .collect(),
             resolved: self.resolved.clone(),
             last_firing_at: self.last_firing_at,
             observed: self.last.observed,
@@ -579,6 +712,12 @@ pub struct IncidentSummary {
     /// Owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<String>,
+    /// The incident lead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead: Option<String>,
+    /// Response targets it missed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missed_targets: Vec<Target>,
     /// The resolve.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<Stamp>,
@@ -713,6 +852,9 @@ pub struct Notification {
     /// The escalation step, when a policy applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
+    /// The missed target, for `target_missed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
     /// Its key in the store's outbox (0 from the pure core, which has no
     /// outbox): [`IncidentStore`](crate::IncidentStore) writes every
     /// notification to the outbox in the same transaction as the change that
@@ -790,6 +932,33 @@ pub enum Action {
     Resolve,
     /// Reopen a resolved incident (idempotent on an unresolved one).
     Reopen,
+    /// Give someone a role on the response team (replaces its holder).
+    Role {
+        /// The role.
+        role: Role,
+        /// Who.
+        person: String,
+    },
+    /// Record a status update (the first stops the `respond` clock).
+    StatusUpdate {
+        /// Its text.
+        text: String,
+    },
+}
+
+impl Action {
+    /// The action's name (its route's last segment and its log field).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Ack => "ack",
+            Action::Assign { .. } => "assign",
+            Action::Comment { .. } => "comment",
+            Action::Resolve => "resolve",
+            Action::Reopen => "reopen",
+            Action::Role { .. } => "role",
+            Action::StatusUpdate { .. } => "status",
+        }
+    }
 }
 
 /// What an action did.

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use vigil_config::{AlertConfig, EscalationLevelConfig};
+use vigil_config::{AlertConfig, EscalationLevelConfig, LevelTargetsConfig};
 use vigil_types::Level;
+
+use crate::model::Target;
 
 /// One escalation step: notify `sinks` once the incident has gone
 /// unacknowledged for `after`.
@@ -30,6 +32,28 @@ pub struct LevelPolicy {
     pub repeat: Option<Duration>,
 }
 
+/// The response targets of one level: each from the incident's opening.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Targets {
+    /// Acknowledge within.
+    pub acknowledge: Option<Duration>,
+    /// First status update within.
+    pub respond: Option<Duration>,
+    /// Resolve within.
+    pub resolve: Option<Duration>,
+}
+
+impl Targets {
+    /// The duration of `target`, if set.
+    pub fn of(&self, target: Target) -> Option<Duration> {
+        match target {
+            Target::Acknowledge => self.acknowledge,
+            Target::Respond => self.respond,
+            Target::Resolve => self.resolve,
+        }
+    }
+}
+
 /// What to notify, per level. A level without a policy notifies every sink
 /// once per alert, with no timers (Vigil's behaviour before policies).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -38,6 +62,8 @@ pub struct EscalationPolicy {
     pub all_sinks: Vec<String>,
     /// Policies for minor, moderate and major (index = level order).
     pub levels: [Option<LevelPolicy>; 3],
+    /// Response targets for minor, moderate and major.
+    pub targets: [Targets; 3],
 }
 
 fn level_index(level: Level) -> usize {
@@ -54,6 +80,7 @@ impl EscalationPolicy {
         EscalationPolicy {
             all_sinks: sinks,
             levels: [None, None, None],
+            targets: Default::default(),
         }
     }
 
@@ -63,8 +90,20 @@ impl EscalationPolicy {
         self
     }
 
+    /// Sets the response targets of one level.
+    pub fn with_targets(mut self, level: Level, targets: Targets) -> EscalationPolicy {
+        self.targets[level_index(level)] = targets;
+        self
+    }
+
+    /// The response targets of `level`.
+    pub fn targets(&self, level: Level) -> &Targets {
+        &self.targets[level_index(level)]
+    }
+
     /// From `[alert]`: sink names from `alert.sinks`, levels from
-    /// `[alert.escalation.<level>]` (already validated by `vigil-config`).
+    /// `[alert.escalation.<level>]` and targets from `[alert.targets.<level>]`
+    /// (already validated by `vigil-config`).
     pub fn from_config(alert: &AlertConfig) -> EscalationPolicy {
         let all_sinks = alert.sinks.iter().map(|s| s.name().to_string()).collect();
         let e = &alert.escalation;
@@ -82,9 +121,18 @@ impl EscalationPolicy {
                 repeat: c.repeat_secs.map(Duration::from_secs),
             })
         };
+        let t = &alert.targets;
+        let targets = |c: &Option<LevelTargetsConfig>| {
+            c.as_ref().map_or_else(Targets::default, |c| Targets {
+                acknowledge: c.acknowledge_secs.map(Duration::from_secs),
+                respond: c.respond_secs.map(Duration::from_secs),
+                resolve: c.resolve_secs.map(Duration::from_secs),
+            })
+        };
         EscalationPolicy {
             all_sinks,
             levels: [conv(&e.minor), conv(&e.moderate), conv(&e.major)],
+            targets: [targets(&t.minor), targets(&t.moderate), targets(&t.major)],
         }
     }
 

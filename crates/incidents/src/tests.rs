@@ -1596,3 +1596,300 @@ fn a_report_and_its_joined_detector_incident_survive_a_restart() {
     assert!(store.get("acme-1").is_none());
     assert_eq!(store.get(&id).unwrap().level, Level::Major);
 }
+
+// ----------------------------------------------- targets and roles (issue 15)
+
+/// `policy()` with targets for major: acknowledge in 10 min, respond in
+/// 30, resolve in 2 h; moderate: resolve in 4 h.
+fn targeted() -> EscalationPolicy {
+    policy()
+        .with_targets(
+            Level::Major,
+            Targets {
+                acknowledge: Some(Duration::from_secs(600)),
+                respond: Some(Duration::from_secs(1800)),
+                resolve: Some(Duration::from_secs(7200)),
+            },
+        )
+        .with_targets(
+            Level::Moderate,
+            Targets {
+                acknowledge: None,
+                respond: None,
+                resolve: Some(Duration::from_secs(14_400)),
+            },
+        )
+}
+
+fn clock(inc: &Incident, target: Target) -> Clock {
+    inc.clocks
+        .iter()
+        .find(|c| c.target == target)
+        .unwrap_or_else(|| panic!("no {target} clock in {:?}", inc.clocks))
+        .clone()
+}
+
+#[test]
+fn response_targets_run_from_the_opening_and_a_miss_is_recorded_and_notified_once() {
+    let mut tr = IncidentTracker::new(targeted());
+    tr.on_alert(
+        &alert("acme-1", Transition::Opened, Level::Moderate, 60),
+        t(100),
+    );
+    let inc = tr.get("acme-1").unwrap();
+    assert_eq!(inc.clocks.len(), 1, "moderate has only a resolve target");
+    assert_eq!(clock(inc, Target::Resolve).due_at, t(100 + 14_400));
+    // Rising to major starts its clocks from the opening and brings the
+    // resolve target forward.
+    tr.on_alert(
+        &alert("acme-1", Transition::Escalated, Level::Major, 120),
+        t(300),
+    );
+    let inc = tr.get("acme-1").unwrap();
+    assert_eq!(clock(inc, Target::Acknowledge).due_at, t(700));
+    assert_eq!(clock(inc, Target::Respond).due_at, t(1900));
+    assert_eq!(clock(inc, Target::Resolve).due_at, t(7300));
+    // Before the due time nothing is missed.
+    assert!(tr.tick(t(699)).iter().all(|n| n.target.is_none()));
+    // Acknowledge is missed at 700: one event, one notification to the
+    // next escalation step (slack + alertmanager after stdout).
+    let out = tr.tick(t(701));
+    let missed: Vec<&Notification> = out.iter().filter(|n| n.target.is_some()).collect();
+    assert_eq!(missed.len(), 1, "{out:?}");
+    assert_eq!(missed[0].target, Some(Target::Acknowledge));
+    assert_eq!(missed[0].reason, NotifyReason::TargetMissed);
+    assert_eq!(missed[0].sinks, strs(&["slack", "alertmanager"]));
+    assert!(
+        missed[0]
+            .alert
+            .reason
+            .starts_with("acknowledge target missed: due "),
+        "{}",
+        missed[0].alert.reason
+    );
+    let inc = tr.get("acme-1").unwrap();
+    assert_eq!(clock(inc, Target::Acknowledge).missed_at, Some(t(701)));
+    assert_eq!(
+        count(inc, |k| matches!(
+            k,
+            EventKind::TargetMissed {
+                target: Target::Acknowledge,
+                ..
+            }
+        )),
+        1
+    );
+    assert_eq!(inc.summary().missed_targets, vec![Target::Acknowledge]);
+    // Never twice.
+    assert!(tr.tick(t(702)).iter().all(|n| n.target.is_none()));
+    // A late acknowledgement is recorded as met; a status update in time
+    // meets `respond`; the resolve in time meets `resolve`.
+    tr.act("acme-1", Action::Ack, "alice", t(800)).unwrap();
+    tr.act(
+        "acme-1",
+        Action::StatusUpdate {
+            text: "We are investigating reports of cracked jars.".into(),
+        },
+        "alice",
+        t(1000),
+    )
+    .unwrap();
+    let second = tr
+        .act(
+            "acme-1",
+            Action::StatusUpdate {
+                text: "Batch 42 recalled.".into(),
+            },
+            "bob",
+            t(1500),
+        )
+        .unwrap();
+    assert!(second.changed);
+    let inc = &second.incident;
+    assert_eq!(
+        inc.first_response.as_ref().map(|s| (s.by.as_str(), s.at)),
+        Some(("alice", t(1000)))
+    );
+    assert_eq!(clock(inc, Target::Acknowledge).met_at, Some(t(800)));
+    assert_eq!(clock(inc, Target::Respond).met_at, Some(t(1000)));
+    assert_eq!(
+        count(inc, |k| matches!(k, EventKind::StatusUpdate { .. })),
+        2
+    );
+    assert!(tr.tick(t(2000)).iter().all(|n| n.target.is_none()));
+    tr.act("acme-1", Action::Resolve, "alice", t(5000)).unwrap();
+    let inc = tr.get("acme-1").unwrap();
+    assert_eq!(clock(inc, Target::Resolve).met_at, Some(t(5000)));
+    assert_eq!(clock(inc, Target::Resolve).missed_at, None);
+    // A resolved incident's clocks never run out.
+    assert!(tr.tick(t(100_000)).iter().all(|n| n.target.is_none()));
+}
+
+#[test]
+fn without_a_policy_a_missed_target_goes_to_every_sink_and_no_targets_means_no_clocks() {
+    let mut tr = IncidentTracker::new(EscalationPolicy::notify_all(sinks()).with_targets(
+        Level::Minor,
+        Targets {
+            acknowledge: Some(Duration::from_secs(60)),
+            ..Targets::default()
+        },
+    ));
+    tr.on_alert(&alert("acme-1", Transition::Opened, Level::Minor, 60), t(0));
+    let missed: Vec<Notification> = tr
+        .tick(t(61))
+        .into_iter()
+        .filter(|n| n.target.is_some())
+        .collect();
+    assert_eq!(missed.len(), 1);
+    assert_eq!(missed[0].sinks, sinks());
+    let mut plain = tracker();
+    plain.on_alert(&alert("zed-1", Transition::Opened, Level::Major, 60), t(0));
+    assert!(plain.get("zed-1").unwrap().clocks.is_empty());
+}
+
+#[test]
+fn roles_are_recorded_and_replaced() {
+    let mut tr = tracker();
+    tr.on_alert(
+        &alert("acme-1", Transition::Opened, Level::Major, 60),
+        t(60),
+    );
+    let lead = tr
+        .act(
+            "acme-1",
+            Action::Role {
+                role: Role::Lead,
+                person: "dana".into(),
+            },
+            "alice",
+            t(70),
+        )
+        .unwrap();
+    assert!(lead.changed);
+    assert_eq!(lead.incident.lead.as_deref(), Some("dana"));
+    assert_eq!(
+        lead.incident.state,
+        State::Open,
+        "a role does not acknowledge"
+    );
+    let same = tr
+        .act(
+            "acme-1",
+            Action::Role {
+                role: Role::Lead,
+                person: "dana".into(),
+            },
+            "alice",
+            t(71),
+        )
+        .unwrap();
+    assert!(!same.changed);
+    tr.act(
+        "acme-1",
+        Action::Role {
+            role: Role::Communications,
+            person: "erin".into(),
+        },
+        "alice",
+        t(72),
+    )
+    .unwrap();
+    let out = tr
+        .act(
+            "acme-1",
+            Action::Role {
+                role: Role::Lead,
+                person: "frank".into(),
+            },
+            "dana",
+            t(80),
+        )
+        .unwrap();
+    let inc = &out.incident;
+    assert_eq!(inc.lead.as_deref(), Some("frank"));
+    assert_eq!(inc.communications_lead.as_deref(), Some("erin"));
+    let roles: Vec<(String, &str)> = inc
+        .timeline
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Role { role, person } => {
+                Some((format!("{role}:{person}"), e.actor.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            ("lead:dana".to_string(), "alice"),
+            ("communications:erin".to_string(), "alice"),
+            ("lead:frank".to_string(), "dana")
+        ]
+    );
+    assert!(matches!(
+        tr.act(
+            "acme-1",
+            Action::Role {
+                role: Role::Lead,
+                person: " ".into()
+            },
+            "alice",
+            t(90)
+        ),
+        Err(Error::Invalid(_))
+    ));
+    assert_eq!(
+        EventKind::Role {
+            role: Role::Communications,
+            person: "erin".into()
+        }
+        .describe(&|t| t.to_string()),
+        "communications lead: erin"
+    );
+}
+
+#[test]
+fn clocks_roles_and_status_updates_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(STORE_FILE);
+    {
+        let store = IncidentStore::open(&path, targeted()).unwrap();
+        store
+            .on_alert(&alert("acme-1", Transition::Opened, Level::Major, 60), t(0))
+            .unwrap();
+        store
+            .act(
+                "acme-1",
+                Action::Role {
+                    role: Role::Lead,
+                    person: "dana".into(),
+                },
+                "alice",
+                t(10),
+            )
+            .unwrap();
+        store
+            .act(
+                "acme-1",
+                Action::StatusUpdate {
+                    text: "Looking into it.".into(),
+                },
+                "erin",
+                t(20),
+            )
+            .unwrap();
+        let missed = store.tick(t(601)).unwrap();
+        assert_eq!(missed.iter().filter(|n| n.target.is_some()).count(), 1);
+    }
+    let store = IncidentStore::open(&path, targeted()).unwrap();
+    let inc = store.get("acme-1").unwrap();
+    assert_eq!(inc.lead.as_deref(), Some("dana"));
+    assert_eq!(clock(&inc, Target::Respond).met_at, Some(t(20)));
+    assert_eq!(clock(&inc, Target::Acknowledge).missed_at, Some(t(601)));
+    // Recorded once: a restart does not miss it again.
+    assert!(store
+        .tick(t(700))
+        .unwrap()
+        .iter()
+        .all(|n| n.target.is_none()));
+}

@@ -9,11 +9,11 @@ use vigil_types::{Alert, AlertId, EventTime, IncidentState, Level, Spike, Transi
 
 use crate::{
     model::{
-        finite, ActOutcome, Action, Change, Escalation, Event, EventKind, Figures, Filter,
+        finite, ActOutcome, Action, Change, Clock, Escalation, Event, EventKind, Figures, Filter,
         Incident, IncidentSummary, LevelEvidence, NewReport, NewSilence, Notification,
-        NotifyReason, Outcome, Report, ReportOutcome, Silence, Stamp, State, Stats, VolumePoint,
-        AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_REPORT_LINKS, MAX_SAMPLE_POSTS, MAX_TEXT_CHARS,
-        MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS, REPORTED_WATCH,
+        NotifyReason, Outcome, Report, ReportOutcome, Role, Silence, Stamp, State, Stats, Target,
+        VolumePoint, AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_REPORT_LINKS, MAX_SAMPLE_POSTS,
+        MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS, REPORTED_WATCH,
     },
     policy::EscalationPolicy,
     report::ReviewReport,
@@ -160,6 +160,10 @@ fn new_incident(a: &Alert, now: EventTime) -> Incident {
         first_acknowledged: None,
         unacked_since: now,
         assignee: None,
+        lead: None,
+        communications_lead: None,
+        first_response: None,
+        clocks: Vec::new(),
         resolved: None,
         first_resolved: None,
         detect_resolved: false,
@@ -597,6 +601,9 @@ impl IncidentTracker {
                     inc.level = a.level;
                     inc.escalated_at = Some(now);
                 }
+                if rose || is_new {
+                    set_clocks(inc, policy);
+                }
                 if rose || is_new || joining {
                     inc.last_alert = a.clone();
                     if !(a.evidence.stories.is_empty() && a.evidence.samples.is_empty()) {
@@ -732,6 +739,8 @@ impl IncidentTracker {
         match &action {
             Action::Assign { assignee } => check_text("assignee", assignee)?,
             Action::Comment { text } => check_text("comment", text)?,
+            Action::Role { person, .. } => check_text("person", person)?,
+            Action::StatusUpdate { text } => check_text("status update", text)?,
             Action::Ack | Action::Resolve | Action::Reopen => {}
         }
         let silence = self
@@ -739,7 +748,7 @@ impl IncidentTracker {
             .get(id)
             .ok_or_else(|| Error::IncidentNotFound(id.to_string()))
             .map(|i| self.silence_for(i, now))?;
-        if matches!(action, Action::Comment { .. })
+        if matches!(action, Action::Comment { .. } | Action::StatusUpdate { .. })
             && self.incidents[id].timeline.len() >= MAX_TIMELINE_EVENTS
         {
             return Err(Error::TimelineFull(id.to_string()));
@@ -767,6 +776,30 @@ impl IncidentTracker {
             }
             Action::Comment { text } => {
                 push_event(inc, now, actor, EventKind::Comment { text });
+                true
+            }
+            Action::Role { role, person } => {
+                let holder = match role {
+                    Role::Lead => &mut inc.lead,
+                    Role::Communications => &mut inc.communications_lead,
+                };
+                if holder.as_deref() == Some(person.as_str()) {
+                    false
+                } else {
+                    *holder = Some(person.clone());
+                    push_event(inc, now, actor, EventKind::Role { role, person });
+                    true
+                }
+            }
+            Action::StatusUpdate { text } => {
+                push_event(inc, now, actor, EventKind::StatusUpdate { text });
+                if inc.first_response.is_none() {
+                    inc.first_response = Some(Stamp {
+                        by: actor.to_string(),
+                        at: now,
+                    });
+                    meet(inc, Target::Respond, now);
+                }
                 true
             }
             Action::Resolve => {
@@ -974,6 +1007,9 @@ impl IncidentTracker {
                     sent.notifications.push(n);
                 }
             }
+            // A missed target adds a timeline event: written below.
+            let missed = check_clocks(inc, policy, now);
+            sent.notifications.extend(missed);
             inc.state = inc.derive_state();
             if (inc.timeline.len(), inc.escalation.clone(), inc.state) != before {
                 self.dirty.incidents.insert(id);
@@ -1048,6 +1084,94 @@ fn reported_alert(r: &NewReport, id: &str, watch: &WatchId, actor: &str, now: Ev
     }
 }
 
+/// Starts or tightens the response-target clocks for the incident's level:
+/// each runs from the opening; a level rise can only bring a due time
+/// forward.
+fn set_clocks(inc: &mut Incident, policy: &EscalationPolicy) {
+    let targets = policy.targets(inc.level);
+    for target in Target::ALL {
+        let Some(d) = targets.of(target) else {
+            continue;
+        };
+        let due = plus(inc.opened_at, d);
+        match inc.clocks.iter_mut().find(|c| c.target == target) {
+            Some(c) => c.due_at = c.due_at.min(due),
+            None => inc.clocks.push(Clock {
+                target,
+                due_at: due,
+                met_at: None,
+                missed_at: None,
+            }),
+        }
+    }
+}
+
+/// Stops `target`'s clock at `now` (its first time only).
+fn meet(inc: &mut Incident, target: Target, now: EventTime) {
+    if let Some(c) = inc.clocks.iter_mut().find(|c| c.target == target) {
+        c.met_at.get_or_insert(now);
+    }
+}
+
+/// Records every clock of an active incident that ran out at `now` (once
+/// each: a `target_missed` event) and tells the next on its path: the next
+/// escalation step's sinks (the last step's once past it), or every sink
+/// without a policy.
+fn check_clocks(
+    inc: &mut Incident,
+    policy: &EscalationPolicy,
+    now: EventTime,
+) -> Vec<Notification> {
+    let mut out = Vec::new();
+    for i in 0..inc.clocks.len() {
+        let c = &inc.clocks[i];
+        if c.met_at.is_some() || c.missed_at.is_some() || now < c.due_at {
+            continue;
+        }
+        let (target, due_at) = (c.target, c.due_at);
+        inc.clocks[i].missed_at = Some(now);
+        push_event(
+            inc,
+            now,
+            AUTOMATIC_ACTOR,
+            EventKind::TargetMissed { target, due_at },
+        );
+        let sinks = match policy.level(inc.level) {
+            Some(p) => {
+                let next = inc.escalation.as_ref().map_or(0, |e| e.next_step);
+                p.steps[next.min(p.steps.len() - 1)].sinks.clone()
+            }
+            None => policy.all_sinks.clone(),
+        };
+        let mut alert = inc.last_alert.clone();
+        alert.alert_id = AlertId::derive(
+            inc.watch.as_str(),
+            &inc.id,
+            &format!("missed-{target}"),
+            inc.level,
+        );
+        alert.reason = format!(
+            "{target} target missed: due {} ({} after opening); {}",
+            show(due_at),
+            minutes(secs_between(inc.opened_at, due_at)),
+            alert.reason
+        );
+        let mut n = notify(inc, alert, sinks, NotifyReason::TargetMissed, None, now);
+        n.target = Some(target);
+        out.push(n);
+    }
+    out
+}
+
+/// Seconds as whole minutes (or seconds under one).
+fn minutes(secs: f64) -> String {
+    if secs < 60.0 {
+        format!("{secs:.0} s")
+    } else {
+        format!("{:.0} min", secs / 60.0)
+    }
+}
+
 /// Sets the acknowledgement; the seconds it took when it was not set.
 fn acknowledge(inc: &mut Incident, actor: &str, now: EventTime) -> Option<f64> {
     if inc.acknowledged.is_some() {
@@ -1059,6 +1183,7 @@ fn acknowledge(inc: &mut Incident, actor: &str, now: EventTime) -> Option<f64> {
     };
     inc.acknowledged = Some(stamp.clone());
     inc.first_acknowledged.get_or_insert(stamp);
+    meet(inc, Target::Acknowledge, now);
     if let Some(e) = &mut inc.escalation {
         e.next_at = None;
     }
@@ -1074,6 +1199,7 @@ fn resolve(inc: &mut Incident, actor: &str, now: EventTime, sent: &mut Sent) {
     };
     inc.resolved = Some(stamp.clone());
     inc.first_resolved.get_or_insert(stamp);
+    meet(inc, Target::Resolve, now);
     inc.escalation = None;
     push_event(inc, now, actor, EventKind::Resolve);
     if inc.notified_sinks.is_empty() {
@@ -1126,6 +1252,7 @@ fn notify(
         sinks,
         reason,
         step,
+        target: None,
         outbox_id: 0,
         attempts: 0,
         first_failed_at: None,

@@ -44,6 +44,8 @@ pub struct Metrics {
     pub alert_suppressed_alerts: IntCounterVec,
     /// See [`names::ALERT_TIME_TO_ACKNOWLEDGE_SECONDS`].
     pub alert_time_to_acknowledge: HistogramVec,
+    /// See [`names::INCIDENT_TARGET_BREACHES_TOTAL`].
+    pub incident_target_breaches: IntCounterVec,
     /// See [`names::ALERT_ACTIVE_INCIDENTS`].
     pub alert_active_incidents: IntGaugeVec,
     /// See [`names::ALERT_STORE_ERRORS_TOTAL`].
@@ -246,6 +248,12 @@ impl Metrics {
                     .expect("each name is registered once");
                 h
             },
+            incident_target_breaches: counter_vec(
+                &r,
+                names::INCIDENT_TARGET_BREACHES_TOTAL,
+                "Response targets incidents missed.",
+                &["level", "target"],
+            ),
             alert_active_incidents: gauge_vec(
                 &r,
                 names::ALERT_ACTIVE_INCIDENTS,
@@ -412,6 +420,9 @@ mod tests {
         m.alert_active_incidents
             .with_label_values(&["minor"])
             .set(1);
+        m.incident_target_breaches
+            .with_label_values(&["minor", "acknowledge"])
+            .inc();
         m.api_requests
             .with_label_values(&["GET", "/api/v1/incidents", "200"])
             .inc();

@@ -39,6 +39,9 @@ pub const ALERT_SUPPRESSED_ALERTS_TOTAL: &str = "vigil_alert_suppressed_alerts_t
 /// Seconds from an incident's opening to its first acknowledgement
 /// (histogram; labels: level).
 pub const ALERT_TIME_TO_ACKNOWLEDGE_SECONDS: &str = "vigil_alert_time_to_acknowledge_seconds";
+/// Response targets an incident missed: not acknowledged, no status update
+/// or not resolved in time (counter; labels: level, target).
+pub const INCIDENT_TARGET_BREACHES_TOTAL: &str = "vigil_incident_target_breaches_total";
 /// Incidents not resolved (gauge; labels: level).
 pub const ALERT_ACTIVE_INCIDENTS: &str = "vigil_alert_active_incidents";
 /// Incident store writes that failed in the alert stage; each one puts the
@@ -113,6 +116,7 @@ pub const ALL: &[&str] = &[
     ALERT_FAILED_ALERTS_TOTAL,
     ALERT_SUPPRESSED_ALERTS_TOTAL,
     ALERT_TIME_TO_ACKNOWLEDGE_SECONDS,
+    INCIDENT_TARGET_BREACHES_TOTAL,
     ALERT_ACTIVE_INCIDENTS,
     ALERT_STORE_ERRORS_TOTAL,
     ALERT_STORE_DEGRADED,
