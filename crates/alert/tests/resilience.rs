@@ -442,7 +442,10 @@ async fn issue_12_outbox_retries_with_backoff_then_expires() {
         if store.pending_notifications().unwrap().is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "the expired entry was never dropped");
+        assert!(
+            Instant::now() < deadline,
+            "the expired entry was never dropped"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(
