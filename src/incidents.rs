@@ -1,4 +1,4 @@
-//! `vigil incidents list|show|open|ack|assign|role|comment|status|resolve|reopen|export`:
+//! `vigil incidents list|show|open|ack|assign|role|comment|status|resolve|reopen|review|export|report`:
 //! the incident API (`/api/v1`, served by `vigil run` on its admin address)
 //! from the command line. Tables for people by default, the API's JSON with
 //! `--json`.
@@ -132,6 +132,35 @@ enum IncidentsCommand {
     Reopen {
         /// Incident id.
         id: String,
+    },
+    /// Fill in the review (fields left out are kept).
+    Review {
+        /// Incident id.
+        id: String,
+        /// What caused the crisis.
+        #[arg(long)]
+        root_cause: Option<String>,
+        /// What was done and what is to change.
+        #[arg(long)]
+        actions: Option<String>,
+        /// How well the response worked.
+        #[arg(long)]
+        effectiveness: Option<String>,
+    },
+    /// A period's incidents summed up: by level and kind, times to
+    /// acknowledge, respond and resolve (median, p90), missed targets, top
+    /// watches.
+    Report {
+        /// Incidents opened at or after this time (RFC 3339; default 30
+        /// days before --until).
+        #[arg(long)]
+        since: Option<String>,
+        /// Incidents opened before this time (RFC 3339; default now).
+        #[arg(long)]
+        until: Option<String>,
+        /// Markdown or JSON.
+        #[arg(long, value_enum, default_value = "md")]
+        format: ExportFormat,
     },
     /// The post-crisis review: timeline, levels over time, volume, top
     /// terms, sample posts, time to acknowledge and to resolve.
@@ -326,6 +355,45 @@ pub fn run(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
                 pretty(&v)
             } else {
                 opened_summary(&v)
+            }
+        }
+        IncidentsCommand::Review {
+            id,
+            root_cause,
+            actions,
+            effectiveness,
+        } => {
+            let mut body = serde_json::json!({});
+            for (k, v) in [
+                ("root_cause", root_cause),
+                ("actions", actions),
+                ("effectiveness", effectiveness),
+            ] {
+                if let Some(v) = v {
+                    body[k] = Value::from(v);
+                }
+            }
+            act(&client, &post, &id, "review", Some(body), args.json)?
+        }
+        IncidentsCommand::Report {
+            since,
+            until,
+            format,
+        } => {
+            let f = match format {
+                ExportFormat::Md => "md",
+                ExportFormat::Json => "json",
+            };
+            let mut path = format!("/api/v1/reports/period?format={f}");
+            for (k, v) in [("since", since), ("until", until)] {
+                if let Some(v) = v {
+                    path.push_str(&format!("&{k}={}", encode(&v)));
+                }
+            }
+            let text = client.send(get.clone(), &path, None)?;
+            match format {
+                ExportFormat::Md => text,
+                ExportFormat::Json => pretty(&serde_json::from_str(&text)?),
             }
         }
         IncidentsCommand::Ack { id } => act(&client, &post, &id, "ack", None, args.json)?,

@@ -566,6 +566,53 @@ fn incidents_cli_talks_to_the_api() {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
 
+    // The review and the period report (item 8).
+    let (ok, out, err) = server.cli(
+        RESPONDER,
+        &[
+            "review",
+            &reported,
+            "--root-cause",
+            "A bad seal batch.",
+            "--actions",
+            "Recall batch 42.",
+        ],
+    );
+    assert!(ok && out.contains("review recorded"), "{out}{err}");
+    let (ok, md, err) = server.cli(VIEWER, &["export", &reported]);
+    assert!(ok, "{err}");
+    for want in [
+        "- **Root cause:** A bad seal batch.",
+        "## Response targets",
+        "| respond | ",
+    ] {
+        assert!(md.contains(want), "missing {want:?} in\n{md}");
+    }
+    let (ok, period, err) = server.cli(VIEWER, &["report"]);
+    assert!(ok, "{err}");
+    for want in [
+        "4 incidents (1 reported by hand), 1 resolved; ",
+        "| first status update | ",
+        "| acme | 2 | major |",
+    ] {
+        assert!(period.contains(want), "missing {want:?} in\n{period}");
+    }
+    let (ok, json, _) = server.cli(
+        VIEWER,
+        &[
+            "report",
+            "--format",
+            "json",
+            "--since",
+            "2000-01-01T00:00:00Z",
+        ],
+    );
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        ok && v["incidents"] == 4 && v["target_misses"]["respond"].as_u64() >= Some(1),
+        "{v}"
+    );
+
     let (ok, _, err) = server.cli(VIEWER, &["show", "no-such-incident"]);
     assert!(
         !ok && err.contains("404 Not Found: no incident `no-such-incident`"),

@@ -289,6 +289,11 @@ function renderIncident(i) {
   $('actions').hidden = !write;
   $('comment-form').hidden = !write;
   $('status-form').hidden = !write;
+  $('review').hidden = !write;
+  const rv = i.review || {};
+  for (const [id, key] of [['review-root-cause', 'root_cause'], ['review-actions', 'actions'], ['review-effectiveness', 'effectiveness']]) {
+    if (document.activeElement !== $(id)) $(id).value = rv[key] || '';
+  }
   $('ack-button').hidden = !(UNACKED.has(i.state));
   $('resolve-button').hidden = i.state === 'resolved';
   $('reopen-button').hidden = i.state !== 'resolved';
@@ -391,6 +396,7 @@ function describe(e) {
     case 'reported': return 'Reported at ' + e.level + ': ' + e.title;
     case 'role': return (e.role === 'lead' ? 'Incident lead: ' : 'Communications lead: ') + e.person;
     case 'status_update': return 'Status update: ' + e.text;
+    case 'reviewed': return 'Review: ' + e.fields.join(', ').replace(/_/g, ' ');
     case 'target_missed': return (e.target === 'respond' ? 'First status update' : e.target.charAt(0).toUpperCase() + e.target.slice(1))
       + ' target missed (due ' + fmtTime(e.due_at) + ')';
     case 'joined': return 'Detector incident ' + e.detect_incident + ' joined';
@@ -466,8 +472,8 @@ function renderChart(points) {
 
 // ----------------------------------------------------------------- actions
 
-const DONE = { ack: 'Acknowledged.', resolve: 'Resolved.', reopen: 'Reopened.', assign: 'Assigned.', comment: 'Comment added.', role: 'Role set.', status: 'Status update recorded.' };
-const NOOP = { ack: 'Already acknowledged.', resolve: 'Already resolved.', reopen: 'Not resolved: nothing to reopen.', assign: 'Already assigned to them.', comment: '', role: 'They already hold that role.', status: '' };
+const DONE = { ack: 'Acknowledged.', resolve: 'Resolved.', reopen: 'Reopened.', assign: 'Assigned.', comment: 'Comment added.', role: 'Role set.', status: 'Status update recorded.', review: 'Review saved.' };
+const NOOP = { ack: 'Already acknowledged.', resolve: 'Already resolved.', reopen: 'Not resolved: nothing to reopen.', assign: 'Already assigned to them.', comment: '', role: 'They already hold that role.', status: '', review: 'Nothing changed in the review.' };
 
 async function act(id, action, body) {
   const out = await guarded(() => api('POST', '/api/v1/incidents/' + encodeURIComponent(id) + '/' + action, body));
@@ -586,6 +592,15 @@ document.addEventListener('DOMContentLoaded', () => {
     ev.preventDefault();
     const text = $('status-input').value.trim();
     if (text && await act(ui.current, 'status', { text })) $('status-input').value = '';
+  });
+  $('review-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const body = {};
+    for (const [id, key] of [['review-root-cause', 'root_cause'], ['review-actions', 'actions'], ['review-effectiveness', 'effectiveness']]) {
+      const v = $(id).value.trim();
+      if (v) body[key] = v;
+    }
+    if (Object.keys(body).length) await act(ui.current, 'review', body);
   });
   $('comment-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();

@@ -214,6 +214,39 @@ pub(crate) fn document() -> Value {
                     "properties": { "text": { "type": "string", "minLength": 1, "maxLength": 4096 } }
                 }))))
             },
+            "/api/v1/incidents/{id}/review": {
+                "post": action("Fill in the review", "Sets the review's `root_cause`, `actions` and `effectiveness` (each optional, at least one; fields left out are kept). A `reviewed` timeline event naming the fields that changed; the export shows them.", Some(("The review's fields.", json!({
+                    "type": "object", "additionalProperties": false, "minProperties": 1,
+                    "properties": {
+                        "root_cause": { "type": "string", "minLength": 1, "maxLength": 4096 },
+                        "actions": { "type": "string", "minLength": 1, "maxLength": 4096 },
+                        "effectiveness": { "type": "string", "minLength": 1, "maxLength": 4096 }
+                    }
+                }))))
+            },
+            "/api/v1/reports/period": {
+                "get": {
+                    "summary": "Period report",
+                    "description": "The incidents opened in `[since, until)` summed up: by level and crisis kind, times from opening to the first acknowledgement, status update and resolve (median and 90th percentile, nearest rank), missed response targets, the watches with most incidents. Default: the 30 days before now.",
+                    "tags": ["incidents"],
+                    "parameters": [
+                        { "name": "since", "in": "query", "schema": { "type": "string", "format": "date-time" } },
+                        { "name": "until", "in": "query", "schema": { "type": "string", "format": "date-time" } },
+                        { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["json", "md"] } }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The report (JSON, or Markdown with `format=md`).",
+                            "content": {
+                                "application/json": { "schema": { "$ref": "#/components/schemas/PeriodReport" } },
+                                "text/markdown": { "schema": { "type": "string" } }
+                            }
+                        },
+                        "400": err("A bad query parameter, or `since` not before `until`."),
+                        "401": err("Missing or unknown token.")
+                    }
+                }
+            },
             "/api/v1/incidents/{id}/resolve": {
                 "post": action("Resolve", "Idempotent. Notifies `resolved` to every sink told about the incident. No body.", None)
             },
@@ -311,11 +344,11 @@ fn schemas() -> Value {
         },
         "Event": {
             "type": "object", "required": ["at", "actor", "kind"],
-            "description": "A timeline entry; `kind` is alert, level_change, ack, unack, assign, comment, resolve, reopen, reported, joined, role, status_update, target_missed, suppressed or notified, with that kind's fields (see docs/INCIDENTS.md).",
+            "description": "A timeline entry; `kind` is alert, level_change, ack, unack, assign, comment, resolve, reopen, reported, joined, role, status_update, reviewed, target_missed, suppressed or notified, with that kind's fields (see docs/INCIDENTS.md).",
             "properties": {
                 "at": time,
                 "actor": { "type": "string" },
-                "kind": { "type": "string", "enum": ["alert", "level_change", "ack", "unack", "assign", "comment", "resolve", "reopen", "reported", "joined", "role", "status_update", "target_missed", "suppressed", "notified"] }
+                "kind": { "type": "string", "enum": ["alert", "level_change", "ack", "unack", "assign", "comment", "resolve", "reopen", "reported", "joined", "role", "status_update", "reviewed", "target_missed", "suppressed", "notified"] }
             },
             "additionalProperties": true
         },
@@ -403,6 +436,10 @@ fn schemas() -> Value {
                 "communications_lead": { "type": "string" },
                 "first_response": stamp,
                 "clocks": { "type": "array", "items": { "$ref": "#/components/schemas/Clock" } },
+                "review": {
+                    "type": "object", "description": "The post-crisis review the team wrote.",
+                    "properties": { "root_cause": { "type": "string" }, "actions": { "type": "string" }, "effectiveness": { "type": "string" } }
+                },
                 "resolved": stamp,
                 "first_resolved": stamp,
                 "detect_resolved": { "type": "boolean" },
@@ -421,6 +458,35 @@ fn schemas() -> Value {
                 "timeline": { "type": "array", "items": { "$ref": "#/components/schemas/Event" } }
             },
             "additionalProperties": true
+        },
+        "PeriodReport": {
+            "type": "object",
+            "required": ["since", "until", "incidents", "reported_by_hand", "resolved", "by_level", "by_kind", "time_to_acknowledge", "time_to_respond", "time_to_resolve", "target_misses", "incidents_missing_a_target", "top_watches"],
+            "properties": {
+                "since": time, "until": time,
+                "incidents": { "type": "integer" },
+                "reported_by_hand": { "type": "integer" },
+                "resolved": { "type": "integer" },
+                "by_level": { "type": "object", "additionalProperties": { "type": "integer" } },
+                "by_kind": { "type": "object", "additionalProperties": { "type": "integer" } },
+                "time_to_acknowledge": { "$ref": "#/components/schemas/Durations" },
+                "time_to_respond": { "$ref": "#/components/schemas/Durations" },
+                "time_to_resolve": { "$ref": "#/components/schemas/Durations" },
+                "target_misses": { "type": "object", "additionalProperties": { "type": "integer" } },
+                "incidents_missing_a_target": { "type": "integer" },
+                "top_watches": { "type": "array", "items": {
+                    "type": "object", "required": ["watch", "incidents", "highest_level"],
+                    "properties": { "watch": { "type": "string" }, "incidents": { "type": "integer" }, "highest_level": { "$ref": "#/components/schemas/Level" } }
+                } }
+            }
+        },
+        "Durations": {
+            "type": "object", "required": ["count"],
+            "properties": {
+                "count": { "type": "integer" },
+                "median_secs": { "type": "number" },
+                "p90_secs": { "type": "number" }
+            }
         },
         "Target": { "type": "string", "enum": ["acknowledge", "respond", "resolve"] },
         "Clock": {

@@ -11,7 +11,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use vigil_incidents::{
-    Action, Filter, NewReport, NewSilence, Role, State as IncidentState, MAX_SILENCE,
+    Action, Filter, NewReport, NewSilence, Review, Role, State as IncidentState, MAX_SILENCE,
 };
 use vigil_types::{EventTime, Level, WatchId};
 
@@ -33,6 +33,8 @@ pub(crate) fn protected_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> 
         ("/api/v1/incidents/{id}/comment", post(comment)),
         ("/api/v1/incidents/{id}/role", post(role)),
         ("/api/v1/incidents/{id}/status", post(status)),
+        ("/api/v1/incidents/{id}/review", post(review)),
+        ("/api/v1/reports/period", get(period_report)),
         ("/api/v1/incidents/{id}/resolve", post(resolve)),
         ("/api/v1/incidents/{id}/reopen", post(reopen)),
         ("/api/v1/incidents/{id}/export", get(export)),
@@ -483,6 +485,67 @@ async fn status(
     JsonBody(b): JsonBody<CommentBody>,
 ) -> Result<Json<ActResponse>, ApiError> {
     act(s, id, Action::StatusUpdate { text: b.text }, c).await
+}
+
+async fn review(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+    JsonBody(b): JsonBody<Review>,
+) -> Result<Json<ActResponse>, ApiError> {
+    act(s, id, Action::Review(b), c).await
+}
+
+/// The default period of a report: the 30 days before `until`.
+const DEFAULT_PERIOD_MS: i64 = 30 * 86_400_000;
+
+/// `GET /api/v1/reports/period?since=&until=&format=json|md`: the incidents
+/// opened in `[since, until)` summed up (default: the last 30 days).
+async fn period_report(State(s): State<ApiState>, p: Params) -> Result<Response, ApiError> {
+    let (mut since, mut until, mut format) = (None, None, "json".to_string());
+    for (k, v) in params(p)? {
+        let time = |v: &str| {
+            EventTime::parse_rfc3339(v).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "query parameter `{k}`: `{v}` is not an RFC 3339 time (like 2026-11-23T14:00:00Z)"
+                ))
+            })
+        };
+        match k.as_str() {
+            "since" => since = Some(time(&v)?),
+            "until" => until = Some(time(&v)?),
+            "format" if v == "md" || v == "json" => format = v,
+            "format" => {
+                return Err(ApiError::bad_request(format!(
+                    "query parameter `format`: `{v}` is not md or json"
+                )))
+            }
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter `{k}` (expected since, until or format)"
+                )))
+            }
+        }
+    }
+    let until = until.unwrap_or_else(now);
+    let since = since.unwrap_or(EventTime(until.0.saturating_sub(DEFAULT_PERIOD_MS)));
+    if since >= until {
+        return Err(ApiError::bad_request("`since` must be before `until`"));
+    }
+    let store = s.store.clone();
+    let report = blocking(move || store.period_report(since, until)).await?;
+    Ok(if format == "md" {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/markdown; charset=utf-8"),
+            )],
+            report.to_markdown(),
+        )
+            .into_response()
+    } else {
+        Json(report).into_response()
+    })
 }
 
 async fn export(

@@ -1066,6 +1066,7 @@ async fn openapi_document_matches_the_real_routes() {
             "assign" => Some(r#"{"assignee":"carol"}"#),
             "comment" | "status" => Some(r#"{"text":"probe"}"#),
             "role" => Some(r#"{"role":"lead","person":"dana"}"#),
+            "review" => Some(r#"{"root_cause":"probe"}"#),
             "silences" if *method == Method::POST => {
                 Some(r#"{"watch":"acme","duration_secs":60,"reason":"probe"}"#)
             }
@@ -1365,4 +1366,81 @@ async fn roles_and_status_updates_through_the_api() {
     }
     let viewer = post("/api/v1/incidents/acme-1/status", BOB, r#"{"text":"x"}"#).await;
     assert_eq!(viewer.status, 403);
+}
+
+/// Issue 15 item 8 through the API: the review's fields and the period
+/// report (JSON and Markdown) with its parameters checked.
+#[tokio::test]
+async fn review_and_period_report_through_the_api() {
+    let h = harness();
+    let r = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/review",
+        Some(ALICE),
+        Some(r#"{"root_cause":"A bad seal batch.","actions":"Recall batch 42."}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json()["incident"]["review"]["root_cause"],
+        "A bad seal batch."
+    );
+    let md = get(&h.app, "/api/v1/incidents/acme-1/export?format=md")
+        .await
+        .text;
+    assert!(md.contains("- **Root cause:** A bad seal batch."), "{md}");
+    assert!(md.contains("## Measured effectiveness"), "{md}");
+    for bad in [r#"{}"#, r#"{"root_cause":""}"#, r#"{"cause":"x"}"#] {
+        let r = call(
+            &h.app,
+            Method::POST,
+            "/api/v1/incidents/acme-1/review",
+            Some(ALICE),
+            Some(bad),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+    }
+    // The harness opened three incidents an hour ago: all in the default
+    // period (the last 30 days).
+    let p = get(&h.app, "/api/v1/reports/period").await;
+    assert_eq!(p.status, 200, "{}", p.text);
+    let v = p.json();
+    assert_eq!(v["incidents"], 3);
+    assert_eq!(v["by_level"]["major"], 1);
+    assert_eq!(v["top_watches"].as_array().unwrap().len(), 3);
+    let md = get(
+        &h.app,
+        "/api/v1/reports/period?format=md&until=2099-01-01T00:00:00Z&since=2000-01-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(
+        md.headers[header::CONTENT_TYPE],
+        "text/markdown; charset=utf-8"
+    );
+    assert!(
+        md.text.contains("3 incidents (0 reported by hand)"),
+        "{}",
+        md.text
+    );
+    let none = get(
+        &h.app,
+        "/api/v1/reports/period?since=2000-01-01T00:00:00Z&until=2000-02-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(none.json()["incidents"], 0);
+    for (q, want) in [
+        ("since=yesterday", "is not an RFC 3339 time"),
+        ("format=pdf", "is not md or json"),
+        ("limit=3", "unknown query parameter `limit`"),
+        (
+            "since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",
+            "`since` must be before `until`",
+        ),
+    ] {
+        let r = get(&h.app, &format!("/api/v1/reports/period?{q}")).await;
+        assert_eq!(r.status, 400, "{q}");
+        assert!(r.error().contains(want), "{q}: {}", r.text);
+    }
 }

@@ -61,6 +61,7 @@
 
 mod error;
 mod model;
+mod period;
 mod policy;
 mod report;
 mod store;
@@ -71,12 +72,13 @@ pub use crate::{
     model::{
         ActOutcome, Action, Change, Clock, Escalation, Event, EventKind, Figures, Filter, Incident,
         IncidentSummary, LevelEvidence, NewReport, NewSilence, Notification, NotifyReason, Outcome,
-        Report, ReportOutcome, Role, Silence, Stamp, State, Stats, Target, VolumePoint,
+        Report, ReportOutcome, Review, Role, Silence, Stamp, State, Stats, Target, VolumePoint,
         AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_REPORT_LINKS, MAX_SAMPLE_POSTS, MAX_TEXT_CHARS,
         MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS, REPORTED_WATCH,
     },
+    period::{Durations, PeriodReport, WatchCount, TOP_WATCHES},
     policy::{EscalationPolicy, LevelPolicy, Step, Targets},
-    report::{LevelSpan, ReviewReport},
+    report::{LevelSpan, Measured, ReviewReport},
     store::{FaultyFile, IncidentStore, STORE_FILE},
     tracker::{IncidentTracker, DEFAULT_RETENTION, MAX_SILENCE},
 };

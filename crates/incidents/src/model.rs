@@ -148,6 +148,14 @@ pub struct Clock {
     pub missed_at: Option<EventTime>,
 }
 
+impl Clock {
+    /// Whether the target was missed: found run out, or met after its due
+    /// time (a timer that did not run in between still counts).
+    pub fn missed(&self) -> bool {
+        self.missed_at.is_some() || self.met_at.is_some_and(|m| m > self.due_at)
+    }
+}
+
 /// A role on an incident's response team (besides assignees).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -325,6 +333,11 @@ pub enum EventKind {
         /// Its text.
         text: String,
     },
+    /// The review was written or changed.
+    Reviewed {
+        /// The fields given (`root_cause`, `actions`, `effectiveness`).
+        fields: Vec<String>,
+    },
     /// A response target was missed.
     TargetMissed {
         /// Which.
@@ -377,6 +390,7 @@ impl EventKind {
             }
             EventKind::Role { role, person } => format!("{}: {}", role.title(), text(person)),
             EventKind::StatusUpdate { text: t } => format!("status update: {}", text(t)),
+            EventKind::Reviewed { fields } => format!("review: {}", fields.join(", ")),
             EventKind::TargetMissed { target, due_at } => {
                 format!("{target} target missed (due {due_at})")
             }
@@ -569,6 +583,9 @@ pub struct Incident {
     /// Its response-target clocks (none without `[alert.targets]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clocks: Vec<Clock>,
+    /// The post-crisis review the team wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
     /// The resolve, when resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<Stamp>,
@@ -675,7 +692,7 @@ impl Incident {
             missed_targets: self
                 .clocks
                 .iter()
-                .filter(|c| c.missed_at.is_some())
+                .filter(|c| c.missed())
                 .map(|c| c.target)
                 .collect(),
             resolved: self.resolved.clone(),
@@ -731,6 +748,21 @@ pub struct IncidentSummary {
     pub suppressed_alerts: u32,
     /// Timeline length.
     pub events: usize,
+}
+
+/// What the team wrote in its post-crisis review.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Review {
+    /// What caused the crisis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_cause: Option<String>,
+    /// What was done and what is to change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<String>,
+    /// How well the response worked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effectiveness: Option<String>,
 }
 
 /// What a person reported (kept in [`Incident::report`]).
@@ -944,6 +976,9 @@ pub enum Action {
         /// Its text.
         text: String,
     },
+    /// Fill in the review: each field given replaces its text; fields left
+    /// out are kept.
+    Review(Review),
 }
 
 impl Action {
@@ -957,6 +992,7 @@ impl Action {
             Action::Reopen => "reopen",
             Action::Role { .. } => "role",
             Action::StatusUpdate { .. } => "status",
+            Action::Review(_) => "review",
         }
     }
 }

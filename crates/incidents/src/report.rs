@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use vigil_types::{CrisisKind, EventTime, Level, PostId, WatchId};
 
-use crate::model::{Event, EventKind, Figures, Incident, LevelEvidence, Stamp, State, VolumePoint};
+use crate::model::{
+    Clock, Event, EventKind, Figures, Incident, LevelEvidence, Report, Review, Stamp, State,
+    VolumePoint,
+};
 
 /// Volume rows the Markdown report prints at most (evenly sampled, the peak
 /// always included); the JSON report has every point.
@@ -21,6 +24,47 @@ pub struct LevelSpan {
     /// Until (the next level change or the resolve); `None` while it lasts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<EventTime>,
+}
+
+/// What the figures say about the response: volume and negative share
+/// before (the baseline at the opening), at the peak, and at the last window
+/// detect recorded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    /// Baseline posts per window of the first window recorded.
+    pub baseline_at_opening: f64,
+    /// Posts in the largest window.
+    pub peak_observed: u64,
+    /// Negative share of the largest window.
+    pub peak_negative_share: f64,
+    /// End of the largest window.
+    pub peak_window_end: EventTime,
+    /// Posts in the last window recorded.
+    pub last_observed: u64,
+    /// Negative share of the last window recorded.
+    pub last_negative_share: f64,
+    /// End of the last window recorded.
+    pub last_window_end: EventTime,
+    /// `1 - last / peak`: how far volume fell from its peak by the last
+    /// window (0 when the last window is the peak).
+    pub fell_from_peak: f64,
+}
+
+impl Measured {
+    fn of(i: &Incident) -> Option<Measured> {
+        let first = i.volume.first()?;
+        let peak = i.peak.observed.max(1) as f64;
+        Some(Measured {
+            baseline_at_opening: first.baseline,
+            peak_observed: i.peak.observed,
+            peak_negative_share: i.peak.negative_share,
+            peak_window_end: i.peak.window_end,
+            last_observed: i.last.observed,
+            last_negative_share: i.last.negative_share,
+            last_window_end: i.last.window_end,
+            fell_from_peak: (1.0 - i.last.observed as f64 / peak).clamp(0.0, 1.0),
+        })
+    }
 }
 
 /// Everything a post-crisis review needs about one incident.
@@ -53,6 +97,28 @@ pub struct ReviewReport {
     /// Seconds from opening to the first resolve.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_resolve_secs: Option<f64>,
+    /// Seconds from opening to the first status update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_respond_secs: Option<f64>,
+    /// The incident lead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead: Option<String>,
+    /// The communications lead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub communications_lead: Option<String>,
+    /// The report it started from, when reported by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
+    /// Times against the response targets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clocks: Vec<Clock>,
+    /// Volume and negative share before, at the peak and at the end (none
+    /// without a detector window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Measured>,
+    /// What the team wrote: root cause, actions, effectiveness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
     /// Levels over time.
     pub levels: Vec<LevelSpan>,
     /// Volume against baseline per window, oldest first.
@@ -81,7 +147,7 @@ fn secs(from: EventTime, to: EventTime) -> f64 {
 }
 
 /// `1h 02m 03s` style.
-fn human(secs: f64) -> String {
+pub(crate) fn human(secs: f64) -> String {
     let s = secs.round() as i64;
     let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
     if h > 0 {
@@ -186,6 +252,13 @@ impl ReviewReport {
                 .as_ref()
                 .map(|a| secs(i.opened_at, a.at)),
             time_to_resolve_secs: i.first_resolved.as_ref().map(|r| secs(i.opened_at, r.at)),
+            time_to_respond_secs: i.first_response.as_ref().map(|r| secs(i.opened_at, r.at)),
+            lead: i.lead.clone(),
+            communications_lead: i.communications_lead.clone(),
+            report: i.report.clone(),
+            clocks: i.clocks.clone(),
+            measured: Measured::of(i),
+            review: i.review.clone(),
             levels,
             volume: i.volume.clone(),
             peak: i.peak.clone(),
@@ -248,8 +321,90 @@ impl ReviewReport {
             "| Time to resolve | {} |",
             dur(self.time_to_resolve_secs)
         );
+        let _ = writeln!(
+            md,
+            "| Time to first status update | {} |",
+            dur(self.time_to_respond_secs)
+        );
+        for (name, who) in [
+            ("Incident lead", &self.lead),
+            ("Communications lead", &self.communications_lead),
+        ] {
+            let who = who.as_deref().map(cell).unwrap_or_else(|| "—".into());
+            let _ = writeln!(md, "| {name} | {who} |");
+        }
+        if let Some(r) = &self.report {
+            let _ = writeln!(
+                md,
+                "| Reported by hand | {}: {} |",
+                cell(&r.by),
+                cell(&r.title)
+            );
+        }
         let _ = writeln!(md, "| Notifications sent | {} |", self.notifications);
         let _ = writeln!(md, "| Alerts silenced | {} |", self.suppressed_alerts);
+
+        if !self.clocks.is_empty() {
+            let _ = writeln!(
+                md,
+                "\n## Response targets\n\n| Target | Due | Met | Result |\n|---|---|---|---|"
+            );
+            for c in &self.clocks {
+                let met = c
+                    .met_at
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "—".into());
+                let result = match (c.met_at, c.missed_at) {
+                    (Some(m), _) if m <= c.due_at => "met".to_string(),
+                    (Some(m), _) => format!("late by {}", human(secs(c.due_at, m))),
+                    (None, Some(_)) => "missed".to_string(),
+                    (None, None) => "running".to_string(),
+                };
+                let _ = writeln!(md, "| {} | {} | {met} | {result} |", c.target, c.due_at);
+            }
+        }
+        if let Some(m) = &self.measured {
+            let _ = writeln!(
+                md,
+                "\n## Measured effectiveness\n\n| | Posts per window | Negative share | Window end |\n|---|---:|---:|---|"
+            );
+            let _ = writeln!(
+                md,
+                "| Before (baseline at opening) | {:.1} | — | — |",
+                m.baseline_at_opening
+            );
+            let _ = writeln!(
+                md,
+                "| Peak | {} | {:.0}% | {} |",
+                m.peak_observed,
+                m.peak_negative_share * 100.0,
+                m.peak_window_end
+            );
+            let _ = writeln!(
+                md,
+                "| Last window recorded | {} | {:.0}% | {} |",
+                m.last_observed,
+                m.last_negative_share * 100.0,
+                m.last_window_end
+            );
+            let _ = writeln!(
+                md,
+                "\nVolume fell {:.0}% from its peak by the last window recorded.",
+                m.fell_from_peak * 100.0
+            );
+        }
+        let r = self.review.clone().unwrap_or_default();
+        let _ = writeln!(md, "\n## Review\n");
+        for (name, text) in [
+            ("Root cause", &r.root_cause),
+            ("Actions", &r.actions),
+            ("Effectiveness", &r.effectiveness),
+        ] {
+            let text = text.as_deref().map(cell).unwrap_or_else(|| {
+                "— (to fill in: `vigil incidents review`, the API or the console)".into()
+            });
+            let _ = writeln!(md, "- **{name}:** {text}");
+        }
 
         let _ = writeln!(
             md,

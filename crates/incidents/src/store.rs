@@ -18,6 +18,7 @@ use crate::{
         ActOutcome, Action, Change, Filter, Incident, IncidentSummary, NewReport, NewSilence,
         Notification, Outcome, ReportOutcome, Silence, Stats,
     },
+    period::PeriodReport,
     policy::EscalationPolicy,
     report::ReviewReport,
     tracker::{Dirty, IncidentTracker, DEFAULT_RETENTION},
@@ -834,6 +835,11 @@ impl IncidentStore {
     /// The post-crisis review of one incident.
     pub fn export(&self, id: &str) -> Option<ReviewReport> {
         self.lock().tracker.export(id)
+    }
+
+    /// The incidents opened in `[since, until)` summed up.
+    pub fn period_report(&self, since: EventTime, until: EventTime) -> PeriodReport {
+        self.lock().tracker.period_report(since, until)
     }
 
     /// Figures for metrics.

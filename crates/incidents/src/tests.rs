@@ -1893,3 +1893,172 @@ fn clocks_roles_and_status_updates_survive_a_restart() {
         .iter()
         .all(|n| n.target.is_none()));
 }
+
+// --------------------------------------------- review and period (issue 15)
+
+#[test]
+fn the_review_is_filled_in_field_by_field_and_exported() {
+    let mut tr = IncidentTracker::new(targeted());
+    tr.on_alert(&alert("acme-1", Transition::Opened, Level::Major, 60), t(0));
+    tr.on_spike(
+        &spike("acme-1", Transition::Ongoing, Level::Major, 120),
+        t(120),
+    );
+    tr.act("acme-1", Action::Ack, "alice", t(300)).unwrap();
+    tr.act(
+        "acme-1",
+        Action::StatusUpdate {
+            text: "Investigating.".into(),
+        },
+        "erin",
+        t(2000),
+    )
+    .unwrap();
+    tr.act("acme-1", Action::Resolve, "alice", t(3000)).unwrap();
+    tr.tick(t(3001));
+    let none = Review::default();
+    assert!(matches!(
+        tr.act("acme-1", Action::Review(none), "alice", t(4000)),
+        Err(Error::Invalid(_))
+    ));
+    let first = tr
+        .act(
+            "acme-1",
+            Action::Review(Review {
+                root_cause: Some("A bad seal batch at the Ningbo plant.".into()),
+                ..Review::default()
+            }),
+            "alice",
+            t(4000),
+        )
+        .unwrap();
+    assert!(first.changed);
+    let second = tr
+        .act(
+            "acme-1",
+            Action::Review(Review {
+                actions: Some("Recall batch 42; seal supplier audit.".into()),
+                effectiveness: Some("Holding statement was late.".into()),
+                ..Review::default()
+            }),
+            "bob",
+            t(4100),
+        )
+        .unwrap();
+    let r = second.incident.review.clone().unwrap();
+    assert_eq!(
+        r.root_cause.as_deref(),
+        Some("A bad seal batch at the Ningbo plant."),
+        "kept"
+    );
+    assert_eq!(
+        r.actions.as_deref(),
+        Some("Recall batch 42; seal supplier audit.")
+    );
+    let again = tr
+        .act(
+            "acme-1",
+            Action::Review(Review {
+                actions: Some("Recall batch 42; seal supplier audit.".into()),
+                ..Review::default()
+            }),
+            "bob",
+            t(4200),
+        )
+        .unwrap();
+    assert!(!again.changed, "the same text again changes nothing");
+    let report = tr.export("acme-1").unwrap();
+    assert_eq!(report.time_to_respond_secs, Some(2000.0));
+    let m = report.measured.clone().unwrap();
+    assert_eq!(m.baseline_at_opening, 3.0);
+    assert_eq!(m.peak_observed, report.peak.observed);
+    assert_eq!(m.last_window_end, t(120));
+    let md = report.to_markdown();
+    for want in [
+        "| Time to first status update | 33m 20s |",
+        "## Response targets",
+        "| acknowledge | ", // met at 300, due 600
+        "| respond | ",
+        "late by 3m 20s",
+        "## Measured effectiveness",
+        "| Before (baseline at opening) | 3.0 |",
+        "- **Root cause:** A bad seal batch at the Ningbo plant.",
+        "- **Effectiveness:** Holding statement was late.",
+        "review: actions, effectiveness",
+    ] {
+        assert!(md.contains(want), "missing {want:?} in\n{md}");
+    }
+}
+
+#[test]
+fn the_period_report_sums_up_the_incidents_opened_in_it() {
+    let mut tr = IncidentTracker::new(targeted());
+    // Before the period: not counted.
+    tr.on_alert(&alert("old-1", Transition::Opened, Level::Major, 60), t(0));
+    // In it: two majors on acme, a moderate on zed, a report by hand.
+    tr.on_alert(
+        &alert("acme-1", Transition::Opened, Level::Major, 60),
+        t(1000),
+    );
+    tr.act("acme-1", Action::Ack, "a", t(1060)).unwrap();
+    tr.act(
+        "acme-1",
+        Action::StatusUpdate { text: "x".into() },
+        "a",
+        t(1600),
+    )
+    .unwrap();
+    tr.act("acme-1", Action::Resolve, "a", t(4000)).unwrap();
+    tr.on_alert(
+        &alert("acme-2", Transition::Opened, Level::Major, 60),
+        t(5000),
+    );
+    tr.act("acme-2", Action::Ack, "a", t(5900)).unwrap();
+    tr.on_alert(
+        &alert("zed-1", Transition::Opened, Level::Moderate, 60),
+        t(6000),
+    );
+    tr.report(
+        new_report("Hotline flooded", Level::Minor, None),
+        "carol",
+        t(6100),
+    )
+    .unwrap();
+    tr.tick(t(9000));
+    let r = tr.period_report(t(500), t(10_000));
+    assert_eq!((r.incidents, r.reported_by_hand, r.resolved), (4, 1, 1));
+    assert_eq!(r.by_level["major"], 2);
+    assert_eq!(r.by_level["moderate"], 1);
+    assert_eq!(r.by_level["minor"], 1);
+    assert_eq!(r.by_kind["product_safety"], 1);
+    assert_eq!(r.time_to_acknowledge.count, 2);
+    assert_eq!(r.time_to_acknowledge.median_secs, Some(60.0));
+    assert_eq!(r.time_to_acknowledge.p90_secs, Some(900.0));
+    assert_eq!(r.time_to_respond.median_secs, Some(600.0));
+    assert_eq!(r.time_to_resolve.median_secs, Some(3000.0));
+    // acme-2: acknowledged late (900 s > 600 s) and no status update in
+    // 30 min: two misses, one incident.
+    assert_eq!(r.target_misses["acknowledge"], 1);
+    assert_eq!(r.target_misses["respond"], 1);
+    assert_eq!(r.target_misses["resolve"], 0);
+    assert_eq!(r.incidents_missing_a_target, 1);
+    assert_eq!(r.top_watches[0].watch.as_str(), "acme");
+    assert_eq!(r.top_watches[0].incidents, 2);
+    assert_eq!(r.top_watches.len(), 3);
+    let md = r.to_markdown();
+    assert!(
+        md.contains(
+            "4 incidents (1 reported by hand), 1 resolved; 1 missed at least one response target."
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| first acknowledgement | 2 | 1m 00s | 15m 00s | 1 |"),
+        "{md}"
+    );
+    assert!(md.contains("| acme | 2 | major |"), "{md}");
+    // An empty period.
+    let empty = tr.period_report(t(20_000), t(30_000));
+    assert_eq!(empty.incidents, 0);
+    assert!(empty.to_markdown().contains("| — | 0 | — |"));
+}

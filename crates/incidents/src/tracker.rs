@@ -15,6 +15,7 @@ use crate::{
         VolumePoint, AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_REPORT_LINKS, MAX_SAMPLE_POSTS,
         MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS, REPORTED_WATCH,
     },
+    period::PeriodReport,
     policy::EscalationPolicy,
     report::ReviewReport,
     Error,
@@ -164,6 +165,7 @@ fn new_incident(a: &Alert, now: EventTime) -> Incident {
         communications_lead: None,
         first_response: None,
         clocks: Vec::new(),
+        review: None,
         resolved: None,
         first_resolved: None,
         detect_resolved: false,
@@ -370,6 +372,11 @@ impl IncidentTracker {
     /// The post-crisis review of one incident.
     pub fn export(&self, id: &str) -> Option<ReviewReport> {
         self.incidents.get(id).map(ReviewReport::of)
+    }
+
+    /// The incidents opened in `[since, until)` summed up.
+    pub fn period_report(&self, since: EventTime, until: EventTime) -> PeriodReport {
+        PeriodReport::of(self.incidents.values(), since, until)
     }
 
     /// Figures for metrics at time `now`.
@@ -741,6 +748,22 @@ impl IncidentTracker {
             Action::Comment { text } => check_text("comment", text)?,
             Action::Role { person, .. } => check_text("person", person)?,
             Action::StatusUpdate { text } => check_text("status update", text)?,
+            Action::Review(r) => {
+                let fields = [&r.root_cause, &r.actions, &r.effectiveness];
+                if fields.iter().all(|f| f.is_none()) {
+                    return Err(Error::Invalid(
+                        "a review gives root_cause, actions or effectiveness".into(),
+                    ));
+                }
+                for (name, f) in ["root_cause", "actions", "effectiveness"]
+                    .iter()
+                    .zip(fields)
+                {
+                    if let Some(t) = f {
+                        check_text(name, t)?;
+                    }
+                }
+            }
             Action::Ack | Action::Resolve | Action::Reopen => {}
         }
         let silence = self
@@ -788,6 +811,26 @@ impl IncidentTracker {
                 } else {
                     *holder = Some(person.clone());
                     push_event(inc, now, actor, EventKind::Role { role, person });
+                    true
+                }
+            }
+            Action::Review(r) => {
+                let review = inc.review.get_or_insert_with(Default::default);
+                let mut fields = Vec::new();
+                for (name, new, old) in [
+                    ("root_cause", r.root_cause, &mut review.root_cause),
+                    ("actions", r.actions, &mut review.actions),
+                    ("effectiveness", r.effectiveness, &mut review.effectiveness),
+                ] {
+                    if new.is_some() && new != *old {
+                        *old = new;
+                        fields.push(name.to_string());
+                    }
+                }
+                if fields.is_empty() {
+                    false
+                } else {
+                    push_event(inc, now, actor, EventKind::Reviewed { fields });
                     true
                 }
             }
