@@ -1,4 +1,4 @@
-//! `vigil incidents list|show|open|ack|assign|role|comment|status|resolve|reopen|review|export|report`:
+//! `vigil incidents list|show|open|ack|assign|role|step|comment|drafts|status|resolve|reopen|review|export|report`:
 //! the incident API (`/api/v1`, served by `vigil run` on its admin address)
 //! from the command line. Tables for people by default, the API's JSON with
 //! `--json`.
@@ -109,12 +109,33 @@ enum IncidentsCommand {
         /// Who.
         person: String,
     },
+    /// Tick a step of the incident's playbook checklist (`show` lists them,
+    /// numbered from 1).
+    Step {
+        /// Incident id.
+        id: String,
+        /// The step's number, from 1.
+        number: usize,
+        /// Mark it to do again instead.
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Status updates drafted from the templates for this incident (its
+    /// crisis kinds' and the default ones, English and Chinese).
+    Drafts {
+        /// Incident id.
+        id: String,
+    },
     /// Record a status update (the first meets the `respond` target).
     Status {
         /// Incident id.
         id: String,
         /// The update.
         text: String,
+        /// Also publish it to the stakeholder sinks
+        /// (`alert.stakeholder_sinks`).
+        #[arg(long)]
+        publish: bool,
     },
     /// Add a comment to the timeline.
     Comment {
@@ -421,12 +442,41 @@ pub fn run(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
             })),
             args.json,
         )?,
-        IncidentsCommand::Status { id, text } => act(
+        IncidentsCommand::Step { id, number, undo } => {
+            if number == 0 {
+                bail!("steps are numbered from 1 (as `vigil incidents show` lists them)");
+            }
+            act(
+                &client,
+                &post,
+                &id,
+                "step",
+                Some(serde_json::json!({ "step": number - 1, "done": !undo })),
+                args.json,
+            )?
+        }
+        IncidentsCommand::Drafts { id } => {
+            let v = client.json(
+                get.clone(),
+                &format!("/api/v1/incidents/{}/drafts", encode(&id)),
+                None,
+            )?;
+            if args.json {
+                pretty(&v)
+            } else {
+                let mut out = String::new();
+                for d in v["drafts"].as_array().into_iter().flatten() {
+                    let _ = writeln!(out, "[{}]\n{}\n", s(&d["template"]), s(&d["text"]));
+                }
+                out
+            }
+        }
+        IncidentsCommand::Status { id, text, publish } => act(
             &client,
             &post,
             &id,
             "status",
-            Some(serde_json::json!({ "text": text })),
+            Some(serde_json::json!({ "text": text, "publish": publish })),
             args.json,
         )?,
         IncidentsCommand::Comment { id, text } => act(
@@ -705,6 +755,18 @@ fn show(i: &Value) -> String {
         let _ = writeln!(out, "  {k:<14}{v}");
     }
     evidence(&mut out, i);
+    if let Some(steps) = i["checklist"]["steps"].as_array() {
+        let _ = writeln!(out, "playbook: {}", s(&i["checklist"]["title"]));
+        for (n, st) in steps.iter().enumerate() {
+            let mark = if st["done"].is_null() { "[ ]" } else { "[x]" };
+            let who = if st["done"].is_null() {
+                String::new()
+            } else {
+                format!("  ({})", stamp(&st["done"]))
+            };
+            let _ = writeln!(out, "  {mark} {}. {}{who}", n + 1, s(&st["text"]));
+        }
+    }
     out.push_str("timeline:\n");
     let events = i["timeline"].as_array().cloned().unwrap_or_default();
     let rows: Vec<Vec<String>> = events

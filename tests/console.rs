@@ -143,7 +143,7 @@ impl Server {
 fn start(name: &str) -> Server {
     let dir = temp_dir(name);
     let config = format!(
-        "{}\n[incidents]\ndata_dir = '{}'\n\n[alert.targets.moderate]\nrespond_secs = 2\n\n[api]\n\
+        "{}\n[incidents]\ndata_dir = '{}'\n\n[alert]\nstakeholder_sinks = [\"stdout\"]\n[alert.targets.moderate]\nrespond_secs = 2\n\n[api]\n\
          [[api.tokens]]\nname = \"console\"\nrole = \"responder\"\ntoken = \"{RESPONDER}\"\n\
          [[api.tokens]]\nname = \"wallboard\"\nrole = \"viewer\"\ntoken_env = \"VIGIL_TEST_CONSOLE_VIEWER\"\n\
          [[api.tokens]]\nname = \"frontline\"\nrole = \"reporter\"\ntoken = \"{REPORTER}\"\n",
@@ -359,13 +359,43 @@ fn console_acknowledges_incidents_in_a_real_browser() {
     // in time or late, and the role given there.
     let clock = result["respond_clock"].as_str().unwrap();
     assert!(clock.starts_with("met "), "{result}");
+    // The Chinese template's draft, with the report's title for the
+    // watch it has not got, edited and published to the stakeholder sink.
+    let draft = result["draft"].as_str().unwrap();
     assert!(
-        result["last_event"]
-            .as_str()
+        draft.starts_with("我们已关注到有关Cracked jars in Shanghai stores产品安全的反馈"),
+        "{draft}"
+    );
+    let published = format!("{draft} We are investigating reports of cracked jars.");
+    assert!(
+        incident["timeline"]
+            .as_array()
             .unwrap()
-            .contains("Status update: We are investigating reports of cracked jars."),
+            .iter()
+            .any(|e| e["kind"] == "status_update"
+                && e["text"] == published.as_str()
+                && e["published_to"] == serde_json::json!(["stdout"])
+                && e["actor"] == "console"),
+        "{incident}"
+    );
+    let stdout = read(&server.dir.join("alerts.jsonl"));
+    assert!(
+        stdout.contains(&format!("Status update: {published}")),
+        "the stdout sink (the stakeholders) never got it:\n{stdout}"
+    );
+    assert_eq!(
+        result["playbook"], "Playbook: Product quality or safety",
         "{result}"
     );
+    assert!(
+        result["step_event"]
+            .as_str()
+            .unwrap()
+            .contains("Step 2 done: "),
+        "{result}"
+    );
+    assert_eq!(incident["checklist"]["steps"][1]["done"]["by"], "console");
+    assert!(incident["checklist"]["steps"][0]["done"].is_null());
     assert_eq!(incident["communications_lead"], "erin");
     assert_eq!(incident["first_response"]["by"], "console");
 }
@@ -517,6 +547,16 @@ fn incidents_cli_talks_to_the_api() {
     );
     let (ok, _, err) = server.cli(REPORTER, &["ack", &reported]);
     assert!(!ok && err.contains("403 Forbidden"), "{err}");
+    // Its playbook from the command line: tick step 1, see it in `show`.
+    let (ok, out, err) = server.cli(RESPONDER, &["step", &reported, "1"]);
+    assert!(ok && out.contains("step recorded"), "{out}{err}");
+    let (ok, out, _) = server.cli(VIEWER, &["show", &reported]);
+    assert!(ok);
+    assert!(out.contains("playbook: Product safety: major"), "{out}");
+    assert!(out.contains("  [x] 1. Page the executive on call"), "{out}");
+    assert!(out.contains("  [ ] 2. "), "{out}");
+    let (ok, _, err) = server.cli(RESPONDER, &["step", &reported, "0"]);
+    assert!(!ok && err.contains("numbered from 1"), "{err}");
 
     // Roles, a missed response target and a status update (items 3, 4):
     // moderate incidents must get a status update within 2 s.

@@ -14,8 +14,8 @@
 // list; acknowledge another incident from outside the browser and see the
 // list change live (server-sent events); acknowledge a third with the
 // list's own button; report an incident by hand with the list's form, see
-// it opened with its response-target clock, give a role and record a
-// status update. Prints one JSON line of results; exits 1 on failure.
+// it opened with its playbook and response-target clock, tick a playbook
+// step, give a role and record a status update. Prints one JSON line of results; exits 1 on failure.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -175,11 +175,24 @@ async function main() {
     await page.locator('#role-person').fill('erin');
     await page.getByTestId('role-button').click();
     await page.getByTestId('action-result').filter({ hasText: 'Role set.' }).waitFor();
-    await page.locator('#status-input').fill('We are investigating reports of cracked jars.');
+    // A holding statement drafted from the Chinese product-safety
+    // template, edited, and published to the stakeholders.
+    await page.locator('#status-draft option', { hasText: 'product_safety.zh' }).waitFor({ state: 'attached' });
+    await page.locator('#status-draft').selectOption({ label: 'product_safety.zh (zh)' });
+    result.draft = await page.locator('#status-input').inputValue();
+    await page.locator('#status-input').fill(result.draft + ' We are investigating reports of cracked jars.');
+    await page.getByTestId('status-publish').check();
     await page.getByTestId('status-button').click();
     await page.getByTestId('action-result').filter({ hasText: 'Status update recorded.' }).waitFor();
+    // Its playbook (product safety, moderate: the kind's checklist): tick
+    // the second step.
+    await page.getByTestId('checklist').waitFor();
+    result.playbook = await page.locator('#playbook-title').innerText();
+    await page.locator('[data-testid="step"][data-step="1"] [data-testid="step-box"]').check();
+    await page.getByTestId('action-result').filter({ hasText: 'Step updated.' }).waitFor();
+    await page.locator('[data-testid="step"][data-step="1"].step-done').waitFor();
+    result.step_event = await page.getByTestId('timeline-event').last().innerText();
     result.respond_clock = await page.locator('[data-testid="clock"][data-target="respond"] [data-testid="clock-status"]').innerText();
-    result.last_event = await page.getByTestId('timeline-event').last().innerText();
     result.reported = decodeURIComponent(new URL(page.url()).hash.replace('#/incidents/', ''));
     await page.screenshot({ path: path.join(artifacts, 'console-report.png'), fullPage: true });
     log('reported by hand', { id: result.reported });

@@ -16,6 +16,7 @@ const ui = {
   refreshTimer: null,
   current: null,
   flash: null,
+  drafts: [],
 };
 
 const $ = (id) => document.getElementById(id);
@@ -233,6 +234,19 @@ async function loadIncident() {
   const id = ui.current;
   const incident = await guarded(() => api('GET', '/api/v1/incidents/' + encodeURIComponent(id)));
   if (incident && ui.current === id) renderIncident(incident);
+  if (incident && ui.current === id && canWrite()) loadDrafts(id);
+}
+
+/** The status-update drafts for this incident, as the template picker's options. */
+async function loadDrafts(id) {
+  const data = await guarded(() => api('GET', '/api/v1/incidents/' + encodeURIComponent(id) + '/drafts'));
+  if (!data || ui.current !== id) return;
+  ui.drafts = data.drafts;
+  const pick = $('status-draft');
+  const chosen = pick.value;
+  pick.replaceChildren(el('option', { value: '' }, 'Choose a template…'),
+    ...data.drafts.map((d, n) => el('option', { value: String(n) }, d.template + ' (' + d.lang + ')')));
+  if (chosen && Number(chosen) < data.drafts.length) pick.value = chosen;
 }
 
 function renderIncident(i) {
@@ -299,10 +313,31 @@ function renderIncident(i) {
   $('reopen-button').hidden = i.state !== 'resolved';
   $('assign-input').placeholder = i.assignee || 'name';
 
+  renderChecklist(i, write);
   renderClocks(i);
   renderEvidence(i);
   renderChart(i.volume || []);
   $('timeline').replaceChildren(...i.timeline.map(timelineItem));
+}
+
+/** The playbook's steps as checkboxes (disabled for a token that cannot act). */
+function renderChecklist(i, write) {
+  const list = i.checklist;
+  $('playbook').hidden = !list;
+  if (!list) return;
+  $('playbook-title').textContent = 'Playbook: ' + list.title;
+  const done = list.steps.filter((s) => s.done).length;
+  $('playbook-name').textContent = done + ' of ' + list.steps.length + ' steps done (' + list.playbook + ').';
+  $('checklist').replaceChildren(...list.steps.map((s, n) => {
+    const id = 'step-' + n;
+    const box = el('input', {
+      type: 'checkbox', id, checked: !!s.done, disabled: !write, 'data-testid': 'step-box',
+      onchange: (ev) => act(i.id, 'step', { step: n, done: ev.target.checked }),
+    });
+    return el('li', { 'data-testid': 'step', 'data-step': n, class: s.done ? 'step-done' : '' },
+      box, ' ', el('label', { for: id }, s.text),
+      s.done ? el('span', { class: 'hint' }, ' — ' + s.done.by + ' at ' + fmtTime(s.done.at)) : null);
+  }));
 }
 
 /** Minutes (or seconds) between two times, for a clock. */
@@ -395,8 +430,10 @@ function describe(e) {
     case 'suppressed': return 'Alert silenced by ' + e.silence_id;
     case 'reported': return 'Reported at ' + e.level + ': ' + e.title;
     case 'role': return (e.role === 'lead' ? 'Incident lead: ' : 'Communications lead: ') + e.person;
-    case 'status_update': return 'Status update: ' + e.text;
+    case 'status_update': return (e.published_to && e.published_to.length
+      ? 'Status update published to ' + e.published_to.join(', ') + ': ' : 'Status update: ') + e.text;
     case 'reviewed': return 'Review: ' + e.fields.join(', ').replace(/_/g, ' ');
+    case 'step': return 'Step ' + (e.step + 1) + (e.done ? ' done: ' : ' to do again: ') + e.text;
     case 'target_missed': return (e.target === 'respond' ? 'First status update' : e.target.charAt(0).toUpperCase() + e.target.slice(1))
       + ' target missed (due ' + fmtTime(e.due_at) + ')';
     case 'joined': return 'Detector incident ' + e.detect_incident + ' joined';
@@ -472,8 +509,8 @@ function renderChart(points) {
 
 // ----------------------------------------------------------------- actions
 
-const DONE = { ack: 'Acknowledged.', resolve: 'Resolved.', reopen: 'Reopened.', assign: 'Assigned.', comment: 'Comment added.', role: 'Role set.', status: 'Status update recorded.', review: 'Review saved.' };
-const NOOP = { ack: 'Already acknowledged.', resolve: 'Already resolved.', reopen: 'Not resolved: nothing to reopen.', assign: 'Already assigned to them.', comment: '', role: 'They already hold that role.', status: '', review: 'Nothing changed in the review.' };
+const DONE = { ack: 'Acknowledged.', resolve: 'Resolved.', reopen: 'Reopened.', assign: 'Assigned.', comment: 'Comment added.', role: 'Role set.', status: 'Status update recorded.', review: 'Review saved.', step: 'Step updated.' };
+const NOOP = { ack: 'Already acknowledged.', resolve: 'Already resolved.', reopen: 'Not resolved: nothing to reopen.', assign: 'Already assigned to them.', comment: '', role: 'They already hold that role.', status: '', review: 'Nothing changed in the review.', step: '' };
 
 async function act(id, action, body) {
   const out = await guarded(() => api('POST', '/api/v1/incidents/' + encodeURIComponent(id) + '/' + action, body));
@@ -588,10 +625,19 @@ document.addEventListener('DOMContentLoaded', () => {
     const person = $('role-person').value.trim();
     if (person && await act(ui.current, 'role', { role: $('role-select').value, person })) $('role-person').value = '';
   });
+  $('status-draft').addEventListener('change', () => {
+    const d = (ui.drafts || [])[Number($('status-draft').value)];
+    if ($('status-draft').value !== '' && d) $('status-input').value = d.text;
+  });
   $('status-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const text = $('status-input').value.trim();
-    if (text && await act(ui.current, 'status', { text })) $('status-input').value = '';
+    const publish = $('status-publish').checked;
+    if (text && await act(ui.current, 'status', { text, publish })) {
+      $('status-input').value = '';
+      $('status-publish').checked = false;
+      $('status-draft').value = '';
+    }
   });
   $('review-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();

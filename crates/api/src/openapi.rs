@@ -209,10 +209,35 @@ pub(crate) fn document() -> Value {
                 }))))
             },
             "/api/v1/incidents/{id}/status": {
-                "post": action("Status update", "Records a status update (a `status_update` timeline event); the first one meets the incident's `respond` target.", Some(("The update.", json!({
+                "post": action("Status update", "Records a status update (a `status_update` timeline event); the first one meets the incident's `respond` target. With `publish`, it is also sent to the stakeholder sinks (`alert.stakeholder_sinks`; 400 when none are configured).", Some(("The update.", json!({
                     "type": "object", "required": ["text"], "additionalProperties": false,
-                    "properties": { "text": { "type": "string", "minLength": 1, "maxLength": 4096 } }
+                    "properties": {
+                        "text": { "type": "string", "minLength": 1, "maxLength": 4096 },
+                        "publish": { "type": "boolean", "default": false }
+                    }
                 }))))
+            },
+            "/api/v1/incidents/{id}/drafts": {
+                "get": {
+                    "summary": "Status-update drafts",
+                    "description": "Status updates drafted from the templates of the incident's crisis kinds, then the default ones (English and Chinese built in), with its facts filled in; `{next_update}` is an hour from now.",
+                    "tags": ["incidents"],
+                    "parameters": [id_param("Incident id.")],
+                    "responses": {
+                        "200": {
+                            "description": "The drafts.",
+                            "content": { "application/json": { "schema": {
+                                "type": "object", "required": ["drafts"],
+                                "properties": { "drafts": { "type": "array", "items": {
+                                    "type": "object", "required": ["template", "lang", "text"],
+                                    "properties": { "template": { "type": "string" }, "lang": { "type": "string" }, "text": { "type": "string" } }
+                                } } }
+                            } } }
+                        },
+                        "401": err("Missing or unknown token."),
+                        "404": err("No such incident.")
+                    }
+                }
             },
             "/api/v1/incidents/{id}/review": {
                 "post": action("Fill in the review", "Sets the review's `root_cause`, `actions` and `effectiveness` (each optional, at least one; fields left out are kept). A `reviewed` timeline event naming the fields that changed; the export shows them.", Some(("The review's fields.", json!({
@@ -222,6 +247,12 @@ pub(crate) fn document() -> Value {
                         "actions": { "type": "string", "minLength": 1, "maxLength": 4096 },
                         "effectiveness": { "type": "string", "minLength": 1, "maxLength": 4096 }
                     }
+                }))))
+            },
+            "/api/v1/incidents/{id}/step": {
+                "post": action("Tick a playbook step", "Marks step `step` (from 0) of the incident's checklist done (`done`, default true) or to do again. A `step` timeline event with who and when; the same state again changes nothing. 400 when the incident has no checklist or no such step.", Some(("The step.", json!({
+                    "type": "object", "required": ["step"], "additionalProperties": false,
+                    "properties": { "step": { "type": "integer", "minimum": 0 }, "done": { "type": "boolean", "default": true } }
                 }))))
             },
             "/api/v1/reports/period": {
@@ -344,11 +375,11 @@ fn schemas() -> Value {
         },
         "Event": {
             "type": "object", "required": ["at", "actor", "kind"],
-            "description": "A timeline entry; `kind` is alert, level_change, ack, unack, assign, comment, resolve, reopen, reported, joined, role, status_update, reviewed, target_missed, suppressed or notified, with that kind's fields (see docs/INCIDENTS.md).",
+            "description": "A timeline entry; `kind` is alert, level_change, ack, unack, assign, comment, resolve, reopen, reported, joined, role, status_update, step, reviewed, target_missed, suppressed or notified, with that kind's fields (see docs/INCIDENTS.md).",
             "properties": {
                 "at": time,
                 "actor": { "type": "string" },
-                "kind": { "type": "string", "enum": ["alert", "level_change", "ack", "unack", "assign", "comment", "resolve", "reopen", "reported", "joined", "role", "status_update", "reviewed", "target_missed", "suppressed", "notified"] }
+                "kind": { "type": "string", "enum": ["alert", "level_change", "ack", "unack", "assign", "comment", "resolve", "reopen", "reported", "joined", "role", "status_update", "step", "reviewed", "target_missed", "suppressed", "notified"] }
             },
             "additionalProperties": true
         },
@@ -436,6 +467,18 @@ fn schemas() -> Value {
                 "communications_lead": { "type": "string" },
                 "first_response": stamp,
                 "clocks": { "type": "array", "items": { "$ref": "#/components/schemas/Clock" } },
+                "checklist": {
+                    "type": "object", "required": ["playbook", "title", "steps"],
+                    "description": "The playbook checklist it follows.",
+                    "properties": {
+                        "playbook": { "type": "string" },
+                        "title": { "type": "string" },
+                        "steps": { "type": "array", "items": {
+                            "type": "object", "required": ["text"],
+                            "properties": { "text": { "type": "string" }, "done": stamp }
+                        } }
+                    }
+                },
                 "review": {
                     "type": "object", "description": "The post-crisis review the team wrote.",
                     "properties": { "root_cause": { "type": "string" }, "actions": { "type": "string" }, "effectiveness": { "type": "string" } }

@@ -34,6 +34,8 @@ pub(crate) fn protected_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> 
         ("/api/v1/incidents/{id}/role", post(role)),
         ("/api/v1/incidents/{id}/status", post(status)),
         ("/api/v1/incidents/{id}/review", post(review)),
+        ("/api/v1/incidents/{id}/step", post(step)),
+        ("/api/v1/incidents/{id}/drafts", get(drafts)),
         ("/api/v1/reports/period", get(period_report)),
         ("/api/v1/incidents/{id}/resolve", post(resolve)),
         ("/api/v1/incidents/{id}/reopen", post(reopen)),
@@ -478,13 +480,41 @@ async fn role(
     .await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    text: String,
+    #[serde(default)]
+    publish: bool,
+}
+
 async fn status(
     State(s): State<ApiState>,
     Path(id): Path<String>,
     Extension(c): Extension<Caller>,
-    JsonBody(b): JsonBody<CommentBody>,
+    JsonBody(b): JsonBody<StatusBody>,
 ) -> Result<Json<ActResponse>, ApiError> {
-    act(s, id, Action::StatusUpdate { text: b.text }, c).await
+    act(
+        s,
+        id,
+        Action::StatusUpdate {
+            text: b.text,
+            publish: b.publish,
+        },
+        c,
+    )
+    .await
+}
+
+/// `GET /api/v1/incidents/{id}/drafts`: status updates drafted from the
+/// templates of its crisis kinds (then the default ones), facts filled in.
+async fn drafts(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let store = s.store.clone();
+    let drafts = blocking(move || store.drafts(&id, now())).await??;
+    Ok(Json(json!({ "drafts": drafts })))
 }
 
 async fn review(
@@ -494,6 +524,36 @@ async fn review(
     JsonBody(b): JsonBody<Review>,
 ) -> Result<Json<ActResponse>, ApiError> {
     act(s, id, Action::Review(b), c).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepBody {
+    step: usize,
+    #[serde(default = "yes")]
+    done: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn step(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Extension(c): Extension<Caller>,
+    JsonBody(b): JsonBody<StepBody>,
+) -> Result<Json<ActResponse>, ApiError> {
+    act(
+        s,
+        id,
+        Action::Step {
+            step: b.step,
+            done: b.done,
+        },
+        c,
+    )
+    .await
 }
 
 /// The default period of a report: the 30 days before `until`.

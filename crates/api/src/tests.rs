@@ -109,6 +109,8 @@ fn harness_with(api: &str) -> Harness {
         EscalationPolicy::notify_all(vec!["stdout".into()]),
     )
     .unwrap();
+    // The built-in playbooks: every incident gets a checklist.
+    store.set_playbooks(settings(api).playbooks);
     let t0 = routes::now().0 / 1000 - 3600;
     for (i, (id, level)) in [
         ("acme-1", Level::Major),
@@ -1067,6 +1069,7 @@ async fn openapi_document_matches_the_real_routes() {
             "comment" | "status" => Some(r#"{"text":"probe"}"#),
             "role" => Some(r#"{"role":"lead","person":"dana"}"#),
             "review" => Some(r#"{"root_cause":"probe"}"#),
+            "step" => Some(r#"{"step":0}"#),
             "silences" if *method == Method::POST => {
                 Some(r#"{"watch":"acme","duration_secs":60,"reason":"probe"}"#)
             }
@@ -1443,4 +1446,119 @@ async fn review_and_period_report_through_the_api() {
         assert_eq!(r.status, 400, "{q}");
         assert!(r.error().contains(want), "{q}: {}", r.text);
     }
+}
+
+/// Issue 15 item 5 through the API: the checklist and ticking its steps.
+#[tokio::test]
+async fn playbook_steps_are_ticked_through_the_api() {
+    let h = harness();
+    let i = get(&h.app, "/api/v1/incidents/acme-1").await.json();
+    assert_eq!(
+        i["checklist"]["playbook"], "default",
+        "no crisis kind: the default playbook"
+    );
+    let first = i["checklist"]["steps"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/step",
+        Some(ALICE),
+        Some(r#"{"step":0}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["changed"], true);
+    assert_eq!(
+        v["incident"]["checklist"]["steps"][0]["done"]["by"],
+        "alice"
+    );
+    let last = v["incident"]["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["kind"], "step");
+    assert_eq!(last["text"], first);
+    let again = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/step",
+        Some(ALICE),
+        Some(r#"{"step":0,"done":true}"#),
+    )
+    .await;
+    assert_eq!(again.json()["changed"], false);
+    let undo = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/step",
+        Some(ALICE),
+        Some(r#"{"step":0,"done":false}"#),
+    )
+    .await;
+    assert!(undo.json()["incident"]["checklist"]["steps"][0]["done"].is_null());
+    for (body, status, want) in [
+        (r#"{"step":99}"#, 400, "step 99 is not in the checklist"),
+        (r#"{"step":-1}"#, 400, "invalid JSON body"),
+        (r#"{}"#, 400, "missing field `step`"),
+    ] {
+        let r = call(
+            &h.app,
+            Method::POST,
+            "/api/v1/incidents/acme-1/step",
+            Some(ALICE),
+            Some(body),
+        )
+        .await;
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+        assert!(r.error().contains(want), "{body}: {}", r.text);
+    }
+    let viewer = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/step",
+        Some(BOB),
+        Some(r#"{"step":1}"#),
+    )
+    .await;
+    assert_eq!(viewer.status, 403);
+}
+
+/// Issue 15 item 6 through the API: drafts from the templates, and a
+/// status update that cannot be published without stakeholder sinks.
+#[tokio::test]
+async fn drafts_and_publishing_through_the_api() {
+    let h = harness();
+    // The harness's store has no templates: no drafts, not an error.
+    let none = get(&h.app, "/api/v1/incidents/acme-1/drafts").await;
+    assert_eq!(none.status, 200, "{}", none.text);
+    assert_eq!(none.json()["drafts"], serde_json::json!([]));
+    h.store.set_templates(settings("").templates);
+    let d = get(&h.app, "/api/v1/incidents/acme-1/drafts").await.json();
+    let drafts = d["drafts"].as_array().unwrap();
+    assert_eq!(drafts.len(), 2, "no crisis kind: the default en and zh");
+    assert_eq!(drafts[0]["template"], "default.en");
+    assert!(drafts[0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("We are aware of reports about acme"));
+    assert_eq!(
+        get(&h.app, "/api/v1/incidents/nope/drafts").await.status,
+        404
+    );
+    let r = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents/acme-1/status",
+        Some(ALICE),
+        Some(r#"{"text":"x","publish":true}"#),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.error().contains("alert.stakeholder_sinks"), "{}", r.text);
 }

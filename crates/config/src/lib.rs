@@ -24,13 +24,16 @@
 //! ```
 #![deny(missing_docs)]
 
+mod playbooks;
 mod query;
 mod raw;
+mod templates;
 mod validate;
 
 use std::{fmt, path::Path};
 
 pub use crate::{
+    playbooks::{parse_playbook, Playbook, MAX_PLAYBOOK_STEPS, MAX_STEP_CHARS},
     query::{Expr, Query, QueryError, MAX_QUERY_CHARS, MAX_QUERY_DEPTH},
     raw::{
         AlertConfig, AlertmanagerConfig, ApiConfig, ApiTokenConfig, Config, Delivery, DetectConfig,
@@ -39,6 +42,7 @@ pub use crate::{
         ScoreConfig, Sensitive, SinkConfig, SlackConfig, StdoutConfig, TargetsConfig,
         TelemetryConfig, TransportConfig, WatchConfig, WebhookConfig,
     },
+    templates::{parse_template, Template, MAX_TEMPLATE_CHARS, PLACEHOLDERS},
     validate::{
         parse_lexicon, ApiRole, ApiSettings, ApiToken, Lexicon, Settings, Watch,
         MAX_API_BODY_BYTES, MAX_WATCHES, MIN_API_BODY_BYTES, MIN_API_TOKEN_CHARS,

@@ -242,6 +242,10 @@ pub struct AlertConfig {
     /// resolved.
     #[serde(default)]
     pub targets: TargetsConfig,
+    /// Sink names that receive published status updates (the stakeholders:
+    /// a PR channel, a webhook to the press office...).
+    #[serde(default)]
+    pub stakeholder_sinks: Vec<String>,
     /// Notifications waiting per sink. Each sink has its own queue and task,
     /// so a slow or hanging receiver delays only itself; a notification for
     /// a full queue goes to the outbox and is retried.
@@ -545,6 +549,14 @@ pub struct IncidentsConfig {
     /// Resolved incidents, remembered alert ids and ended silences are kept
     /// this many days.
     pub retention_days: u64,
+    /// Directory of the crisis playbooks (`<kind>[.<level>].md`,
+    /// `default[.<level>].md`); empty: the built-in ones.
+    #[serde(default)]
+    pub playbooks_dir: String,
+    /// Directory of status-update templates (`<kind>.<lang>.txt`,
+    /// `default.<lang>.txt`); empty: the built-in ones.
+    #[serde(default)]
+    pub templates_dir: String,
 }
 
 impl Default for IncidentsConfig {
@@ -552,6 +564,8 @@ impl Default for IncidentsConfig {
         IncidentsConfig {
             data_dir: "vigil-data".into(),
             retention_days: 90,
+            playbooks_dir: String::new(),
+            templates_dir: String::new(),
         }
     }
 }

@@ -61,6 +61,10 @@ pub struct Settings {
     pub lexicons: Vec<Lexicon>,
     /// The incident API's tokens (secrets resolved) and limits.
     pub api: ApiSettings,
+    /// Crisis playbooks (built in, or from `incidents.playbooks_dir`).
+    pub playbooks: Vec<crate::Playbook>,
+    /// Status-update templates (built in, or from `incidents.templates_dir`).
+    pub templates: Vec<crate::Template>,
 }
 
 /// Fewest characters an API token may have.
@@ -641,6 +645,18 @@ pub(crate) fn load_layers(
     if let Some(a) = &alert {
         check_escalation(&mut c, a);
         check_targets(&mut c, a);
+        let names: Vec<&str> = a.sinks.iter().map(|s| s.name()).collect();
+        for (i, n) in a.stakeholder_sinks.iter().enumerate() {
+            if !names.contains(&n.as_str()) {
+                c.push(
+                    format!("alert.stakeholder_sinks[{i}]"),
+                    format!(
+                        "unknown sink `{n}` (configured sinks: {})",
+                        names.join(", ")
+                    ),
+                );
+            }
+        }
         c.check(
             a.sink_queue_capacity >= 1 && a.sink_queue_capacity <= 1_000_000,
             "alert.sink_queue_capacity",
@@ -675,6 +691,32 @@ pub(crate) fn load_layers(
             "must be between 1 and 36500",
         );
     }
+    let playbooks = match incidents
+        .as_ref()
+        .map(|i| crate::playbooks::load_playbooks(&i.playbooks_dir))
+    {
+        Some(Ok(p)) => p,
+        Some(Err(problems)) => {
+            for p in problems {
+                c.push("incidents.playbooks_dir", p);
+            }
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    let templates = match incidents
+        .as_ref()
+        .map(|i| crate::templates::load_templates(&i.templates_dir))
+    {
+        Some(Ok(t)) => t,
+        Some(Err(problems)) => {
+            for p in problems {
+                c.push("incidents.templates_dir", p);
+            }
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
 
     let api_settings = api.as_ref().map(|a| check_api(&mut c, a, env));
 
@@ -797,6 +839,8 @@ pub(crate) fn load_layers(
         watches,
         lexicons,
         api: api_settings.expect("no problems means the section parsed"),
+        playbooks,
+        templates,
     })
 }
 

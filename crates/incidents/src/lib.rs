@@ -70,11 +70,12 @@ mod tracker;
 pub use crate::{
     error::Error,
     model::{
-        ActOutcome, Action, Change, Clock, Escalation, Event, EventKind, Figures, Filter, Incident,
-        IncidentSummary, LevelEvidence, NewReport, NewSilence, Notification, NotifyReason, Outcome,
-        Report, ReportOutcome, Review, Role, Silence, Stamp, State, Stats, Target, VolumePoint,
-        AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_REPORT_LINKS, MAX_SAMPLE_POSTS, MAX_TEXT_CHARS,
-        MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS, REPORTED_WATCH,
+        ActOutcome, Action, Change, Checklist, ChecklistStep, Clock, Draft, Escalation, Event,
+        EventKind, Figures, Filter, Incident, IncidentSummary, LevelEvidence, NewReport,
+        NewSilence, Notification, NotifyReason, Outcome, Report, ReportOutcome, Review, Role,
+        Silence, Stamp, State, Stats, Target, VolumePoint, AUTOMATIC_ACTOR, MAX_EVIDENCE,
+        MAX_REPORT_LINKS, MAX_SAMPLE_POSTS, MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS,
+        REPORTED_WATCH,
     },
     period::{Durations, PeriodReport, WatchCount, TOP_WATCHES},
     policy::{EscalationPolicy, LevelPolicy, Step, Targets},

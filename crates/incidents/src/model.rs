@@ -156,6 +156,45 @@ impl Clock {
     }
 }
 
+/// One step of an incident's checklist.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistStep {
+    /// What to do.
+    pub text: String,
+    /// Who ticked it, and when; `None` while it is to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done: Option<Stamp>,
+}
+
+/// The playbook an incident follows: its steps, copied when it was
+/// attached (editing the file later does not change a running incident).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checklist {
+    /// The playbook's name (`product_safety.major`).
+    pub playbook: String,
+    /// Its title.
+    pub title: String,
+    /// Its steps.
+    pub steps: Vec<ChecklistStep>,
+}
+
+impl Checklist {
+    pub(crate) fn of(p: &vigil_config::Playbook) -> Checklist {
+        Checklist {
+            playbook: p.name.clone(),
+            title: p.title.clone(),
+            steps: p
+                .steps
+                .iter()
+                .map(|s| ChecklistStep {
+                    text: s.clone(),
+                    done: None,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A role on an incident's response team (besides assignees).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -220,6 +259,8 @@ pub enum NotifyReason {
     Resolved,
     /// A response target was missed: told to the next on its path.
     TargetMissed,
+    /// A status update published to the stakeholders.
+    StatusUpdate,
 }
 
 impl NotifyReason {
@@ -233,6 +274,7 @@ impl NotifyReason {
             NotifyReason::Reopened => "reopened",
             NotifyReason::Resolved => "resolved",
             NotifyReason::TargetMissed => "target_missed",
+            NotifyReason::StatusUpdate => "status_update",
         }
     }
 }
@@ -332,6 +374,18 @@ pub enum EventKind {
     StatusUpdate {
         /// Its text.
         text: String,
+        /// The stakeholder sinks it was published to (none: recorded only).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        published_to: Vec<String>,
+    },
+    /// A checklist step was ticked (or unticked).
+    Step {
+        /// Its index, from 0.
+        step: usize,
+        /// Its text.
+        text: String,
+        /// Done, or to do again.
+        done: bool,
     },
     /// The review was written or changed.
     Reviewed {
@@ -389,8 +443,28 @@ impl EventKind {
                 format!("detector incident {} joined", text(detect_incident))
             }
             EventKind::Role { role, person } => format!("{}: {}", role.title(), text(person)),
-            EventKind::StatusUpdate { text: t } => format!("status update: {}", text(t)),
+            EventKind::StatusUpdate {
+                text: t,
+                published_to,
+            } => {
+                if published_to.is_empty() {
+                    format!("status update: {}", text(t))
+                } else {
+                    let to: Vec<String> = published_to.iter().map(|s| text(s)).collect();
+                    format!("status update published to {}: {}", to.join(", "), text(t))
+                }
+            }
             EventKind::Reviewed { fields } => format!("review: {}", fields.join(", ")),
+            EventKind::Step {
+                step,
+                text: t,
+                done,
+            } => format!(
+                "step {} {}: {}",
+                step + 1,
+                if *done { "done" } else { "to do again" },
+                text(t)
+            ),
             EventKind::TargetMissed { target, due_at } => {
                 format!("{target} target missed (due {due_at})")
             }
@@ -586,6 +660,9 @@ pub struct Incident {
     /// The post-crisis review the team wrote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<Review>,
+    /// The playbook checklist it follows (none without playbooks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checklist: Option<Checklist>,
     /// The resolve, when resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<Stamp>,
@@ -763,6 +840,17 @@ pub struct Review {
     /// How well the response worked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effectiveness: Option<String>,
+}
+
+/// A status update drafted from a template for one incident.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Draft {
+    /// The template's name (`product_safety.zh`).
+    pub template: String,
+    /// Its language.
+    pub lang: String,
+    /// The text with the incident's facts filled in.
+    pub text: String,
 }
 
 /// What a person reported (kept in [`Incident::report`]).
@@ -971,14 +1059,25 @@ pub enum Action {
         /// Who.
         person: String,
     },
-    /// Record a status update (the first stops the `respond` clock).
+    /// Record a status update (the first stops the `respond` clock), and
+    /// publish it to the stakeholder sinks (`alert.stakeholder_sinks`).
     StatusUpdate {
         /// Its text.
         text: String,
+        /// Also send it to the stakeholder sinks.
+        #[serde(default)]
+        publish: bool,
     },
     /// Fill in the review: each field given replaces its text; fields left
     /// out are kept.
     Review(Review),
+    /// Tick (or untick) a step of the incident's checklist.
+    Step {
+        /// Its index, from 0.
+        step: usize,
+        /// Done (true) or to do again (false).
+        done: bool,
+    },
 }
 
 impl Action {
@@ -993,6 +1092,7 @@ impl Action {
             Action::Role { .. } => "role",
             Action::StatusUpdate { .. } => "status",
             Action::Review(_) => "review",
+            Action::Step { .. } => "step",
         }
     }
 }

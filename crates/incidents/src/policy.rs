@@ -64,6 +64,8 @@ pub struct EscalationPolicy {
     pub levels: [Option<LevelPolicy>; 3],
     /// Response targets for minor, moderate and major.
     pub targets: [Targets; 3],
+    /// Sinks that receive published status updates.
+    pub stakeholder_sinks: Vec<String>,
 }
 
 fn level_index(level: Level) -> usize {
@@ -81,6 +83,7 @@ impl EscalationPolicy {
             all_sinks: sinks,
             levels: [None, None, None],
             targets: Default::default(),
+            stakeholder_sinks: Vec::new(),
         }
     }
 
@@ -93,6 +96,12 @@ impl EscalationPolicy {
     /// Sets the response targets of one level.
     pub fn with_targets(mut self, level: Level, targets: Targets) -> EscalationPolicy {
         self.targets[level_index(level)] = targets;
+        self
+    }
+
+    /// Publishes status updates to `sinks`.
+    pub fn with_stakeholders(mut self, sinks: Vec<String>) -> EscalationPolicy {
+        self.stakeholder_sinks = sinks;
         self
     }
 
@@ -133,6 +142,7 @@ impl EscalationPolicy {
             all_sinks,
             levels: [conv(&e.minor), conv(&e.moderate), conv(&e.major)],
             targets: [targets(&t.minor), targets(&t.moderate), targets(&t.major)],
+            stakeholder_sinks: alert.stakeholder_sinks.clone(),
         }
     }
 

@@ -15,8 +15,8 @@ use vigil_types::{Alert, AlertId, EventTime, Spike};
 
 use crate::{
     model::{
-        ActOutcome, Action, Change, Filter, Incident, IncidentSummary, NewReport, NewSilence,
-        Notification, Outcome, ReportOutcome, Silence, Stats,
+        ActOutcome, Action, Change, Draft, Filter, Incident, IncidentSummary, NewReport,
+        NewSilence, Notification, Outcome, ReportOutcome, Silence, Stats,
     },
     period::PeriodReport,
     policy::EscalationPolicy,
@@ -496,19 +496,39 @@ impl IncidentStore {
     }
 
     /// Opens `<incidents.data_dir>/incidents.redb` (creating the directory),
-    /// with the escalation policy of `[alert]` and the retention of
-    /// `[incidents]`.
-    pub fn open_configured(config: &vigil_config::Config) -> Result<IncidentStore, Error> {
+    /// with the escalation policy and targets of `[alert]`, the retention of
+    /// `[incidents]` and the settings' playbooks.
+    pub fn open_configured(settings: &vigil_config::Settings) -> Result<IncidentStore, Error> {
+        let config = &settings.config;
         let dir = Path::new(&config.incidents.data_dir);
         std::fs::create_dir_all(dir).map_err(|source| Error::DataDir {
             path: dir.display().to_string(),
             source,
         })?;
-        IncidentStore::open_with(
+        let store = IncidentStore::open_with(
             &dir.join(STORE_FILE),
             EscalationPolicy::from_config(&config.alert),
             Duration::from_secs(config.incidents.retention_days.saturating_mul(86_400)),
-        )
+        )?;
+        store.set_playbooks(settings.playbooks.clone());
+        store.set_templates(settings.templates.clone());
+        Ok(store)
+    }
+
+    /// Replaces the playbooks new incidents get their checklist from.
+    pub fn set_playbooks(&self, playbooks: Vec<vigil_config::Playbook>) {
+        self.lock().tracker.set_playbooks(playbooks);
+    }
+
+    /// Replaces the status-update templates.
+    pub fn set_templates(&self, templates: Vec<vigil_config::Template>) {
+        self.lock().tracker.set_templates(templates);
+    }
+
+    /// Status updates drafted from the templates (see
+    /// [`IncidentTracker::drafts`]).
+    pub fn drafts(&self, id: &str, now: EventTime) -> Result<Vec<Draft>, Error> {
+        self.lock().tracker.drafts(id, now)
     }
 
     /// The file.

@@ -1107,7 +1107,7 @@ terms = ["acme"]
             data.display()
         );
         let settings = vigil_config::Settings::from_toml_str(&toml, "t.toml", &[]).unwrap();
-        let s = IncidentStore::open_configured(&settings.config).unwrap();
+        let s = IncidentStore::open_configured(&settings).unwrap();
         assert_eq!(s.path(), data.join(STORE_FILE));
         s.on_alert(&alert("acme-1", Transition::Opened, Level::Major, 60), t(0))
             .unwrap();
@@ -1688,6 +1688,7 @@ fn response_targets_run_from_the_opening_and_a_miss_is_recorded_and_notified_onc
     tr.act(
         "acme-1",
         Action::StatusUpdate {
+            publish: false,
             text: "We are investigating reports of cracked jars.".into(),
         },
         "alice",
@@ -1698,6 +1699,7 @@ fn response_targets_run_from_the_opening_and_a_miss_is_recorded_and_notified_onc
         .act(
             "acme-1",
             Action::StatusUpdate {
+                publish: false,
                 text: "Batch 42 recalled.".into(),
             },
             "bob",
@@ -1872,6 +1874,7 @@ fn clocks_roles_and_status_updates_survive_a_restart() {
             .act(
                 "acme-1",
                 Action::StatusUpdate {
+                    publish: false,
                     text: "Looking into it.".into(),
                 },
                 "erin",
@@ -1908,6 +1911,7 @@ fn the_review_is_filled_in_field_by_field_and_exported() {
     tr.act(
         "acme-1",
         Action::StatusUpdate {
+            publish: false,
             text: "Investigating.".into(),
         },
         "erin",
@@ -2003,7 +2007,10 @@ fn the_period_report_sums_up_the_incidents_opened_in_it() {
     tr.act("acme-1", Action::Ack, "a", t(1060)).unwrap();
     tr.act(
         "acme-1",
-        Action::StatusUpdate { text: "x".into() },
+        Action::StatusUpdate {
+            publish: false,
+            text: "x".into(),
+        },
         "a",
         t(1600),
     )
@@ -2061,4 +2068,278 @@ fn the_period_report_sums_up_the_incidents_opened_in_it() {
     let empty = tr.period_report(t(20_000), t(30_000));
     assert_eq!(empty.incidents, 0);
     assert!(empty.to_markdown().contains("| — | 0 | — |"));
+}
+
+// ---------------------------------------------------- playbooks (issue 15)
+
+fn with_playbooks(policy: EscalationPolicy) -> IncidentTracker {
+    let settings = vigil_config::Settings::from_toml_str(
+        "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n",
+        "t.toml",
+        &[],
+    )
+    .unwrap();
+    let mut tr = IncidentTracker::new(policy);
+    tr.set_playbooks(settings.playbooks);
+    tr
+}
+
+fn kinded(
+    incident: &str,
+    transition: Transition,
+    level: Level,
+    end: i64,
+    kinds: &[vigil_types::CrisisKind],
+) -> Alert {
+    let mut a = alert(incident, transition, level, end);
+    a.crisis_kinds = kinds.to_vec();
+    a
+}
+
+#[test]
+fn an_incident_follows_the_playbook_that_matches_it_until_someone_ticks_a_step() {
+    use vigil_types::CrisisKind::{Legal, ProductSafety};
+    let mut tr = with_playbooks(policy());
+    // No kind yet: the default playbook.
+    tr.on_alert(
+        &alert("acme-1", Transition::Opened, Level::Minor, 60),
+        t(60),
+    );
+    assert_eq!(
+        tr.get("acme-1")
+            .unwrap()
+            .checklist
+            .as_ref()
+            .unwrap()
+            .playbook,
+        "default"
+    );
+    // The kind becomes known: its playbook replaces the untouched default.
+    tr.on_spike(
+        &{
+            let mut s = spike("acme-1", Transition::Ongoing, Level::Minor, 120);
+            s.crisis_kinds = vec![ProductSafety];
+            s
+        },
+        t(120),
+    );
+    tr.on_alert(
+        &kinded(
+            "acme-1",
+            Transition::Escalated,
+            Level::Moderate,
+            180,
+            &[ProductSafety],
+        ),
+        t(180),
+    );
+    let list = tr.get("acme-1").unwrap().checklist.clone().unwrap();
+    assert_eq!(
+        (list.playbook.as_str(), list.title.as_str()),
+        ("product_safety", "Product quality or safety")
+    );
+    // Someone ticks a step: recorded with who and when.
+    let out = tr
+        .act(
+            "acme-1",
+            Action::Step {
+                step: 2,
+                done: true,
+            },
+            "dana",
+            t(200),
+        )
+        .unwrap();
+    let step = &out.incident.checklist.as_ref().unwrap().steps[2];
+    assert_eq!(
+        step.done.as_ref().map(|s| (s.by.as_str(), s.at)),
+        Some(("dana", t(200)))
+    );
+    assert!(matches!(
+        &out.incident.timeline.last().unwrap().kind,
+        EventKind::Step { step: 2, done: true, text } if text == &step.text
+    ));
+    // In use now: a rise to major (which has its own playbook) keeps it.
+    tr.on_alert(
+        &kinded(
+            "acme-1",
+            Transition::Escalated,
+            Level::Major,
+            240,
+            &[ProductSafety, Legal],
+        ),
+        t(240),
+    );
+    assert_eq!(
+        tr.get("acme-1")
+            .unwrap()
+            .checklist
+            .as_ref()
+            .unwrap()
+            .playbook,
+        "product_safety"
+    );
+    // A new major product-safety incident gets the major playbook at once.
+    tr.on_alert(
+        &kinded(
+            "zed-1",
+            Transition::Opened,
+            Level::Major,
+            60,
+            &[ProductSafety],
+        ),
+        t(300),
+    );
+    assert_eq!(
+        tr.get("zed-1")
+            .unwrap()
+            .checklist
+            .as_ref()
+            .unwrap()
+            .playbook,
+        "product_safety.major"
+    );
+    // Errors: no such step; no checklist without playbooks.
+    assert!(matches!(
+        tr.act("acme-1", Action::Step { step: 99, done: true }, "dana", t(300)),
+        Err(Error::Invalid(m)) if m.contains("not in the checklist")
+    ));
+    let mut bare = tracker();
+    bare.on_alert(
+        &alert("acme-1", Transition::Opened, Level::Minor, 60),
+        t(60),
+    );
+    assert!(bare.get("acme-1").unwrap().checklist.is_none());
+    assert!(matches!(
+        bare.act("acme-1", Action::Step { step: 0, done: true }, "dana", t(70)),
+        Err(Error::Invalid(m)) if m.contains("has no checklist")
+    ));
+}
+
+#[test]
+fn a_report_gets_the_playbook_of_its_kind() {
+    let mut tr = with_playbooks(policy());
+    let out = tr
+        .report(
+            new_report("Cracked jars", Level::Major, Some("acme")),
+            "carol",
+            t(100),
+        )
+        .unwrap();
+    assert_eq!(
+        out.incident.checklist.as_ref().unwrap().playbook,
+        "product_safety.major"
+    );
+}
+
+// ------------------------------------- templates and publishing (issue 15)
+
+#[test]
+fn drafts_fill_the_templates_of_the_incidents_kind_and_publishing_notifies_stakeholders() {
+    use vigil_types::CrisisKind::ProductSafety;
+    let settings = vigil_config::Settings::from_toml_str(
+        "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n",
+        "t.toml",
+        &[],
+    )
+    .unwrap();
+    let mut tr = IncidentTracker::new(policy().with_stakeholders(strs(&["slack"])));
+    tr.set_templates(settings.templates);
+    tr.on_alert(
+        &kinded(
+            "acme-1",
+            Transition::Opened,
+            Level::Major,
+            60,
+            &[ProductSafety],
+        ),
+        EventTime::parse_rfc3339("2026-12-05T13:00:00Z").unwrap(),
+    );
+    let now = EventTime::parse_rfc3339("2026-12-05T13:20:00Z").unwrap();
+    let drafts = tr.drafts("acme-1", now).unwrap();
+    let names: Vec<&str> = drafts.iter().map(|d| d.template.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "product_safety.en",
+            "product_safety.zh",
+            "default.en",
+            "default.zh"
+        ]
+    );
+    assert!(
+        drafts[0]
+            .text
+            .starts_with("We are aware of reports about the safety of acme products"),
+        "{}",
+        drafts[0].text
+    );
+    assert!(
+        drafts[0]
+            .text
+            .ends_with("Next update by 2026-12-05 14:20 UTC."),
+        "{}",
+        drafts[0].text
+    );
+    assert!(
+        drafts[1]
+            .text
+            .contains("我们已关注到有关acme产品安全的反馈"),
+        "{}",
+        drafts[1].text
+    );
+    assert!(
+        !drafts.iter().any(|d| d.text.contains('{')),
+        "every placeholder filled"
+    );
+    assert!(matches!(
+        tr.drafts("nope", now),
+        Err(Error::IncidentNotFound(_))
+    ));
+
+    // Published: recorded with its stakeholders, notified to them only.
+    let text = drafts[1].text.clone();
+    let out = tr
+        .act(
+            "acme-1",
+            Action::StatusUpdate {
+                text: text.clone(),
+                publish: true,
+            },
+            "erin",
+            t(2_000_000_000),
+        )
+        .unwrap();
+    assert_eq!(out.notifications.len(), 1);
+    let n = &out.notifications[0];
+    assert_eq!(
+        (n.sinks.clone(), n.reason),
+        (strs(&["slack"]), NotifyReason::StatusUpdate)
+    );
+    assert_eq!(n.alert.reason, format!("Status update: {text}"));
+    assert!(matches!(
+        &out.incident.timeline.iter().rev().find(|e| matches!(e.kind, EventKind::StatusUpdate { .. })).unwrap().kind,
+        EventKind::StatusUpdate { published_to, .. } if published_to == &strs(&["slack"])
+    ));
+    assert!(out.incident.first_response.is_some());
+    // Without stakeholder sinks, publishing is refused (recording is not).
+    let mut plain = tracker();
+    plain.on_alert(&alert("acme-1", Transition::Opened, Level::Minor, 60), t(0));
+    assert!(matches!(
+        plain.act("acme-1", Action::StatusUpdate { text: "x".into(), publish: true }, "erin", t(1)),
+        Err(Error::Invalid(m)) if m.contains("alert.stakeholder_sinks")
+    ));
+    assert!(plain
+        .act(
+            "acme-1",
+            Action::StatusUpdate {
+                text: "x".into(),
+                publish: false
+            },
+            "erin",
+            t(1)
+        )
+        .unwrap()
+        .notifications
+        .is_empty());
 }

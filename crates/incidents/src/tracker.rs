@@ -5,15 +5,16 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
+use vigil_config::{Playbook, Template};
 use vigil_types::{Alert, AlertId, EventTime, IncidentState, Level, Spike, Transition, WatchId};
 
 use crate::{
     model::{
-        finite, ActOutcome, Action, Change, Clock, Escalation, Event, EventKind, Figures, Filter,
-        Incident, IncidentSummary, LevelEvidence, NewReport, NewSilence, Notification,
-        NotifyReason, Outcome, Report, ReportOutcome, Role, Silence, Stamp, State, Stats, Target,
-        VolumePoint, AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_REPORT_LINKS, MAX_SAMPLE_POSTS,
-        MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS, REPORTED_WATCH,
+        finite, ActOutcome, Action, Change, Checklist, Clock, Draft, Escalation, Event, EventKind,
+        Figures, Filter, Incident, IncidentSummary, LevelEvidence, NewReport, NewSilence,
+        Notification, NotifyReason, Outcome, Report, ReportOutcome, Role, Silence, Stamp, State,
+        Stats, Target, VolumePoint, AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_REPORT_LINKS,
+        MAX_SAMPLE_POSTS, MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS, REPORTED_WATCH,
     },
     period::PeriodReport,
     policy::EscalationPolicy,
@@ -77,6 +78,8 @@ impl Dirty {
 #[derive(Clone, Debug)]
 pub struct IncidentTracker {
     policy: EscalationPolicy,
+    playbooks: Vec<Playbook>,
+    templates: Vec<Template>,
     retention: Duration,
     incidents: BTreeMap<String, Incident>,
     /// Detector incident id -> the reported incident it joined (derived
@@ -166,6 +169,7 @@ fn new_incident(a: &Alert, now: EventTime) -> Incident {
         first_response: None,
         clocks: Vec::new(),
         review: None,
+        checklist: None,
         resolved: None,
         first_resolved: None,
         detect_resolved: false,
@@ -248,6 +252,8 @@ impl IncidentTracker {
     pub fn new(policy: EscalationPolicy) -> IncidentTracker {
         IncidentTracker {
             policy,
+            playbooks: Vec::new(),
+            templates: Vec::new(),
             retention: DEFAULT_RETENTION,
             incidents: BTreeMap::new(),
             joined: HashMap::new(),
@@ -269,6 +275,69 @@ impl IncidentTracker {
     /// continue from their step under the new policy.
     pub fn set_policy(&mut self, policy: EscalationPolicy) {
         self.policy = policy;
+    }
+
+    /// Replaces the playbooks new incidents get their checklist from
+    /// (running incidents keep theirs).
+    pub fn set_playbooks(&mut self, playbooks: Vec<Playbook>) {
+        self.playbooks = playbooks;
+    }
+
+    /// Replaces the status-update templates.
+    pub fn set_templates(&mut self, templates: Vec<Template>) {
+        self.templates = templates;
+    }
+
+    /// Status updates for incident `id` drafted from the templates of its
+    /// crisis kinds, then the default ones, with its facts filled in at
+    /// time `now` (`{next_update}` is an hour on).
+    pub fn drafts(&self, id: &str, now: EventTime) -> Result<Vec<Draft>, Error> {
+        let inc = self
+            .incidents
+            .get(id)
+            .ok_or_else(|| Error::IncidentNotFound(id.to_string()))?;
+        let minute = |t: EventTime| {
+            let s = show(t);
+            // 2026-12-05T13:04:56.123Z -> 2026-12-05 13:04 UTC
+            match (s.get(..10), s.get(11..16)) {
+                (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
+                _ => s,
+            }
+        };
+        let value = |f: &str| -> String {
+            match f {
+                // A report without a watch: its title says what it is about.
+                "watch" if inc.watch.as_str() == REPORTED_WATCH => inc
+                    .report
+                    .as_ref()
+                    .map_or_else(|| inc.watch.to_string(), |r| r.title.clone()),
+                "watch" => inc.watch.to_string(),
+                "level" => inc.level.to_string(),
+                "kind" => inc
+                    .crisis_kinds
+                    .first()
+                    .map(|k| k.as_str().replace('_', " "))
+                    .unwrap_or_default(),
+                "title" => inc
+                    .report
+                    .as_ref()
+                    .map_or_else(|| inc.watch.to_string(), |r| r.title.clone()),
+                "opened_at" => minute(inc.opened_at),
+                "now" => minute(now),
+                "next_update" => minute(plus(now, Duration::from_secs(3600))),
+                "observed" => inc.peak.observed.to_string(),
+                "baseline" => format!("{:.0}", inc.peak.baseline),
+                _ => String::new(),
+            }
+        };
+        Ok(Template::matching(&self.templates, &inc.crisis_kinds)
+            .into_iter()
+            .map(|t| Draft {
+                template: t.name.clone(),
+                lang: t.lang.clone(),
+                text: t.render(&value),
+            })
+            .collect())
     }
 
     /// The policy.
@@ -545,6 +614,7 @@ impl IncidentTracker {
         self.dirty.seen.insert(a.alert_id.clone());
         self.dirty.incidents.insert(a.incident.clone());
         let policy = &self.policy;
+        let playbooks = &self.playbooks;
         let silences = &self.silences;
         let silence_for = |inc: &Incident| {
             silences
@@ -683,6 +753,10 @@ impl IncidentTracker {
                 }
             }
         }
+        if a.state != IncidentState::Resolved {
+            // After a level rise, so that the new level's playbook matches.
+            attach_checklist(inc, playbooks);
+        }
         inc.state = inc.derive_state();
         Outcome::Recorded {
             incident: a.incident.clone(),
@@ -721,6 +795,7 @@ impl IncidentTracker {
             return Outcome::Duplicate;
         }
         inc.last_firing_at = inc.last_firing_at.max(now);
+        attach_checklist(inc, &self.playbooks);
         self.dirty.incidents.insert(home.clone());
         Outcome::Recorded {
             incident: home,
@@ -747,7 +822,14 @@ impl IncidentTracker {
             Action::Assign { assignee } => check_text("assignee", assignee)?,
             Action::Comment { text } => check_text("comment", text)?,
             Action::Role { person, .. } => check_text("person", person)?,
-            Action::StatusUpdate { text } => check_text("status update", text)?,
+            Action::StatusUpdate { text, publish } => {
+                check_text("status update", text)?;
+                if *publish && self.policy.stakeholder_sinks.is_empty() {
+                    return Err(Error::Invalid(
+                        "no stakeholder sinks to publish to: set alert.stakeholder_sinks".into(),
+                    ));
+                }
+            }
             Action::Review(r) => {
                 let fields = [&r.root_cause, &r.actions, &r.effectiveness];
                 if fields.iter().all(|f| f.is_none()) {
@@ -764,7 +846,7 @@ impl IncidentTracker {
                     }
                 }
             }
-            Action::Ack | Action::Resolve | Action::Reopen => {}
+            Action::Ack | Action::Resolve | Action::Reopen | Action::Step { .. } => {}
         }
         let silence = self
             .incidents
@@ -834,8 +916,62 @@ impl IncidentTracker {
                     true
                 }
             }
-            Action::StatusUpdate { text } => {
-                push_event(inc, now, actor, EventKind::StatusUpdate { text });
+            Action::Step { step, done } => {
+                let Some(list) = inc.checklist.as_mut() else {
+                    return Err(Error::Invalid(format!("incident `{id}` has no checklist")));
+                };
+                let n = list.steps.len();
+                let Some(s) = list.steps.get_mut(step) else {
+                    return Err(Error::Invalid(format!(
+                        "step {step} is not in the checklist (steps 0 to {})",
+                        n - 1
+                    )));
+                };
+                if s.done.is_some() == done {
+                    false
+                } else {
+                    s.done = done.then(|| Stamp {
+                        by: actor.to_string(),
+                        at: now,
+                    });
+                    let text = s.text.clone();
+                    push_event(inc, now, actor, EventKind::Step { step, text, done });
+                    true
+                }
+            }
+            Action::StatusUpdate { text, publish } => {
+                let published_to = if publish {
+                    policy.stakeholder_sinks.clone()
+                } else {
+                    Vec::new()
+                };
+                push_event(
+                    inc,
+                    now,
+                    actor,
+                    EventKind::StatusUpdate {
+                        text: text.clone(),
+                        published_to: published_to.clone(),
+                    },
+                );
+                if publish {
+                    let mut alert = inc.last_alert.clone();
+                    alert.alert_id = AlertId::derive(
+                        inc.watch.as_str(),
+                        &inc.id,
+                        &format!("status-{}", now.0),
+                        inc.level,
+                    );
+                    alert.reason = format!("Status update: {text}");
+                    sent.notifications.push(notify(
+                        inc,
+                        alert,
+                        published_to,
+                        NotifyReason::StatusUpdate,
+                        None,
+                        now,
+                    ));
+                }
                 if inc.first_response.is_none() {
                     inc.first_response = Some(Stamp {
                         by: actor.to_string(),
@@ -955,6 +1091,7 @@ impl IncidentTracker {
             if let Some(k) = r.crisis_kind.filter(|k| !inc.crisis_kinds.contains(k)) {
                 inc.crisis_kinds.push(k);
                 inc.crisis_kinds.sort();
+                attach_checklist(inc, &self.playbooks);
             }
             self.dirty.incidents.insert(id.clone());
             let mut notifications = Vec::new();
@@ -1124,6 +1261,22 @@ fn reported_alert(r: &NewReport, id: &str, watch: &WatchId, actor: &str, now: Ev
         distinct_sources: 0,
         crisis_kinds: r.crisis_kind.into_iter().collect(),
         evidence: Default::default(),
+    }
+}
+
+/// Gives the incident the checklist of the playbook that matches its kinds
+/// and level; replaces a checklist nobody has ticked yet when a better match
+/// appears (the kind became known, the level rose), never one in use.
+fn attach_checklist(inc: &mut Incident, playbooks: &[Playbook]) {
+    let Some(p) = Playbook::matching(playbooks, &inc.crisis_kinds, inc.level) else {
+        return;
+    };
+    let replace = match &inc.checklist {
+        None => true,
+        Some(c) => c.playbook != p.name && c.steps.iter().all(|s| s.done.is_none()),
+    };
+    if replace {
+        inc.checklist = Some(Checklist::of(p));
     }
 }
 

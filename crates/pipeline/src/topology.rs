@@ -139,7 +139,7 @@ impl Process {
         let cancel = CancellationToken::new();
         let admin_cancel = CancellationToken::new();
         let alert = if runs_alert {
-            let store = vigil_incidents::IncidentStore::open_configured(&settings.config)
+            let store = vigil_incidents::IncidentStore::open_configured(settings)
                 .context("opening the incident store")?;
             info!(path = %store.path().display(), "Incident store open.");
             let sinks = vigil_alert::build_sinks(&settings.config.alert.sinks)
