@@ -1,4 +1,4 @@
-//! `vigil incidents list|show|open|ack|assign|role|step|comment|drafts|status|resolve|reopen|review|export|report`:
+//! `vigil incidents list|show|open|ack|assign|role|step|comment|drafts|status|merge|resolve|reopen|review|export|report`:
 //! the incident API (`/api/v1`, served by `vigil run` on its admin address)
 //! from the command line. Tables for people by default, the API's JSON with
 //! `--json`.
@@ -153,6 +153,14 @@ enum IncidentsCommand {
     Reopen {
         /// Incident id.
         id: String,
+    },
+    /// Merge an incident into another about the same crisis (it keeps its
+    /// timeline and is resolved without a notification; the other goes on).
+    Merge {
+        /// The incident to merge.
+        id: String,
+        /// The incident to merge it into.
+        into: String,
     },
     /// Fill in the review (fields left out are kept).
     Review {
@@ -455,6 +463,14 @@ pub fn run(args: IncidentsArgs) -> anyhow::Result<ExitCode> {
                 args.json,
             )?
         }
+        IncidentsCommand::Merge { id, into } => act(
+            &client,
+            &post,
+            &id,
+            "merge",
+            Some(serde_json::json!({ "into": into })),
+            args.json,
+        )?,
         IncidentsCommand::Drafts { id } => {
             let v = client.json(
                 get.clone(),
@@ -698,6 +714,7 @@ fn show(i: &Value) -> String {
         ("watch", s(&i["watch"]).to_string()),
         ("opened", time(&i["opened_at"])),
         ("reported", reported),
+        ("merged", merged(i)),
         (
             "detected as",
             if joined.is_empty() {
@@ -836,6 +853,22 @@ fn evidence(out: &mut String, i: &Value) {
             let _ = write!(head, "  {}", safe(u, false));
         }
         let _ = writeln!(out, "{head}\n    \"{}\"", s(&p["text"]));
+    }
+}
+
+/// `into X` or `from A, B`, or `-`.
+fn merged(i: &Value) -> String {
+    if let Some(into) = i["merged_into"].as_str() {
+        return format!("into {}", safe(into, false));
+    }
+    let from: Vec<Cow<str>> = i["merged_from"]
+        .as_array()
+        .map(|a| a.iter().map(s).collect())
+        .unwrap_or_default();
+    if from.is_empty() {
+        "-".into()
+    } else {
+        format!("from {}", from.join(", "))
     }
 }
 

@@ -606,6 +606,30 @@ fn incidents_cli_talks_to_the_api() {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
 
+    // Merge (item 7): the zephyr incident is about the same crisis.
+    let zephyr = id_of("zephyr-phone");
+    let (ok, out, err) = server.cli(RESPONDER, &["merge", &zephyr, &reported]);
+    assert!(
+        ok && out.starts_with(&format!("{reported}: merge recorded")),
+        "{out}{err}"
+    );
+    let (ok, out, _) = server.cli(VIEWER, &["show", &zephyr]);
+    assert!(
+        ok && out.contains(&format!("  merged        into {reported}\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("merged into incident {reported}")),
+        "{out}"
+    );
+    let (ok, out, _) = server.cli(VIEWER, &["show", &reported]);
+    assert!(
+        ok && out.contains(&format!("  merged        from {zephyr}\n")),
+        "{out}"
+    );
+    let (ok, _, err) = server.cli(RESPONDER, &["ack", &zephyr]);
+    assert!(!ok && err.contains("act on that one"), "{err}");
+
     // The review and the period report (item 8).
     let (ok, out, err) = server.cli(
         RESPONDER,
@@ -631,7 +655,7 @@ fn incidents_cli_talks_to_the_api() {
     let (ok, period, err) = server.cli(VIEWER, &["report"]);
     assert!(ok, "{err}");
     for want in [
-        "4 incidents (1 reported by hand), 1 resolved; ",
+        "4 incidents (1 reported by hand), 2 resolved; ",
         "| first status update | ",
         "| acme | 2 | major |",
     ] {

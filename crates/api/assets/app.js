@@ -272,7 +272,11 @@ function renderIncident(i) {
     ...(links ? [['Links', links]] : []),
     ['Detected as', (i.detected_as || []).join(', ') || 'not detected (yet)'],
   ] : [];
+  const mergeLink = (id) => el('a', { href: '#/incidents/' + encodeURIComponent(id) }, id);
+  const merged = i.merged_into ? [['Merged into', mergeLink(i.merged_into)]]
+    : (i.merged_from || []).length ? [['Merged from', el('span', {}, ...i.merged_from.flatMap((id) => [mergeLink(id), ' ']))]] : [];
   const facts = [
+    ...merged,
     ...reported,
     ['Watch', i.watch],
     ['Opened', fmtTime(i.opened_at)],
@@ -432,6 +436,8 @@ function describe(e) {
     case 'role': return (e.role === 'lead' ? 'Incident lead: ' : 'Communications lead: ') + e.person;
     case 'status_update': return (e.published_to && e.published_to.length
       ? 'Status update published to ' + e.published_to.join(', ') + ': ' : 'Status update: ') + e.text;
+    case 'merged': return 'Incident ' + e.from + ' merged into this one';
+    case 'merged_into': return 'Merged into incident ' + e.into;
     case 'reviewed': return 'Review: ' + e.fields.join(', ').replace(/_/g, ' ');
     case 'step': return 'Step ' + (e.step + 1) + (e.done ? ' done: ' : ' to do again: ') + e.text;
     case 'target_missed': return (e.target === 'respond' ? 'First status update' : e.target.charAt(0).toUpperCase() + e.target.slice(1))
@@ -509,8 +515,8 @@ function renderChart(points) {
 
 // ----------------------------------------------------------------- actions
 
-const DONE = { ack: 'Acknowledged.', resolve: 'Resolved.', reopen: 'Reopened.', assign: 'Assigned.', comment: 'Comment added.', role: 'Role set.', status: 'Status update recorded.', review: 'Review saved.', step: 'Step updated.' };
-const NOOP = { ack: 'Already acknowledged.', resolve: 'Already resolved.', reopen: 'Not resolved: nothing to reopen.', assign: 'Already assigned to them.', comment: '', role: 'They already hold that role.', status: '', review: 'Nothing changed in the review.', step: '' };
+const DONE = { ack: 'Acknowledged.', resolve: 'Resolved.', reopen: 'Reopened.', assign: 'Assigned.', comment: 'Comment added.', role: 'Role set.', status: 'Status update recorded.', review: 'Review saved.', step: 'Step updated.', merge: 'Merged.' };
+const NOOP = { ack: 'Already acknowledged.', resolve: 'Already resolved.', reopen: 'Not resolved: nothing to reopen.', assign: 'Already assigned to them.', comment: '', role: 'They already hold that role.', status: '', review: 'Nothing changed in the review.', step: '', merge: '' };
 
 async function act(id, action, body) {
   const out = await guarded(() => api('POST', '/api/v1/incidents/' + encodeURIComponent(id) + '/' + action, body));
@@ -619,6 +625,16 @@ document.addEventListener('DOMContentLoaded', () => {
     ev.preventDefault();
     const assignee = $('assign-input').value.trim();
     if (assignee && await act(ui.current, 'assign', { assignee })) $('assign-input').value = '';
+  });
+  $('merge-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const into = $('merge-into').value.trim();
+    if (!into) return;
+    const out = await guarded(() => api('POST', '/api/v1/incidents/' + encodeURIComponent(ui.current) + '/merge', { into }));
+    if (!out) return;
+    $('merge-into').value = '';
+    ui.flash = 'Merged: this is the incident it went into.';
+    location.hash = '#/incidents/' + encodeURIComponent(out.incident.id);
   });
   $('role-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();

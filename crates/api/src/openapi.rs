@@ -255,6 +255,12 @@ pub(crate) fn document() -> Value {
                     "properties": { "step": { "type": "integer", "minimum": 0 }, "done": { "type": "boolean", "default": true } }
                 }))))
             },
+            "/api/v1/incidents/{id}/merge": {
+                "post": action("Merge into another incident", "Merges this incident into `into` (two incidents about one crisis, e.g. on two watches). `into` gets its crisis kinds, sample posts, evidence, a higher level (notified as a level rise) and its detector incidents, whose later alerts are recorded on `into`; this one keeps its timeline and is resolved without a notification. Answers with `into`. 400 for itself or an incident already merged; 404 when either does not exist.", Some(("The incident to merge into.", json!({
+                    "type": "object", "required": ["into"], "additionalProperties": false,
+                    "properties": { "into": { "type": "string", "minLength": 1 } }
+                }))))
+            },
             "/api/v1/reports/period": {
                 "get": {
                     "summary": "Period report",
@@ -375,11 +381,11 @@ fn schemas() -> Value {
         },
         "Event": {
             "type": "object", "required": ["at", "actor", "kind"],
-            "description": "A timeline entry; `kind` is alert, level_change, ack, unack, assign, comment, resolve, reopen, reported, joined, role, status_update, step, reviewed, target_missed, suppressed or notified, with that kind's fields (see docs/INCIDENTS.md).",
+            "description": "A timeline entry; `kind` is alert, level_change, ack, unack, assign, comment, resolve, reopen, reported, joined, role, status_update, step, reviewed, merged, merged_into, target_missed, suppressed or notified, with that kind's fields (see docs/INCIDENTS.md).",
             "properties": {
                 "at": time,
                 "actor": { "type": "string" },
-                "kind": { "type": "string", "enum": ["alert", "level_change", "ack", "unack", "assign", "comment", "resolve", "reopen", "reported", "joined", "role", "status_update", "step", "reviewed", "target_missed", "suppressed", "notified"] }
+                "kind": { "type": "string", "enum": ["alert", "level_change", "ack", "unack", "assign", "comment", "resolve", "reopen", "reported", "joined", "role", "status_update", "step", "reviewed", "merged", "merged_into", "target_missed", "suppressed", "notified"] }
             },
             "additionalProperties": true
         },
@@ -467,6 +473,8 @@ fn schemas() -> Value {
                 "communications_lead": { "type": "string" },
                 "first_response": stamp,
                 "clocks": { "type": "array", "items": { "$ref": "#/components/schemas/Clock" } },
+                "merged_into": { "type": "string", "description": "The incident this one was merged into." },
+                "merged_from": { "type": "array", "items": { "type": "string" }, "description": "Incidents merged into this one." },
                 "checklist": {
                     "type": "object", "required": ["playbook", "title", "steps"],
                     "description": "The playbook checklist it follows.",

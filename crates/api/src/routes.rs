@@ -36,6 +36,7 @@ pub(crate) fn protected_routes() -> Vec<(&'static str, MethodRouter<ApiState>)> 
         ("/api/v1/incidents/{id}/review", post(review)),
         ("/api/v1/incidents/{id}/step", post(step)),
         ("/api/v1/incidents/{id}/drafts", get(drafts)),
+        ("/api/v1/incidents/{id}/merge", post(merge)),
         ("/api/v1/reports/period", get(period_report)),
         ("/api/v1/incidents/{id}/resolve", post(resolve)),
         ("/api/v1/incidents/{id}/reopen", post(reopen)),
@@ -554,6 +555,33 @@ async fn step(
         c,
     )
     .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeBody {
+    into: String,
+}
+
+/// `POST /api/v1/incidents/{id}/merge`: merges this incident into `into`;
+/// answers with `into` as it is now.
+async fn merge(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(b): JsonBody<MergeBody>,
+) -> Result<Json<ActResponse>, ApiError> {
+    let store = s.store.clone();
+    let actor = caller.name.clone();
+    let from = id.clone();
+    let out = blocking(move || store.merge(&from, &b.into, &actor, now())).await??;
+    deliver(&s, &out.notifications);
+    tracing::info!(from = %id, into = %out.incident.id, actor = %caller.name, "Incidents merged.");
+    Ok(Json(ActResponse {
+        changed: out.changed,
+        time_to_acknowledge_secs: None,
+        incident: out.incident,
+    }))
 }
 
 /// The default period of a report: the 30 days before `until`.

@@ -1063,6 +1063,7 @@ async fn openapi_document_matches_the_real_routes() {
     for (method, path) in &ops {
         let real = path
             .replace("/silences/{id}", "/silences/sil-1")
+            .replace("{id}/merge", "zephyr-1/merge")
             .replace("{id}", "acme-1");
         let body = match path.rsplit('/').next().unwrap() {
             "assign" => Some(r#"{"assignee":"carol"}"#),
@@ -1070,6 +1071,7 @@ async fn openapi_document_matches_the_real_routes() {
             "role" => Some(r#"{"role":"lead","person":"dana"}"#),
             "review" => Some(r#"{"root_cause":"probe"}"#),
             "step" => Some(r#"{"step":0}"#),
+            "merge" => Some(r#"{"into":"acme-1"}"#),
             "silences" if *method == Method::POST => {
                 Some(r#"{"watch":"acme","duration_secs":60,"reason":"probe"}"#)
             }

@@ -378,6 +378,16 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         published_to: Vec<String>,
     },
+    /// Another incident about the same crisis was merged into this one.
+    Merged {
+        /// The incident merged in (its own timeline is kept under its id).
+        from: String,
+    },
+    /// This incident was merged into another: closed here, carried on there.
+    MergedInto {
+        /// The incident it lives on in.
+        into: String,
+    },
     /// A checklist step was ticked (or unticked).
     Step {
         /// Its index, from 0.
@@ -455,6 +465,8 @@ impl EventKind {
                 }
             }
             EventKind::Reviewed { fields } => format!("review: {}", fields.join(", ")),
+            EventKind::Merged { from } => format!("incident {} merged into this one", text(from)),
+            EventKind::MergedInto { into } => format!("merged into incident {}", text(into)),
             EventKind::Step {
                 step,
                 text: t,
@@ -660,6 +672,13 @@ pub struct Incident {
     /// The post-crisis review the team wrote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<Review>,
+    /// The incident this one was merged into (it is resolved here and goes
+    /// on there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
+    /// Incidents merged into this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
     /// The playbook checklist it follows (none without playbooks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checklist: Option<Checklist>,

@@ -798,6 +798,17 @@ impl IncidentStore {
         self.apply(|t| t.act(id, action, actor, now))
     }
 
+    /// Merges incident `from` into `into` (see [`IncidentTracker::merge`]).
+    pub fn merge(
+        &self,
+        from: &str,
+        into: &str,
+        actor: &str,
+        now: EventTime,
+    ) -> Result<ActOutcome, Error> {
+        self.apply(|t| t.merge(from, into, actor, now))
+    }
+
     /// A person reports an incident by hand (see
     /// [`IncidentTracker::report`]).
     pub fn report(

@@ -2343,3 +2343,124 @@ fn drafts_fill_the_templates_of_the_incidents_kind_and_publishing_notifies_stake
         .notifications
         .is_empty());
 }
+
+// ------------------------------------------------------- merge (issue 15)
+
+#[test]
+fn merging_keeps_both_timelines_and_routes_the_detectors_alerts_to_one_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(STORE_FILE);
+    {
+        let store = IncidentStore::open(&path, policy()).unwrap();
+        store
+            .on_alert(
+                &alert("acme-1", Transition::Opened, Level::Moderate, 60),
+                t(60),
+            )
+            .unwrap();
+        store
+            .on_alert(
+                &alert("acmeapp-1", Transition::Opened, Level::Major, 60),
+                t(70),
+            )
+            .unwrap();
+        store.act("acme-1", Action::Ack, "alice", t(80)).unwrap();
+        store
+            .act(
+                "acmeapp-1",
+                Action::Comment {
+                    text: "same recall".into(),
+                },
+                "bob",
+                t(90),
+            )
+            .unwrap();
+        let before = store.get("acmeapp-1").unwrap().timeline.len();
+        let out = store.merge("acmeapp-1", "acme-1", "alice", t(100)).unwrap();
+        let into = &out.incident;
+        assert_eq!(into.id, "acme-1");
+        assert_eq!(into.merged_from, strs(&["acmeapp-1"]));
+        assert_eq!(into.detected_as, strs(&["acmeapp-1"]));
+        // The merged one was major: acme-1 rises, notified as a level rise.
+        assert_eq!((into.level, into.state), (Level::Major, State::Escalated));
+        assert_eq!(out.notifications.len(), 1);
+        assert_eq!(out.notifications[0].reason, NotifyReason::Escalated);
+        assert_eq!(count(into, |k| matches!(k, EventKind::Merged { .. })), 1);
+        // The other keeps its timeline, is resolved without a notification.
+        let from = store.get("acmeapp-1").unwrap();
+        assert_eq!(from.merged_into.as_deref(), Some("acme-1"));
+        assert_eq!(from.state, State::Resolved);
+        assert_eq!(from.timeline.len(), before + 2, "merged_into and resolve");
+        assert_eq!(
+            count(&from, |k| matches!(
+                k,
+                EventKind::Notified {
+                    reason: NotifyReason::Resolved,
+                    ..
+                }
+            )),
+            0
+        );
+        // Refusals.
+        for (a, b) in [
+            ("acme-1", "acme-1"),
+            ("acmeapp-1", "acme-1"),
+            ("acme-1", "acmeapp-1"),
+        ] {
+            assert!(
+                matches!(store.merge(a, b, "alice", t(110)), Err(Error::Invalid(_))),
+                "{a} into {b}"
+            );
+        }
+        assert!(matches!(
+            store.merge("nope", "acme-1", "alice", t(110)),
+            Err(Error::IncidentNotFound(_))
+        ));
+        assert!(matches!(
+            store.act("acmeapp-1", Action::Reopen, "alice", t(110)),
+            Err(Error::Invalid(m)) if m.contains("merged into `acme-1`")
+        ));
+        store
+            .act(
+                "acmeapp-1",
+                Action::Comment {
+                    text: "see acme-1".into(),
+                },
+                "bob",
+                t(111),
+            )
+            .unwrap();
+    }
+    // After a restart, the detector's next alert of the merged incident
+    // lands on the incident it went into.
+    let store = IncidentStore::open(&path, policy()).unwrap();
+    let o = store
+        .on_alert(
+            &alert("acmeapp-1", Transition::Resolved, Level::Major, 300),
+            t(300),
+        )
+        .unwrap();
+    assert!(matches!(o, Outcome::Recorded { ref incident, .. } if incident == "acme-1"));
+    // Its resolve is recorded there, but acme-1's own crisis goes on.
+    assert!(store.get("acme-1").unwrap().is_active());
+    let s = store
+        .on_spike(
+            &spike("acmeapp-1", Transition::Ongoing, Level::Major, 240),
+            t(240),
+        )
+        .unwrap();
+    assert!(
+        matches!(s, Outcome::Recorded { ref incident, .. } if incident == "acme-1")
+            || matches!(s, Outcome::Duplicate)
+    );
+    assert_eq!(
+        store
+            .get("acmeapp-1")
+            .unwrap()
+            .timeline
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Alert { .. }))
+            .count(),
+        1
+    );
+}

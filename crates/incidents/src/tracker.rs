@@ -169,6 +169,8 @@ fn new_incident(a: &Alert, now: EventTime) -> Incident {
         first_response: None,
         clocks: Vec::new(),
         review: None,
+        merged_into: None,
+        merged_from: Vec::new(),
         checklist: None,
         resolved: None,
         first_resolved: None,
@@ -605,6 +607,8 @@ impl IncidentTracker {
                 joining = true;
             }
         }
+        // Its own detector incident, or one that joined it or was merged in.
+        let own = !self.joined.contains_key(&a.incident);
         a.incident = self.home(&a.incident).to_string();
         a.baseline = finite(a.baseline);
         a.z = finite(a.z);
@@ -652,9 +656,9 @@ impl IncidentTracker {
         match a.state {
             IncidentState::Resolved => {
                 inc.detect_resolved = true;
-                if inc.report.is_some() {
-                    // A person reported it: the detector's spike being over
-                    // does not end it; people resolve it.
+                if !own {
+                    // A detector incident that joined a report or was merged
+                    // in: its spike being over does not end the incident.
                 } else if is_new {
                     // Never heard of while live: recorded, nobody to tell.
                     resolve(inc, AUTOMATIC_ACTOR, now, &mut sent);
@@ -853,6 +857,13 @@ impl IncidentTracker {
             .get(id)
             .ok_or_else(|| Error::IncidentNotFound(id.to_string()))
             .map(|i| self.silence_for(i, now))?;
+        if let Some(into) = &self.incidents[id].merged_into {
+            if !matches!(action, Action::Comment { .. } | Action::Review(_)) {
+                return Err(Error::Invalid(format!(
+                    "incident `{id}` was merged into `{into}`: act on that one"
+                )));
+            }
+        }
         if matches!(action, Action::Comment { .. } | Action::StatusUpdate { .. })
             && self.incidents[id].timeline.len() >= MAX_TIMELINE_EVENTS
         {
@@ -1136,6 +1147,160 @@ impl IncidentTracker {
             incident: inc.clone(),
             created: true,
             notifications,
+        })
+    }
+
+    /// Merges incident `from` into `into` (two incidents about one crisis,
+    /// for example on two watches). `into` gets `from`'s crisis kinds,
+    /// sample posts and evidence, its level if higher (notified as a level
+    /// rise), and its detector incidents: their later alerts and windows
+    /// are recorded on `into`. `from` keeps its own timeline and is resolved
+    /// without a notification (the crisis goes on in `into`). Merging an
+    /// incident already merged, into itself, or into a merged one is
+    /// refused.
+    pub fn merge(
+        &mut self,
+        from: &str,
+        into: &str,
+        actor: &str,
+        now: EventTime,
+    ) -> Result<ActOutcome, Error> {
+        check_text("actor", actor)?;
+        if from == into {
+            return Err(Error::Invalid(
+                "an incident cannot be merged into itself".into(),
+            ));
+        }
+        for id in [from, into] {
+            match self.incidents.get(id) {
+                None => return Err(Error::IncidentNotFound(id.to_string())),
+                Some(i) if i.merged_into.is_some() => {
+                    return Err(Error::Invalid(format!(
+                        "incident `{id}` was already merged into `{}`",
+                        i.merged_into.as_deref().unwrap_or_default()
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        let Some(mut src) = self.incidents.remove(from) else {
+            return Err(Error::IncidentNotFound(from.to_string()));
+        };
+        let silence = self.silence_for(&self.incidents[into], now);
+        let policy = &self.policy;
+        let dst = self.incidents.get_mut(into).expect("checked above");
+        // Where the detector incidents of `from` (and `from` itself, when
+        // detect opened it) are recorded from now on.
+        let mut moved = vec![src.id.clone()];
+        moved.append(&mut src.detected_as);
+        for d in &moved {
+            if !dst.detected_as.contains(d) {
+                dst.detected_as.push(d.clone());
+            }
+            self.joined.insert(d.clone(), into.to_string());
+        }
+        // Anything that pointed at `from` points at `into` now.
+        for home in self.joined.values_mut() {
+            if home == from {
+                *home = into.to_string();
+            }
+        }
+        dst.merged_from.push(src.id.clone());
+        for k in &src.crisis_kinds {
+            if !dst.crisis_kinds.contains(k) {
+                dst.crisis_kinds.push(*k);
+            }
+        }
+        dst.crisis_kinds.sort();
+        for p in &src.sample_post_ids {
+            if dst.sample_post_ids.len() < MAX_SAMPLE_POSTS && !dst.sample_post_ids.contains(p) {
+                dst.sample_post_ids.push(p.clone());
+            }
+        }
+        for e in &src.evidence {
+            if dst.evidence.len() < MAX_EVIDENCE {
+                dst.evidence.push(e.clone());
+            }
+        }
+        if src.peak.observed > dst.peak.observed {
+            dst.peak = src.peak.clone();
+        }
+        push_event(
+            dst,
+            now,
+            actor,
+            EventKind::Merged {
+                from: src.id.clone(),
+            },
+        );
+        let mut sent = Sent::default();
+        if src.level > dst.level && dst.resolved.is_none() {
+            push_event(
+                dst,
+                now,
+                actor,
+                EventKind::LevelChange {
+                    from: dst.level,
+                    to: src.level,
+                },
+            );
+            dst.level = src.level;
+            dst.escalated_at = Some(now);
+            set_clocks(dst, policy);
+            if dst.acknowledged.take().is_some() {
+                push_event(
+                    dst,
+                    now,
+                    AUTOMATIC_ACTOR,
+                    EventKind::Unack {
+                        reason: "level_rise".into(),
+                    },
+                );
+            }
+            dst.unacked_since = now;
+            let extra = dst.notified_sinks.clone();
+            begin(
+                dst,
+                policy,
+                silence,
+                NotifyReason::Escalated,
+                extra,
+                now,
+                None,
+                &mut sent,
+            );
+        }
+        dst.state = dst.derive_state();
+        let incident = dst.clone();
+        // `from` closes here without telling anyone: the crisis goes on.
+        src.merged_into = Some(into.to_string());
+        push_event(
+            &mut src,
+            now,
+            actor,
+            EventKind::MergedInto {
+                into: into.to_string(),
+            },
+        );
+        if src.resolved.is_none() {
+            let stamp = Stamp {
+                by: actor.to_string(),
+                at: now,
+            };
+            src.resolved = Some(stamp.clone());
+            src.first_resolved.get_or_insert(stamp);
+            src.escalation = None;
+            push_event(&mut src, now, actor, EventKind::Resolve);
+        }
+        src.state = src.derive_state();
+        self.incidents.insert(src.id.clone(), src);
+        self.dirty.incidents.insert(from.to_string());
+        self.dirty.incidents.insert(into.to_string());
+        Ok(ActOutcome {
+            incident,
+            changed: true,
+            time_to_acknowledge_secs: None,
+            notifications: sent.notifications,
         })
     }
 
