@@ -1564,3 +1564,43 @@ async fn drafts_and_publishing_through_the_api() {
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.error().contains("alert.stakeholder_sinks"), "{}", r.text);
 }
+
+/// Issue 15 item 2 through the API: a report on a watch with a reporting
+/// path is owned by the path's owner and reaches the owner's sink.
+#[tokio::test]
+async fn a_reported_incident_gets_its_paths_owner() {
+    let h = harness();
+    let s = Settings::from_toml_str(
+        "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n\
+         [[alert.sinks]]\ntype = \"stdout\"\n\
+         [[alert.sinks]]\ntype = \"webhook\"\nname = \"legal-pager\"\nurl = \"http://127.0.0.1:9/x\"\n\
+         [[incidents.people]]\nname = \"lena\"\nsinks = [\"legal-pager\"]\n\
+         [[incidents.paths]]\nkind = \"legal\"\nowner = \"lena\"\nsteps = [{ after_secs = 0, to = \"lena\" }]\n",
+        "t.toml",
+        &[],
+    )
+    .unwrap();
+    h.store.set_policy(
+        EscalationPolicy::from_config(&s.config.alert).with_roster(&s.config.incidents),
+    );
+    let r = call(
+        &h.app,
+        Method::POST,
+        "/api/v1/incidents",
+        Some(ALICE),
+        Some(r#"{"title":"Lawsuit filed","level":"moderate","crisis_kind":"legal"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let i = &r.json()["incident"];
+    assert_eq!(i["assignee"], "lena");
+    let notified = i["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "notified")
+        .unwrap()
+        .clone();
+    assert_eq!(notified["sinks"], serde_json::json!(["legal-pager"]));
+    assert_eq!(notified["people"], serde_json::json!(["lena"]));
+}

@@ -39,8 +39,9 @@ pub use crate::{
         AlertConfig, AlertmanagerConfig, ApiConfig, ApiTokenConfig, Config, Delivery, DetectConfig,
         EscalationConfig, EscalationLevelConfig, EscalationStepConfig, GradingConfig,
         GradingOverride, IncidentsConfig, IngestConfig, KafkaConfig, LevelTargetsConfig,
-        ScoreConfig, Sensitive, SinkConfig, SlackConfig, StdoutConfig, TargetsConfig,
-        TelemetryConfig, TransportConfig, WatchConfig, WebhookConfig,
+        PathConfig, PathStepConfig, PersonConfig, ScoreConfig, Sensitive, SinkConfig, SlackConfig,
+        StdoutConfig, TargetsConfig, TeamConfig, TelemetryConfig, TransportConfig, WatchConfig,
+        WebhookConfig,
     },
     templates::{parse_template, Template, MAX_TEMPLATE_CHARS, PLACEHOLDERS},
     validate::{

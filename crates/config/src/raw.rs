@@ -557,6 +557,62 @@ pub struct IncidentsConfig {
     /// `default.<lang>.txt`); empty: the built-in ones.
     #[serde(default)]
     pub templates_dir: String,
+    /// The people on the roster (`[[incidents.people]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<PersonConfig>,
+    /// Teams of them (`[[incidents.teams]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<TeamConfig>,
+    /// Reporting paths per level and crisis kind (`[[incidents.paths]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<PathConfig>,
+}
+
+/// One person on the roster.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct PersonConfig {
+    /// Their name (as used in assignments and paths).
+    pub name: String,
+    /// The sinks that reach them (`alert.sinks[].name`).
+    pub sinks: Vec<String>,
+}
+
+/// A team: people reached together.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct TeamConfig {
+    /// Its name.
+    pub name: String,
+    /// Its members (`incidents.people[].name`).
+    pub members: Vec<String>,
+    /// Sinks that reach the whole team; empty: every member's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sinks: Vec<String>,
+}
+
+/// Who owns an incident of a level and crisis kind, and who is told, in
+/// turn, while nobody acknowledges it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct PathConfig {
+    /// Only incidents of this level (unset: every level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<vigil_types::Level>,
+    /// Only incidents of this crisis kind (unset: every kind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<vigil_types::CrisisKind>,
+    /// The person or team a new incident is assigned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The escalation steps: a person or team each.
+    pub steps: Vec<PathStepConfig>,
+}
+
+/// One step of a reporting path.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct PathStepConfig {
+    /// Seconds unacknowledged before this step (the first is 0).
+    pub after_secs: u64,
+    /// The person or team to tell.
+    pub to: String,
 }
 
 impl Default for IncidentsConfig {
@@ -566,6 +622,9 @@ impl Default for IncidentsConfig {
             retention_days: 90,
             playbooks_dir: String::new(),
             templates_dir: String::new(),
+            people: Vec::new(),
+            teams: Vec::new(),
+            paths: Vec::new(),
         }
     }
 }

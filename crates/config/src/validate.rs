@@ -645,6 +645,9 @@ pub(crate) fn load_layers(
     if let Some(a) = &alert {
         check_escalation(&mut c, a);
         check_targets(&mut c, a);
+        if let Some(i) = &incidents {
+            check_roster(&mut c, i, a);
+        }
         let names: Vec<&str> = a.sinks.iter().map(|s| s.name()).collect();
         for (i, n) in a.stakeholder_sinks.iter().enumerate() {
             if !names.contains(&n.as_str()) {
@@ -1250,6 +1253,113 @@ fn check_escalation(c: &mut Collector, a: &AlertConfig) {
     }
 }
 
+/// Checks the roster: unique names, people and teams reached by configured
+/// sinks, teams of known people, and paths whose steps start at 0, grow,
+/// and name known people or teams.
+fn check_roster(c: &mut Collector, i: &IncidentsConfig, a: &AlertConfig) {
+    let sinks: Vec<&str> = a.sinks.iter().map(|s| s.name()).collect();
+    let mut names: Vec<&str> = Vec::new();
+    let check_sinks = |c: &mut Collector, key: &str, list: &[String]| {
+        for (j, n) in list.iter().enumerate() {
+            if !sinks.contains(&n.as_str()) {
+                c.push(
+                    format!("{key}.sinks[{j}]"),
+                    format!(
+                        "unknown sink `{n}` (configured sinks: {})",
+                        sinks.join(", ")
+                    ),
+                );
+            }
+        }
+    };
+    let name_ok = |c: &mut Collector, key: &str, name: &str, names: &mut Vec<String>| {
+        if name.trim().is_empty() || name.chars().count() > 64 {
+            c.push(format!("{key}.name"), "must be 1-64 characters");
+        } else if names.iter().any(|n| n == name) {
+            c.push(
+                format!("{key}.name"),
+                format!("`{name}` is already a person or team"),
+            );
+        } else {
+            names.push(name.to_string());
+        }
+    };
+    let mut taken: Vec<String> = Vec::new();
+    for (k, p) in i.people.iter().enumerate() {
+        let key = format!("incidents.people[{k}]");
+        name_ok(c, &key, &p.name, &mut taken);
+        if p.sinks.is_empty() {
+            c.push(
+                format!("{key}.sinks"),
+                "needs at least one sink that reaches them",
+            );
+        }
+        check_sinks(c, &key, &p.sinks);
+    }
+    names.extend(i.people.iter().map(|p| p.name.as_str()));
+    for (k, t) in i.teams.iter().enumerate() {
+        let key = format!("incidents.teams[{k}]");
+        name_ok(c, &key, &t.name, &mut taken);
+        if t.members.is_empty() {
+            c.push(format!("{key}.members"), "needs at least one member");
+        }
+        for (j, m) in t.members.iter().enumerate() {
+            if !names.contains(&m.as_str()) {
+                c.push(
+                    format!("{key}.members[{j}]"),
+                    format!("`{m}` is not in incidents.people"),
+                );
+            }
+        }
+        check_sinks(c, &key, &t.sinks);
+    }
+    let known = |n: &str| taken.iter().any(|t| t == n);
+    let mut seen = Vec::new();
+    for (k, p) in i.paths.iter().enumerate() {
+        let key = format!("incidents.paths[{k}]");
+        if seen.contains(&(p.level, p.kind)) {
+            c.push(key.clone(), "another path has the same level and kind");
+        }
+        seen.push((p.level, p.kind));
+        if let Some(o) = p.owner.as_deref().filter(|o| !known(o)) {
+            c.push(
+                format!("{key}.owner"),
+                format!("`{o}` is not a person or team"),
+            );
+        }
+        if p.steps.is_empty() {
+            c.push(format!("{key}.steps"), "needs at least one step");
+        }
+        for (j, s) in p.steps.iter().enumerate() {
+            let skey = format!("{key}.steps[{j}]");
+            if j == 0 && s.after_secs != 0 {
+                c.push(
+                    format!("{skey}.after_secs"),
+                    "the first step notifies at once: it must be 0",
+                );
+            }
+            if j > 0 && s.after_secs <= p.steps[j - 1].after_secs {
+                c.push(
+                    format!("{skey}.after_secs"),
+                    "must be larger than the previous step's after_secs",
+                );
+            }
+            if s.after_secs > MAX_ESCALATION_SECS {
+                c.push(
+                    format!("{skey}.after_secs"),
+                    "must be at most 2592000 (30 days)",
+                );
+            }
+            if !known(&s.to) {
+                c.push(
+                    format!("{skey}.to"),
+                    format!("`{}` is not a person or team", s.to),
+                );
+            }
+        }
+    }
+}
+
 /// Checks `[alert.targets.<level>]`: each target 1 s..30 days, and
 /// neither acknowledging nor responding due after resolving.
 fn check_targets(c: &mut Collector, a: &AlertConfig) {
@@ -1756,6 +1866,33 @@ mod incidents_tests {
         )];
         let s = Settings::from_toml_str(&text, "f.toml", &env).unwrap();
         assert_eq!(s.config.incidents.retention_days, 7);
+    }
+
+    #[test]
+    fn every_roster_problem_is_reported() {
+        let got = keys(
+            "[[incidents.people]]\nname = \"dana\"\nsinks = [\"pager\"]\n\
+             [[incidents.people]]\nname = \"dana\"\nsinks = []\n\
+             [[incidents.teams]]\nname = \"pr\"\nmembers = [\"zoe\"]\n\
+             [[incidents.paths]]\nowner = \"nobody\"\nsteps = [{ after_secs = 5, to = \"pr\" }, { after_secs = 5, to = \"ghost\" }]\n\
+             [[incidents.paths]]\nsteps = []\n",
+        );
+        for want in [
+            "incidents.people[0].sinks[0]",
+            "incidents.people[1].name",
+            "incidents.people[1].sinks",
+            "incidents.teams[0].members[0]",
+            "incidents.paths[0].owner",
+            "incidents.paths[0].steps[0].after_secs",
+            "incidents.paths[0].steps[1].after_secs",
+            "incidents.paths[0].steps[1].to",
+            "incidents.paths[1]",
+        ] {
+            assert!(got.iter().any(|k| k == want), "missing {want} in {got:?}");
+        }
+        // A level that is not one: the section does not parse, said on it.
+        let bad = keys("[[incidents.paths]]\nlevel = \"huge\"\nsteps = []\n");
+        assert_eq!(bad, ["incidents"]);
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub use crate::{
         REPORTED_WATCH,
     },
     period::{Durations, PeriodReport, WatchCount, TOP_WATCHES},
-    policy::{EscalationPolicy, LevelPolicy, Step, Targets},
+    policy::{EscalationPolicy, LevelPolicy, ReportingPath, Step, Targets},
     report::{LevelSpan, Measured, ReviewReport},
     store::{FaultyFile, IncidentStore, STORE_FILE},
     tracker::{IncidentTracker, DEFAULT_RETENTION, MAX_SILENCE},

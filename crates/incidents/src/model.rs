@@ -413,6 +413,9 @@ pub enum EventKind {
     Notified {
         /// The sink names.
         sinks: Vec<String>,
+        /// The people they reach, for a step of a reporting path.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        people: Vec<String>,
         /// The escalation step, when a policy applies.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<usize>,
@@ -490,13 +493,19 @@ impl EventKind {
             ),
             EventKind::Notified {
                 sinks,
+                people,
                 step,
                 reason,
             } => {
                 let sinks: Vec<String> = sinks.iter().map(|s| text(s)).collect();
+                let mut who = sinks.join(", ");
+                if !people.is_empty() {
+                    let people: Vec<String> = people.iter().map(|p| text(p)).collect();
+                    who = format!("{} via {who}", people.join(", "));
+                }
                 match step {
-                    Some(s) => format!("notified {} ({reason}, step {s})", sinks.join(", ")),
-                    None => format!("notified {} ({reason})", sinks.join(", ")),
+                    Some(s) => format!("notified {who} ({reason}, step {s})"),
+                    None => format!("notified {who} ({reason})"),
                 }
             }
         }

@@ -507,7 +507,7 @@ impl IncidentStore {
         })?;
         let store = IncidentStore::open_with(
             &dir.join(STORE_FILE),
-            EscalationPolicy::from_config(&config.alert),
+            EscalationPolicy::from_config(&config.alert).with_roster(&config.incidents),
             Duration::from_secs(config.incidents.retention_days.saturating_mul(86_400)),
         )?;
         store.set_playbooks(settings.playbooks.clone());

@@ -53,6 +53,7 @@ pub(crate) fn policy() -> EscalationPolicy {
                 steps: vec![Step {
                     after: Duration::ZERO,
                     sinks: vec!["stdout".into()],
+                    people: Vec::new(),
                 }],
                 ack_timeout: None,
                 repeat: Some(Duration::from_secs(600)),
@@ -65,10 +66,12 @@ pub(crate) fn policy() -> EscalationPolicy {
                     Step {
                         after: Duration::ZERO,
                         sinks: vec!["stdout".into()],
+                        people: Vec::new(),
                     },
                     Step {
                         after: Duration::from_secs(900),
                         sinks: vec!["slack".into(), "alertmanager".into()],
+                        people: Vec::new(),
                     },
                 ],
                 ack_timeout: Some(Duration::from_secs(1800)),
@@ -197,6 +200,7 @@ fn escalation_steps_fire_on_time_and_catch_up() {
     p.levels[2].as_mut().unwrap().steps.push(Step {
         after: Duration::from_secs(1800),
         sinks: vec!["pager".into()],
+        people: Vec::new(),
     });
     tr.set_policy(p);
     tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
@@ -2463,4 +2467,124 @@ fn merging_keeps_both_timelines_and_routes_the_detectors_alerts_to_one_incident(
             .count(),
         1
     );
+}
+
+// ------------------------------------------ roster and paths (issue 15)
+
+fn roster_settings() -> vigil_config::Settings {
+    vigil_config::Settings::from_toml_str(
+        r#"
+[[watches]]
+id = "acme"
+terms = ["acme"]
+
+[[alert.sinks]]
+type = "stdout"
+[[alert.sinks]]
+type = "webhook"
+name = "dana-phone"
+url = "http://127.0.0.1:9/dana"
+[[alert.sinks]]
+type = "webhook"
+name = "erin-phone"
+url = "http://127.0.0.1:9/erin"
+[[alert.sinks]]
+type = "webhook"
+name = "cto-phone"
+url = "http://127.0.0.1:9/cto"
+
+[alert.escalation.major]
+steps = [{ after_secs = 0, sinks = ["stdout"] }]
+ack_timeout_secs = 1800
+
+[[incidents.people]]
+name = "dana"
+sinks = ["dana-phone"]
+[[incidents.people]]
+name = "erin"
+sinks = ["erin-phone"]
+[[incidents.people]]
+name = "cto"
+sinks = ["cto-phone"]
+[[incidents.teams]]
+name = "pr"
+members = ["dana", "erin"]
+
+[[incidents.paths]]
+level = "major"
+kind = "product_safety"
+owner = "dana"
+steps = [{ after_secs = 0, to = "dana" }, { after_secs = 600, to = "pr" }, { after_secs = 1200, to = "cto" }]
+
+[[incidents.paths]]
+owner = "erin"
+steps = [{ after_secs = 0, to = "erin" }]
+"#,
+        "roster.toml",
+        &[],
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_reporting_path_assigns_the_owner_and_climbs_people_until_acknowledged() {
+    use vigil_types::CrisisKind::ProductSafety;
+    let settings = roster_settings();
+    let policy = EscalationPolicy::from_config(&settings.config.alert)
+        .with_roster(&settings.config.incidents);
+    let mut tr = IncidentTracker::new(policy);
+    let out = tr.on_alert(
+        &kinded(
+            "acme-1",
+            Transition::Opened,
+            Level::Major,
+            60,
+            &[ProductSafety],
+        ),
+        t(0),
+    );
+    // The owner of the major product-safety path owns it at once; step 0
+    // reaches dana's sink.
+    assert_eq!(
+        notes(&out),
+        vec![(strs(&["dana-phone"]), NotifyReason::New)]
+    );
+    let inc = tr.get("acme-1").unwrap();
+    assert_eq!(inc.assignee.as_deref(), Some("dana"));
+    assert_eq!(inc.state, State::Open, "owning is not acknowledging");
+    let said: Vec<String> = inc
+        .timeline
+        .iter()
+        .map(|e| e.kind.describe(&|t| t.to_string()))
+        .collect();
+    assert!(said.contains(&"assigned to dana".to_string()), "{said:?}");
+    assert!(
+        said.contains(&"notified dana via dana-phone (new, step 0)".to_string()),
+        "{said:?}"
+    );
+    // Unacknowledged: the team after 10 minutes (its members' sinks), the
+    // CTO after 20.
+    let n = tr.tick(t(600));
+    assert_eq!(n[0].sinks, strs(&["dana-phone", "erin-phone"]));
+    let n = tr.tick(t(1200));
+    assert_eq!(n[0].sinks, strs(&["cto-phone"]));
+    let last = tr
+        .get("acme-1")
+        .unwrap()
+        .timeline
+        .last()
+        .unwrap()
+        .kind
+        .describe(&|t| t.to_string());
+    assert_eq!(last, "notified cto via cto-phone (renotify, step 2)");
+    // Another kind or level: the catch-all path (erin); the level's ack
+    // timeout still applies to path steps.
+    tr.on_alert(&alert("zed-1", Transition::Opened, Level::Minor, 60), t(0));
+    assert_eq!(tr.get("zed-1").unwrap().assignee.as_deref(), Some("erin"));
+    let p = tr
+        .policy()
+        .for_incident(Level::Major, &[ProductSafety])
+        .unwrap();
+    assert_eq!(p.ack_timeout, Some(Duration::from_secs(1800)));
+    assert_eq!(p.steps.len(), 3);
 }

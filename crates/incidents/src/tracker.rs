@@ -697,6 +697,19 @@ impl IncidentTracker {
                 }
                 let silence = silence_for(inc);
                 if is_new {
+                    // Its reporting path's owner owns it from the start.
+                    let owner = policy
+                        .path_for(inc.level, &inc.crisis_kinds)
+                        .and_then(|p| p.owner.clone());
+                    if let Some(owner) = owner {
+                        inc.assignee = Some(owner.clone());
+                        push_event(
+                            inc,
+                            now,
+                            AUTOMATIC_ACTOR,
+                            EventKind::Assign { assignee: owner },
+                        );
+                    }
                     begin(
                         inc,
                         policy,
@@ -1321,7 +1334,7 @@ impl IncidentTracker {
             let inc = self.incidents.get_mut(&id).expect("listed above");
             let before = (inc.timeline.len(), inc.escalation.clone(), inc.state);
             let mut sent = Sent::default();
-            let lp = policy.level(inc.level);
+            let lp = policy.for_incident(inc.level, &inc.crisis_kinds);
             let timed_out = match (&inc.acknowledged, lp.and_then(|p| p.ack_timeout)) {
                 (Some(ack), Some(t)) => now >= plus(ack.at, t) && inc.last_firing_at > ack.at,
                 _ => false,
@@ -1497,7 +1510,7 @@ fn check_clocks(
             AUTOMATIC_ACTOR,
             EventKind::TargetMissed { target, due_at },
         );
-        let sinks = match policy.level(inc.level) {
+        let sinks = match policy.for_incident(inc.level, &inc.crisis_kinds) {
             Some(p) => {
                 let next = inc.escalation.as_ref().map_or(0, |e| e.next_step);
                 p.steps[next.min(p.steps.len() - 1)].sinks.clone()
@@ -1603,6 +1616,7 @@ fn notify(
         AUTOMATIC_ACTOR,
         EventKind::Notified {
             sinks: sinks.clone(),
+            people: Vec::new(),
             step,
             reason,
         },
@@ -1655,7 +1669,7 @@ fn begin(
         );
         sent.silenced_by = Some(sid.clone());
     }
-    if policy.level(inc.level).is_some() {
+    if policy.for_incident(inc.level, &inc.crisis_kinds).is_some() {
         inc.escalation = Some(Escalation {
             level: inc.level,
             started_at: now,
@@ -1690,8 +1704,9 @@ fn advance(
     silenced: bool,
     now: EventTime,
 ) -> Option<Notification> {
+    let lp = policy.for_incident(inc.escalation.as_ref()?.level, &inc.crisis_kinds);
     let esc = inc.escalation.as_mut()?;
-    let Some(lp) = policy.level(esc.level) else {
+    let Some(lp) = lp else {
         // The policy was removed by a config reload.
         inc.escalation = None;
         return None;
@@ -1703,10 +1718,12 @@ fn advance(
     esc.next_step = esc.next_step.min(steps.len());
     let first = esc.next_step;
     let mut sinks = Vec::new();
+    let mut people = Vec::new();
     let mut k = first;
     if k < steps.len() {
         while k < steps.len() && plus(esc.started_at, steps[k].after) <= now {
             push_unique(&mut sinks, &steps[k].sinks);
+            push_unique(&mut people, &steps[k].people);
             if k == 0 {
                 push_unique(&mut sinks, &esc.extra_sinks);
             }
@@ -1719,6 +1736,7 @@ fn advance(
         }
     } else {
         push_unique(&mut sinks, &steps[steps.len() - 1].sinks);
+        push_unique(&mut people, &steps[steps.len() - 1].people);
     }
     let step = k.max(1) - 1;
     let reason = if first == 0 {
@@ -1733,5 +1751,14 @@ fn advance(
         lp.repeat.map(|r| plus(now, r))
     };
     let alert = inc.last_alert.clone();
-    Some(notify(inc, alert, sinks, reason, Some(step), now))
+    let n = notify(inc, alert, sinks, reason, Some(step), now);
+    // Name the people of a reporting path on the event just recorded.
+    if let Some(Event {
+        kind: EventKind::Notified { people: p, .. },
+        ..
+    }) = inc.timeline.last_mut()
+    {
+        *p = people;
+    }
+    Some(n)
 }
