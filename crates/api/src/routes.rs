@@ -223,19 +223,49 @@ async fn openapi() -> Response {
         .into_response()
 }
 
+/// An RFC 3339 query value, or a 400 naming the parameter.
+fn time_param(k: &str, v: &str) -> Result<EventTime, ApiError> {
+    EventTime::parse_rfc3339(v).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "query parameter `{k}`: `{v}` is not an RFC 3339 time (like 2026-11-23T14:00:00Z)"
+        ))
+    })
+}
+
+/// `format=md|json`: true for Markdown.
+fn markdown_param(v: &str) -> Result<bool, ApiError> {
+    match v {
+        "md" => Ok(true),
+        "json" => Ok(false),
+        _ => Err(ApiError::bad_request(format!(
+            "query parameter `format`: `{v}` is not md or json"
+        ))),
+    }
+}
+
+/// A report as Markdown (`text/markdown`) or as JSON.
+fn md_or_json<T: Serialize>(markdown: bool, report: T, md: impl FnOnce(&T) -> String) -> Response {
+    if markdown {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/markdown; charset=utf-8"),
+            )],
+            md(&report),
+        )
+            .into_response()
+    } else {
+        Json(report).into_response()
+    }
+}
+
 /// Parses the list filter from query parameters; unknown names and bad
 /// values are 400s naming the parameter.
 pub(crate) fn parse_filter(params: &[(String, String)]) -> Result<Filter, ApiError> {
     let mut f = Filter::default();
     for (k, v) in params {
         let bad = |e: String| ApiError::bad_request(format!("query parameter `{k}`: {e}"));
-        let time = |v: &str| {
-            EventTime::parse_rfc3339(v).ok_or_else(|| {
-                bad(format!(
-                    "`{v}` is not an RFC 3339 time (like 2026-11-23T14:00:00Z)"
-                ))
-            })
-        };
+        let time = |v: &str| time_param(k, v);
         match k.as_str() {
             "level" => f.level = Some(v.parse::<Level>().map_err(bad)?),
             "state" => f.state = Some(v.parse::<IncidentState>().map_err(bad)?),
@@ -590,24 +620,12 @@ const DEFAULT_PERIOD_MS: i64 = 30 * 86_400_000;
 /// `GET /api/v1/reports/period?since=&until=&format=json|md`: the incidents
 /// opened in `[since, until)` summed up (default: the last 30 days).
 async fn period_report(State(s): State<ApiState>, p: Params) -> Result<Response, ApiError> {
-    let (mut since, mut until, mut format) = (None, None, "json".to_string());
+    let (mut since, mut until, mut markdown) = (None, None, false);
     for (k, v) in params(p)? {
-        let time = |v: &str| {
-            EventTime::parse_rfc3339(v).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "query parameter `{k}`: `{v}` is not an RFC 3339 time (like 2026-11-23T14:00:00Z)"
-                ))
-            })
-        };
         match k.as_str() {
-            "since" => since = Some(time(&v)?),
-            "until" => until = Some(time(&v)?),
-            "format" if v == "md" || v == "json" => format = v,
-            "format" => {
-                return Err(ApiError::bad_request(format!(
-                    "query parameter `format`: `{v}` is not md or json"
-                )))
-            }
+            "since" => since = Some(time_param(&k, &v)?),
+            "until" => until = Some(time_param(&k, &v)?),
+            "format" => markdown = markdown_param(&v)?,
             _ => {
                 return Err(ApiError::bad_request(format!(
                     "unknown query parameter `{k}` (expected since, until or format)"
@@ -622,18 +640,7 @@ async fn period_report(State(s): State<ApiState>, p: Params) -> Result<Response,
     }
     let store = s.store.clone();
     let report = blocking(move || store.period_report(since, until)).await?;
-    Ok(if format == "md" {
-        (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/markdown; charset=utf-8"),
-            )],
-            report.to_markdown(),
-        )
-            .into_response()
-    } else {
-        Json(report).into_response()
-    })
+    Ok(md_or_json(markdown, report, |r| r.to_markdown()))
 }
 
 async fn export(
@@ -641,10 +648,10 @@ async fn export(
     Path(id): Path<String>,
     p: Params,
 ) -> Result<Response, ApiError> {
-    let mut format = "json".to_string();
+    let mut markdown = false;
     for (k, v) in params(p)? {
         match k.as_str() {
-            "format" => format = v,
+            "format" => markdown = markdown_param(&v)?,
             _ => {
                 return Err(ApiError::bad_request(format!(
                     "unknown query parameter `{k}` (expected format)"
@@ -652,28 +659,12 @@ async fn export(
             }
         }
     }
-    if format != "md" && format != "json" {
-        return Err(ApiError::bad_request(format!(
-            "query parameter `format`: `{format}` is not md or json"
-        )));
-    }
     let store = s.store.clone();
     let lookup = id.clone();
     let report = blocking(move || store.export(&lookup))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no incident `{id}`")))?;
-    Ok(if format == "md" {
-        (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/markdown; charset=utf-8"),
-            )],
-            report.to_markdown(),
-        )
-            .into_response()
-    } else {
-        Json(report).into_response()
-    })
+    Ok(md_or_json(markdown, report, |r| r.to_markdown()))
 }
 
 async fn list_silences(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {

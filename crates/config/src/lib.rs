@@ -24,6 +24,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod files;
 mod playbooks;
 mod query;
 mod raw;

@@ -8,8 +8,6 @@
 //! (`- [ ] step`, `- step`, `* step`, `1. step`) is a step; other lines are
 //! notes for the people who edit it.
 
-use std::path::Path;
-
 use vigil_types::{CrisisKind, Level};
 
 /// Most steps one playbook has.
@@ -153,43 +151,7 @@ fn list_item(line: &str) -> Option<&str> {
 /// The built-in playbooks (`config/playbooks/`), or every `*.md` file in
 /// `dir`, by name. Each problem is one string.
 pub(crate) fn load_playbooks(dir: &str) -> Result<Vec<Playbook>, Vec<String>> {
-    let mut files: Vec<(String, String)> = Vec::new();
-    let mut problems = Vec::new();
-    if dir.is_empty() {
-        files.extend(BUILTIN.iter().map(|(n, t)| (n.to_string(), t.to_string())));
-    } else {
-        match std::fs::read_dir(Path::new(dir)) {
-            Err(e) => return Err(vec![format!("cannot read {dir}: {e}")]),
-            Ok(entries) => {
-                for e in entries.flatten() {
-                    let path = e.path();
-                    if path.extension().and_then(|x| x.to_str()) != Some("md") {
-                        continue;
-                    }
-                    let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
-                        continue;
-                    };
-                    match std::fs::read_to_string(&path) {
-                        Ok(t) => files.push((stem.to_string(), t)),
-                        Err(e) => problems.push(format!("cannot read {}: {e}", path.display())),
-                    }
-                }
-            }
-        }
-    }
-    files.sort();
-    let mut out = Vec::new();
-    for (name, text) in files {
-        match parse_playbook(&name, &text) {
-            Ok(p) => out.push(p),
-            Err(e) => problems.push(e),
-        }
-    }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(problems)
-    }
+    crate::files::load_named(dir, "md", &BUILTIN, parse_playbook)
 }
 
 impl Playbook {

@@ -7,8 +7,6 @@
 //! is the statement; `{name}` is replaced by the incident's value (see
 //! [`PLACEHOLDERS`]) and `{{` and `}}` are literal braces.
 
-use std::path::Path;
-
 use vigil_types::CrisisKind;
 
 /// The placeholders a template may use.
@@ -218,46 +216,10 @@ impl Template {
     }
 }
 
-/// The built-in templates, or every `*.txt` file in `dir`, by name. Each
-/// problem is one string.
+/// The built-in templates (`config/templates/`), or every `*.txt` file in
+/// `dir`, by name. Each problem is one string.
 pub(crate) fn load_templates(dir: &str) -> Result<Vec<Template>, Vec<String>> {
-    let mut files: Vec<(String, String)> = Vec::new();
-    let mut problems = Vec::new();
-    if dir.is_empty() {
-        files.extend(BUILTIN.iter().map(|(n, t)| (n.to_string(), t.to_string())));
-    } else {
-        match std::fs::read_dir(Path::new(dir)) {
-            Err(e) => return Err(vec![format!("cannot read {dir}: {e}")]),
-            Ok(entries) => {
-                for e in entries.flatten() {
-                    let path = e.path();
-                    if path.extension().and_then(|x| x.to_str()) != Some("txt") {
-                        continue;
-                    }
-                    let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
-                        continue;
-                    };
-                    match std::fs::read_to_string(&path) {
-                        Ok(t) => files.push((stem.to_string(), t)),
-                        Err(e) => problems.push(format!("cannot read {}: {e}", path.display())),
-                    }
-                }
-            }
-        }
-    }
-    files.sort();
-    let mut out = Vec::new();
-    for (name, text) in files {
-        match parse_template(&name, &text) {
-            Ok(t) => out.push(t),
-            Err(e) => problems.push(e),
-        }
-    }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(problems)
-    }
+    crate::files::load_named(dir, "txt", &BUILTIN, parse_template)
 }
 
 #[cfg(test)]

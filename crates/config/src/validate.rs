@@ -694,32 +694,20 @@ pub(crate) fn load_layers(
             "must be between 1 and 36500",
         );
     }
-    let playbooks = match incidents
-        .as_ref()
-        .map(|i| crate::playbooks::load_playbooks(&i.playbooks_dir))
-    {
-        Some(Ok(p)) => p,
-        Some(Err(problems)) => {
-            for p in problems {
-                c.push("incidents.playbooks_dir", p);
-            }
-            Vec::new()
-        }
-        None => Vec::new(),
-    };
-    let templates = match incidents
-        .as_ref()
-        .map(|i| crate::templates::load_templates(&i.templates_dir))
-    {
-        Some(Ok(t)) => t,
-        Some(Err(problems)) => {
-            for p in problems {
-                c.push("incidents.templates_dir", p);
-            }
-            Vec::new()
-        }
-        None => Vec::new(),
-    };
+    let playbooks = loaded(
+        &mut c,
+        "incidents.playbooks_dir",
+        incidents
+            .as_ref()
+            .map(|i| crate::playbooks::load_playbooks(&i.playbooks_dir)),
+    );
+    let templates = loaded(
+        &mut c,
+        "incidents.templates_dir",
+        incidents
+            .as_ref()
+            .map(|i| crate::templates::load_templates(&i.templates_dir)),
+    );
 
     let api_settings = api.as_ref().map(|a| check_api(&mut c, a, env));
 
@@ -1250,6 +1238,21 @@ fn check_escalation(c: &mut Collector, a: &AlertConfig) {
                 "must be between 60 and 2592000 (30 days)",
             );
         }
+    }
+}
+
+/// The files a directory setting loaded, or none, with each file's problem
+/// under the setting's key.
+fn loaded<T>(c: &mut Collector, key: &str, r: Option<Result<Vec<T>, Vec<String>>>) -> Vec<T> {
+    match r {
+        Some(Ok(v)) => v,
+        Some(Err(problems)) => {
+            for p in problems {
+                c.push(key, p);
+            }
+            Vec::new()
+        }
+        None => Vec::new(),
     }
 }
 

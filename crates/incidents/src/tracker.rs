@@ -133,6 +133,15 @@ fn check_text(what: &str, s: &str) -> Result<(), Error> {
     Ok(())
 }
 
+fn at_most(what: &str, n: usize, max: usize) -> Result<(), Error> {
+    if n > max {
+        return Err(Error::Invalid(format!(
+            "a report has at most {max} {what}, not {n}"
+        )));
+    }
+    Ok(())
+}
+
 fn push_event(inc: &mut Incident, at: EventTime, actor: &str, kind: EventKind) {
     if matches!(kind, EventKind::Notified { .. }) && inc.timeline.len() >= MAX_TIMELINE_EVENTS {
         inc.unrecorded_events += 1;
@@ -670,17 +679,7 @@ impl IncidentTracker {
             IncidentState::Opened | IncidentState::Escalated => {
                 let rose = a.level > inc.level;
                 if rose {
-                    push_event(
-                        inc,
-                        now,
-                        AUTOMATIC_ACTOR,
-                        EventKind::LevelChange {
-                            from: inc.level,
-                            to: a.level,
-                        },
-                    );
-                    inc.level = a.level;
-                    inc.escalated_at = Some(now);
+                    raise(inc, a.level, AUTOMATIC_ACTOR, now);
                 }
                 if rose || is_new {
                     set_clocks(inc, policy);
@@ -745,28 +744,7 @@ impl IncidentTracker {
                     // Otherwise a stale or out-of-order alert of a closed
                     // incident: recorded only, never reopens it.
                 } else if rose {
-                    if inc.acknowledged.take().is_some() {
-                        push_event(
-                            inc,
-                            now,
-                            AUTOMATIC_ACTOR,
-                            EventKind::Unack {
-                                reason: "level_rise".into(),
-                            },
-                        );
-                    }
-                    inc.unacked_since = now;
-                    let extra = inc.notified_sinks.clone();
-                    begin(
-                        inc,
-                        policy,
-                        silence,
-                        NotifyReason::Escalated,
-                        extra,
-                        now,
-                        Some(&a.alert_id),
-                        &mut sent,
-                    );
+                    escalate(inc, policy, silence, now, Some(&a.alert_id), &mut sent);
                 }
             }
         }
@@ -1072,12 +1050,8 @@ impl IncidentTracker {
                 "watch `{w}` is not a watch id (1-64 characters of a-z, 0-9, '-' and '_')"
             )));
         }
-        if r.links.len() > MAX_REPORT_LINKS {
-            return Err(Error::Invalid(format!(
-                "a report carries at most {MAX_REPORT_LINKS} links, not {}",
-                r.links.len()
-            )));
-        }
+        at_most("links", r.links.len(), MAX_REPORT_LINKS)?;
+        at_most("post ids", r.post_ids.len(), MAX_SAMPLE_POSTS)?;
         for l in &r.links {
             check_text("link", l)?;
             if !(l.starts_with("https://") || l.starts_with("http://")) {
@@ -1085,12 +1059,6 @@ impl IncidentTracker {
                     "link `{l}` is not an http or https URL"
                 )));
             }
-        }
-        if r.post_ids.len() > MAX_SAMPLE_POSTS {
-            return Err(Error::Invalid(format!(
-                "a report names at most {MAX_SAMPLE_POSTS} posts, not {}",
-                r.post_ids.len()
-            )));
         }
         for p in &r.post_ids {
             check_text("post id", p.as_str())?;
@@ -1248,40 +1216,9 @@ impl IncidentTracker {
         );
         let mut sent = Sent::default();
         if src.level > dst.level && dst.resolved.is_none() {
-            push_event(
-                dst,
-                now,
-                actor,
-                EventKind::LevelChange {
-                    from: dst.level,
-                    to: src.level,
-                },
-            );
-            dst.level = src.level;
-            dst.escalated_at = Some(now);
+            raise(dst, src.level, actor, now);
             set_clocks(dst, policy);
-            if dst.acknowledged.take().is_some() {
-                push_event(
-                    dst,
-                    now,
-                    AUTOMATIC_ACTOR,
-                    EventKind::Unack {
-                        reason: "level_rise".into(),
-                    },
-                );
-            }
-            dst.unacked_since = now;
-            let extra = dst.notified_sinks.clone();
-            begin(
-                dst,
-                policy,
-                silence,
-                NotifyReason::Escalated,
-                extra,
-                now,
-                None,
-                &mut sent,
-            );
+            escalate(dst, policy, silence, now, None, &mut sent);
         }
         dst.state = dst.derive_state();
         let incident = dst.clone();
@@ -1440,6 +1377,56 @@ fn reported_alert(r: &NewReport, id: &str, watch: &WatchId, actor: &str, now: Ev
         crisis_kinds: r.crisis_kind.into_iter().collect(),
         evidence: Default::default(),
     }
+}
+
+/// Records a level rise to `to`.
+fn raise(inc: &mut Incident, to: Level, actor: &str, now: EventTime) {
+    push_event(
+        inc,
+        now,
+        actor,
+        EventKind::LevelChange {
+            from: inc.level,
+            to,
+        },
+    );
+    inc.level = to;
+    inc.escalated_at = Some(now);
+}
+
+/// After a level rise of an unresolved incident: the acknowledgement is
+/// withdrawn and the new level's escalation runs, telling everyone already
+/// told as well.
+fn escalate(
+    inc: &mut Incident,
+    policy: &EscalationPolicy,
+    silence: Option<String>,
+    now: EventTime,
+    alert: Option<&AlertId>,
+    sent: &mut Sent,
+) {
+    if inc.acknowledged.take().is_some() {
+        push_event(
+            inc,
+            now,
+            AUTOMATIC_ACTOR,
+            EventKind::Unack {
+                reason: "level_rise".into(),
+            },
+        );
+    }
+    inc.unacked_since = now;
+    let extra = inc.notified_sinks.clone();
+    begin(
+        inc,
+        policy,
+        silence,
+        NotifyReason::Escalated,
+        extra,
+        now,
+        alert,
+        sent,
+    );
 }
 
 /// Gives the incident the checklist of the playbook that matches its kinds
