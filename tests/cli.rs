@@ -437,9 +437,10 @@ fn post_admin_reload_needs_a_responder_and_reloads_like_sighup() {
     let d = temp_dir("admin-reload");
     let cfg = d.join("c.toml");
     let tokens = "[[api.tokens]]\nname = \"ops\"\nrole = \"responder\"\ntoken = \"responder-secret-0123456789\"\n[[api.tokens]]\nname = \"eve\"\nrole = \"viewer\"\ntoken = \"viewer-secret-0123456789ab\"\n";
+    let data = format!("[incidents]\ndata_dir = '{}'\n", d.join("data").display());
     std::fs::write(
         &cfg,
-        format!("{tokens}[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n"),
+        format!("{tokens}{data}[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n"),
     )
     .unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
@@ -473,13 +474,41 @@ fn post_admin_reload_needs_a_responder_and_reloads_like_sighup() {
 
     std::fs::write(
         &cfg,
-        format!("{tokens}[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n[[watches]]\nid = \"zephyr\"\nterms = [\"zephyr\"]\n"),
+        format!("{tokens}{data}[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n[[watches]]\nid = \"zephyr\"\nterms = [\"zephyr\"]\n"),
     )
     .unwrap();
     let ok = post(Some("responder-secret-0123456789")).unwrap();
     assert_eq!(ok.status().as_u16(), 200);
     let body: serde_json::Value = ok.json().unwrap();
     assert_eq!(body["watches"], 2, "{body}");
+
+    // The incident store takes the reloaded roster (issue 15): a report
+    // made after the reload is owned by the new path's owner.
+    std::fs::write(
+        &cfg,
+        format!(
+            "{tokens}{data}[[incidents.people]]\nname = \"dana\"\nsinks = [\"stdout\"]\n\
+             [[incidents.paths]]\nowner = \"dana\"\nsteps = [{{ after_secs = 0, to = \"dana\" }}]\n\
+             [[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        post(Some("responder-secret-0123456789"))
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let report: serde_json::Value = client
+        .post(format!("http://{addr}/api/v1/incidents"))
+        .bearer_auth("responder-secret-0123456789")
+        .json(&serde_json::json!({ "title": "Hotline flooded", "level": "minor" }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(report["incident"]["assignee"], "dana", "{report}");
 
     std::fs::write(&cfg, format!("{tokens}[[watches]]\nid = \"Bad Id\"\n")).unwrap();
     let refused = post(Some("responder-secret-0123456789")).unwrap();
@@ -492,7 +521,7 @@ fn post_admin_reload_needs_a_responder_and_reloads_like_sighup() {
     let (_, metrics) = http_get(&addr, "/metrics").unwrap();
     assert_eq!(
         metric(&metrics, r#"vigil_config_reloads_total{result="success"}"#),
-        Some(1.0)
+        Some(2.0)
     );
     assert_eq!(
         metric(&metrics, r#"vigil_config_reloads_total{result="failure"}"#),

@@ -152,8 +152,6 @@ impl ApiState {
     pub fn reload(&self, settings: &Settings) {
         self.auth.replace(&settings.api);
         *self.watches.write().unwrap_or_else(PoisonError::into_inner) = watch_ids(settings);
-        self.store.set_playbooks(settings.playbooks.clone());
-        self.store.set_templates(settings.templates.clone());
     }
 
     /// True when `watch` is configured.

@@ -507,12 +507,26 @@ impl IncidentStore {
         })?;
         let store = IncidentStore::open_with(
             &dir.join(STORE_FILE),
-            EscalationPolicy::from_config(&config.alert).with_roster(&config.incidents),
+            EscalationPolicy::default(),
             Duration::from_secs(config.incidents.retention_days.saturating_mul(86_400)),
         )?;
-        store.set_playbooks(settings.playbooks.clone());
-        store.set_templates(settings.templates.clone());
+        store.apply_settings(settings);
         Ok(store)
+    }
+
+    /// Takes what the settings say about incidents (at start and at each
+    /// config reload): the escalation policy, response targets, stakeholder
+    /// sinks and roster, the playbooks and the templates. Running
+    /// escalations continue from their step under the new policy; running
+    /// incidents keep their checklists.
+    pub fn apply_settings(&self, settings: &vigil_config::Settings) {
+        let config = &settings.config;
+        let mut g = self.lock();
+        g.tracker.set_policy(
+            EscalationPolicy::from_config(&config.alert).with_roster(&config.incidents),
+        );
+        g.tracker.set_playbooks(settings.playbooks.clone());
+        g.tracker.set_templates(settings.templates.clone());
     }
 
     /// Replaces the playbooks new incidents get their checklist from.

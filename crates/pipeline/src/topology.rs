@@ -292,7 +292,9 @@ fn spawn_signal_handler(cancel: CancellationToken) {
 
 /// What a reload (SIGHUP or `POST /admin/reload`) replaces: the pipeline's
 /// watches and lexicons, the API tokens (so a leaked token is revoked
-/// without a restart) and the incident API's watch list.
+/// without a restart), the incident API's watch list, and the incident
+/// store's escalation policy, response targets, roster, playbooks and
+/// templates.
 #[derive(Clone, Debug)]
 struct Reloader {
     live: LiveConfig,
@@ -314,6 +316,9 @@ impl Reloader {
         self.auth.replace(&settings.api);
         if let Some(api) = &self.api {
             api.reload(&settings);
+            // The incident store it serves: policy, targets, roster,
+            // playbooks, templates.
+            api.store.apply_settings(&settings);
         }
         Ok(())
     }
