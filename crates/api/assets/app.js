@@ -421,32 +421,10 @@ function renderEvidence(i) {
   }));
 }
 
+/** The event in words, as the API words it (the same describer as the CLI and the export). */
 function describe(e) {
-  switch (e.kind) {
-    case 'alert': return 'Alert: ' + e.transition + ' at ' + e.level;
-    case 'level_change': return 'Level rose from ' + e.from + ' to ' + e.to;
-    case 'ack': return 'Acknowledged';
-    case 'unack': return 'Acknowledgement withdrawn (' + e.reason.replace('_', ' ') + ')';
-    case 'assign': return 'Assigned to ' + e.assignee;
-    case 'comment': return 'Comment: ' + e.text;
-    case 'resolve': return 'Resolved';
-    case 'reopen': return 'Reopened';
-    case 'suppressed': return 'Alert silenced by ' + e.silence_id;
-    case 'reported': return 'Reported at ' + e.level + ': ' + e.title;
-    case 'role': return (e.role === 'lead' ? 'Incident lead: ' : 'Communications lead: ') + e.person;
-    case 'status_update': return (e.published_to && e.published_to.length
-      ? 'Status update published to ' + e.published_to.join(', ') + ': ' : 'Status update: ') + e.text;
-    case 'merged': return 'Incident ' + e.from + ' merged into this one';
-    case 'merged_into': return 'Merged into incident ' + e.into;
-    case 'reviewed': return 'Review: ' + e.fields.join(', ').replace(/_/g, ' ');
-    case 'step': return 'Step ' + (e.step + 1) + (e.done ? ' done: ' : ' to do again: ') + e.text;
-    case 'target_missed': return (e.target === 'respond' ? 'First status update' : e.target.charAt(0).toUpperCase() + e.target.slice(1))
-      + ' target missed (due ' + fmtTime(e.due_at) + ')';
-    case 'joined': return 'Detector incident ' + e.detect_incident + ' joined';
-    case 'notified': return 'Notified ' + e.sinks.join(', ') + ' (' + e.reason.replace('_', ' ')
-      + (e.step !== undefined && e.step !== null ? ', step ' + e.step : '') + ')';
-    default: return e.kind;
-  }
+  const t = e.summary || e.kind;
+  return t.charAt(0).toUpperCase() + t.slice(1);
 }
 
 function timelineItem(e) {

@@ -385,6 +385,7 @@ fn schemas() -> Value {
             "properties": {
                 "at": time,
                 "actor": { "type": "string" },
+                "summary": { "type": "string", "description": "The event in words (in API answers; not stored)." },
                 "kind": { "type": "string", "enum": ["alert", "level_change", "ack", "unack", "assign", "comment", "resolve", "reopen", "reported", "joined", "role", "status_update", "step", "reviewed", "merged", "merged_into", "target_missed", "suppressed", "notified"] }
             },
             "additionalProperties": true

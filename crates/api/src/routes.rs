@@ -313,7 +313,7 @@ async fn get_incident(
     let store = s.store.clone();
     let lookup = id.clone();
     match blocking(move || store.get(&lookup)).await? {
-        Some(i) => Ok(Json(i).into_response()),
+        Some(i) => Ok(Json(described(&i)).into_response()),
         None => Err(ApiError::not_found(format!("no incident `{id}`"))),
     }
 }
@@ -331,13 +331,26 @@ fn deliver(s: &ApiState, notifications: &[vigil_incidents::Notification]) {
     }
 }
 
+/// An incident as the API shows it: its JSON, each timeline event with a
+/// `summary` in words (the describer the Markdown export and the CLI use, so
+/// the console need not word events itself).
+fn described(i: &vigil_incidents::Incident) -> Value {
+    let mut v = serde_json::to_value(i).unwrap_or(Value::Null);
+    if let Some(events) = v["timeline"].as_array_mut() {
+        for (e, json) in i.timeline.iter().zip(events) {
+            json["summary"] = Value::from(e.kind.describe(&|t| t.to_string()));
+        }
+    }
+    v
+}
+
 /// What a report answers.
 #[derive(Serialize)]
 struct ReportResponse {
     /// True when it opened a new incident; false when it joined the active
     /// incident of its watch.
     created: bool,
-    incident: vigil_incidents::Incident,
+    incident: Value,
 }
 
 async fn report(
@@ -373,7 +386,7 @@ async fn report(
         status,
         Json(ReportResponse {
             created: out.created,
-            incident: out.incident,
+            incident: described(&out.incident),
         }),
     )
         .into_response();
@@ -390,7 +403,7 @@ struct ActResponse {
     changed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     time_to_acknowledge_secs: Option<f64>,
-    incident: vigil_incidents::Incident,
+    incident: Value,
 }
 
 async fn act(
@@ -420,7 +433,7 @@ async fn act(
     Ok(Json(ActResponse {
         changed: out.changed,
         time_to_acknowledge_secs: out.time_to_acknowledge_secs,
-        incident: out.incident,
+        incident: described(&out.incident),
     }))
 }
 
@@ -610,7 +623,7 @@ async fn merge(
     Ok(Json(ActResponse {
         changed: out.changed,
         time_to_acknowledge_secs: None,
-        incident: out.incident,
+        incident: described(&out.incident),
     }))
 }
 

@@ -1350,6 +1350,21 @@ async fn roles_and_status_updates_through_the_api() {
         kinds.ends_with(&["role", "role", "status_update"]),
         "{kinds:?}"
     );
+    // Each event comes with its words (the export's and CLI's describer).
+    let words: Vec<&str> = i["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["summary"].as_str().unwrap())
+        .collect();
+    assert!(
+        words.ends_with(&[
+            "incident lead: dana",
+            "communications lead: erin",
+            "status update: We are investigating."
+        ]),
+        "{words:?}"
+    );
     let list = get(&h.app, "/api/v1/incidents?watch=acme").await.json();
     assert_eq!(list["incidents"][0]["lead"], "dana");
     for (path, body, status) in [
