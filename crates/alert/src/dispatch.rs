@@ -598,7 +598,7 @@ async fn run_sink(
     rounds: Arc<Rounds>,
 ) {
     while let Some((round, n)) = rx.recv().await {
-        let mut ok = match sink.deliver(&n.alert).await {
+        let mut ok = match sink.deliver_notification(&n).await {
             Ok(()) => {
                 rounds
                     .metrics

@@ -634,3 +634,60 @@ async fn every_receiver_gets_the_top_stories_and_rising_terms_within_its_limits(
     let am: Value = serde_json::from_slice(&rx.seen()[0].body).unwrap();
     assert!(am[0]["annotations"].get("description").is_none());
 }
+
+/// A published status update (issue 15) as each receiver gets it: the
+/// statement in Slack, the alert JSON marked as a status update for a
+/// webhook, nothing for Alertmanager (it holds alerts, not statements).
+#[tokio::test]
+async fn a_published_status_update_reads_as_a_statement() {
+    let mut alert = opened();
+    alert.reason = "Status update: We are recalling batch 42 <now>.".into();
+    let n = vigil_incidents::Notification {
+        incident: alert.incident.clone(),
+        alert: alert.clone(),
+        sinks: vec!["x".into()],
+        reason: vigil_incidents::NotifyReason::StatusUpdate,
+        step: None,
+        target: None,
+        outbox_id: 0,
+        attempts: 0,
+        first_failed_at: None,
+        failed_at: None,
+    };
+    let rx = Receiver::start(vec![]).await;
+    let mut slack = sink(&format!("type = \"slack\"\nurl = \"{}/slack\"\n", rx.base));
+    let mut hook = sink(&format!("type = \"webhook\"\nurl = \"{}/hook\"\n", rx.base));
+    let mut am = sink(&format!("type = \"alertmanager\"\nurl = \"{}\"\n", rx.base));
+    slack.deliver_notification(&n).await.unwrap();
+    hook.deliver_notification(&n).await.unwrap();
+    am.deliver_notification(&n).await.unwrap();
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 2, "Alertmanager gets nothing: {seen:?}");
+    let s: Value = serde_json::from_slice(&seen[0].body).unwrap();
+    assert_eq!(seen[0].path, "/slack");
+    assert_eq!(
+        s["blocks"][0]["text"]["text"],
+        format!("Status update: {}", alert.watch)
+    );
+    assert_eq!(
+        s["blocks"][1]["text"]["text"],
+        "We are recalling batch 42 &lt;now&gt;."
+    );
+    assert!(
+        s["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(":loudspeaker: Status update on *acme*"),
+        "{s}"
+    );
+    let h: Value = serde_json::from_slice(&seen[1].body).unwrap();
+    assert_eq!(h["notification"], "status_update");
+    assert_eq!(h["reason"], alert.reason);
+    assert_eq!(h["alert_id"], alert.alert_id.to_string());
+    // Any other notification is delivered as the alert it carries.
+    let mut plain = n.clone();
+    plain.reason = vigil_incidents::NotifyReason::New;
+    hook.deliver_notification(&plain).await.unwrap();
+    let h: Value = serde_json::from_slice(&rx.seen()[2].body).unwrap();
+    assert!(h.get("notification").is_none(), "{h}");
+}

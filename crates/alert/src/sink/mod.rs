@@ -34,6 +34,7 @@ use reqwest::{
 use tokio::io::AsyncWrite;
 use tracing::warn;
 use vigil_config::{Delivery, SinkConfig};
+use vigil_incidents::{Notification, NotifyReason};
 use vigil_types::{Alert, ErrorClass};
 
 use self::{
@@ -219,6 +220,25 @@ impl Sink {
             Inner::Webhook(s) => s.deliver(alert).await,
             Inner::Slack(s) => s.deliver(alert).await,
             Inner::Alertmanager(s) => s.deliver(alert).await,
+        }
+    }
+
+    /// Delivers one notification: an alert as [`deliver`](Self::deliver)
+    /// does, except a published status update (reason `status_update`),
+    /// which is written for people: a statement in Slack, the alert JSON
+    /// marked `"notification": "status_update"` for `stdout` and
+    /// `webhook`, and nothing for Alertmanager, which holds alerts, not
+    /// statements.
+    pub async fn deliver_notification(&mut self, n: &Notification) -> Result<(), SinkError> {
+        if n.reason != NotifyReason::StatusUpdate {
+            return self.deliver(&n.alert).await;
+        }
+        let tag = Some(NotifyReason::StatusUpdate.as_str());
+        match &mut self.inner {
+            Inner::Lines(s) => s.deliver_tagged(&n.alert, tag).await,
+            Inner::Webhook(s) => s.deliver_tagged(&n.alert, tag).await,
+            Inner::Slack(s) => s.deliver_status(&n.alert).await,
+            Inner::Alertmanager(_) => Ok(()),
         }
     }
 

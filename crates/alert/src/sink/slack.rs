@@ -40,6 +40,54 @@ impl SlackSink {
     }
 }
 
+impl SlackSink {
+    /// A published status update: the statement itself, for people.
+    pub(crate) async fn deliver_status(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        let body = serde_json::to_vec(&status_message(alert))?;
+        self.http.post(&body, |_| Default::default()).await
+    }
+}
+
+/// The message for a published status update (its text is the alert's
+/// reason after `Status update: `).
+pub(crate) fn status_message(a: &Alert) -> Value {
+    let statement = a
+        .reason
+        .strip_prefix("Status update: ")
+        .unwrap_or(&a.reason);
+    let watch = escape(a.watch.as_str());
+    json!({
+        "text": truncate(
+            &format!(":loudspeaker: Status update on *{watch}* ({}): {}", a.level.as_str(), escape(statement)),
+            TEXT_MAX_CHARS,
+        ),
+        "blocks": [
+            {
+                "type": "header",
+                "text": {
+                    "type": "plain_text",
+                    "text": truncate(&format!("Status update: {}", a.watch), HEADER_MAX_CHARS),
+                    "emoji": true,
+                },
+            },
+            {
+                "type": "section",
+                "text": { "type": "mrkdwn", "text": truncate(&escape(statement), SECTION_MAX_CHARS) },
+            },
+            {
+                "type": "context",
+                "elements": [{
+                    "type": "mrkdwn",
+                    "text": truncate(
+                        &format!("Incident `{}` · {} crisis", escape(&a.incident), a.level.as_str()),
+                        FIELD_MAX_CHARS,
+                    ),
+                }],
+            },
+        ],
+    })
+}
+
 /// The incoming-webhook message for one alert.
 pub(crate) fn message(a: &Alert) -> Value {
     let level = a.level.as_str().to_uppercase();

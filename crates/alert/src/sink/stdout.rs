@@ -6,6 +6,16 @@ use vigil_types::Alert;
 
 use super::SinkError;
 
+/// An alert, marked with what kind of notification it is when it is not an
+/// alert.
+#[derive(serde::Serialize)]
+pub(crate) struct Tagged<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification: Option<&'a str>,
+    #[serde(flatten)]
+    pub alert: &'a Alert,
+}
+
 pub(crate) struct LinesSink {
     writer: Box<dyn AsyncWrite + Send + Unpin>,
 }
@@ -16,7 +26,20 @@ impl LinesSink {
     }
 
     pub(crate) async fn deliver(&mut self, alert: &Alert) -> Result<(), SinkError> {
-        let mut line = serde_json::to_vec(alert)?;
+        self.deliver_tagged(alert, None).await
+    }
+
+    /// One line: the alert's JSON, with `notification` when it is not an
+    /// alert (a published status update).
+    pub(crate) async fn deliver_tagged(
+        &mut self,
+        alert: &Alert,
+        notification: Option<&str>,
+    ) -> Result<(), SinkError> {
+        let mut line = serde_json::to_vec(&Tagged {
+            notification,
+            alert,
+        })?;
         line.push(b'\n');
         self.writer.write_all(&line).await?;
         Ok(())

@@ -59,7 +59,18 @@ impl WebhookSink {
     }
 
     pub(crate) async fn deliver(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        self.deliver_tagged(alert, None).await
+    }
+
+    /// The alert's body, with `notification` when it is not an alert (a
+    /// published status update).
+    pub(crate) async fn deliver_tagged(
+        &mut self,
+        alert: &Alert,
+        notification: Option<&str>,
+    ) -> Result<(), SinkError> {
         let body = serde_json::to_vec(&Body {
+            notification,
             alert,
             summary: alert.evidence.summary_line(SUMMARY_MAX_CHARS),
         })?;
@@ -79,6 +90,8 @@ pub(crate) const SUMMARY_MAX_CHARS: usize = 1000;
 /// its top stories and rising terms for receivers that show one line.
 #[derive(serde::Serialize)]
 struct Body<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification: Option<&'a str>,
     #[serde(flatten)]
     alert: &'a Alert,
     #[serde(skip_serializing_if = "String::is_empty")]
