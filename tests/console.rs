@@ -398,6 +398,15 @@ fn console_acknowledges_incidents_in_a_real_browser() {
     assert!(incident["checklist"]["steps"][0]["done"].is_null());
     assert_eq!(incident["communications_lead"], "erin");
     assert_eq!(incident["first_response"]["by"], "console");
+    // The period report in the console: the three detected incidents and
+    // the one reported by hand, four tables.
+    let period = result["period_summary"].as_str().unwrap();
+    assert!(
+        period.starts_with("4 incidents (1 reported by hand), 0 resolved; "),
+        "{period}"
+    );
+    assert_eq!(result["period_tables"], 4, "{result}");
+    assert!(is_png(&artifacts.join("console-period.png")));
 }
 
 #[test]

@@ -198,6 +198,13 @@ async function main() {
     log('reported by hand', { id: result.reported });
     await page.getByRole('link', { name: '← All incidents' }).click();
     await page.getByTestId('incident-title').filter({ hasText: 'Cracked jars in Shanghai stores' }).waitFor();
+
+    // 5. The period report (the last 30 days by default).
+    await page.getByTestId('report-link').click();
+    await page.getByTestId('period-summary').filter({ hasText: 'incidents (' }).waitFor();
+    result.period_summary = await page.getByTestId('period-summary').innerText();
+    result.period_tables = await page.locator('#period-tables table').count();
+    await page.screenshot({ path: path.join(artifacts, 'console-period.png'), fullPage: true });
     if (problems.length) throw new Error(problems.join('; '));
   } finally {
     await browser.close();

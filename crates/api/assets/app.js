@@ -129,7 +129,7 @@ async function signIn(token) {
 // ------------------------------------------------------------------- views
 
 function show(id) {
-  for (const v of ['view-login', 'view-list', 'view-incident']) $(v).hidden = v !== id;
+  for (const v of ['view-login', 'view-list', 'view-incident', 'view-report']) $(v).hidden = v !== id;
 }
 
 function route() {
@@ -138,7 +138,11 @@ function route() {
     return;
   }
   const m = location.hash.match(/^#\/incidents\/(.+)$/);
-  if (m) {
+  if (location.hash === '#/report') {
+    ui.current = null;
+    show('view-report');
+    loadPeriod();
+  } else if (m) {
     ui.current = decodeURIComponent(m[1]);
     show('view-incident');
     loadIncident();
@@ -224,6 +228,7 @@ function scheduleRefresh() {
   ui.refreshTimer = setTimeout(() => {
     if (!ui.token) return;
     if (ui.current) loadIncident();
+    else if (location.hash === '#/report') loadPeriod();
     else loadList();
   }, 150);
 }
@@ -526,6 +531,52 @@ async function report() {
   location.hash = '#/incidents/' + encodeURIComponent(out.incident.id);
 }
 
+// ----------------------------------------------------------- period report
+
+/** `1h 02m 03s` style, or a dash. */
+function fmtSecs(s) {
+  if (s === undefined || s === null) return '—';
+  s = Math.round(s);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  return h ? h + 'h ' + String(m).padStart(2, '0') + 'm' : m ? m + 'm ' + String(r).padStart(2, '0') + 's' : r + 's';
+}
+
+function table(caption, head, rows) {
+  return el('table', {},
+    el('caption', {}, caption),
+    el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c) => el('td', {}, c))))));
+}
+
+/** The incidents opened in the chosen days (default: the last 30), summed up. */
+async function loadPeriod() {
+  if (!$('period-until').value) {
+    const until = new Date(Date.now() + 86400000);
+    $('period-until').value = until.toISOString().slice(0, 10);
+    $('period-since').value = new Date(until.getTime() - 31 * 86400000).toISOString().slice(0, 10);
+  }
+  const params = new URLSearchParams({
+    since: $('period-since').value + 'T00:00:00Z',
+    until: $('period-until').value + 'T00:00:00Z',
+  });
+  const r = await guarded(() => api('GET', '/api/v1/reports/period?' + params));
+  if (!r) return;
+  $('period-summary').textContent = r.incidents + ' incidents (' + r.reported_by_hand + ' reported by hand), '
+    + r.resolved + ' resolved; ' + r.incidents_missing_a_target + ' missed at least one response target.';
+  const d = (x) => [String(x.count), fmtSecs(x.median_secs), fmtSecs(x.p90_secs)];
+  $('period-tables').replaceChildren(
+    table('By level', ['Level', 'Incidents'], LEVELS.map((l) => [l, String(r.by_level[l] || 0)])),
+    table('By crisis kind', ['Kind', 'Incidents'], Object.entries(r.by_kind).map(([k, n]) => [k.replace(/_/g, ' '), String(n)])),
+    table('Response times (from opening)', ['To', 'Incidents', 'Median', '90th percentile', 'Targets missed'], [
+      ['first acknowledgement', ...d(r.time_to_acknowledge), String(r.target_misses.acknowledge)],
+      ['first status update', ...d(r.time_to_respond), String(r.target_misses.respond)],
+      ['resolve', ...d(r.time_to_resolve), String(r.target_misses.resolve)],
+    ]),
+    table('Watches with most incidents', ['Watch', 'Incidents', 'Highest level'],
+      r.top_watches.map((w) => [w.watch, String(w.incidents), w.highest_level])),
+  );
+}
+
 // -------------------------------------------------------------- live feed
 
 function setLive(on) {
@@ -646,6 +697,10 @@ document.addEventListener('DOMContentLoaded', () => {
     ev.preventDefault();
     const text = $('comment-input').value.trim();
     if (text && await act(ui.current, 'comment', { text })) $('comment-input').value = '';
+  });
+  $('period-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    loadPeriod();
   });
   $('report-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
