@@ -727,19 +727,8 @@ impl IncidentTracker {
                         inc.acknowledged = None;
                         inc.reopened_at = Some(now);
                         inc.escalated_at = Some(now);
-                        inc.unacked_since = now;
                         push_event(inc, now, AUTOMATIC_ACTOR, EventKind::Reopen);
-                        let extra = inc.notified_sinks.clone();
-                        begin(
-                            inc,
-                            policy,
-                            silence,
-                            NotifyReason::Escalated,
-                            extra,
-                            now,
-                            Some(&a.alert_id),
-                            &mut sent,
-                        );
+                        escalate(inc, policy, silence, now, Some(&a.alert_id), &mut sent);
                     }
                     // Otherwise a stale or out-of-order alert of a closed
                     // incident: recorded only, never reopens it.
@@ -925,8 +914,7 @@ impl IncidentTracker {
                 let n = list.steps.len();
                 let Some(s) = list.steps.get_mut(step) else {
                     return Err(Error::Invalid(format!(
-                        "step {step} is not in the checklist (steps 0 to {})",
-                        n - 1
+                        "step {step} is not in the checklist ({n} steps, numbered from 0)"
                     )));
                 };
                 if s.done.is_some() == done {
@@ -1109,7 +1097,10 @@ impl IncidentTracker {
         }
         let alert = reported_alert(&r, &id, &watch, actor, now);
         let notifications = self.on_alert(&alert, now).notifications().to_vec();
-        let inc = self.incidents.get_mut(&id).expect("on_alert opened it");
+        // A report's alert id is new unless a remembered one collides.
+        let inc = self.incidents.get_mut(&id).ok_or_else(|| {
+            Error::Invalid(format!("the report could not open `{id}`: try again"))
+        })?;
         inc.timeline.insert(
             0,
             Event {

@@ -41,7 +41,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use sha2::Sha256;
 use vigil_types::Alert;
 
-use super::{HttpDelivery, SinkError};
+use super::{stdout::Tagged, HttpDelivery, SinkError};
 
 /// Header carrying the signing time, Unix seconds.
 pub(crate) const TIMESTAMP_HEADER: &str = "x-vigil-timestamp";
@@ -70,8 +70,10 @@ impl WebhookSink {
         notification: Option<&str>,
     ) -> Result<(), SinkError> {
         let body = serde_json::to_vec(&Body {
-            notification,
-            alert,
+            tagged: Tagged {
+                notification,
+                alert,
+            },
             summary: alert.evidence.summary_line(SUMMARY_MAX_CHARS),
         })?;
         self.http
@@ -90,10 +92,9 @@ pub(crate) const SUMMARY_MAX_CHARS: usize = 1000;
 /// its top stories and rising terms for receivers that show one line.
 #[derive(serde::Serialize)]
 struct Body<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    notification: Option<&'a str>,
+    /// What the stdout sink writes: the alert, marked when not an alert.
     #[serde(flatten)]
-    alert: &'a Alert,
+    tagged: Tagged<'a>,
     #[serde(skip_serializing_if = "String::is_empty")]
     summary: String,
 }
