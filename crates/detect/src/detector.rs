@@ -1645,8 +1645,9 @@ fn learn(p: &DetectorParams, w: &mut WatchState, views: &[ScaleView], s0: &Windo
         let rms = (st.resid.var.max(0.0) + st.resid.mean * st.resid.mean).sqrt();
         let floor = if w.measured { 0.0 } else { v.m.max(1.0).sqrt() };
         let r = v.x - v.m;
-        let r = if warm {
-            r.clamp(-v.thr * rms.max(floor), v.thr * rms.max(floor))
+        let bound = v.thr * rms.max(floor);
+        let r = if warm && bound > 0.0 {
+            r.clamp(-bound, bound)
         } else {
             r
         };

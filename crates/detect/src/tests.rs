@@ -1027,6 +1027,41 @@ fn a_measured_series_alerts_on_a_drop_as_on_a_jump() {
 }
 
 #[test]
+fn a_measured_series_learns_its_variation_at_every_scale() {
+    // A scale longer than the warm-up (15 and 60 minutes against 15 bins)
+    // starts learning its residual only once the watch is warm. Clamping
+    // that first residual at "threshold x variation so far" (zero) kept a
+    // measurement's variation at zero for ever, so its z-scores were the
+    // relative error times 1e9 and the thresholds followed them. Two days
+    // of a level of 50 with noise of about one, then a jump of 10: the
+    // alert's z is some ten deviations, not billions.
+    let level = |m: i64| 50.0 + noise(m) + if m >= 2880 { 10.0 } else { 0.0 };
+    let mut d = Detector::new(&settings(
+        "scales_secs = [60, 900, 3600]
+warmup_secs = 900
+baseline_half_life_secs = 604800
+seasonal_half_life_days = 0",
+    ));
+    let watch = WatchId::from("acme");
+    let (mut spikes, mut updates) = (Vec::new(), Vec::new());
+    for m in 0..2900 {
+        let at = EventTime(T0 + m * 60_000);
+        assert_eq!(
+            d.observe_value(&watch, at, level(m), NOW),
+            Observation::Accepted
+        );
+        d.advance(&mut spikes, &mut updates);
+    }
+    let opened: Vec<&Spike> = spikes
+        .iter()
+        .filter(|s| s.transition == Transition::Opened)
+        .collect();
+    assert_eq!(opened_minutes(&spikes, "acme"), vec![2880]);
+    let z = opened[0].z;
+    assert!((4.0..100.0).contains(&z), "z = {z}");
+}
+
+#[test]
 fn a_deviation_that_lasts_fires_by_its_persistence() {
     // Five days of a noisy measurement, then a shift of about two of its
     // deviations that lasts: no single minute is rare (z about 2, below
