@@ -194,8 +194,8 @@ enum EvalCommand {
         series: SeriesArg,
         /// A `[detect]` setting --cv sweeps, as `key=v1,v2,...` (values
         /// increasing); repeat for several (every combination is tried).
-        /// Default: calibration_sigmas and persistence_sigmas over grids
-        /// around their defaults.
+        /// Default: calibration_sigmas, persistence_sigmas and
+        /// persistence_secs over grids around their defaults.
         #[arg(long = "cv-axis", requires = "cv", value_parser = vigil_eval::nab::CvGrid::parse_axis)]
         cv_axes: Vec<vigil_eval::nab::CvAxis>,
     },

@@ -1291,10 +1291,14 @@ fn scale_views(p: &DetectorParams, w: &WatchState) -> Vec<ScaleView> {
         };
         // A deviation that lasts: many moderate z-scores in a row are as
         // rare for this watch as one big one. The persistence is judged
-        // against its own history, never below half the z floor.
+        // against its own history, never below half the z floor, and only
+        // once that history covers a day: before the watch has seen its
+        // daily rhythm, a slow rise is as likely the rhythm as a crisis
+        // (one window's z still fires from the warm-up on).
         let a = p.persistence_alpha;
         let persist = (1.0 - a) * st.persist + a * z.min(thr);
-        let persist_thr = if a > 0.0 && st.persist_cal.n >= p.warmup_bins {
+        let known = st.persist_cal.n as f64 >= p.calibration_prior_bins.max(p.warmup_bins as f64);
+        let persist_thr = if a > 0.0 && known {
             st.persist_cal
                 .threshold(p.persistence_sigmas, p.z_floor / 2.0)
         } else {

@@ -1065,16 +1065,17 @@ seasonal_half_life_days = 0",
 fn a_deviation_that_lasts_fires_by_its_persistence() {
     // Five days of a noisy measurement, then a shift of about two of its
     // deviations that lasts: no single minute is rare (z about 2, below
-    // the floor of 4), an hour of them is. Each scale's persistence (the
-    // short-term mean of its z-scores) fires within the hour; without it
-    // nothing ever does.
+    // the floor of 4), a few hours of them are. Each scale's persistence
+    // (the short-term mean of its z-scores over `persistence_secs`, two
+    // hours by default) fires within that time; without it nothing ever
+    // does.
     let shift_at = 7200;
     let level = |m: i64| 50.0 + noise(m) + if m >= shift_at { 1.5 } else { 0.0 };
     let week = "baseline_half_life_secs = 604800\nseasonal_half_life_days = 0";
     let opened = opened_on_rows_with(week, shift_at + 240, level, true);
     assert_eq!(opened.len(), 1, "{opened:?}");
     assert!(
-        (shift_at..shift_at + 60).contains(&opened[0]),
+        (shift_at..shift_at + 120).contains(&opened[0]),
         "opened at minute {} (shift at {shift_at})",
         opened[0]
     );
@@ -1090,6 +1091,33 @@ fn a_deviation_that_lasts_fires_by_its_persistence() {
         opened_on_rows_with(week, shift_at, level, true),
         Vec::<i64>::new()
     );
+    // A watch's first day: 4 posts a minute for ten hours, then 5 a minute
+    // (z about 3.7 at the one-hour scale, below one window's threshold).
+    // Before the watch has a day of history, and so its daily rhythm, the
+    // persistence does not judge: a slow rise on a first day is as likely
+    // the rhythm as a crisis (`vigil gen`'s rising afternoon fired so).
+    // After two days the same rise fires by persistence.
+    let opened_after_rise = |at: i64| {
+        let mut d = Detector::new(&settings(&format!(
+            "scales_secs = [60, 3600]\nwarmup_secs = 900\n{week}"
+        )));
+        let watch = WatchId::from("acme");
+        let (mut spikes, mut updates) = (Vec::new(), Vec::new());
+        for m in 0..at + 240 {
+            let n = if m >= at { 5.0 } else { 4.0 + noise(m) };
+            let t = EventTime(T0 + m * 60_000);
+            assert_eq!(
+                d.observe_count(&watch, t, n as u32, NOW),
+                Observation::Accepted
+            );
+            d.advance(&mut spikes, &mut updates);
+        }
+        opened_minutes(&spikes, "acme")
+    };
+    assert_eq!(opened_after_rise(600), Vec::<i64>::new());
+    let later = opened_after_rise(2880);
+    assert_eq!(later.len(), 1, "{later:?}");
+    assert!((2880..2880 + 240).contains(&later[0]), "{later:?}");
 }
 
 /// Score's clock record at event time `t_ms` (posts partition 0).

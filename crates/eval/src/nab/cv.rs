@@ -35,21 +35,26 @@ pub struct CvGrid {
 }
 
 impl CvGrid {
-    /// The two settings that decide how rare a deviation must be for its
-    /// watch: `calibration_sigmas` (one window's z) and
-    /// `persistence_sigmas` (the short-term mean of z), over grids around
-    /// their defaults. Both are chosen by the sweep, so both are
-    /// cross-validated.
+    /// The three settings that decide how rare a deviation must be for its
+    /// watch: `calibration_sigmas` (one window's z), `persistence_sigmas`
+    /// (the short-term mean of z) and `persistence_secs` (how long that
+    /// mean runs, up to the three hours a ramp may take), over grids
+    /// around their defaults. All three were chosen by a sweep, so all three
+    /// are cross-validated.
     pub fn default_grid() -> CvGrid {
         CvGrid {
             axes: vec![
                 CvAxis {
                     key: "calibration_sigmas".to_owned(),
-                    values: vec![4.0, 4.5, 5.0, 5.5, 6.0, 7.0],
+                    values: vec![4.5, 5.0, 5.5, 6.0, 6.5, 7.0],
                 },
                 CvAxis {
                     key: "persistence_sigmas".to_owned(),
-                    values: vec![2.5, 3.0, 3.5, 4.0, 5.0],
+                    values: vec![1.5, 2.0, 2.5, 3.0, 3.5],
+                },
+                CvAxis {
+                    key: "persistence_secs".to_owned(),
+                    values: vec![3600.0, 5400.0, 7200.0, 10800.0],
                 },
             ],
         }
