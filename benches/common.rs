@@ -16,7 +16,7 @@ pub fn corpus() -> Vec<Post> {
     let mut ing = Ingestor::new(&s.config.ingest);
     text.lines()
         .filter_map(|l| {
-            ing.parse_line(l.as_bytes(), vigil_pipeline::wall_clock())
+            ing.parse_line(l.as_bytes(), vigil_types::EventTime::wall_clock())
                 .ok()
         })
         .collect()

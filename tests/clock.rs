@@ -138,12 +138,7 @@ fn live_on_stdin_a_burst_then_silence_alerts_within_a_bin_plus_lateness_plus_5_s
         }
     });
     let mut stdin = child.stdin.take().unwrap();
-    let now_ms = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64
-    };
+    let now_ms = || vigil_types::EventTime::wall_clock().0;
     // A burst of 30 posts dated now, then silence (stdin stays open).
     let first = now_ms();
     for i in 0..30 {

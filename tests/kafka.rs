@@ -321,7 +321,7 @@ fn malformed_lines(input: &Path, settings: &vigil_config::Settings) -> BTreeSet<
     read(input)
         .lines()
         .filter(|l| {
-            ing.parse_line(l.as_bytes(), vigil_pipeline::wall_clock())
+            ing.parse_line(l.as_bytes(), vigil_types::EventTime::wall_clock())
                 .is_err()
         })
         .map(|l| l.as_bytes().to_vec())

@@ -38,7 +38,7 @@ pub fn alert_stage(name: &str) -> vigil_alert::AlertStage {
         dispatcher: vigil_alert::Dispatcher::spawn(Vec::new(), metrics.clone(), store),
         metrics,
         readiness: vigil_telemetry::Readiness::default(),
-        now: vigil_pipeline::wall_clock,
+        now: vigil_types::EventTime::wall_clock,
     }
 }
 

@@ -157,16 +157,6 @@ struct Round {
     failed: Vec<String>,
 }
 
-/// The processing-time clock of [`Dispatcher::spawn`].
-fn wall_clock() -> EventTime {
-    EventTime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0),
-    )
-}
-
 impl Dispatcher {
     /// [`Dispatcher::spawn_with`] with the default options and the wall
     /// clock.
@@ -176,7 +166,7 @@ impl Dispatcher {
             metrics,
             store,
             DispatchOptions::default(),
-            wall_clock,
+            EventTime::wall_clock,
         )
     }
 

@@ -5,7 +5,6 @@
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex},
-    time::{SystemTime, UNIX_EPOCH},
 };
 
 use axum::{
@@ -143,10 +142,7 @@ fn opened() -> Alert {
 }
 
 fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    vigil_types::EventTime::wall_clock().0 / 1000
 }
 
 /// Verifies a request the way a receiver should (see the webhook module

@@ -49,9 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &dir.path().join("incidents.redb"),
         EscalationPolicy::notify_all(vec!["stdout".into()]),
     )?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs() as i64;
+    let now = vigil_types::EventTime::wall_clock().0 / 1000;
     for (k, (id, level)) in [
         ("acme-1", Level::Major),
         ("northwind-air-1", Level::Moderate),

@@ -59,11 +59,7 @@ pub(crate) fn unknown_route() -> (&'static str, MethodRouter<ApiState>) {
 
 /// The current processing time (the wall clock).
 pub(crate) fn now() -> EventTime {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    EventTime(ms)
+    EventTime::wall_clock()
 }
 
 /// Runs a store call on the blocking pool (mutating calls fsync).

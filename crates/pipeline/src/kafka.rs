@@ -33,9 +33,9 @@ use vigil_transport_kafka::{
     ensure_topics, prefixed, topic, KafkaConsumer, KafkaDeadLetters, KafkaProducer,
     KafkaStateStore, KafkaStats, DETECT_STATE_TOPIC,
 };
-use vigil_types::{Alert, Post, Scored, Spike};
+use vigil_types::{Alert, EventTime, Post, Scored, Spike};
 
-use crate::{wall_clock, LiveConfig, StageName};
+use crate::{LiveConfig, StageName};
 
 /// Every stream's reader takes plain and packed envelopes alike.
 fn decode_envelope<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<Vec<T>, String> {
@@ -240,7 +240,7 @@ impl KafkaRun<'_> {
             limiter: Arc::new(LogLimiter::new(Duration::from_secs(
                 cfg.telemetry.error_log_interval_secs,
             ))),
-            now: wall_clock,
+            now: EventTime::wall_clock,
             dead_letters: KafkaDeadLetters::new(k, self.stats.clone())?,
         })
     }
@@ -309,7 +309,7 @@ impl KafkaRun<'_> {
         // longer holds the watermark back.
         detector.set_idle_timeout(Duration::from_secs(k.idle_timeout_secs));
         let run = DetectRun {
-            now: wall_clock,
+            now: EventTime::wall_clock,
             upstream_partitions: k.partitions,
             checkpoint_every: Duration::from_secs(k.checkpoint_interval_secs),
         };

@@ -77,16 +77,6 @@ pub enum Input {
     Stdin,
 }
 
-/// The processing-time clock (ingest time, future-post guard, event lag).
-pub fn wall_clock() -> EventTime {
-    EventTime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0),
-    )
-}
-
 /// Opens the input as a buffered async reader, with its `source` label.
 pub async fn open_input(
     input: &Input,
@@ -146,7 +136,7 @@ pub async fn run_embedded(
         batch_size: cfg.transport.batch_size,
         metrics: metrics.clone(),
         limiter,
-        now: wall_clock,
+        now: EventTime::wall_clock,
         dead_letters: vigil_transport::NoDeadLetters,
     };
     let ingest = tokio::spawn(replay.replay(reader, cancel.clone()).instrument(info_span!(
@@ -171,7 +161,7 @@ pub async fn run_embedded(
             spikes_tx,
             vigil_transport::NoState,
             metrics.clone(),
-            vigil_detect::DetectRun::embedded(wall_clock),
+            vigil_detect::DetectRun::embedded(EventTime::wall_clock),
             Some(live.watches()),
         )
         .instrument(info_span!("stage", stage = "detect", mode = "embedded")),

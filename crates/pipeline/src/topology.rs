@@ -152,11 +152,11 @@ impl Process {
                     metrics.clone(),
                     store,
                     vigil_alert::DispatchOptions::from_config(&settings.config.alert),
-                    crate::wall_clock,
+                    vigil_types::EventTime::wall_clock,
                 ),
                 metrics: metrics.clone(),
                 readiness: ready.clone(),
-                now: crate::wall_clock,
+                now: vigil_types::EventTime::wall_clock,
             };
             stage.spawn_timers(admin_cancel.clone());
             Some(stage)

@@ -36,7 +36,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use serde::Serialize;
@@ -108,11 +108,7 @@ impl AlertmanagerSink {
     }
 
     pub(crate) async fn deliver(&mut self, alert: &Alert) -> Result<(), SinkError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        let (body, update) = self.plan(alert, EventTime(now));
+        let (body, update) = self.plan(alert, EventTime::wall_clock());
         let body = serde_json::to_vec(&body)?;
         self.http.post(&body, |_| Default::default()).await?;
         self.apply(update);

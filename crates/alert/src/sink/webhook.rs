@@ -34,12 +34,10 @@
 //! ok = ok and abs(time.time() - int(ts)) < 300
 //! ```
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use hmac::{Hmac, Mac};
 use reqwest::header::{HeaderMap, HeaderValue};
 use sha2::Sha256;
-use vigil_types::Alert;
+use vigil_types::{Alert, EventTime};
 
 use super::{stdout::Tagged, HttpDelivery, SinkError};
 
@@ -100,10 +98,7 @@ struct Body<'a> {
 }
 
 fn unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    u64::try_from(EventTime::wall_clock().0 / 1000).unwrap_or(0)
 }
 
 /// `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`.
