@@ -198,7 +198,10 @@ pub struct CvReport {
 /// The index of the best plateau among `points` (one value index per
 /// axis): the point whose mean score with its grid neighbours (every point
 /// at most one step away on each axis) is highest, the first on ties. A
-/// lone peak between cliffs loses to a broad top.
+/// lone peak between cliffs loses to a broad top. Only points inside the
+/// grid compete (not first or last on an axis of three or more values): a
+/// point on the grid's edge has unmeasured neighbours, so it cannot be
+/// shown to be on a plateau rather than at a cliff edge.
 fn plateau(points: &[Vec<usize>], scores: &[f64]) -> usize {
     let near = |a: &[usize], b: &[usize]| a.iter().zip(b).all(|(x, y)| x.abs_diff(*y) <= 1);
     let smooth = |i: usize| {
@@ -209,7 +212,24 @@ fn plateau(points: &[Vec<usize>], scores: &[f64]) -> usize {
             .fold((0.0, 0usize), |(s, n), (_, &x)| (s + x, n + 1));
         sum / n.max(1) as f64
     };
-    (0..scores.len())
+    let axes = points.first().map_or(0, Vec::len);
+    let len: Vec<usize> = (0..axes)
+        .map(|a| points.iter().map(|p| p[a] + 1).max().unwrap_or(0))
+        .collect();
+    let inside = |i: usize| {
+        points[i]
+            .iter()
+            .zip(&len)
+            .all(|(&x, &n)| n < 3 || (x > 0 && x + 1 < n))
+    };
+    let candidates: Vec<usize> = (0..scores.len()).filter(|&i| inside(i)).collect();
+    let candidates = if candidates.is_empty() {
+        (0..scores.len()).collect()
+    } else {
+        candidates
+    };
+    candidates
+        .into_iter()
         .max_by(|&a, &b| smooth(a).total_cmp(&smooth(b)).then(b.cmp(&a)))
         .unwrap_or(0)
 }
@@ -393,26 +413,41 @@ mod tests {
     }
 
     #[test]
-    fn plateau_in_two_dimensions_uses_every_neighbour() {
+    fn plateau_in_two_dimensions_uses_every_neighbour_and_never_the_edge() {
         let grid = CvGrid {
             axes: vec![
                 CvAxis {
                     key: "calibration_sigmas".to_owned(),
-                    values: vec![1.0, 2.0, 3.0],
+                    values: vec![1.0, 2.0, 3.0, 4.0],
                 },
                 CvAxis {
                     key: "persistence_sigmas".to_owned(),
-                    values: vec![1.0, 2.0, 3.0],
+                    values: vec![1.0, 2.0, 3.0, 4.0],
                 },
             ],
         };
         let points = grid.points();
-        assert_eq!(points.len(), 9);
-        assert_eq!(points[5], vec![1, 2]);
-        // A lone peak at (0, 0); a broad top around (2, 2).
-        let scores = [95.0, 10.0, 10.0, 10.0, 60.0, 70.0, 10.0, 70.0, 75.0];
+        assert_eq!(points.len(), 16);
+        assert_eq!(points[6], vec![1, 2]);
+        // A lone peak at (0, 0); a broad top around (3, 3), rising towards
+        // the corner (4, 4). The corner is on the edge: its neighbours
+        // beyond the grid were never measured, so (3, 3) is chosen.
+        #[rustfmt::skip]
+        let scores = [
+            95.0, 10.0, 10.0, 10.0,
+            10.0, 20.0, 30.0, 40.0,
+            10.0, 30.0, 70.0, 72.0,
+            10.0, 40.0, 72.0, 99.0,
+        ];
         let best = plateau(&points, &scores);
         assert_eq!(grid.values_at(&points[best]), vec![3.0, 3.0]);
+        // An axis of two values has no inside (both of its values compete);
+        // on an axis of four, the best edge value is still never chosen.
+        let two_by_four: Vec<Vec<usize>> = (0..2)
+            .flat_map(|a| (0..4).map(move |b| vec![a, b]))
+            .collect();
+        let scores = [1.0, 1.0, 5.0, 1.0, 1.0, 1.0, 5.0, 50.0];
+        assert_eq!(two_by_four[plateau(&two_by_four, &scores)], vec![0, 2]);
     }
 
     #[test]
