@@ -1,8 +1,5 @@
 //! The `vigil` binary: parse flags, load config, hand off to vigil-pipeline.
 
-#[cfg(feature = "kafka")]
-mod bench;
-mod gen;
 mod incidents;
 
 /// jemalloc, as Vector and TiKV ship: posts are allocated on the score
@@ -13,18 +10,22 @@ mod incidents;
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+use std::{ffi::OsString, net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use vigil_config::Settings;
 use vigil_pipeline::{RunOptions, StageName, Topology};
-use vigil_telemetry::{init_logging, LogFormat};
-use vigil_types::EventTime;
+use vigil_telemetry::{init_logging, is_broken_pipe, LogFormat};
 
 /// Real-time social listening and crisis detection.
 #[derive(Debug, Parser)]
-#[command(name = "vigil", version, about)]
+#[command(
+    name = "vigil",
+    version,
+    about,
+    after_help = "Also `vigil gen`, `vigil eval` and `vigil bench`: synthetic data, quality evaluation and the Kafka benchmark, which run the vigil-tools binary beside this one (`vigil-tools --help`)."
+)]
 struct Cli {
     /// Log format (logs go to stderr).
     #[arg(
@@ -101,143 +102,13 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Evaluate quality on labelled data.
-    Eval {
-        #[command(subcommand)]
-        command: EvalCommand,
-    },
-    /// Benchmarks that need more than criterion (a real broker).
-    #[cfg(feature = "kafka")]
-    Bench {
-        #[command(subcommand)]
-        command: BenchCommand,
-    },
     /// Work on incidents through a running Vigil's HTTP API: list, show,
     /// ack, assign, comment, resolve, reopen, export.
     Incidents(incidents::IncidentsArgs),
-    /// Write deterministic synthetic posts, a spike sidecar and a config.
-    Gen {
-        /// RNG seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Total lines to write.
-        #[arg(long, default_value_t = 100_000)]
-        posts: u64,
-        /// Number of watches.
-        #[arg(long, default_value_t = 100)]
-        watches: usize,
-        /// Spikes to inject (cycling minor, moderate, major).
-        #[arg(long, default_value_t = 9)]
-        spikes: usize,
-        /// Malformed lines to mix in.
-        #[arg(long, default_value_t = 0)]
-        malformed: u64,
-        /// First event time (RFC 3339).
-        #[arg(long, default_value = "2026-01-01T00:00:00Z")]
-        start: String,
-        /// Span in minutes.
-        #[arg(long, default_value_t = 2880)]
-        minutes: i64,
-        /// Output file (sidecars: OUT.spikes.jsonl and OUT.config.toml).
-        #[arg(long)]
-        out: PathBuf,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum EvalCommand {
-    /// Sentiment: accuracy, macro/weighted F1, confusion matrix, Pearson r.
-    Sentiment {
-        /// Labelled file: VADER ground truth (id, rating, text) or a Chinese
-        /// CSV (id,label,label_name,text).
-        #[arg(long)]
-        data: PathBuf,
-        /// `vader` or `zh-csv` (detected from the file when omitted).
-        #[arg(long)]
-        format: Option<String>,
-        /// Print one JSON object instead of the table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Detection on the Numenta Anomaly Benchmark: feeds every NAB series
-    /// (`timestamp,value` CSV of counts per bin) under --data into a fresh
-    /// detector in event time and prints the NAB score per file and overall
-    /// (standard, reward_low_FP, reward_low_FN), detection delays and the
-    /// published detectors' scores found beside the labels.
-    Nab {
-        /// Folder searched recursively for NAB series.
-        #[arg(long)]
-        data: PathBuf,
-        /// NAB's combined_windows.json.
-        #[arg(long)]
-        labels: PathBuf,
-        /// Detect configuration for every series (layered over the
-        /// defaults); without it, the built-in config/nab.toml.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Print one JSON object {"files": {name: {profile: score}},
-        /// "overall": {profile: score}} instead of the table (with --cv:
-        /// the cross-validation report as JSON).
-        #[arg(long)]
-        json: bool,
-        /// Leave-one-series-out cross-validation: the swept setting is
-        /// chosen on the other series only (on a plateau), the held-out
-        /// series is scored with it; prints the cross-validated score next
-        /// to the in-sample one, overall and per series.
-        #[arg(long)]
-        cv: bool,
-        /// What the series' values are: `auto` (whole numbers are counts of
-        /// posts, a rise alerts; other series are measurements, judged both
-        /// ways) or `measured` (every series a measurement, whole numbers
-        /// too: NAB's speeds, passenger and request counts).
-        #[arg(long, value_enum, default_value_t = SeriesArg::Auto)]
-        series: SeriesArg,
-        /// A `[detect]` setting --cv sweeps, as `key=v1,v2,...` (values
-        /// increasing); repeat for several (every combination is tried).
-        /// Default: calibration_sigmas, persistence_sigmas and
-        /// persistence_secs over grids around their defaults.
-        #[arg(long = "cv-axis", requires = "cv", value_parser = vigil_eval::nab::CvGrid::parse_axis)]
-        cv_axes: Vec<vigil_eval::nab::CvAxis>,
-    },
-}
-
-/// `vigil eval nab --series`.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum SeriesArg {
-    Auto,
-    Measured,
-}
-
-#[cfg(feature = "kafka")]
-#[derive(Debug, Subcommand)]
-enum BenchCommand {
-    /// Posts/s through the four-process pipeline (one `vigil` per stage) on
-    /// a Kafka broker, and the raw rate of a plain rdkafka producer and
-    /// consumer moving the same records on the same broker.
-    Kafka {
-        /// Bootstrap servers of a running broker.
-        #[arg(long)]
-        brokers: String,
-        /// Posts to move.
-        #[arg(long, default_value_t = 200_000)]
-        posts: u64,
-        /// Watches in the generated config.
-        #[arg(long, default_value_t = 100)]
-        watches: usize,
-        /// Partitions of every topic.
-        #[arg(long, default_value_t = 3)]
-        partitions: i32,
-        /// Records per batch in each stage (`transport.batch_size`, whose
-        /// default this is).
-        #[arg(long, default_value_t = 1024)]
-        batch_size: usize,
-        /// Scratch directory (input, configs, stage logs).
-        #[arg(long, default_value = "target/bench-kafka")]
-        dir: PathBuf,
-        /// Print one JSON object instead of the summary.
-        #[arg(long)]
-        json: bool,
-    },
+    /// `gen`, `eval` and `bench` live in the `vigil-tools` binary beside
+    /// this one (`vigil-tools --help`); `vigil gen|eval|bench ...` runs it.
+    #[command(external_subcommand)]
+    Tool(Vec<OsString>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,24 +136,55 @@ fn main() -> ExitCode {
     );
     match run(cli) {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&*e) => ExitCode::SUCCESS,
         Err(e) => {
-            if is_broken_pipe(&e) {
-                return ExitCode::SUCCESS;
-            }
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
     }
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+/// The commands of the `vigil-tools` binary.
+const TOOLS: [&str; 3] = ["gen", "eval", "bench"];
+
+/// Runs `vigil-tools` from beside this binary with `args` (a tool command
+/// and its arguments) and the global log flags, and exits as it does.
+fn run_tool(args: &[OsString], log: &[String]) -> anyhow::Result<ExitCode> {
+    let name = args.first().and_then(|a| a.to_str()).unwrap_or("");
+    anyhow::ensure!(
+        TOOLS.contains(&name),
+        "unknown command `{name}` (see `vigil --help`; `gen`, `eval` and `bench` are in vigil-tools)"
+    );
+    let exe = std::env::current_exe().context("locating the vigil binary")?;
+    let tools = exe.with_file_name(format!("vigil-tools{}", std::env::consts::EXE_SUFFIX));
+    let status = std::process::Command::new(&tools)
+        .args(log)
+        .args(args)
+        .status()
+        .with_context(|| {
+            format!(
+                "`vigil {name}` runs {}, which could not be started (build it with `cargo build --release --bin vigil-tools`)",
+                tools.display()
+            )
+        })?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+        None => ExitCode::from(1),
     })
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let log_flags = vec![
+        "--log-format".to_owned(),
+        match cli.log_format {
+            LogFormatArg::Text => "text",
+            LogFormatArg::Json => "json",
+        }
+        .to_owned(),
+        "--log-level".to_owned(),
+        cli.log_level.clone(),
+    ];
     match cli.command {
         Command::Config { command } => match command {
             ConfigCommand::Check { file } => match Settings::load(&file) {
@@ -309,166 +211,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
-        Command::Eval {
-            command: EvalCommand::Sentiment { data, format, json },
-        } => {
-            use vigil_eval::sentiment::{evaluate_file, Format};
-            let format = match format {
-                Some(f) => f
-                    .parse::<Format>()
-                    .map_err(|e| anyhow::anyhow!("--format {f}: {e}"))?,
-                None => Format::detect(&data)?,
-            };
-            let scorer = vigil_score::SentimentScorer::new();
-            let report = evaluate_file(&data, format, &scorer)?;
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                println!("{report}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Eval {
-            command:
-                EvalCommand::Nab {
-                    data,
-                    labels,
-                    config,
-                    json,
-                    cv,
-                    cv_axes,
-                    series,
-                },
-        } => {
-            use vigil_eval::nab::{
-                cross_validate, evaluate_nab, load_settings, CvGrid, NabEvalOptions,
-                NAB_CONFIG_TOML,
-            };
-            let env: Vec<(String, String)> = std::env::vars()
-                .filter(|(k, _)| k.starts_with("VIGIL__"))
-                .collect();
-            let (text, origin) = match &config {
-                Some(path) => (
-                    std::fs::read_to_string(path)
-                        .with_context(|| format!("reading --config {}", path.display()))?,
-                    path.display().to_string(),
-                ),
-                None => (
-                    NAB_CONFIG_TOML.to_owned(),
-                    "config/nab.toml, built in".to_owned(),
-                ),
-            };
-            let settings = load_settings(&text, &origin, &env)?;
-            let options = NabEvalOptions {
-                data: data.clone(),
-                labels: labels.clone(),
-                settings,
-                config_origin: origin,
-                series: match series {
-                    SeriesArg::Auto => vigil_eval::nab::SeriesKind::Auto,
-                    SeriesArg::Measured => vigil_eval::nab::SeriesKind::Measured,
-                },
-            };
-            if cv {
-                let mut grid = CvGrid::default_grid();
-                if !cv_axes.is_empty() {
-                    grid = CvGrid { axes: cv_axes };
-                }
-                let report = cross_validate(&options, &grid).with_context(|| {
-                    format!(
-                        "cross-validating on the series under {} against {}",
-                        data.display(),
-                        labels.display()
-                    )
-                })?;
-                if json {
-                    println!("{}", serde_json::to_string(&report)?);
-                } else {
-                    print!("{report}");
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let report = evaluate_nab(&options).with_context(|| {
-                format!(
-                    "evaluating the series under {} against {}",
-                    data.display(),
-                    labels.display()
-                )
-            })?;
-            if json {
-                println!("{}", serde_json::to_string(&report.summary())?);
-            } else {
-                print!("{report}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        #[cfg(feature = "kafka")]
-        Command::Bench {
-            command:
-                BenchCommand::Kafka {
-                    brokers,
-                    posts,
-                    watches,
-                    partitions,
-                    batch_size,
-                    dir,
-                    json,
-                },
-        } => {
-            let report = bench::KafkaBench {
-                brokers,
-                posts,
-                watches,
-                partitions,
-                batch_size,
-                dir,
-            }
-            .run()?;
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                println!(
-                    "posts {}: pipeline {:.0} posts/s, raw rdkafka {:.0} records/s, ratio {:.1}%",
-                    report.posts,
-                    report.pipeline_per_sec,
-                    report.raw_per_sec,
-                    100.0 * report.ratio
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
         Command::Incidents(args) => incidents::run(args),
-        Command::Gen {
-            seed,
-            posts,
-            watches,
-            spikes,
-            malformed,
-            start,
-            minutes,
-            out,
-        } => {
-            let start = EventTime::parse_rfc3339(&start)
-                .with_context(|| format!("--start `{start}` is not RFC 3339"))?;
-            let injected = gen::generate(&gen::GenOptions {
-                seed,
-                posts,
-                watches,
-                spikes,
-                malformed,
-                start,
-                minutes,
-                out: out.clone(),
-            })?;
-            eprintln!(
-                "wrote {posts} lines to {}, {} spikes to {}, config to {}",
-                out.display(),
-                injected.len(),
-                gen::sidecar_path(&out, "spikes.jsonl").display(),
-                gen::sidecar_path(&out, "config.toml").display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Tool(args) => run_tool(&args, &log_flags),
         Command::Run {
             config,
             input,

@@ -26,6 +26,6 @@ pub use crate::{
     admin::{admin_router, serve_admin, AdminServer, Readiness, ServerLimits},
     latency::LatencyRecorder,
     limiter::LogLimiter,
-    logging::{init_logging, LogFormat},
+    logging::{init_logging, is_broken_pipe, LogFormat},
     metrics::Metrics,
 };

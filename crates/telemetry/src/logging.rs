@@ -19,6 +19,22 @@ pub enum LogFormat {
     Json,
 }
 
+/// True when `e` or any error it was caused by is a broken pipe: a reader
+/// of the output went away (`vigil ... | head`), which ends a command
+/// quietly instead of as an error.
+pub fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 /// Installs the global subscriber. `RUST_LOG` overrides `default_level`.
 /// Calling it twice is harmless (the second call does nothing).
 pub fn init_logging(format: LogFormat, default_level: &str) {

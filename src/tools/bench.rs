@@ -265,7 +265,7 @@ impl Proc {
         let admin = format!("127.0.0.1:{port}");
         let log = std::fs::File::create(dir.join(format!("{stage}.log")))?;
         let out = std::fs::File::create(dir.join(format!("{stage}.out")))?;
-        let child = Command::new(std::env::current_exe()?)
+        let child = Command::new(vigil_exe()?)
             .args(["run", "--stage", stage, "--admin-addr", &admin])
             .args(["--instance-id", "0", "--config"])
             .arg(config)
@@ -308,4 +308,9 @@ impl Proc {
         }
         Ok(())
     }
+}
+
+/// The `vigil` binary beside this one (the stages the bench runs).
+fn vigil_exe() -> anyhow::Result<PathBuf> {
+    Ok(std::env::current_exe()?.with_file_name(format!("vigil{}", std::env::consts::EXE_SUFFIX)))
 }
