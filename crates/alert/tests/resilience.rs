@@ -20,12 +20,12 @@ use vigil_config::Settings;
 use vigil_incidents::{EscalationPolicy, FaultyFile, IncidentStore, DEFAULT_RETENTION};
 use vigil_telemetry::{Metrics, Readiness};
 use vigil_transport::{memory_stream, Discard, MemoryProducer, Producer, Record};
-use vigil_types::{Alert, EventTime, Level, Spike, Transition, WatchId};
+use vigil_types::{Alert, EventTime, IncidentId, Level, Spike, Transition, WatchId};
 
 fn spike(watch: &str) -> Spike {
     Spike {
         watch: WatchId::from(watch),
-        incident: format!("{watch}-1"),
+        incident: IncidentId(format!("{watch}-1")),
         transition: Transition::Opened,
         level: Level::Major,
         triggers: vec![],

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use vigil_config::{DetectConfig, GradingConfig, Settings};
 use vigil_types::{
-    CrisisKind, EventTime, Evidence, Level, ScoredPost, Spike, StreamClock, Transition, Trigger,
-    WatchId,
+    CrisisKind, EventTime, Evidence, IncidentId, Level, ScoredPost, Spike, StreamClock, Transition,
+    Trigger, WatchId,
 };
 
 use crate::evidence::{day_keep, window_evidence, TagBaseline};
@@ -203,7 +203,7 @@ impl Observation {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Incident {
-    id: String,
+    id: IncidentId,
     level: Level,
     quiet: u32,
 }
@@ -934,7 +934,7 @@ impl Detector {
                 .chain(w.window.iter())
                 .map(Bin::heap_bytes)
                 .sum::<usize>()
-            + w.incident.as_ref().map_or(0, |i| i.id.capacity())
+            + w.incident.as_ref().map_or(0, |i| i.id.0.capacity())
             + w.tag_base.heap_bytes()
     }
 
@@ -1546,7 +1546,7 @@ fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut
         match &mut w.incident {
             None => {
                 w.incident = Some(Incident {
-                    id: format!("{}-{}", w.id, compact_time(summary.end - p.bin_ms)),
+                    id: IncidentId(format!("{}-{}", w.id, compact_time(summary.end - p.bin_ms))),
                     level,
                     quiet: 0,
                 });

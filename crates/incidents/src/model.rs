@@ -4,7 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use vigil_types::{Alert, AlertId, CrisisKind, EventTime, IncidentState, Level, PostId, WatchId};
+use vigil_types::{
+    Alert, AlertId, CrisisKind, EventTime, IncidentId, IncidentState, Level, PostId, WatchId,
+};
 
 /// The watch of a report that names none: no detector watches it, so
 /// such a report never joins a detector's incident.
@@ -361,7 +363,7 @@ pub enum EventKind {
     /// its alerts are recorded here from now on.
     Joined {
         /// Detect's incident id.
-        detect_incident: String,
+        detect_incident: IncidentId,
     },
     /// Someone was given a role on the response team.
     Role {
@@ -633,7 +635,7 @@ pub struct Escalation {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     /// Detect's incident id (watch plus the start of the opening window).
-    pub id: String,
+    pub id: IncidentId,
     /// Watch.
     pub watch: WatchId,
     /// Current level (only rises).
@@ -720,7 +722,7 @@ pub struct Incident {
     /// Detector incident ids joined into this reported incident (their
     /// alerts are recorded here).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub detected_as: Vec<String>,
+    pub detected_as: Vec<IncidentId>,
     /// The running escalation, when a policy applies and it is unresolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<Escalation>,
@@ -814,7 +816,7 @@ impl Incident {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IncidentSummary {
     /// Id.
-    pub id: String,
+    pub id: IncidentId,
     /// The report's title, when reported by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
@@ -988,7 +990,7 @@ pub struct NewSilence {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     /// Incident id.
-    pub incident: String,
+    pub incident: IncidentId,
     /// The alert to deliver: the one that caused this, or for timers and
     /// people's actions the incident's latest alert (with state `resolved`
     /// for a resolve).
@@ -1041,7 +1043,7 @@ pub enum Outcome {
     /// Recorded in the incident.
     Recorded {
         /// The incident id.
-        incident: String,
+        incident: IncidentId,
         /// What to deliver now.
         notifications: Vec<Notification>,
         /// The silence that muted it, if one did (the alert is in the

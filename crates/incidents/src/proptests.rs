@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use vigil_types::{EventTime, Level, Transition, WatchId};
+use vigil_types::{EventTime, IncidentId, Level, Transition, WatchId};
 
 use crate::tests::{alert, policy, spike};
 use crate::*;
@@ -230,7 +230,7 @@ proptest! {
         let mut lens: BTreeMap<String, usize> = BTreeMap::new();
         let mut sent = 0usize;
         for (op, dt) in &ops {
-            let was_closed: Vec<String> = tr
+            let was_closed: Vec<IncidentId> = tr
                 .incidents()
                 .filter(|i| i.resolved.is_some() && i.detect_resolved)
                 .map(|i| i.id.clone())
@@ -245,13 +245,13 @@ proptest! {
             sent += out.len();
             for i in tr.incidents() {
                 check_invariants(i);
-                let before = lens.insert(i.id.clone(), i.timeline.len()).unwrap_or(0);
+                let before = lens.insert(i.id.to_string(), i.timeline.len()).unwrap_or(0);
                 prop_assert!(i.timeline.len() >= before, "the timeline only grows");
             }
             // Once detect resolved it, only a person's reopen brings it back.
             for closed in was_closed {
                 let reopened_by_person =
-                    matches!(op, Op::Act(j, Action::Reopen, _) if id(*j) == closed);
+                    matches!(op, Op::Act(j, Action::Reopen, _) if closed == id(*j));
                 if !reopened_by_person {
                     prop_assert!(
                         tr.get(&closed).unwrap().resolved.is_some(),

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
-use vigil_types::{CrisisKind, EventTime, Level, PostId, WatchId};
+use vigil_types::{CrisisKind, EventTime, IncidentId, Level, PostId, WatchId};
 
 use crate::model::{
     Clock, Event, EventKind, Figures, Incident, LevelEvidence, Report, Review, Stamp, State,
@@ -71,7 +71,7 @@ impl Measured {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReviewReport {
     /// Incident id.
-    pub id: String,
+    pub id: IncidentId,
     /// Watch.
     pub watch: WatchId,
     /// Highest level reached.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 use tokio::sync::broadcast;
-use vigil_types::{Alert, AlertId, EventTime, Spike};
+use vigil_types::{Alert, AlertId, EventTime, IncidentId, Spike};
 
 use crate::{
     model::{
@@ -212,14 +212,14 @@ type Loaded = (Vec<Incident>, Vec<(AlertId, EventTime)>, Vec<Silence>, u64);
 
 fn load(db: &Database) -> Result<Loaded, Error> {
     let r = db.begin_read()?;
-    let mut incidents: BTreeMap<String, Incident> = BTreeMap::new();
+    let mut incidents: BTreeMap<IncidentId, Incident> = BTreeMap::new();
     for e in r.open_table(INCIDENTS)?.iter()? {
         let (k, v) = e?;
         let i: Incident = serde_json::from_slice(v.value()).map_err(|source| Error::Corrupt {
             key: format!("incidents/{}", k.value()),
             source,
         })?;
-        incidents.insert(k.value().to_string(), i);
+        incidents.insert(IncidentId::from(k.value()), i);
     }
     // Each incident's events, in order, after any a schema-1 record still
     // carries inline (moved to this table at its next write).

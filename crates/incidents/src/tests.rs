@@ -670,7 +670,7 @@ fn list_filters_and_stats() {
         t(600),
     );
     tr.act("b-1", Action::Ack, "x", t(40)).unwrap();
-    let ids = |f: Filter| -> Vec<String> { tr.list(&f).into_iter().map(|s| s.id).collect() };
+    let ids = |f: Filter| -> Vec<String> { tr.list(&f).into_iter().map(|s| s.id.0).collect() };
     assert_eq!(ids(Filter::default()), ["c-1", "b-1", "a-1"]);
     assert_eq!(
         ids(Filter {

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use vigil_config::{Playbook, Template};
-use vigil_types::{Alert, AlertId, EventTime, IncidentState, Level, Spike, Transition, WatchId};
+use vigil_types::{
+    Alert, AlertId, EventTime, IncidentId, IncidentState, Level, Spike, Transition, WatchId,
+};
 
 use crate::{
     model::{
@@ -35,7 +37,7 @@ pub const MAX_SILENCE: Duration = Duration::from_secs(90 * 86_400);
 /// writes (or deletes) exactly these.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Dirty {
-    pub incidents: BTreeSet<String>,
+    pub incidents: BTreeSet<IncidentId>,
     pub seen: BTreeSet<AlertId>,
     pub silences: BTreeSet<String>,
     pub meta: bool,
@@ -81,10 +83,10 @@ pub struct IncidentTracker {
     playbooks: Vec<Playbook>,
     templates: Vec<Template>,
     retention: Duration,
-    incidents: BTreeMap<String, Incident>,
+    incidents: BTreeMap<IncidentId, Incident>,
     /// Detector incident id -> the reported incident it joined (derived
     /// from [`Incident::detected_as`]).
-    joined: HashMap<String, String>,
+    joined: HashMap<IncidentId, IncidentId>,
     seen: HashMap<AlertId, EventTime>,
     silences: BTreeMap<String, Silence>,
     next_silence: u64,
@@ -399,13 +401,13 @@ impl IncidentTracker {
             out.push(match self.incidents.get(id) {
                 Some(i) => Change::Incident {
                     seq: *seq,
-                    id: id.clone(),
+                    id: id.to_string(),
                     state: i.state,
                     level: i.level,
                 },
                 None => Change::Pruned {
                     seq: *seq,
-                    id: id.clone(),
+                    id: id.to_string(),
                 },
             });
         }
@@ -561,7 +563,7 @@ impl IncidentTracker {
     /// The incident that records detect's incident `id`: the reported
     /// incident it joined, or its own.
     fn home<'a>(&'a self, id: &'a str) -> &'a str {
-        self.joined.get(id).map_or(id, String::as_str)
+        self.joined.get(id).map_or(id, IncidentId::as_str)
     }
 
     /// The active reported incident of `watch` a new detector incident
@@ -618,7 +620,7 @@ impl IncidentTracker {
         }
         // Its own detector incident, or one that joined it or was merged in.
         let own = !self.joined.contains_key(&a.incident);
-        a.incident = self.home(&a.incident).to_string();
+        a.incident = IncidentId::from(self.home(&a.incident));
         a.baseline = finite(a.baseline);
         a.z = finite(a.z);
         a.negative_share = finite(a.negative_share);
@@ -759,7 +761,7 @@ impl IncidentTracker {
             let alert = Alert::from_spike(s).expect("only ongoing spikes have no alert");
             return self.on_alert(&alert, now);
         }
-        let home = self.home(&s.incident).to_string();
+        let home = IncidentId::from(self.home(&s.incident));
         let Some(inc) = self.incidents.get_mut(&home) else {
             return Outcome::Ignored;
         };
@@ -1004,7 +1006,7 @@ impl IncidentTracker {
         };
         inc.state = inc.derive_state();
         if changed {
-            self.dirty.incidents.insert(id.to_string());
+            self.dirty.incidents.insert(IncidentId::from(id));
         }
         Ok(ActOutcome {
             incident: inc.clone(),
@@ -1091,14 +1093,14 @@ impl IncidentTracker {
         }
         let mut id = format!("{watch}-report-{}", now.0);
         let mut n = 1;
-        while self.incidents.contains_key(&id) {
+        while self.incidents.contains_key(id.as_str()) {
             n += 1;
             id = format!("{watch}-report-{}-{n}", now.0);
         }
         let alert = reported_alert(&r, &id, &watch, actor, now);
         let notifications = self.on_alert(&alert, now).notifications().to_vec();
         // A report's alert id is new unless a remembered one collides.
-        let inc = self.incidents.get_mut(&id).ok_or_else(|| {
+        let inc = self.incidents.get_mut(id.as_str()).ok_or_else(|| {
             Error::Invalid(format!("the report could not open `{id}`: try again"))
         })?;
         inc.timeline.insert(
@@ -1169,15 +1171,15 @@ impl IncidentTracker {
             if !dst.detected_as.contains(d) {
                 dst.detected_as.push(d.clone());
             }
-            self.joined.insert(d.clone(), into.to_string());
+            self.joined.insert(d.clone(), IncidentId::from(into));
         }
         // Anything that pointed at `from` points at `into` now.
         for home in self.joined.values_mut() {
             if home == from {
-                *home = into.to_string();
+                *home = IncidentId::from(into);
             }
         }
-        dst.merged_from.push(src.id.clone());
+        dst.merged_from.push(src.id.to_string());
         for k in &src.crisis_kinds {
             if !dst.crisis_kinds.contains(k) {
                 dst.crisis_kinds.push(*k);
@@ -1202,7 +1204,7 @@ impl IncidentTracker {
             now,
             actor,
             EventKind::Merged {
-                from: src.id.clone(),
+                from: src.id.to_string(),
             },
         );
         let mut sent = Sent::default();
@@ -1235,8 +1237,8 @@ impl IncidentTracker {
         }
         src.state = src.derive_state();
         self.incidents.insert(src.id.clone(), src);
-        self.dirty.incidents.insert(from.to_string());
-        self.dirty.incidents.insert(into.to_string());
+        self.dirty.incidents.insert(IncidentId::from(from));
+        self.dirty.incidents.insert(IncidentId::from(into));
         Ok(ActOutcome {
             incident,
             changed: true,
@@ -1250,7 +1252,7 @@ impl IncidentTracker {
     /// and incidents, alert ids and silences past the retention are pruned.
     pub fn tick(&mut self, now: EventTime) -> Vec<Notification> {
         let mut out = Vec::new();
-        let ids: Vec<String> = self
+        let ids: Vec<IncidentId> = self
             .incidents
             .values()
             .filter(|i| i.is_active())
@@ -1308,7 +1310,7 @@ impl IncidentTracker {
 
     fn prune(&mut self, now: EventTime) {
         let cutoff = minus(now, self.retention);
-        let old: Vec<String> = self
+        let old: Vec<IncidentId> = self
             .incidents
             .values()
             .filter(|i| i.resolved_at().is_some_and(|r| r < cutoff))
@@ -1351,7 +1353,7 @@ fn reported_alert(r: &NewReport, id: &str, watch: &WatchId, actor: &str, now: Ev
     Alert {
         alert_id: AlertId::derive(watch.as_str(), id, IncidentState::Opened.as_str(), r.level),
         watch: watch.clone(),
-        incident: id.to_string(),
+        incident: IncidentId::from(id),
         level: r.level,
         state: IncidentState::Opened,
         triggers: Vec::new(),

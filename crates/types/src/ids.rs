@@ -36,6 +36,37 @@ macro_rules! string_id {
                 Self(s)
             }
         }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
     };
 }
 
@@ -59,6 +90,11 @@ impl WatchId {
     }
 }
 
+string_id!(
+    /// An incident id: the watch plus the start of the window that opened
+    /// it (`acme-20260302T0840Z`), or a report's id for one opened by hand.
+    IncidentId
+);
 string_id!(
     /// A hashed author id: the platform's author id never leaves ingest.
     AuthorId

@@ -32,7 +32,7 @@ pub use crate::{
         excerpt, excerpt_arc, same_story, summary_line, Engagement, Evidence, RisingTerm,
         SamplePost, Story, EXCERPT_CHARS, STORY_BITS,
     },
-    ids::{hash_author, AlertId, AuthorId, PostId, WatchId},
+    ids::{hash_author, AlertId, AuthorId, IncidentId, PostId, WatchId},
     records::{
         Alert, CrisisKind, EventTime, Hit, IncidentState, KindHit, Level, Post, PostGist, Scored,
         ScoredPost, Spike, StreamClock, Transition, Trigger,

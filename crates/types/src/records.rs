@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::evidence::{Engagement, Evidence};
-use crate::ids::{AlertId, AuthorId, PostId, WatchId};
+use crate::ids::{AlertId, AuthorId, IncidentId, PostId, WatchId};
 
 /// A point in event time: milliseconds since the Unix epoch, UTC.
 ///
@@ -417,7 +417,7 @@ pub struct Spike {
     /// Watch.
     pub watch: WatchId,
     /// Incident id: watch plus the start of the window that opened it.
-    pub incident: String,
+    pub incident: IncidentId,
     /// What happened to the incident.
     pub transition: Transition,
     /// The incident's level after this spike.
@@ -485,7 +485,7 @@ pub struct Alert {
     /// Watch.
     pub watch: WatchId,
     /// Incident id.
-    pub incident: String,
+    pub incident: IncidentId,
     /// Level.
     pub level: Level,
     /// Incident state.
@@ -530,7 +530,12 @@ impl Alert {
             Transition::Ongoing => return None,
         };
         Some(Alert {
-            alert_id: AlertId::derive(s.watch.as_str(), &s.incident, state.as_str(), s.level),
+            alert_id: AlertId::derive(
+                s.watch.as_str(),
+                s.incident.as_str(),
+                state.as_str(),
+                s.level,
+            ),
             watch: s.watch.clone(),
             incident: s.incident.clone(),
             level: s.level,

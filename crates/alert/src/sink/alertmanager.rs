@@ -40,7 +40,7 @@ use std::{
 };
 
 use serde::Serialize;
-use vigil_types::{Alert, CrisisKind, EventTime, IncidentState, Level};
+use vigil_types::{Alert, CrisisKind, EventTime, IncidentId, IncidentState, Level};
 
 use super::{HttpDelivery, SinkError};
 
@@ -79,17 +79,17 @@ struct Firing {
 /// How the memory changes once a request succeeds.
 #[derive(Debug, PartialEq)]
 enum Update {
-    Remember(String, Firing),
-    Forget(String),
+    Remember(IncidentId, Firing),
+    Forget(IncidentId),
 }
 
 pub(crate) struct AlertmanagerSink {
     http: HttpDelivery,
     generator_url: Option<String>,
     firing_ttl: Duration,
-    firing: HashMap<String, Firing>,
+    firing: HashMap<IncidentId, Firing>,
     /// Incidents in the order first remembered (may hold forgotten ones).
-    order: VecDeque<String>,
+    order: VecDeque<IncidentId>,
 }
 
 impl AlertmanagerSink {
@@ -251,7 +251,7 @@ fn labels(a: &Alert, level: Level, kind: &str) -> Labels {
     BTreeMap::from([
         ("alertname", ALERT_NAME.to_string()),
         ("watch", a.watch.to_string()),
-        ("incident", a.incident.clone()),
+        ("incident", a.incident.to_string()),
         ("level", level.as_str().to_string()),
         ("kind", kind.to_string()),
     ])
@@ -399,7 +399,7 @@ mod tests {
         let mut s = sink(60);
         for i in 0..(MAX_REMEMBERED + 5) {
             let mut a = alert(IncidentState::Opened, Level::Minor, vec![], 0);
-            a.incident = format!("acme-{i}");
+            a.incident = IncidentId(format!("acme-{i}"));
             let (_, u) = s.plan(&a, EventTime(0));
             s.apply(u);
         }
@@ -407,6 +407,6 @@ mod tests {
         assert!(!s.firing.contains_key("acme-0"));
         assert!(s
             .firing
-            .contains_key(&format!("acme-{}", MAX_REMEMBERED + 4)));
+            .contains_key(format!("acme-{}", MAX_REMEMBERED + 4).as_str()));
     }
 }
