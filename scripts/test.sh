@@ -60,6 +60,9 @@ step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 
+step "cargo deny: licences, bans, sources (first run installs cargo-deny: about 5 min on 2 cores, cached after)"
+bash scripts/deny.sh
+
 step "browser for the console test (Debian chromium, playwright-core)"
 if chromium_path="$(bash scripts/browser.sh)"; then
   export VIGIL_TEST_CHROMIUM="$chromium_path"
