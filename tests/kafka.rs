@@ -1120,3 +1120,55 @@ fn kafka_a_narrow_query_quiet_for_ten_hours_alerts_as_the_embedded_run() {
         assert!(status.success(), "{} exited with {status:?}", s.name);
     }
 }
+
+/// An ingest stage that only produces (it reads standard input, no
+/// consumer) is ready once the broker has acknowledged its posts: its
+/// readiness used to follow a flag only consumers set, so it answered 503
+/// for the whole run.
+#[test]
+fn a_kafka_ingest_stage_without_a_consumer_becomes_ready() {
+    let Some((brokers, d, _)) = kafka_test("kafka-ingest-ready") else {
+        return;
+    };
+    let run_id = format!("ready{}x{}", std::process::id(), free_port());
+    let config = d.join("kafka.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 1\n"
+        ),
+    )
+    .unwrap();
+    let mut ingest = spawn_with(
+        &config,
+        "ingest",
+        &d.join("ingest.out"),
+        "0",
+        &["--input", "-"],
+        Stdio::piped(),
+    );
+    let mut stdin = ingest.child.stdin.take().unwrap();
+    write_lines(
+        &mut stdin,
+        &[
+            r#"{"id":"p1","source":"x","author":"a","text":"acme is great","published_at":"2026-03-02T08:00:00Z"}"#,
+        ],
+    );
+    // Past the stats exporter's first ticks (once a second), which set
+    // readiness from the broker flag: before them /readyz says 200 anyway.
+    std::thread::sleep(Duration::from_secs(3));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = None;
+    while Instant::now() < deadline {
+        last = http_get(&ingest.admin, "/readyz").ok();
+        if last.as_ref().is_some_and(|(status, _)| *status == 200) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, body) = last.expect("the admin server answers");
+    assert_eq!(status, 200, "{body}\n{}", read(&d.join("ingest.log")));
+    drop(stdin);
+    let status = ingest.child.wait().unwrap();
+    assert!(status.success(), "{}", read(&d.join("ingest.log")));
+}

@@ -10,8 +10,8 @@
 //! - detect checkpoints its state per input partition to a compacted topic
 //!   and commits only checkpointed offsets; after a crash it restores the
 //!   checkpoint and skips what it already holds (docs/ARCHITECTURE.md);
-//! - alert drops repeated alert ids, remembering the ids it already sent by
-//!   reading the alerts topic back at start.
+//! - alert drops repeated alert ids: the incident store (durable across
+//!   restarts) remembers every alert id it recorded.
 
 use std::{
     collections::{BTreeMap, BTreeSet},

@@ -1,5 +1,5 @@
-//! Live configuration: the scorer and the watch list that SIGHUP (or a
-//! future `POST /admin/reload`) can replace while the pipeline runs.
+//! Live configuration: the scorer and the watch list that SIGHUP (or
+//! `POST /admin/reload`) can replace while the pipeline runs.
 
 use std::sync::Arc;
 

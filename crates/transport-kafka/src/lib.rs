@@ -1,6 +1,7 @@
-//! Vigil's Kafka backend of the `vigil-transport` traits: the only crate
-//! that links librdkafka (as ripgrep's `grep-pcre2` is the only one that
-//! links PCRE2).
+//! Vigil's Kafka backend of the `vigil-transport` traits: the only stage
+//! code that uses librdkafka (as ripgrep's `grep-pcre2` is the only one that
+//! links PCRE2); the `vigil bench kafka` tool also drives rdkafka directly,
+//! to measure the raw client beside the pipeline.
 //!
 //! - [`KafkaProducer`]: an idempotent producer (`acks=all`); `send` returns
 //!   only once every record of the batch is acknowledged by the broker, so a

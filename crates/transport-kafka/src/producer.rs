@@ -144,6 +144,14 @@ impl<T> KafkaProducer<T> {
                 first_err.get_or_insert(e);
             }
         }
+        // Every ack came back: the broker answered. A process that only
+        // produces (an ingest stage reading a file or stdin) has no consumer
+        // to say so, and its /readyz follows this flag.
+        if first_err.is_none() {
+            self.stats
+                .connected
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         match first_err {
             None => Ok(()),
             Some(e) => Err(TransportError::Backend(format!(

@@ -24,7 +24,8 @@ pub struct KafkaStats {
     /// Backlog per (topic, partition): high watermark minus the consumer's
     /// position (records not yet delivered to the stage).
     pub backlog: Mutex<BTreeMap<(String, i32), i64>>,
-    /// Whether the broker answered recently.
+    /// Whether the broker answered recently: a consumer's poll, or a
+    /// producer's batch acknowledged in full.
     pub connected: std::sync::atomic::AtomicBool,
     /// Every partition of each consumed topic, from the group's committed
     /// offsets (not only the partitions this process owns): what the whole

@@ -6,7 +6,7 @@
 //! `transport.type`. The in-memory backend is a bounded tokio channel of
 //! batches, so a full stream slows its producer down (backpressure) and its
 //! acks do nothing. A Kafka backend implements the same traits in its own
-//! crate (the only one that would link librdkafka), as ripgrep's
+//! crate (`vigil-transport-kafka`, the only stage code using librdkafka), as ripgrep's
 //! `grep-matcher` trait crate relates to `grep-regex`.
 //!
 //! ```
@@ -286,7 +286,7 @@ pub struct DeadLetter {
     pub reason: String,
     /// Human-readable detail.
     pub error: String,
-    /// Where it came from: a Kafka topic, or `file:<path>` / `stdin`.
+    /// Where it came from: a Kafka topic, or `file` / `stdin`.
     pub source: String,
     /// Source partition (-1 for files).
     pub partition: i32,
