@@ -285,6 +285,22 @@ fn wait_for_work(s: &Stage, what: &str) {
     }
 }
 
+/// Kafka-mode settings for a test: `head` (watches and any sections before
+/// the transport), then the broker with topics and groups of this run's own
+/// (named after `label`, the process and a free port), `partitions`
+/// partitions, and `extra` lines for `[transport.kafka]` (and any sections
+/// after it).
+fn kafka_config(head: &str, brokers: &str, label: &str, partitions: u32, extra: &str) -> String {
+    let run_id = format!("{label}{}x{}", std::process::id(), free_port());
+    format!(
+        "{head}\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = {partitions}\n{extra}"
+    )
+}
+
+/// Checkpoints every second, partitions idle only after 2 minutes, and
+/// small fetches (so a batch holds a few records, as under load).
+const SMALL_FETCHES: &str = "checkpoint_interval_secs = 1\nidle_timeout_secs = 120\n[transport.kafka.client]\n\"max.partition.fetch.bytes\" = \"65536\"\n";
+
 /// The broker, a fresh test folder and the input path in it; `None` (the
 /// test is skipped, as `test_brokers` says) without a broker.
 fn kafka_test(label: &str) -> Option<(String, PathBuf, PathBuf)> {
@@ -368,12 +384,12 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
     // dropped post with its reason (printed on a mismatch).
     let embedded_cfg = watches.clone();
     std::fs::write(d.join("embedded.toml"), &embedded_cfg).unwrap();
-    let run_id = format!("e2e{}x{}", std::process::id(), free_port());
-    let kafka_cfg = format!(
-        "{embedded_cfg}\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 3\ncheckpoint_interval_secs = 1\nidle_timeout_secs = 120\n[transport.kafka.client]\n\"max.partition.fetch.bytes\" = \"65536\"\n"
-    );
     let config = d.join("kafka.toml");
-    std::fs::write(&config, &kafka_cfg).unwrap();
+    std::fs::write(
+        &config,
+        kafka_config(&embedded_cfg, &brokers, "e2e", 3, SMALL_FETCHES),
+    )
+    .unwrap();
 
     // The reference: the same input through the embedded pipeline.
     let expected = embedded_alert_ids(&input, &d.join("embedded.toml"));
@@ -518,10 +534,13 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
 
 /// One watch and two partitions, on topics and groups of their own.
 fn two_partition_settings(brokers: &str, label: &str) -> vigil_config::Settings {
-    let run_id = format!("{label}{}x{}", std::process::id(), free_port());
     vigil_config::Settings::from_toml_str(
-        &format!(
-            "[[watches]]\nid = \"w\"\nterms = [\"w\"]\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 2\n"
+        &kafka_config(
+            "[[watches]]\nid = \"w\"\nterms = [\"w\"]",
+            brokers,
+            label,
+            2,
+            "",
         ),
         &format!("{label}.toml"),
         &[],
@@ -699,15 +718,18 @@ fn a_dead_detect_members_partitions_are_reported_stalled_within_a_minute() {
         .unwrap();
     assert!(st.success());
     let watches = read(&PathBuf::from(format!("{}.config.toml", input.display())));
-    let run_id = format!("stall{}x{}", std::process::id(), free_port());
     // Default lateness; a stall timeout of 30 s (default 45 s: reported
     // after 48.8 s alone, 52.8 s beside the kill test, too close to the
     // minute on a loaded machine).
     let config = d.join("kafka.toml");
     std::fs::write(
         &config,
-        format!(
-            "{watches}\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 3\ncheckpoint_interval_secs = 1\nidle_timeout_secs = 120\nstall_timeout_secs = 30\n[transport.kafka.client]\n\"max.partition.fetch.bytes\" = \"65536\"\n"
+        kafka_config(
+            &watches,
+            &brokers,
+            "stall",
+            3,
+            &format!("stall_timeout_secs = 30\n{SMALL_FETCHES}"),
         ),
     )
     .unwrap();
@@ -864,13 +886,10 @@ fn kafka_row(label: &str, scores: usize, detects: usize, joiner: Option<&'static
         expected.len() >= 10,
         "the reference run must alert: {expected:?}"
     );
-    let run_id = format!("{label}{}x{}", std::process::id(), free_port());
     let config = d.join("kafka.toml");
     std::fs::write(
         &config,
-        format!(
-            "{watches}\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 3\ncheckpoint_interval_secs = 1\nidle_timeout_secs = 120\n[transport.kafka.client]\n\"max.partition.fetch.bytes\" = \"65536\"\n"
-        ),
+        kafka_config(&watches, &brokers, label, 3, SMALL_FETCHES),
     )
     .unwrap();
     let alerts_out = d.join("alerts.jsonl");
@@ -1081,13 +1100,15 @@ fn kafka_a_narrow_query_quiet_for_ten_hours_alerts_as_the_embedded_run() {
     std::fs::write(d.join("embedded.toml"), crate::clock::NARROW).unwrap();
     let expected = embedded_alert_ids(&input, &d.join("embedded.toml"));
     assert!(!expected.is_empty(), "the embedded run alerts");
-    let run_id = format!("narrow{}x{}", std::process::id(), free_port());
     let config = d.join("kafka.toml");
     std::fs::write(
         &config,
-        format!(
-            "{}\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 3\ncheckpoint_interval_secs = 1\n",
-            crate::clock::NARROW
+        kafka_config(
+            crate::clock::NARROW,
+            &brokers,
+            "narrow",
+            3,
+            "checkpoint_interval_secs = 1\n",
         ),
     )
     .unwrap();
@@ -1130,12 +1151,15 @@ fn a_kafka_ingest_stage_without_a_consumer_becomes_ready() {
     let Some((brokers, d, _)) = kafka_test("kafka-ingest-ready") else {
         return;
     };
-    let run_id = format!("ready{}x{}", std::process::id(), free_port());
     let config = d.join("kafka.toml");
     std::fs::write(
         &config,
-        format!(
-            "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"{brokers}\"\ntopic_prefix = \"{run_id}.\"\ngroup_prefix = \"{run_id}\"\npartitions = 1\n"
+        kafka_config(
+            "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]",
+            &brokers,
+            "ready",
+            1,
+            "",
         ),
     )
     .unwrap();
