@@ -105,9 +105,9 @@ fn a_narrow_query_quiet_for_ten_hours_alerts_on_a_burst_within_two_bins_at_major
     let a = opened[0];
     assert_eq!(a.level, Level::Major, "{a:#?}");
     // The burst's minute is bin 0; within 2 bins means it ends by bin 2.
-    let bins_late = (a.window_end.0 - burst) / 60_000 - 1;
+    let bins_late = (a.figures.window_end.0 - burst) / 60_000 - 1;
     assert!((0..2).contains(&bins_late), "{bins_late} bins late: {a:#?}");
-    let sources = a.distinct_sources;
+    let sources = a.figures.distinct_sources;
     assert_eq!(sources, 3, "{a:#?}");
 }
 

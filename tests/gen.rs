@@ -76,7 +76,7 @@ fn gen_is_deterministic_and_its_spikes_are_detected() {
         .filter(|a| a.state == vigil_types::IncidentState::Opened)
         .map(|a| {
             (
-                (a.watch.0.clone(), a.window_start.0),
+                (a.watch.0.clone(), a.figures.window_start.0),
                 a.level.as_str().to_string(),
             )
         })

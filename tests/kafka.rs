@@ -1130,7 +1130,7 @@ fn kafka_a_narrow_query_quiet_for_ten_hours_alerts_as_the_embedded_run() {
         .collect();
     assert_eq!(opened.len(), 1, "{text}");
     assert_eq!(opened[0].level, vigil_types::Level::Major);
-    let bins_late = (opened[0].window_end.0 - burst) / 60_000 - 1;
+    let bins_late = (opened[0].figures.window_end.0 - burst) / 60_000 - 1;
     assert!((0..2).contains(&bins_late), "{bins_late} bins late");
     eprintln!(
         "kafka narrow: alerts={} opened major {bins_late} bins after the burst's",

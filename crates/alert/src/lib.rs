@@ -17,14 +17,17 @@
 //! use vigil_incidents::{EscalationPolicy, IncidentStore};
 //! use vigil_telemetry::{Metrics, Readiness};
 //! use vigil_transport::{memory_stream, Discard, Producer, Record};
-//! use vigil_types::{EventTime, Level, Spike, Transition, WatchId};
+//! use vigil_types::{EventTime, Level, Spike, Transition, WatchId, WindowFigures};
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let spike = Spike {
 //!     watch: WatchId::from("acme"), incident: "acme-1".into(),
 //!     transition: Transition::Opened, level: Level::Minor, triggers: vec![],
-//!     reason: "minor".into(), window_start: EventTime(0), window_end: EventTime(60_000),
-//!     observed: 40, baseline: 3.0, z: 12.0, negative_share: 0.1, top_terms: vec![],
-//!     sample_post_ids: vec![], distinct_sources: 1, distinct_regions: 0, crisis_kinds: vec![],
+//!     figures: WindowFigures {
+//!         reason: "minor".into(), window_start: EventTime(0), window_end: EventTime(60_000),
+//!         observed: 40, baseline: 3.0, z: 12.0, negative_share: 0.1, top_terms: vec![],
+//!         distinct_sources: 1,
+//!     },
+//!     sample_post_ids: vec![], distinct_regions: 0, crisis_kinds: vec![],
 //!     evidence: Default::default(),
 //! };
 //! # let dir = tempfile::tempdir().unwrap();

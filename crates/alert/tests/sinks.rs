@@ -122,16 +122,18 @@ fn alert(state: IncidentState, level: Level) -> Alert {
         level,
         state,
         triggers: vec![],
-        reason: "major: 6 posts with a severe term (recall) & 3 sources".into(),
-        window_start: EventTime::parse_rfc3339("2026-11-23T14:00:00Z").unwrap(),
-        window_end: EventTime::parse_rfc3339("2026-11-23T14:01:00Z").unwrap(),
-        observed: 30,
-        baseline: 3.0,
-        z: 9.25,
-        negative_share: 0.5,
-        top_terms: vec!["recall".into(), "acme".into()],
+        figures: vigil_types::WindowFigures {
+            reason: "major: 6 posts with a severe term (recall) & 3 sources".into(),
+            window_start: EventTime::parse_rfc3339("2026-11-23T14:00:00Z").unwrap(),
+            window_end: EventTime::parse_rfc3339("2026-11-23T14:01:00Z").unwrap(),
+            observed: 30,
+            baseline: 3.0,
+            z: 9.25,
+            negative_share: 0.5,
+            top_terms: vec!["recall".into(), "acme".into()],
+            distinct_sources: 3,
+        },
         sample_post_ids: vec![PostId::from("p1")],
-        distinct_sources: 3,
         crisis_kinds: vec![CrisisKind::ProductSafety, CrisisKind::Legal],
         evidence: Default::default(),
     }
@@ -409,13 +411,13 @@ async fn alertmanager_one_alert_per_incident_resolved_via_ends_at() {
     let before = now_secs();
     s.deliver(&minor).await.unwrap();
     let mut major = alert(IncidentState::Escalated, Level::Major);
-    major.window_start = EventTime::parse_rfc3339("2026-11-23T14:05:00Z").unwrap();
-    major.window_end = EventTime::parse_rfc3339("2026-11-23T14:06:00Z").unwrap();
+    major.figures.window_start = EventTime::parse_rfc3339("2026-11-23T14:05:00Z").unwrap();
+    major.figures.window_end = EventTime::parse_rfc3339("2026-11-23T14:06:00Z").unwrap();
     s.deliver(&major).await.unwrap();
     let mut resolved = alert(IncidentState::Resolved, Level::Major);
     resolved.crisis_kinds = vec![];
-    resolved.window_start = EventTime::parse_rfc3339("2026-11-23T14:20:00Z").unwrap();
-    resolved.window_end = EventTime::parse_rfc3339("2026-11-23T14:21:00Z").unwrap();
+    resolved.figures.window_start = EventTime::parse_rfc3339("2026-11-23T14:20:00Z").unwrap();
+    resolved.figures.window_end = EventTime::parse_rfc3339("2026-11-23T14:21:00Z").unwrap();
     s.deliver(&resolved).await.unwrap();
 
     let seen = rx.seen();
@@ -637,7 +639,7 @@ async fn every_receiver_gets_the_top_stories_and_rising_terms_within_its_limits(
 #[tokio::test]
 async fn a_published_status_update_reads_as_a_statement() {
     let mut alert = opened();
-    alert.reason = "Status update: We are recalling batch 42 <now>.".into();
+    alert.figures.reason = "Status update: We are recalling batch 42 <now>.".into();
     let n = vigil_incidents::Notification {
         incident: alert.incident.clone(),
         alert: alert.clone(),
@@ -678,7 +680,7 @@ async fn a_published_status_update_reads_as_a_statement() {
     );
     let h: Value = serde_json::from_slice(&seen[1].body).unwrap();
     assert_eq!(h["notification"], "status_update");
-    assert_eq!(h["reason"], alert.reason);
+    assert_eq!(h["reason"], alert.figures.reason);
     assert_eq!(h["alert_id"], alert.alert_id.to_string());
     // Any other notification is delivered as the alert it carries.
     let mut plain = n.clone();

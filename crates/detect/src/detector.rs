@@ -1611,21 +1611,23 @@ fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut
             transition,
             level,
             triggers: d.triggers.clone(),
-            reason,
-            window_start: EventTime(summary.start),
-            window_end: EventTime(summary.end),
-            observed: summary.count,
-            baseline: round2(mean_before),
-            z: round2(z),
-            negative_share: round2(summary.negative_share()),
-            top_terms: summary
-                .terms
-                .iter()
-                .take(5)
-                .filter_map(|(t, _)| names.terms.get(*t as usize).cloned())
-                .collect(),
+            figures: vigil_types::WindowFigures {
+                reason,
+                window_start: EventTime(summary.start),
+                window_end: EventTime(summary.end),
+                observed: summary.count,
+                baseline: round2(mean_before),
+                z: round2(z),
+                negative_share: round2(summary.negative_share()),
+                top_terms: summary
+                    .terms
+                    .iter()
+                    .take(5)
+                    .filter_map(|(t, _)| names.terms.get(*t as usize).cloned())
+                    .collect(),
+                distinct_sources: summary.sources.len() as u32,
+            },
             sample_post_ids: summary.samples.clone(),
-            distinct_sources: summary.sources.len() as u32,
             distinct_regions: summary.regions.len() as u32,
             crisis_kinds: CrisisKind::ALL
                 .iter()

@@ -111,7 +111,13 @@ fn summary(spikes: &[Spike]) -> Vec<(Transition, Level, i64)> {
     spikes
         .iter()
         .filter(|s| s.transition != Transition::Ongoing)
-        .map(|s| (s.transition, s.level, (s.window_start.0 - T0) / 60_000))
+        .map(|s| {
+            (
+                s.transition,
+                s.level,
+                (s.figures.window_start.0 - T0) / 60_000,
+            )
+        })
         .collect()
 }
 
@@ -151,14 +157,18 @@ fn sudden_spike_opens_minor_in_its_onset_bin_then_resolves_once() {
         ]
     );
     let open = &spikes[0];
-    assert_eq!(open.observed, 40);
+    assert_eq!(open.figures.observed, 40);
     assert!(
-        open.z >= 4.0 && (2.5..=3.5).contains(&open.baseline),
+        open.figures.z >= 4.0 && (2.5..=3.5).contains(&open.figures.baseline),
         "{open:?}"
     );
-    assert_eq!(open.top_terms, vec!["acme"]);
+    assert_eq!(open.figures.top_terms, vec!["acme"]);
     assert_eq!(open.sample_post_ids.len(), 5);
-    assert!(open.reason.starts_with("minor:"), "{}", open.reason);
+    assert!(
+        open.figures.reason.starts_with("minor:"),
+        "{}",
+        open.figures.reason
+    );
     assert_eq!(open.incident, "acme-20260101T0100Z");
 }
 
@@ -208,11 +218,11 @@ fn spike_across_sources_is_moderate() {
     let (spikes, _) = run(&mut d, &posts);
     let s = summary(&spikes);
     assert_eq!(s[0], (Transition::Opened, Level::Moderate, 60), "{s:?}");
-    assert_eq!(spikes[0].distinct_sources, 4);
+    assert_eq!(spikes[0].figures.distinct_sources, 4);
     assert!(
-        spikes[0].reason.contains("across 4 sources"),
+        spikes[0].figures.reason.contains("across 4 sources"),
         "{}",
-        spikes[0].reason
+        spikes[0].figures.reason
     );
 }
 
@@ -241,10 +251,11 @@ fn a_post_from_an_author_with_wide_reach_makes_a_narrow_spike_moderate() {
     assert_eq!(summary(&wide)[0], (Transition::Opened, Level::Moderate, 60));
     assert!(
         wide[0]
+            .figures
             .reason
             .starts_with("moderate: reach: an author with 2000000 followers posted (>= 100000)"),
         "{}",
-        wide[0].reason
+        wide[0].figures.reason
     );
     // Without follower counts nothing changes; the rule can be turned off.
     assert_eq!(summary(&burst(None))[0].1, Level::Minor);
@@ -274,9 +285,9 @@ fn recall_spike_is_major() {
     assert_eq!(s[0], (Transition::Opened, Level::Major, 60), "{s:?}");
     assert_eq!(spikes[0].crisis_kinds, vec![CrisisKind::ProductSafety]);
     assert!(
-        spikes[0].reason.starts_with("major: impact"),
+        spikes[0].figures.reason.starts_with("major: impact"),
         "{}",
-        spikes[0].reason
+        spikes[0].figures.reason
     );
 }
 
@@ -339,7 +350,7 @@ fn negative_share_surge_fires_without_volume() {
         spikes[0].triggers,
         vec![vigil_types::Trigger::NegativeShare]
     );
-    assert!(spikes[0].negative_share > 0.9);
+    assert!(spikes[0].figures.negative_share > 0.9);
 }
 
 #[test]
@@ -384,9 +395,9 @@ fn late_posts_are_dropped_and_do_not_change_alerts() {
                 (
                     s.transition,
                     s.level,
-                    s.window_start,
-                    s.observed,
-                    s.z.to_bits(),
+                    s.figures.window_start,
+                    s.figures.observed,
+                    s.figures.z.to_bits(),
                 )
             })
             .collect::<Vec<_>>()
@@ -682,9 +693,9 @@ fn snapshots_taken_at_different_points_restore_without_late_posts() {
         format!(
             "{} {:?} {:?} {}",
             s.watch.as_str(),
-            s.window_end,
+            s.figures.window_end,
             s.transition,
-            s.observed
+            s.figures.observed
         )
     };
     let mut want: Vec<_> = all.iter().map(key).collect();
@@ -805,7 +816,7 @@ fn opened_hours(spikes: &[Spike]) -> Vec<(i64, i64)> {
         .iter()
         .filter(|s| s.transition == Transition::Opened)
         .map(|s| {
-            let h = (s.window_start.0 - T0) / 3_600_000;
+            let h = (s.figures.window_start.0 - T0) / 3_600_000;
             (h / 24, h % 24)
         })
         .collect()
@@ -867,7 +878,11 @@ fn crisis_kind_share_surge_fires_without_a_volume_spike() {
         .collect();
     assert_eq!(opened.len(), 1, "{:?}", summary(&spikes));
     assert_eq!(opened[0].triggers, vec![vigil_types::Trigger::CrisisShare]);
-    assert_eq!((opened[0].window_start.0 - T0) / 60_000, 60, "onset bin");
+    assert_eq!(
+        (opened[0].figures.window_start.0 - T0) / 60_000,
+        60,
+        "onset bin"
+    );
 
     // The same volume without crisis terms fires nothing.
     let mut d = Detector::new(&settings(""));
@@ -893,7 +908,7 @@ fn opened_minutes(spikes: &[Spike], watch: &str) -> Vec<i64> {
     spikes
         .iter()
         .filter(|s| s.watch.as_str() == watch && s.transition == Transition::Opened)
-        .map(|s| (s.window_end.0 - 60_000 - T0) / 60_000)
+        .map(|s| (s.figures.window_end.0 - 60_000 - T0) / 60_000)
         .collect()
 }
 
@@ -955,15 +970,15 @@ fn an_hour_long_ramp_alerts_at_the_one_hour_scale_within_the_hour() {
         .filter(|s| s.transition == Transition::Opened)
         .collect();
     assert_eq!(opened.len(), 1, "{:?}", summary(&spikes));
-    let at = (opened[0].window_end.0 - 60_000 - T0) / 60_000;
+    let at = (opened[0].figures.window_end.0 - 60_000 - T0) / 60_000;
     assert!((1440..1500).contains(&at), "opened at minute {at}");
     assert!(
-        opened[0].reason.contains("1 h scale"),
+        opened[0].figures.reason.contains("1 h scale"),
         "{}",
-        opened[0].reason
+        opened[0].figures.reason
     );
     assert_eq!(
-        opened[0].window_end.0 - opened[0].window_start.0,
+        opened[0].figures.window_end.0 - opened[0].figures.window_start.0,
         3_600_000,
         "the alert's window is the scale that fired"
     );
@@ -1057,7 +1072,7 @@ seasonal_half_life_days = 0",
         .filter(|s| s.transition == Transition::Opened)
         .collect();
     assert_eq!(opened_minutes(&spikes, "acme"), vec![2880]);
-    let z = opened[0].z;
+    let z = opened[0].figures.z;
     assert!((4.0..100.0).contains(&z), "z = {z}");
 }
 
@@ -1174,7 +1189,7 @@ fn narrow_watch_burst(with_clock: bool) -> Vec<(i64, Level)> {
     spikes
         .iter()
         .filter(|s| s.watch.as_str() == "acme" && s.transition == Transition::Opened)
-        .map(|s| ((s.window_end.0 - T0) / 60_000 - 1, s.level))
+        .map(|s| ((s.figures.window_end.0 - T0) / 60_000 - 1, s.level))
         .collect()
 }
 
@@ -1208,7 +1223,7 @@ fn a_clock_after_a_batch_s_matches_starts_the_watch_where_the_stream_was_first_h
     let opened: Vec<(i64, Level)> = spikes
         .iter()
         .filter(|s| s.watch.as_str() == "acme" && s.transition == Transition::Opened)
-        .map(|s| ((s.window_end.0 - T0) / 60_000 - 1, s.level))
+        .map(|s| ((s.figures.window_end.0 - T0) / 60_000 - 1, s.level))
         .collect();
     assert_eq!(opened, vec![(600, Level::Major)]);
 }
@@ -1262,7 +1277,7 @@ fn a_clock_alone_starts_every_watch_and_closes_its_quiet_bins() {
         .filter(|s| s.transition == Transition::Opened)
         .collect();
     assert_eq!(opened.len(), 1, "{:?}", summary(&spikes));
-    assert_eq!(opened[0].window_end, EventTime(T0 + 601 * 60_000));
+    assert_eq!(opened[0].figures.window_end, EventTime(T0 + 601 * 60_000));
     assert_eq!(opened[0].level, Level::Major);
     // Without the clock the same burst is the watch's first history.
     let mut d = Detector::new(&settings("baseline_half_life_secs = 604800"));

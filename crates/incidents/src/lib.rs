@@ -25,16 +25,19 @@
 //!
 //! ```
 //! use vigil_incidents::{Action, EscalationPolicy, IncidentStore, NotifyReason, State};
-//! use vigil_types::{EventTime, Level, Spike, Transition, WatchId};
+//! use vigil_types::{EventTime, Level, Spike, Transition, WatchId, WindowFigures};
 //!
 //! # let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("incidents.redb");
 //! let spike = Spike {
 //!     watch: WatchId::from("acme"), incident: "acme-1".into(),
 //!     transition: Transition::Opened, level: Level::Major, triggers: vec![],
-//!     reason: "major".into(), window_start: EventTime(0), window_end: EventTime(60_000),
-//!     observed: 400, baseline: 3.0, z: 40.0, negative_share: 0.8, top_terms: vec!["recall".into()],
-//!     sample_post_ids: vec![], distinct_sources: 3, distinct_regions: 0, crisis_kinds: vec![],
+//!     figures: WindowFigures {
+//!         reason: "major".into(), window_start: EventTime(0), window_end: EventTime(60_000),
+//!         observed: 400, baseline: 3.0, z: 40.0, negative_share: 0.8, top_terms: vec!["recall".into()],
+//!         distinct_sources: 3,
+//!     },
+//!     sample_post_ids: vec![], distinct_regions: 0, crisis_kinds: vec![],
 //!     evidence: Default::default(),
 //! };
 //! {
@@ -71,9 +74,9 @@ pub use crate::{
     error::Error,
     model::{
         ActOutcome, Action, Change, Checklist, ChecklistStep, Clock, Draft, Escalation, Event,
-        EventKind, Figures, Filter, Incident, IncidentSummary, LevelEvidence, NewReport,
-        NewSilence, Notification, NotifyReason, Outcome, Report, ReportOutcome, Review, Role,
-        Silence, Stamp, State, Stats, Target, VolumePoint, AUTOMATIC_ACTOR, MAX_EVIDENCE,
+        EventKind, Filter, Incident, IncidentSummary, LevelEvidence, NewReport, NewSilence,
+        Notification, NotifyReason, Outcome, Report, ReportOutcome, Review, Role, Silence, Stamp,
+        State, Stats, Target, VolumePoint, WindowFigures, AUTOMATIC_ACTOR, MAX_EVIDENCE,
         MAX_REPORT_LINKS, MAX_SAMPLE_POSTS, MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS,
         REPORTED_WATCH,
     },

@@ -8,6 +8,10 @@ use vigil_types::{
     Alert, AlertId, CrisisKind, EventTime, IncidentId, IncidentState, Level, PostId, WatchId,
 };
 
+/// The figures of one detect window (the alert's, kept as an incident's
+/// latest and peak window).
+pub use vigil_types::WindowFigures;
+
 /// The watch of a report that names none: no detector watches it, so
 /// such a report never joins a detector's incident.
 pub const REPORTED_WATCH: &str = "reported";
@@ -514,55 +518,6 @@ impl EventKind {
     }
 }
 
-/// The figures of one detect window.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Figures {
-    /// Window start (event time).
-    pub window_start: EventTime,
-    /// Window end (event time).
-    pub window_end: EventTime,
-    /// Posts in the window.
-    pub observed: u64,
-    /// Baseline posts per window.
-    pub baseline: f64,
-    /// Volume z-score.
-    pub z: f64,
-    /// Share of negative posts.
-    pub negative_share: f64,
-    /// Most frequent terms.
-    pub top_terms: Vec<String>,
-    /// Distinct sources.
-    pub distinct_sources: u32,
-    /// Detect's reason for the level.
-    pub reason: String,
-}
-
-/// A non-finite figure becomes 0 (JSON has no NaN, and the store must
-/// always read back what it wrote).
-pub(crate) fn finite(x: f64) -> f64 {
-    if x.is_finite() {
-        x
-    } else {
-        0.0
-    }
-}
-
-impl Figures {
-    pub(crate) fn of_alert(a: &Alert) -> Figures {
-        Figures {
-            window_start: a.window_start,
-            window_end: a.window_end,
-            observed: a.observed,
-            baseline: finite(a.baseline),
-            z: finite(a.z),
-            negative_share: finite(a.negative_share),
-            top_terms: a.top_terms.clone(),
-            distinct_sources: a.distinct_sources,
-            reason: a.reason.clone(),
-        }
-    }
-}
-
 /// What people were saying when an incident opened or rose a level: the
 /// alert's stories, rising terms and sample posts (issue 14).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -587,8 +542,8 @@ impl LevelEvidence {
         LevelEvidence {
             level: a.level,
             state: a.state,
-            window_start: a.window_start,
-            window_end: a.window_end,
+            window_start: a.figures.window_start,
+            window_end: a.figures.window_end,
             seen_at: now,
             said: a.evidence.clone(),
         }
@@ -705,9 +660,9 @@ pub struct Incident {
     /// The last time a spike or alert of it arrived (processing time).
     pub last_firing_at: EventTime,
     /// The latest window's figures.
-    pub last: Figures,
+    pub last: WindowFigures,
     /// The figures of its largest window.
-    pub peak: Figures,
+    pub peak: WindowFigures,
     /// Sample post ids over its life (at most [`MAX_SAMPLE_POSTS`]).
     pub sample_post_ids: Vec<PostId>,
     /// Volume against baseline, oldest first (at most [`MAX_VOLUME_POINTS`]).

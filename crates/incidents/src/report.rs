@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use vigil_types::{CrisisKind, EventTime, IncidentId, Level, PostId, WatchId};
 
 use crate::model::{
-    Clock, Event, EventKind, Figures, Incident, LevelEvidence, Report, Review, Stamp, State,
-    VolumePoint,
+    Clock, Event, EventKind, Incident, LevelEvidence, Report, Review, Stamp, State, VolumePoint,
+    WindowFigures,
 };
 
 /// Volume rows the Markdown report prints at most (evenly sampled, the peak
@@ -124,9 +124,9 @@ pub struct ReviewReport {
     /// Volume against baseline per window, oldest first.
     pub volume: Vec<VolumePoint>,
     /// The largest window.
-    pub peak: Figures,
+    pub peak: WindowFigures,
     /// The latest window.
-    pub last: Figures,
+    pub last: WindowFigures,
     /// Top terms (the peak window's, then the latest window's).
     pub top_terms: Vec<String>,
     /// Sample post ids.

@@ -18,16 +18,18 @@ pub(crate) fn spike(incident: &str, transition: Transition, level: Level, end_se
         transition,
         level,
         triggers: vec![],
-        reason: format!("{} at {level}", transition.as_str()),
-        window_start: t(end_secs - 60),
-        window_end: t(end_secs),
-        observed: 10 + end_secs.unsigned_abs() % 97,
-        baseline: 3.0,
-        z: 8.0,
-        negative_share: 0.4,
-        top_terms: vec!["recall".into(), "acme".into()],
+        figures: vigil_types::WindowFigures {
+            reason: format!("{} at {level}", transition.as_str()),
+            window_start: t(end_secs - 60),
+            window_end: t(end_secs),
+            observed: 10 + end_secs.unsigned_abs() % 97,
+            baseline: 3.0,
+            z: 8.0,
+            negative_share: 0.4,
+            top_terms: vec!["recall".into(), "acme".into()],
+            distinct_sources: 2,
+        },
         sample_post_ids: vec![PostId::from(format!("p{end_secs}").as_str())],
-        distinct_sources: 2,
         distinct_regions: 1,
         crisis_kinds: vec![],
         evidence: Default::default(),
@@ -1402,6 +1404,7 @@ fn a_report_opens_an_incident_notified_like_a_detected_one() {
     assert_eq!(out.notifications[0].reason, NotifyReason::New);
     assert!(out.notifications[0]
         .alert
+        .figures
         .reason
         .contains("reported by carol: Cracked jars"));
     // Its escalation runs as a detected incident's: step 1 after 15 min.
@@ -1666,10 +1669,11 @@ fn response_targets_run_from_the_opening_and_a_miss_is_recorded_and_notified_onc
     assert!(
         missed[0]
             .alert
+            .figures
             .reason
             .starts_with("acknowledge target missed: due "),
         "{}",
-        missed[0].alert.reason
+        missed[0].alert.figures.reason
     );
     let inc = tr.get("acme-1").unwrap();
     assert_eq!(clock(inc, Target::Acknowledge).missed_at, Some(t(701)));
@@ -2320,7 +2324,7 @@ fn drafts_fill_the_templates_of_the_incidents_kind_and_publishing_notifies_stake
         (n.sinks.clone(), n.reason),
         (strs(&["slack"]), NotifyReason::StatusUpdate)
     );
-    assert_eq!(n.alert.reason, format!("Status update: {text}"));
+    assert_eq!(n.alert.figures.reason, format!("Status update: {text}"));
     assert!(matches!(
         &out.incident.timeline.iter().rev().find(|e| matches!(e.kind, EventKind::StatusUpdate { .. })).unwrap().kind,
         EventKind::StatusUpdate { published_to, .. } if published_to == &strs(&["slack"])

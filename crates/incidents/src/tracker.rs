@@ -12,10 +12,10 @@ use vigil_types::{
 
 use crate::{
     model::{
-        finite, ActOutcome, Action, Change, Checklist, Clock, Draft, Escalation, Event, EventKind,
-        Figures, Filter, Incident, IncidentSummary, LevelEvidence, NewReport, NewSilence,
-        Notification, NotifyReason, Outcome, Report, ReportOutcome, Role, Silence, Stamp, State,
-        Stats, Target, VolumePoint, AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_REPORT_LINKS,
+        ActOutcome, Action, Change, Checklist, Clock, Draft, Escalation, Event, EventKind, Filter,
+        Incident, IncidentSummary, LevelEvidence, NewReport, NewSilence, Notification,
+        NotifyReason, Outcome, Report, ReportOutcome, Role, Silence, Stamp, State, Stats, Target,
+        VolumePoint, WindowFigures, AUTOMATIC_ACTOR, MAX_EVIDENCE, MAX_REPORT_LINKS,
         MAX_SAMPLE_POSTS, MAX_TEXT_CHARS, MAX_TIMELINE_EVENTS, MAX_VOLUME_POINTS, REPORTED_WATCH,
     },
     period::PeriodReport,
@@ -61,13 +61,16 @@ impl Dirty {
 ///
 /// ```
 /// use vigil_incidents::{Action, EscalationPolicy, IncidentTracker, State};
-/// use vigil_types::{Alert, EventTime, Level, Spike, Transition, WatchId};
+/// use vigil_types::{Alert, EventTime, Level, Spike, Transition, WatchId, WindowFigures};
 /// let spike = Spike {
 ///     watch: WatchId::from("acme"), incident: "acme-1".into(),
 ///     transition: Transition::Opened, level: Level::Minor, triggers: vec![],
-///     reason: "minor".into(), window_start: EventTime(0), window_end: EventTime(60_000),
-///     observed: 40, baseline: 3.0, z: 12.0, negative_share: 0.1, top_terms: vec![],
-///     sample_post_ids: vec![], distinct_sources: 1, distinct_regions: 0, crisis_kinds: vec![],
+///     figures: WindowFigures {
+///         reason: "minor".into(), window_start: EventTime(0), window_end: EventTime(60_000),
+///         observed: 40, baseline: 3.0, z: 12.0, negative_share: 0.1, top_terms: vec![],
+///         distinct_sources: 1,
+///     },
+///     sample_post_ids: vec![], distinct_regions: 0, crisis_kinds: vec![],
 ///     evidence: Default::default(),
 /// };
 /// let mut t = IncidentTracker::new(EscalationPolicy::notify_all(vec!["stdout".into()]));
@@ -157,7 +160,7 @@ fn push_event(inc: &mut Incident, at: EventTime, actor: &str, kind: EventKind) {
 }
 
 fn new_incident(a: &Alert, now: EventTime) -> Incident {
-    let fig = Figures::of_alert(a);
+    let fig = a.figures.finite();
     let mut kinds = a.crisis_kinds.clone();
     kinds.sort();
     kinds.dedup();
@@ -208,7 +211,7 @@ fn new_incident(a: &Alert, now: EventTime) -> Incident {
 /// last one recorded (a replay).
 fn merge_window(
     inc: &mut Incident,
-    fig: Figures,
+    fig: WindowFigures,
     level: Level,
     kinds: &[vigil_types::CrisisKind],
     samples: &[vigil_types::PostId],
@@ -621,9 +624,7 @@ impl IncidentTracker {
         // Its own detector incident, or one that joined it or was merged in.
         let own = !self.joined.contains_key(&a.incident);
         a.incident = IncidentId::from(self.home(&a.incident));
-        a.baseline = finite(a.baseline);
-        a.z = finite(a.z);
-        a.negative_share = finite(a.negative_share);
+        a.figures = a.figures.finite();
         let a = &a;
         self.seen.insert(a.alert_id.clone(), now);
         self.dirty.seen.insert(a.alert_id.clone());
@@ -655,7 +656,7 @@ impl IncidentTracker {
         );
         merge_window(
             inc,
-            Figures::of_alert(a),
+            a.figures.finite(),
             a.level.max(inc.level),
             &a.crisis_kinds,
             &a.sample_post_ids,
@@ -765,17 +766,7 @@ impl IncidentTracker {
         let Some(inc) = self.incidents.get_mut(&home) else {
             return Outcome::Ignored;
         };
-        let fig = Figures {
-            window_start: s.window_start,
-            window_end: s.window_end,
-            observed: s.observed,
-            baseline: finite(s.baseline),
-            z: finite(s.z),
-            negative_share: finite(s.negative_share),
-            top_terms: s.top_terms.clone(),
-            distinct_sources: s.distinct_sources,
-            reason: s.reason.clone(),
-        };
+        let fig = s.figures.finite();
         let level = inc.level;
         if !merge_window(inc, fig, level, &s.crisis_kinds, &s.sample_post_ids) {
             return Outcome::Duplicate;
@@ -954,7 +945,7 @@ impl IncidentTracker {
                         &format!("status-{}", now.0),
                         inc.level,
                     );
-                    alert.reason = format!("Status update: {text}");
+                    alert.figures.reason = format!("Status update: {text}");
                     sent.notifications.push(notify(
                         inc,
                         alert,
@@ -1357,16 +1348,18 @@ fn reported_alert(r: &NewReport, id: &str, watch: &WatchId, actor: &str, now: Ev
         level: r.level,
         state: IncidentState::Opened,
         triggers: Vec::new(),
-        reason: format!("{}: reported by {actor}: {}", r.level, r.title),
-        window_start: now,
-        window_end: now,
-        observed: 0,
-        baseline: 0.0,
-        z: 0.0,
-        negative_share: 0.0,
-        top_terms: Vec::new(),
+        figures: vigil_types::WindowFigures {
+            reason: format!("{}: reported by {actor}: {}", r.level, r.title),
+            window_start: now,
+            window_end: now,
+            observed: 0,
+            baseline: 0.0,
+            z: 0.0,
+            negative_share: 0.0,
+            top_terms: Vec::new(),
+            distinct_sources: 0,
+        },
         sample_post_ids: r.post_ids.clone(),
-        distinct_sources: 0,
         crisis_kinds: r.crisis_kind.into_iter().collect(),
         evidence: Default::default(),
     }
@@ -1504,11 +1497,11 @@ fn check_clocks(
             &format!("missed-{target}"),
             inc.level,
         );
-        alert.reason = format!(
+        alert.figures.reason = format!(
             "{target} target missed: due {} ({} after opening); {}",
             show(due_at),
             minutes(secs_between(inc.opened_at, due_at)),
-            alert.reason
+            alert.figures.reason
         );
         let mut n = notify(inc, alert, sinks, NotifyReason::TargetMissed, None, now);
         n.target = Some(target);

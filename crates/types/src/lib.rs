@@ -35,7 +35,7 @@ pub use crate::{
     ids::{hash_author, AlertId, AuthorId, IncidentId, PostId, WatchId},
     records::{
         Alert, CrisisKind, EventTime, Hit, IncidentState, KindHit, Level, Post, PostGist, Scored,
-        ScoredPost, Spike, StreamClock, Transition, Trigger,
+        ScoredPost, Spike, StreamClock, Transition, Trigger, WindowFigures,
     },
 };
 

@@ -410,20 +410,11 @@ pub enum Trigger {
     CrisisShare,
 }
 
-/// A detect-stage finding for one watch and one window, with what it did to
-/// the watch's incident.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Spike {
-    /// Watch.
-    pub watch: WatchId,
-    /// Incident id: watch plus the start of the window that opened it.
-    pub incident: IncidentId,
-    /// What happened to the incident.
-    pub transition: Transition,
-    /// The incident's level after this spike.
-    pub level: Level,
-    /// Signals that fired (empty for a resolve).
-    pub triggers: Vec<Trigger>,
+/// What one detect window showed, and why its level: the figures a spike,
+/// the alert made of it and an incident's latest and peak windows share
+/// (flattened into each, so their JSON carries these fields at top level).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowFigures {
     /// Why the level: the grading rule and the figures that fired it.
     pub reason: String,
     /// Window start (inclusive).
@@ -440,10 +431,43 @@ pub struct Spike {
     pub negative_share: f64,
     /// Most frequent terms in the window, most frequent first.
     pub top_terms: Vec<String>,
-    /// Up to 5 sample post ids from the window.
-    pub sample_post_ids: Vec<PostId>,
     /// Distinct sources in the window.
     pub distinct_sources: u32,
+}
+
+impl WindowFigures {
+    /// The same figures with every non-finite number as 0 (JSON has no NaN,
+    /// and a store must always read back what it wrote).
+    pub fn finite(&self) -> WindowFigures {
+        let f = |x: f64| if x.is_finite() { x } else { 0.0 };
+        WindowFigures {
+            baseline: f(self.baseline),
+            z: f(self.z),
+            negative_share: f(self.negative_share),
+            ..self.clone()
+        }
+    }
+}
+
+/// A detect-stage finding for one watch and one window, with what it did to
+/// the watch's incident.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Spike {
+    /// Watch.
+    pub watch: WatchId,
+    /// Incident id: watch plus the start of the window that opened it.
+    pub incident: IncidentId,
+    /// What happened to the incident.
+    pub transition: Transition,
+    /// The incident's level after this spike.
+    pub level: Level,
+    /// Signals that fired (empty for a resolve).
+    pub triggers: Vec<Trigger>,
+    /// The window, its figures and why the level (flattened).
+    #[serde(flatten)]
+    pub figures: WindowFigures,
+    /// Up to 5 sample post ids from the window.
+    pub sample_post_ids: Vec<PostId>,
     /// Distinct regions in the window.
     pub distinct_regions: u32,
     /// Crisis kinds seen in the window.
@@ -492,26 +516,11 @@ pub struct Alert {
     pub state: IncidentState,
     /// Signals that fired.
     pub triggers: Vec<Trigger>,
-    /// Why this level.
-    pub reason: String,
-    /// Window start.
-    pub window_start: EventTime,
-    /// Window end.
-    pub window_end: EventTime,
-    /// Posts in the window.
-    pub observed: u64,
-    /// Baseline posts per window.
-    pub baseline: f64,
-    /// Volume z-score.
-    pub z: f64,
-    /// Negative share in the window.
-    pub negative_share: f64,
-    /// Top terms.
-    pub top_terms: Vec<String>,
+    /// The window, its figures and why this level (flattened).
+    #[serde(flatten)]
+    pub figures: WindowFigures,
     /// Up to 5 sample post ids.
     pub sample_post_ids: Vec<PostId>,
-    /// Distinct sources.
-    pub distinct_sources: u32,
     /// Crisis kinds.
     pub crisis_kinds: Vec<CrisisKind>,
     /// What people say: stories, rising terms, sample posts.
@@ -541,16 +550,8 @@ impl Alert {
             level: s.level,
             state,
             triggers: s.triggers.clone(),
-            reason: s.reason.clone(),
-            window_start: s.window_start,
-            window_end: s.window_end,
-            observed: s.observed,
-            baseline: s.baseline,
-            z: s.z,
-            negative_share: s.negative_share,
-            top_terms: s.top_terms.clone(),
+            figures: s.figures.clone(),
             sample_post_ids: s.sample_post_ids.clone(),
-            distinct_sources: s.distinct_sources,
             crisis_kinds: s.crisis_kinds.clone(),
             evidence: s.evidence.clone(),
         })

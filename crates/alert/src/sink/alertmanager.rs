@@ -123,7 +123,7 @@ impl AlertmanagerSink {
         let annotations = |summary: String| {
             let mut m = BTreeMap::from([
                 ("summary", summary),
-                ("reason", a.reason.clone()),
+                ("reason", a.figures.reason.clone()),
                 ("alert_id", a.alert_id.to_string()),
             ]);
             if !description.is_empty() {
@@ -145,8 +145,8 @@ impl AlertmanagerSink {
             a.level,
             a.watch,
             a.state.as_str(),
-            a.observed,
-            a.baseline
+            a.figures.observed,
+            a.figures.baseline
         );
         match a.state {
             IncidentState::Opened | IncidentState::Escalated => {
@@ -158,16 +158,21 @@ impl AlertmanagerSink {
                 let labels = labels(a, a.level, kind.unwrap_or("none"));
                 let ends_at = (!self.firing_ttl.is_zero()).then(|| {
                     let ttl = i64::try_from(self.firing_ttl.as_millis()).unwrap_or(i64::MAX);
-                    EventTime(now.0.max(a.window_end.0).saturating_add(ttl))
+                    EventTime(now.0.max(a.figures.window_end.0).saturating_add(ttl))
                 });
-                let mut out = vec![entry(labels.clone(), a.window_start, ends_at, summary)];
+                let mut out = vec![entry(
+                    labels.clone(),
+                    a.figures.window_start,
+                    ends_at,
+                    summary,
+                )];
                 if a.state == IncidentState::Escalated {
                     let superseded = format!("superseded: escalated to {}", a.level);
                     match known {
                         Some(prev) if prev.labels != labels => out.push(entry(
                             prev.labels.clone(),
                             prev.starts_at,
-                            Some(a.window_start),
+                            Some(a.figures.window_start),
                             superseded,
                         )),
                         Some(_) => {}
@@ -176,8 +181,8 @@ impl AlertmanagerSink {
                                 for k in every_kind() {
                                     out.push(entry(
                                         self::labels(a, level, k),
-                                        a.window_start,
-                                        Some(a.window_start),
+                                        a.figures.window_start,
+                                        Some(a.figures.window_start),
                                         superseded.clone(),
                                     ));
                                 }
@@ -186,7 +191,7 @@ impl AlertmanagerSink {
                     }
                 }
                 let starts_at = match (a.state, known) {
-                    (IncidentState::Escalated, _) | (_, None) => a.window_start,
+                    (IncidentState::Escalated, _) | (_, None) => a.figures.window_start,
                     (_, Some(prev)) => prev.starts_at,
                 };
                 let firing = Firing {
@@ -201,15 +206,15 @@ impl AlertmanagerSink {
                     Some(prev) => vec![entry(
                         prev.labels.clone(),
                         prev.starts_at,
-                        Some(a.window_end),
+                        Some(a.figures.window_end),
                         summary,
                     )],
                     None => every_kind()
                         .map(|k| {
                             entry(
                                 labels(a, a.level, k),
-                                a.window_start,
-                                Some(a.window_end),
+                                a.figures.window_start,
+                                Some(a.figures.window_end),
                                 summary.clone(),
                             )
                         })
@@ -293,16 +298,18 @@ mod tests {
             level,
             state,
             triggers: vec![],
-            reason: "r".into(),
-            window_start: EventTime(start_min * 60_000),
-            window_end: EventTime((start_min + 1) * 60_000),
-            observed: 10,
-            baseline: 1.0,
-            z: 5.0,
-            negative_share: 0.2,
-            top_terms: vec![],
+            figures: vigil_types::WindowFigures {
+                reason: "r".into(),
+                window_start: EventTime(start_min * 60_000),
+                window_end: EventTime((start_min + 1) * 60_000),
+                observed: 10,
+                baseline: 1.0,
+                z: 5.0,
+                negative_share: 0.2,
+                top_terms: vec![],
+                distinct_sources: 1,
+            },
             sample_post_ids: vec![],
-            distinct_sources: 1,
             crisis_kinds: kinds,
             evidence: Default::default(),
         }

@@ -52,9 +52,10 @@ impl SlackSink {
 /// reason after `Status update: `).
 pub(crate) fn status_message(a: &Alert) -> Value {
     let statement = a
+        .figures
         .reason
         .strip_prefix("Status update: ")
-        .unwrap_or(&a.reason);
+        .unwrap_or(&a.figures.reason);
     let watch = escape(a.watch.as_str());
     json!({
         "text": truncate(
@@ -96,10 +97,10 @@ pub(crate) fn message(a: &Alert) -> Value {
         IncidentState::Resolved => ":white_check_mark:",
     };
     let watch = escape(a.watch.as_str());
-    let terms = if a.top_terms.is_empty() {
+    let terms = if a.figures.top_terms.is_empty() {
         "none".to_string()
     } else {
-        escape(&a.top_terms.join(", "))
+        escape(&a.figures.top_terms.join(", "))
     };
     let kinds = if a.crisis_kinds.is_empty() {
         "none".to_string()
@@ -112,16 +113,16 @@ pub(crate) fn message(a: &Alert) -> Value {
     };
     let volume = format!(
         "{} posts vs baseline {:.1} (z {:.1}, {:.0}% negative)",
-        a.observed,
-        a.baseline,
-        a.z,
-        a.negative_share * 100.0
+        a.figures.observed,
+        a.figures.baseline,
+        a.figures.z,
+        a.figures.negative_share * 100.0
     );
     let gist = a.evidence.summary_line(SUMMARY_MAX_CHARS);
     let mut text = format!(
         "{emoji} *{level}* crisis {state} on *{watch}*: {reason}\nTop terms: {terms}\nObserved {volume}",
         state = a.state.as_str(),
-        reason = escape(&a.reason),
+        reason = escape(&a.figures.reason),
     );
     if !gist.is_empty() {
         text.push('\n');
@@ -149,7 +150,7 @@ pub(crate) fn message(a: &Alert) -> Value {
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": truncate(&format!("{emoji} {}", escape(&a.reason)), SECTION_MAX_CHARS),
+                "text": truncate(&format!("{emoji} {}", escape(&a.figures.reason)), SECTION_MAX_CHARS),
             },
             "fields": [
                 field("Level", a.level.as_str()),
@@ -204,8 +205,8 @@ pub(crate) fn message(a: &Alert) -> Value {
                 &format!(
                     "Incident `{}` · window {} to {} · alert `{}`",
                     escape(&a.incident),
-                    a.window_start,
-                    a.window_end,
+                    a.figures.window_start,
+                    a.figures.window_end,
                     a.alert_id
                 ),
                 FIELD_MAX_CHARS,

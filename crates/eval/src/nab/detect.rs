@@ -129,7 +129,7 @@ pub fn detect_series(
                 _ => continue,
             }
             // The window's newest bin.
-            let bin = spike.window_end.0 - bin_ms;
+            let bin = spike.figures.window_end.0 - bin_ms;
             let row = bins.partition_point(|&b| b < bin);
             if let Some(d) = run.detections.get_mut(row) {
                 *d = true;
@@ -381,10 +381,10 @@ mod tests {
         let key = |s: &Spike| {
             (
                 s.transition,
-                s.window_end,
-                s.observed,
+                s.figures.window_end,
+                s.figures.observed,
                 s.level,
-                s.z.to_bits(),
+                s.figures.z.to_bits(),
             )
         };
         assert!(!a.is_empty());
