@@ -353,6 +353,32 @@ fn write(
     Ok(())
 }
 
+thread_local! {
+    /// Set while this thread runs a call whose panic is an expected outcome.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic without printing it. The panic hook is
+/// process-wide, so it is not swapped per call (two threads opening stores
+/// at once used to restore each other's silent hook, and every later panic
+/// of the process, a failing test's included, went unreported): a hook
+/// installed once stays silent only for the thread inside this call.
+fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(false));
+    out
+}
+
 /// Opens (or creates) the store file, refusing a damaged one with a clear
 /// error: a zero-length file (redb would silently start a new store in it)
 /// or one redb cannot read (a truncated file trips an internal assertion in
@@ -366,12 +392,8 @@ fn open_file(file: &Path) -> Result<Database, Error> {
         return Err(damaged("is empty (0 bytes)".into()));
     }
     // redb's assertion is a known outcome here, reported below as an error:
-    // the default hook would print it as a crash with a backtrace. The hook
-    // is process-wide, so it is swapped only around this one call.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Database::create(file)));
-    std::panic::set_hook(hook);
+    // the default hook would print it as a crash with a backtrace.
+    let opened = quietly(|| Database::create(file));
     match opened {
         Ok(Ok(db)) => Ok(db),
         // Cut short inside its header, or failing its checksums.

@@ -1237,6 +1237,43 @@ mod damaged_store_file {
             assert!(e.contains("backup") && e.contains("move it aside"), "{e}");
         }
     }
+
+    #[test]
+    fn damaged_stores_opened_at_once_leave_other_panics_reported() {
+        // Opening a damaged store silences redb's expected panic. The hook
+        // is process-wide: swapped per call, two threads opening at once
+        // restored each other's silent hook, and every later panic of the
+        // process went unreported (a failing Kafka test printed nothing).
+        const MARK: &str = "marker panic of damaged_stores_opened_at_once";
+        static SEEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let p = info.payload();
+            let text = p
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| p.downcast_ref::<String>().map(String::as_str));
+            if text == Some(MARK) {
+                SEEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            } else {
+                previous(info);
+            }
+        }));
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..10 {
+                        let (_dir, path) = damaged(|l| l / 2);
+                        open_error(&path);
+                    }
+                });
+            }
+        });
+        for round in 1..=3 {
+            assert!(std::thread::spawn(|| panic!("{}", MARK)).join().is_err());
+            assert_eq!(SEEN.load(std::sync::atomic::Ordering::SeqCst), round);
+        }
+    }
 }
 
 mod timeline_storage {
