@@ -321,6 +321,19 @@ fn spawn_ingest(config: &Path, d: &Path, input: &Path) -> Stage {
     )
 }
 
+/// An ingest stage reading its standard input, which the test writes
+/// (output and log in `d`).
+fn spawn_ingest_stdin(config: &Path, d: &Path) -> Stage {
+    spawn_with(
+        config,
+        "ingest",
+        &d.join("ingest.out"),
+        "0",
+        &["--input", "-"],
+        Stdio::piped(),
+    )
+}
+
 fn alert_ids(text: &str) -> Vec<String> {
     text.lines()
         .map(|l| {
@@ -407,14 +420,7 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
     // to kill (it has lag), so every kill is mid-stream however fast or
     // slow the machine (a replay of the whole file could end before the
     // third kill on a loaded machine).
-    let mut ingest = spawn_with(
-        &config,
-        "ingest",
-        &d.join("ingest.out"),
-        "0",
-        &["--input", "-"],
-        Stdio::piped(),
-    );
+    let mut ingest = spawn_ingest_stdin(&config, &d);
     let text = read(&input);
     let lines: Vec<&str> = text.lines().collect();
     let parts: Vec<&[&str]> = lines.chunks(lines.len().div_ceil(5)).collect();
@@ -741,14 +747,7 @@ fn a_dead_detect_members_partitions_are_reported_stalled_within_a_minute() {
     let mut score = spawn(&config, "score", &d.join("score.out"), &[]);
     // Ingest reads stdin: half the posts before the kill, half after, so
     // the kill is mid-stream however fast the machine.
-    let mut ingest = spawn_with(
-        &config,
-        "ingest",
-        &d.join("ingest.out"),
-        "0",
-        &["--input", "-"],
-        Stdio::piped(),
-    );
+    let mut ingest = spawn_ingest_stdin(&config, &d);
     let text = read(&input);
     let lines: Vec<&str> = text.lines().collect();
     let (first, second) = lines.split_at(lines.len() / 2);
@@ -1163,14 +1162,7 @@ fn a_kafka_ingest_stage_without_a_consumer_becomes_ready() {
         ),
     )
     .unwrap();
-    let mut ingest = spawn_with(
-        &config,
-        "ingest",
-        &d.join("ingest.out"),
-        "0",
-        &["--input", "-"],
-        Stdio::piped(),
-    );
+    let mut ingest = spawn_ingest_stdin(&config, &d);
     let mut stdin = ingest.child.stdin.take().unwrap();
     write_lines(
         &mut stdin,

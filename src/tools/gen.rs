@@ -15,25 +15,38 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde::Serialize;
 use vigil_types::{EventTime, Level};
 
-/// What to generate.
-#[derive(Clone, Debug)]
+/// What to generate (also `vigil gen`'s flags).
+#[derive(Clone, Debug, clap::Args)]
 pub struct GenOptions {
     /// RNG seed: the same options always give the same bytes.
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Total lines (posts, spike posts and malformed lines).
+    /// Total lines to write (posts, spike posts and malformed lines).
+    #[arg(long, default_value_t = 100_000)]
     pub posts: u64,
     /// Number of watches.
+    #[arg(long, default_value_t = 100)]
     pub watches: usize,
     /// Spikes to inject (cycling minor, moderate, major).
+    #[arg(long, default_value_t = 9)]
     pub spikes: usize,
     /// Malformed lines to mix in.
+    #[arg(long, default_value_t = 0)]
     pub malformed: u64,
-    /// First event time.
+    /// First event time (RFC 3339).
+    #[arg(long, default_value = "2026-01-01T00:00:00Z", value_parser = parse_start)]
     pub start: EventTime,
     /// Span in minutes.
+    #[arg(long, default_value_t = 2880)]
     pub minutes: i64,
-    /// Output file; the sidecars are `<out>.spikes.jsonl` and `<out>.config.toml`.
+    /// Output file (sidecars: OUT.spikes.jsonl and OUT.config.toml).
+    #[arg(long)]
     pub out: PathBuf,
+}
+
+/// `--start`: an RFC 3339 time.
+fn parse_start(s: &str) -> Result<EventTime, String> {
+    EventTime::parse_rfc3339(s).ok_or_else(|| format!("`{s}` is not RFC 3339"))
 }
 
 /// One injected spike, as written to the sidecar.

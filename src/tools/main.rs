@@ -13,7 +13,6 @@ use std::{path::PathBuf, process::ExitCode};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use vigil_telemetry::{init_logging, LogFormat};
-use vigil_types::EventTime;
 
 /// Synthetic data, quality evaluation and benchmarks for Vigil.
 #[derive(Debug, Parser)]
@@ -43,32 +42,7 @@ enum Command {
         command: BenchCommand,
     },
     /// Write deterministic synthetic posts, a spike sidecar and a config.
-    Gen {
-        /// RNG seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Total lines to write.
-        #[arg(long, default_value_t = 100_000)]
-        posts: u64,
-        /// Number of watches.
-        #[arg(long, default_value_t = 100)]
-        watches: usize,
-        /// Spikes to inject (cycling minor, moderate, major).
-        #[arg(long, default_value_t = 9)]
-        spikes: usize,
-        /// Malformed lines to mix in.
-        #[arg(long, default_value_t = 0)]
-        malformed: u64,
-        /// First event time (RFC 3339).
-        #[arg(long, default_value = "2026-01-01T00:00:00Z")]
-        start: String,
-        /// Span in minutes.
-        #[arg(long, default_value_t = 2880)]
-        minutes: i64,
-        /// Output file (sidecars: OUT.spikes.jsonl and OUT.config.toml).
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Gen(gen::GenOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,34 +288,15 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Gen {
-            seed,
-            posts,
-            watches,
-            spikes,
-            malformed,
-            start,
-            minutes,
-            out,
-        } => {
-            let start = EventTime::parse_rfc3339(&start)
-                .with_context(|| format!("--start `{start}` is not RFC 3339"))?;
-            let injected = gen::generate(&gen::GenOptions {
-                seed,
-                posts,
-                watches,
-                spikes,
-                malformed,
-                start,
-                minutes,
-                out: out.clone(),
-            })?;
+        Command::Gen(options) => {
+            let injected = gen::generate(&options)?;
+            let (posts, out) = (options.posts, &options.out);
             eprintln!(
                 "wrote {posts} lines to {}, {} spikes to {}, config to {}",
                 out.display(),
                 injected.len(),
-                gen::sidecar_path(&out, "spikes.jsonl").display(),
-                gen::sidecar_path(&out, "config.toml").display()
+                gen::sidecar_path(out, "spikes.jsonl").display(),
+                gen::sidecar_path(out, "config.toml").display()
             );
             Ok(ExitCode::SUCCESS)
         }
