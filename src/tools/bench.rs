@@ -35,20 +35,27 @@ use vigil_config::Settings;
 
 use crate::gen::{self, GenOptions};
 
-/// What `vigil bench kafka` was asked for.
-#[derive(Debug)]
+/// What `vigil bench kafka` was asked for (its flags).
+#[derive(Debug, clap::Args)]
 pub struct KafkaBench {
-    /// Bootstrap servers.
+    /// Bootstrap servers of a running broker.
+    #[arg(long)]
     pub brokers: String,
     /// Posts to move.
+    #[arg(long, default_value_t = 200_000)]
     pub posts: u64,
     /// Watches in the generated config.
+    #[arg(long, default_value_t = 100)]
     pub watches: usize,
     /// Partitions of every topic.
+    #[arg(long, default_value_t = 3)]
     pub partitions: i32,
-    /// `transport.batch_size` of the stages.
+    /// Records per batch in each stage (`transport.batch_size`, whose
+    /// default this is).
+    #[arg(long, default_value_t = 1024)]
     pub batch_size: usize,
-    /// Scratch directory (input, configs, logs).
+    /// Scratch directory (input, configs, stage logs).
+    #[arg(long, default_value = "target/bench-kafka")]
     pub dir: PathBuf,
 }
 

@@ -116,25 +116,8 @@ enum BenchCommand {
     /// a Kafka broker, and the raw rate of a plain rdkafka producer and
     /// consumer moving the same records on the same broker.
     Kafka {
-        /// Bootstrap servers of a running broker.
-        #[arg(long)]
-        brokers: String,
-        /// Posts to move.
-        #[arg(long, default_value_t = 200_000)]
-        posts: u64,
-        /// Watches in the generated config.
-        #[arg(long, default_value_t = 100)]
-        watches: usize,
-        /// Partitions of every topic.
-        #[arg(long, default_value_t = 3)]
-        partitions: i32,
-        /// Records per batch in each stage (`transport.batch_size`, whose
-        /// default this is).
-        #[arg(long, default_value_t = 1024)]
-        batch_size: usize,
-        /// Scratch directory (input, configs, stage logs).
-        #[arg(long, default_value = "target/bench-kafka")]
-        dir: PathBuf,
+        #[command(flatten)]
+        bench: bench::KafkaBench,
         /// Print one JSON object instead of the summary.
         #[arg(long)]
         json: bool,
@@ -255,26 +238,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         #[cfg(feature = "kafka")]
         Command::Bench {
-            command:
-                BenchCommand::Kafka {
-                    brokers,
-                    posts,
-                    watches,
-                    partitions,
-                    batch_size,
-                    dir,
-                    json,
-                },
+            command: BenchCommand::Kafka { bench, json },
         } => {
-            let report = bench::KafkaBench {
-                brokers,
-                posts,
-                watches,
-                partitions,
-                batch_size,
-                dir,
-            }
-            .run()?;
+            let report = bench.run()?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
