@@ -2117,6 +2117,16 @@ fn the_period_report_sums_up_the_incidents_opened_in_it() {
 
 // ---------------------------------------------------- playbooks (issue 15)
 
+/// The playbook an incident's checklist follows.
+fn playbook_of(tr: &IncidentTracker, id: &str) -> String {
+    let inc = tr.get(id).expect("the incident exists");
+    inc.checklist
+        .as_ref()
+        .expect("it has a checklist")
+        .playbook
+        .clone()
+}
+
 fn with_playbooks(policy: EscalationPolicy) -> IncidentTracker {
     let settings = vigil_config::Settings::from_toml_str(
         "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n",
@@ -2150,15 +2160,7 @@ fn an_incident_follows_the_playbook_that_matches_it_until_someone_ticks_a_step()
         &alert("acme-1", Transition::Opened, Level::Minor, 60),
         t(60),
     );
-    assert_eq!(
-        tr.get("acme-1")
-            .unwrap()
-            .checklist
-            .as_ref()
-            .unwrap()
-            .playbook,
-        "default"
-    );
+    assert_eq!(playbook_of(&tr, "acme-1"), "default");
     // The kind becomes known: its playbook replaces the untouched default.
     tr.on_spike(
         &{
@@ -2215,15 +2217,7 @@ fn an_incident_follows_the_playbook_that_matches_it_until_someone_ticks_a_step()
         ),
         t(240),
     );
-    assert_eq!(
-        tr.get("acme-1")
-            .unwrap()
-            .checklist
-            .as_ref()
-            .unwrap()
-            .playbook,
-        "product_safety"
-    );
+    assert_eq!(playbook_of(&tr, "acme-1"), "product_safety");
     // A new major product-safety incident gets the major playbook at once.
     tr.on_alert(
         &kinded(
@@ -2235,15 +2229,7 @@ fn an_incident_follows_the_playbook_that_matches_it_until_someone_ticks_a_step()
         ),
         t(300),
     );
-    assert_eq!(
-        tr.get("zed-1")
-            .unwrap()
-            .checklist
-            .as_ref()
-            .unwrap()
-            .playbook,
-        "product_safety.major"
-    );
+    assert_eq!(playbook_of(&tr, "zed-1"), "product_safety.major");
     // Errors: no such step; no checklist without playbooks.
     assert!(matches!(
         tr.act("acme-1", Action::Step { step: 99, done: true }, "dana", t(300)),
