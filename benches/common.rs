@@ -13,7 +13,7 @@ pub fn corpus() -> Vec<Post> {
     let text = include_str!("data/posts.jsonl");
     let s = Settings::from_toml_str("[[watches]]\nid = \"w\"\nterms = [\"x\"]\n", "bench", &[])
         .expect("bench config");
-    let mut ing = Ingestor::new(&s.config.ingest);
+    let mut ing = Ingestor::new(&s.ingest);
     text.lines()
         .filter_map(|l| {
             ing.parse_line(l.as_bytes(), vigil_types::EventTime::wall_clock())

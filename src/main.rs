@@ -207,7 +207,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             ConfigCommand::Show { file } => {
                 let s = Settings::load(&file)?;
-                print!("{}", toml::to_string_pretty(&s.config)?);
+                print!("{}", s.to_toml()?);
                 Ok(ExitCode::SUCCESS)
             }
         },

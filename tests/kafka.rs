@@ -346,7 +346,7 @@ fn alert_ids(text: &str) -> Vec<String> {
 }
 
 fn malformed_lines(input: &Path, settings: &vigil_config::Settings) -> BTreeSet<Vec<u8>> {
-    let mut ing = vigil_ingest::Ingestor::new(&settings.config.ingest);
+    let mut ing = vigil_ingest::Ingestor::new(&settings.ingest);
     read(input)
         .lines()
         .filter(|l| {
@@ -504,7 +504,7 @@ fn kafka_stages_survive_sigkill_with_exactly_the_embedded_alerts() {
 
     // The dead-letter topic holds exactly the malformed lines.
     let settings = vigil_config::Settings::load(&config).unwrap();
-    let k = &settings.config.transport.kafka;
+    let k = settings.transport.kafka().unwrap();
     let dead = vigil_pipeline::kafka_transport::read_to_end(
         k,
         &vigil_pipeline::kafka_transport::prefixed(
@@ -568,7 +568,7 @@ fn packed_records_deliver_every_value_in_order_and_commit_together() {
         return;
     };
     let settings = two_partition_settings(&brokers, "pack");
-    let k = settings.config.transport.kafka.clone();
+    let k = settings.transport.kafka().unwrap().clone();
     let topic = vigil_pipeline::kafka_transport::topic(&k, Stream::Scored);
     let decode: vigil_pipeline::kafka_transport::Decoder<u32> =
         |b| vigil_transport::decode_all(b).map_err(|e| e.to_string());
@@ -1044,7 +1044,7 @@ fn read_latest_finds_the_newest_record_of_each_key() {
         return;
     };
     let settings = two_partition_settings(&brokers, "latest");
-    let k = settings.config.transport.kafka.clone();
+    let k = settings.transport.kafka().unwrap().clone();
     // The checkpoint topic itself (keyed, as detect writes it).
     let topic = vigil_pipeline::kafka_transport::prefixed(
         &k,

@@ -41,7 +41,7 @@ use std::{
 
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
-use vigil_config::AlertConfig;
+use vigil_config::AlertSettings;
 use vigil_incidents::{IncidentStore, Notification};
 use vigil_telemetry::{LogLimiter, Metrics};
 use vigil_types::EventTime;
@@ -67,13 +67,13 @@ pub struct DispatchOptions {
 
 impl DispatchOptions {
     /// The options of a validated `[alert]` section.
-    pub fn from_config(a: &AlertConfig) -> DispatchOptions {
+    pub fn from_settings(a: &AlertSettings) -> DispatchOptions {
         DispatchOptions {
-            queue_capacity: a.sink_queue_capacity.max(1),
-            shutdown_timeout: Duration::from_secs(a.shutdown_timeout_secs),
-            outbox_expiry: Duration::from_secs(a.outbox_expiry_secs),
-            retry_initial: Duration::from_secs(a.outbox_retry_initial_secs),
-            retry_max: Duration::from_secs(a.outbox_retry_max_secs),
+            queue_capacity: a.sink_queue_capacity.get(),
+            shutdown_timeout: a.shutdown_timeout,
+            outbox_expiry: a.outbox_expiry,
+            retry_initial: a.outbox_retry_initial,
+            retry_max: a.outbox_retry_max,
         }
     }
 }

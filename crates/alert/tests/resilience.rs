@@ -51,7 +51,7 @@ fn spike(watch: &str) -> Spike {
 fn sinks(tables: &str) -> Vec<Sink> {
     let text = format!("[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n[alert]\n{tables}");
     let settings = Settings::from_toml_str(&text, "test.toml", &[]).unwrap();
-    build_sinks(&settings.config.alert.sinks).unwrap()
+    build_sinks(&settings.alert.sinks).unwrap()
 }
 
 /// A webhook sink named `hook` posting to `url`, one attempt, long timeout.

@@ -106,7 +106,7 @@ fn sink(table: &str) -> Sink {
         "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n[alert]\n[[alert.sinks]]\n{table}"
     );
     let settings = Settings::from_toml_str(&text, "test.toml", &[]).unwrap();
-    let mut sinks = build_sinks(&settings.config.alert.sinks).unwrap();
+    let mut sinks = build_sinks(&settings.alert.sinks).unwrap();
     assert_eq!(sinks.len(), 1);
     sinks.remove(0)
 }
@@ -490,7 +490,7 @@ async fn sinks_are_built_in_order_with_their_names() {
         [[alert.sinks]]\ntype = \"slack\"\nname = \"pr-team\"\nurl = \"https://hooks.example/x\"\n\
         [[alert.sinks]]\ntype = \"alertmanager\"\nurl = \"http://am:9093\"\n";
     let settings = Settings::from_toml_str(text, "t.toml", &[]).unwrap();
-    let sinks = build_sinks(&settings.config.alert.sinks).unwrap();
+    let sinks = build_sinks(&settings.alert.sinks).unwrap();
     let got: Vec<(&str, &str)> = sinks.iter().map(|s| (s.name(), s.kind())).collect();
     assert_eq!(
         got,

@@ -1597,9 +1597,8 @@ async fn a_reported_incident_gets_its_paths_owner() {
         &[],
     )
     .unwrap();
-    h.store.set_policy(
-        EscalationPolicy::from_config(&s.config.alert).with_roster(&s.config.incidents),
-    );
+    h.store
+        .set_policy(EscalationPolicy::from_settings(&s.alert).with_roster(&s.incidents));
     let r = call(
         &h.app,
         Method::POST,

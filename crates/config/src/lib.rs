@@ -20,7 +20,7 @@
 //! "#;
 //! let settings = vigil_config::Settings::from_toml_str(toml, "example.toml", &[]).unwrap();
 //! assert_eq!(settings.watches[0].id.as_str(), "acme");
-//! assert_eq!(settings.config.detect.bin_secs, 60);
+//! assert_eq!(settings.detect.bin, std::time::Duration::from_secs(60));
 //! ```
 #![deny(missing_docs)]
 
@@ -28,6 +28,7 @@ mod files;
 mod playbooks;
 mod query;
 mod raw;
+mod sections;
 mod templates;
 mod validate;
 
@@ -43,6 +44,10 @@ pub use crate::{
         PathConfig, PathStepConfig, PersonConfig, ScoreConfig, Sensitive, SinkConfig, SlackConfig,
         StdoutConfig, TargetsConfig, TeamConfig, TelemetryConfig, TransportConfig, WatchConfig,
         WebhookConfig,
+    },
+    sections::{
+        AlertSettings, DetectSettings, IncidentsSettings, IngestSettings, KafkaSettings,
+        ScoreSettings, TelemetrySettings, Transport, TransportSettings,
     },
     templates::{parse_template, Template, MAX_TEMPLATE_CHARS, PLACEHOLDERS},
     validate::{

@@ -11,6 +11,10 @@ use crate::{
         AlertConfig, ApiConfig, Config, DetectConfig, GradingConfig, IncidentsConfig, IngestConfig,
         ScoreConfig, Sensitive, SinkConfig, TelemetryConfig, TransportConfig, WatchConfig,
     },
+    sections::{
+        self, AlertSettings, DetectSettings, IncidentsSettings, IngestSettings, ScoreSettings,
+        TelemetrySettings, TransportSettings,
+    },
     ConfigError, Problem, DEFAULT_TOML,
 };
 
@@ -53,8 +57,20 @@ pub struct Lexicon {
 /// A validated configuration. Code after this point never re-parses strings.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// The resolved raw configuration (all layers merged).
-    pub config: Config,
+    /// How the stages are joined.
+    pub transport: TransportSettings,
+    /// The ingest stage.
+    pub ingest: IngestSettings,
+    /// The score stage.
+    pub score: ScoreSettings,
+    /// The detect stage.
+    pub detect: DetectSettings,
+    /// The alert stage: sinks, escalation, delivery.
+    pub alert: AlertSettings,
+    /// The incident store.
+    pub incidents: IncidentsSettings,
+    /// Logs.
+    pub telemetry: TelemetrySettings,
     /// Validated watches.
     pub watches: Vec<Watch>,
     /// Crisis-kind lexicons, one per kind.
@@ -65,6 +81,15 @@ pub struct Settings {
     pub playbooks: Vec<crate::Playbook>,
     /// Status-update templates (built in, or from `incidents.templates_dir`).
     pub templates: Vec<crate::Template>,
+    /// All layers merged, as read: only for showing (`vigil config show`).
+    resolved: Config,
+}
+
+impl Settings {
+    /// The merged configuration as TOML, secrets masked (`vigil config show`).
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string_pretty(&self.resolved)
+    }
 }
 
 /// Fewest characters an API token may have.
@@ -224,14 +249,14 @@ pub fn parse_lexicon(kind: CrisisKind, text: &str) -> Result<Lexicon, String> {
     Ok(lex)
 }
 
-struct Collector {
+pub(crate) struct Collector {
     origin: String,
     env_keys: HashSet<String>,
-    problems: Vec<Problem>,
+    pub(crate) problems: Vec<Problem>,
 }
 
 impl Collector {
-    fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
         let key = key.into();
         let origin = if self.env_keys.contains(&key) {
             "environment".to_string()
@@ -245,7 +270,7 @@ impl Collector {
         });
     }
 
-    fn check(&mut self, ok: bool, key: &str, message: &str) {
+    pub(crate) fn check(&mut self, ok: bool, key: &str, message: &str) {
         if !ok {
             self.push(key, message);
         }
@@ -426,85 +451,13 @@ pub(crate) fn load_layers(
         Some(_) => c.push("watches", "must be an array of tables ([[watches]])"),
     }
 
-    if let Some(t) = &transport {
-        match t.kind.as_str() {
-            "memory" | "kafka" => {}
-            other => c.push(
-                "transport.type",
-                format!("unknown transport `{other}` (expected \"memory\" or \"kafka\")"),
-            ),
-        }
-        c.check(
-            t.channel_capacity >= 1 && t.channel_capacity <= 1_000_000,
-            "transport.channel_capacity",
-            "must be between 1 and 1000000",
-        );
-        c.check(
-            t.batch_size >= 1 && t.batch_size <= 65_536,
-            "transport.batch_size",
-            "must be between 1 and 65536",
-        );
-        let k = &t.kafka;
-        c.check(
-            !k.brokers.trim().is_empty(),
-            "transport.kafka.brokers",
-            "must not be empty",
-        );
-        c.check(
-            (1..=10_000).contains(&k.partitions),
-            "transport.kafka.partitions",
-            "must be between 1 and 10000",
-        );
-        c.check(
-            (1..=100).contains(&k.replication),
-            "transport.kafka.replication",
-            "must be between 1 and 100",
-        );
-        c.check(
-            !k.group_prefix.trim().is_empty(),
-            "transport.kafka.group_prefix",
-            "must not be empty",
-        );
-        c.check(
-            k.idle_timeout_secs >= 1,
-            "transport.kafka.idle_timeout_secs",
-            "must be at least 1",
-        );
-        c.check(
-            k.checkpoint_interval_secs >= 1,
-            "transport.kafka.checkpoint_interval_secs",
-            "must be at least 1",
-        );
-        c.check(
-            k.stall_timeout_secs > k.checkpoint_interval_secs,
-            "transport.kafka.stall_timeout_secs",
-            "must be longer than checkpoint_interval_secs (detect commits once per checkpoint)",
-        );
-    }
-    if let Some(i) = &ingest {
-        c.check(
-            i.max_post_bytes >= 64,
-            "ingest.max_post_bytes",
-            "must be at least 64",
-        );
-        c.check(
-            i.dedupe_capacity <= 50_000_000,
-            "ingest.dedupe_capacity",
-            "must be at most 50000000",
-        );
-        c.check(
-            !i.default_source.trim().is_empty(),
-            "ingest.default_source",
-            "must not be empty",
-        );
-    }
+    let transport_settings = transport
+        .as_ref()
+        .and_then(|t| sections::transport(&mut c, t));
+    let ingest_settings = ingest.as_ref().and_then(|i| sections::ingest(&mut c, i));
+    let score_settings = score.as_ref().and_then(|s| sections::score(&mut c, s));
     let mut lexicons = Vec::new();
     if let Some(s) = &score {
-        c.check(
-            (-1.0..=1.0).contains(&s.negative_threshold),
-            "score.negative_threshold",
-            "must be within [-1, 1]",
-        );
         for (kind, builtin) in BUILTIN_LEXICONS {
             let (text, name) = if s.lexicon_dir.is_empty() {
                 (Some(builtin.to_string()), format!("built-in {kind}.txt"))
@@ -529,119 +482,7 @@ pub(crate) fn load_layers(
             }
         }
     }
-    if let Some(d) = &detect {
-        c.check(
-            d.bin_secs >= 1 && d.bin_secs <= 86_400,
-            "detect.bin_secs",
-            "must be between 1 and 86400",
-        );
-        c.check(
-            !d.scales_secs.is_empty()
-                && d.scales_secs.len() <= 8
-                && d.scales_secs.iter().all(|s| (1..=86_400).contains(s))
-                && d.scales_secs
-                    .iter()
-                    .all(|&s| s / d.bin_secs.max(1) <= MAX_SCALE_BINS),
-            "detect.scales_secs",
-            "must list 1 to 8 scales, each between 1 and 86400 seconds and at most 1440 bins",
-        );
-        c.check(
-            d.allowed_lateness_secs <= 86_400,
-            "detect.allowed_lateness_secs",
-            "must be at most 86400",
-        );
-        c.check(
-            d.baseline_half_life_secs >= d.bin_secs as f64
-                && d.baseline_half_life_secs <= 365.0 * 86_400.0,
-            "detect.baseline_half_life_secs",
-            "must be a number of seconds between one bin and 365 days",
-        );
-        c.check(
-            d.share_half_life_secs >= d.bin_secs as f64
-                && d.share_half_life_secs <= 365.0 * 86_400.0,
-            "detect.share_half_life_secs",
-            "must be a number of seconds between one bin and 365 days",
-        );
-        c.check(
-            d.warmup_secs <= 30 * 86_400,
-            "detect.warmup_secs",
-            "must be at most 30 days",
-        );
-        c.check(
-            d.seasonal_half_life_days == 0.0
-                || (d.seasonal_half_life_days >= 0.5 && d.seasonal_half_life_days <= 365.0),
-            "detect.seasonal_half_life_days",
-            "must be 0 (off) or between 0.5 and 365",
-        );
-        c.check(
-            d.seasonal_max_factor >= 1.0 && d.seasonal_max_factor <= 100.0,
-            "detect.seasonal_max_factor",
-            "must be between 1 and 100",
-        );
-        c.check(
-            d.z_floor > 0.0 && d.z_floor.is_finite(),
-            "detect.z_floor",
-            "must be a positive number",
-        );
-        c.check(
-            d.calibration_sigmas > 0.0 && d.calibration_sigmas.is_finite(),
-            "detect.calibration_sigmas",
-            "must be a positive number",
-        );
-        c.check(
-            d.calibration_half_life_secs >= d.bin_secs as f64
-                && d.calibration_half_life_secs.is_finite(),
-            "detect.calibration_half_life_secs",
-            "must be a number of seconds of at least one bin",
-        );
-        c.check(
-            d.persistence_secs >= 0.0 && d.persistence_secs.is_finite(),
-            "detect.persistence_secs",
-            "must be a number of seconds (0 turns persistence off)",
-        );
-        c.check(
-            d.persistence_sigmas > 0.0 && d.persistence_sigmas.is_finite(),
-            "detect.persistence_sigmas",
-            "must be a positive number",
-        );
-        c.check(d.min_count >= 1, "detect.min_count", "must be at least 1");
-        c.check(
-            d.absolute_count >= 1,
-            "detect.absolute_count",
-            "must be at least 1",
-        );
-        c.check(
-            (0.0..=1.0).contains(&d.negative_share_min),
-            "detect.negative_share_min",
-            "must be within [0, 1]",
-        );
-        c.check(
-            (0.0..=1.0).contains(&d.negative_share_delta),
-            "detect.negative_share_delta",
-            "must be within [0, 1]",
-        );
-        c.check(
-            (0.0..=1.0).contains(&d.crisis_share_min),
-            "detect.crisis_share_min",
-            "must be within [0, 1]",
-        );
-        c.check(
-            (0.0..=1.0).contains(&d.crisis_share_delta),
-            "detect.crisis_share_delta",
-            "must be within [0, 1]",
-        );
-        c.check(
-            d.sustain_ratio > 0.0 && d.sustain_ratio <= 1.0,
-            "detect.sustain_ratio",
-            "must be within (0, 1]",
-        );
-        c.check(
-            d.resolve_after_quiet_secs >= d.bin_secs && d.resolve_after_quiet_secs <= 30 * 86_400,
-            "detect.resolve_after_quiet_secs",
-            "must be between one bin and 30 days",
-        );
-        check_grading(&mut c, "detect.grading", &d.grading);
-    }
+    let detect_settings = detect.as_ref().and_then(|d| sections::detect(&mut c, d));
     if let Some(a) = &alert {
         check_escalation(&mut c, a);
         check_targets(&mut c, a);
@@ -660,40 +501,14 @@ pub(crate) fn load_layers(
                 );
             }
         }
-        c.check(
-            a.sink_queue_capacity >= 1 && a.sink_queue_capacity <= 1_000_000,
-            "alert.sink_queue_capacity",
-            "must be between 1 and 1000000",
-        );
-        c.check(
-            a.shutdown_timeout_secs <= 3600,
-            "alert.shutdown_timeout_secs",
-            "must be at most 3600",
-        );
-        c.check(
-            a.outbox_expiry_secs >= 1,
-            "alert.outbox_expiry_secs",
-            "must be at least 1",
-        );
-        c.check(
-            a.outbox_retry_initial_secs >= 1
-                && a.outbox_retry_initial_secs <= a.outbox_retry_max_secs,
-            "alert.outbox_retry_initial_secs",
-            "must be at least 1 and at most outbox_retry_max_secs",
-        );
     }
-    if let Some(i) = &incidents {
-        c.check(
-            !i.data_dir.trim().is_empty(),
-            "incidents.data_dir",
-            "must not be empty",
-        );
-        c.check(
-            (1..=36_500).contains(&i.retention_days),
-            "incidents.retention_days",
-            "must be between 1 and 36500",
-        );
-    }
+    let alert_settings = alert.as_ref().and_then(|a| sections::alert(&mut c, a));
+    let incidents_settings = incidents
+        .as_ref()
+        .and_then(|i| sections::incidents(&mut c, i));
+    let telemetry_settings = telemetry
+        .as_ref()
+        .and_then(|t| sections::telemetry(&mut c, t));
     let playbooks = loaded(
         &mut c,
         "incidents.playbooks_dir",
@@ -809,29 +624,35 @@ pub(crate) fn load_layers(
     if !c.problems.is_empty() {
         return Err(ConfigError::Invalid(c.problems));
     }
-    let config = Config {
-        transport: transport.expect("no problems means the section parsed"),
-        ingest: ingest.expect("no problems means the section parsed"),
-        score: score.expect("no problems means the section parsed"),
-        detect: detect.expect("no problems means the section parsed"),
-        alert: alert.expect("no problems means the section parsed"),
-        telemetry: telemetry.expect("no problems means the section parsed"),
-        incidents: incidents.expect("no problems means the section parsed"),
-        api: api.expect("no problems means the section parsed"),
-        watches: Vec::new(),
+    const PARSED: &str = "no problems means every section parsed and checked";
+    let resolved = Config {
+        transport: transport.expect(PARSED),
+        ingest: ingest.expect(PARSED),
+        score: score.expect(PARSED),
+        detect: detect.expect(PARSED),
+        alert: alert.expect(PARSED),
+        telemetry: telemetry.expect(PARSED),
+        incidents: incidents.expect(PARSED),
+        api: api.expect(PARSED),
+        watches: root
+            .get("watches")
+            .and_then(|v| v.clone().try_into().ok())
+            .unwrap_or_default(),
     };
-    let mut config = config;
-    config.watches = root
-        .get("watches")
-        .and_then(|v| v.clone().try_into().ok())
-        .unwrap_or_default();
     Ok(Settings {
-        config,
+        transport: transport_settings.expect(PARSED),
+        ingest: ingest_settings.expect(PARSED),
+        score: score_settings.expect(PARSED),
+        detect: detect_settings.expect(PARSED),
+        alert: alert_settings.expect(PARSED),
+        incidents: incidents_settings.expect(PARSED),
+        telemetry: telemetry_settings.expect(PARSED),
         watches,
         lexicons,
-        api: api_settings.expect("no problems means the section parsed"),
+        api: api_settings.expect(PARSED),
         playbooks,
         templates,
+        resolved,
     })
 }
 
@@ -1404,7 +1225,7 @@ fn check_targets(c: &mut Collector, a: &AlertConfig) {
     }
 }
 
-fn check_grading(c: &mut Collector, key: &str, g: &GradingConfig) {
+pub(crate) fn check_grading(c: &mut Collector, key: &str, g: &GradingConfig) {
     c.check(
         g.moderate_ratio >= 1.0,
         &format!("{key}.moderate_ratio"),
@@ -1441,6 +1262,7 @@ fn check_grading(c: &mut Collector, key: &str, g: &GradingConfig) {
 mod tests {
     use super::*;
     use crate::Settings;
+    use std::time::Duration;
 
     const MIN: &str = "[[watches]]\nid = \"acme\"\nterms = [\"acme\", \"艾克美\"]\n";
 
@@ -1453,7 +1275,7 @@ mod tests {
     #[test]
     fn minimal_config_uses_defaults() {
         let s = Settings::from_toml_str(MIN, "f.toml", &[]).unwrap();
-        assert_eq!(s.config.detect.bin_secs, 60);
+        assert_eq!(s.detect.bin, Duration::from_secs(60));
         assert_eq!(s.watches.len(), 1);
         assert_eq!(s.watches[0].terms, vec!["acme", "艾克美"]);
         assert_eq!(s.lexicons.len(), 6);
@@ -1467,18 +1289,18 @@ mod tests {
     fn file_overrides_defaults_and_env_overrides_file() {
         let text = format!("{MIN}\n[detect]\nbin_secs = 30\nmin_count = 2\n");
         let s = Settings::from_toml_str(&text, "f.toml", &[]).unwrap();
-        assert_eq!(s.config.detect.bin_secs, 30);
-        assert_eq!(s.config.detect.min_count, 2);
+        assert_eq!(s.detect.bin, Duration::from_secs(30));
+        assert_eq!(s.detect.min_count.get(), 2);
         let env = vec![("VIGIL__DETECT__BIN_SECS".to_string(), "10".to_string())];
         let s = Settings::from_toml_str(&text, "f.toml", &env).unwrap();
-        assert_eq!(s.config.detect.bin_secs, 10);
-        assert_eq!(s.config.detect.min_count, 2);
+        assert_eq!(s.detect.bin, Duration::from_secs(10));
+        assert_eq!(s.detect.min_count.get(), 2);
         let env = vec![(
             "VIGIL__INGEST__DEFAULT_SOURCE".to_string(),
             "weibo".to_string(),
         )];
         let s = Settings::from_toml_str(&text, "f.toml", &env).unwrap();
-        assert_eq!(s.config.ingest.default_source, "weibo");
+        assert_eq!(s.ingest.default_source, "weibo");
     }
 
     #[test]
@@ -1556,9 +1378,9 @@ terms = ["y"]
             "{MIN}\n[alert]\n[[alert.sinks]]\ntype = \"webhook\"\nurl = \"https://hooks.example/T0KEN\"\n"
         );
         let s = Settings::from_toml_str(&text, "f.toml", &[]).unwrap();
-        let shown = toml::to_string(&s.config).unwrap();
+        let shown = s.to_toml().unwrap();
         assert!(!shown.contains("T0KEN"), "{shown}");
-        assert!(!format!("{:?}", s.config).contains("T0KEN"));
+        assert!(!format!("{s:?}").contains("T0KEN"));
         let bad = format!("{MIN}\n[[alert.sinks]]\ntype = \"webhook\"\nurl = \"ftp://x\"\n");
         let err = Settings::from_toml_str(&bad, "f.toml", &[]).unwrap_err();
         assert_eq!(err.problems()[0].key, "alert.sinks[0].url");
@@ -1590,7 +1412,7 @@ generator_url = "https://vigil.example/ui"
 "#,
         );
         let s = Settings::from_toml_str(&text, "f.toml", &[]).unwrap();
-        let sinks = &s.config.alert.sinks;
+        let sinks = &s.alert.sinks;
         let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
         assert_eq!(names, ["stdout", "webhook", "slack-pr", "alertmanager"]);
         let kinds: Vec<&str> = sinks.iter().map(|s| s.kind()).collect();
@@ -1607,7 +1429,7 @@ generator_url = "https://vigil.example/ui"
     #[test]
     fn default_sinks_are_one_stdout() {
         let s = Settings::from_toml_str(MIN, "f.toml", &[]).unwrap();
-        let names: Vec<&str> = s.config.alert.sinks.iter().map(|s| s.name()).collect();
+        let names: Vec<&str> = s.alert.sinks.iter().map(|s| s.name()).collect();
         assert_eq!(names, ["stdout"]);
     }
 
@@ -1712,8 +1534,8 @@ url = "https://user:AMPASS@am.example"
 "#,
         );
         let s = Settings::from_toml_str(&text, "f.toml", &[]).unwrap();
-        let shown = toml::to_string(&s.config).unwrap();
-        let debug = format!("{:?}", s.config);
+        let shown = s.to_toml().unwrap();
+        let debug = format!("{s:?}");
         for secret in ["URLTOKEN", "HMACKEY", "SLACKTOKEN", "AMPASS"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
             assert!(!debug.contains(secret), "{secret} in {debug}");
@@ -1721,7 +1543,7 @@ url = "https://user:AMPASS@am.example"
         assert!(shown.contains("secret = \"********\""), "{shown}");
         // The shown config still says which sinks there are.
         assert!(shown.contains("type = \"slack\""), "{shown}");
-        match &s.config.alert.sinks[0] {
+        match &s.alert.sinks[0] {
             SinkConfig::Webhook(w) => {
                 assert_eq!(w.secret.as_ref().unwrap().expose(), "HMACKEY")
             }
@@ -1749,7 +1571,7 @@ url = "https://user:AMPASS@am.example"
         }
         let text = format!("{example}\n{sinks}");
         let s = Settings::from_toml_str(&text, "example.toml", &[]).unwrap();
-        let names: Vec<&str> = s.config.alert.sinks.iter().map(|s| s.name()).collect();
+        let names: Vec<&str> = s.alert.sinks.iter().map(|s| s.name()).collect();
         assert_eq!(names, ["stdout", "ops-hook", "slack-pr", "alertmanager"]);
     }
 
@@ -1777,7 +1599,7 @@ url = "https://user:AMPASS@am.example"
         assert_eq!(s.watches[0].grading.major_severe_posts, 9);
         assert_eq!(
             s.watches[0].grading.moderate_ratio,
-            s.config.detect.grading.moderate_ratio
+            s.detect.grading.moderate_ratio
         );
     }
 
@@ -1837,11 +1659,14 @@ mod incidents_tests {
     #[test]
     fn defaults_have_a_store_and_no_policy() {
         let s = Settings::from_toml_str(MIN, "f.toml", &[]).unwrap();
-        assert_eq!(s.config.incidents.data_dir, "vigil-data");
-        assert_eq!(s.config.incidents.retention_days, 90);
-        assert_eq!(s.config.alert.escalation, Default::default());
+        assert_eq!(s.incidents.data_dir, std::path::Path::new("vigil-data"));
+        assert_eq!(
+            s.incidents.retention,
+            std::time::Duration::from_secs(90 * 86_400)
+        );
+        assert_eq!(s.alert.escalation, Default::default());
         // `config show` prints it back.
-        toml::to_string(&s.config).unwrap();
+        s.to_toml().unwrap();
     }
 
     #[test]
@@ -1853,14 +1678,14 @@ mod incidents_tests {
              [incidents]\ndata_dir = \"/var/lib/vigil\"\n"
         );
         let s = Settings::from_toml_str(&text, "f.toml", &[]).unwrap();
-        let major = s.config.alert.escalation.major.as_ref().unwrap();
+        let major = s.alert.escalation.major.as_ref().unwrap();
         assert_eq!(major.steps[1].after_secs, 900);
         assert_eq!(major.steps[1].sinks, ["ops", "stdout"]);
         assert_eq!(major.ack_timeout_secs, Some(1800));
         assert_eq!(major.repeat_secs, None);
-        assert!(s.config.alert.escalation.minor.is_none());
-        assert_eq!(s.config.incidents.data_dir, "/var/lib/vigil");
-        let shown = toml::to_string(&s.config).unwrap();
+        assert!(s.alert.escalation.minor.is_none());
+        assert_eq!(s.incidents.data_dir, std::path::Path::new("/var/lib/vigil"));
+        let shown = s.to_toml().unwrap();
         assert!(shown.contains("ack_timeout_secs = 1800"), "{shown}");
         // Environment overrides reach the new sections too.
         let env = vec![(
@@ -1868,7 +1693,10 @@ mod incidents_tests {
             "7".to_string(),
         )];
         let s = Settings::from_toml_str(&text, "f.toml", &env).unwrap();
-        assert_eq!(s.config.incidents.retention_days, 7);
+        assert_eq!(
+            s.incidents.retention,
+            std::time::Duration::from_secs(7 * 86_400)
+        );
     }
 
     #[test]
@@ -1907,7 +1735,7 @@ mod incidents_tests {
             &[],
         )
         .unwrap();
-        let major = s.config.alert.targets.major.as_ref().unwrap();
+        let major = s.alert.targets.major.as_ref().unwrap();
         assert_eq!(
             (
                 major.acknowledge_secs,
@@ -1916,7 +1744,7 @@ mod incidents_tests {
             ),
             (Some(900), Some(3600), Some(86_400))
         );
-        assert!(s.config.alert.targets.minor.is_none());
+        assert!(s.alert.targets.minor.is_none());
         let got = keys(
             "[alert.targets.minor]\nacknowledge_secs = 0\nrespond_secs = 99999999\n\
              [alert.targets.moderate]\nacknowledge_secs = 600\nrespond_secs = 7200\nresolve_secs = 3600\nsoon = 1\n\
@@ -2033,7 +1861,7 @@ mod api_tests {
         let s = Settings::from_toml_str(MIN, "f.toml", &[]).unwrap();
         assert!(s.api.tokens.is_empty());
         assert_eq!(s.api.max_body_bytes, 65_536);
-        assert_eq!(s.config.api.max_body_bytes, 65_536);
+        assert_eq!(s.api.max_body_bytes, 65_536);
     }
 
     #[test]
@@ -2063,7 +1891,7 @@ mod api_tests {
         assert_eq!(t[1].secret.expose(), "bob-secret-0123456789");
         assert!(ApiRole::Responder.may_write() && !ApiRole::Viewer.may_write());
         // Neither the shown config nor Debug leaks a secret.
-        let shown = toml::to_string(&s.config).unwrap();
+        let shown = s.to_toml().unwrap();
         assert!(!shown.contains("alice-secret"), "{shown}");
         assert!(shown.contains("token = \"********\""), "{shown}");
         assert!(

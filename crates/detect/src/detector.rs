@@ -5,11 +5,14 @@
 //! from the future, a processing time the caller passes in). It never reads
 //! the wall clock.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
+    time::Duration,
+};
 
 use serde::{Deserialize, Serialize};
 
-use vigil_config::{DetectConfig, GradingConfig, Settings};
+use vigil_config::{DetectSettings, GradingConfig, Settings};
 use vigil_types::{
     CrisisKind, EventTime, Evidence, IncidentId, Level, ScoredPost, Spike, StreamClock, Transition,
     Trigger, WatchId,
@@ -31,130 +34,105 @@ const CALIBRATION_CAP: f64 = 3.0;
 /// Posts more than this far ahead of processing time are rejected.
 const MAX_FUTURE_MS: i64 = 24 * 3600 * 1000;
 
-/// Validated detector parameters, in milliseconds and plain numbers.
+/// The `[detect]` settings and what the detector derives from them once:
+/// the bin, lateness and scales in milliseconds and bins, and each
+/// half-life as an EWMA weight per bin. Plain thresholds are read from
+/// `d` itself, so a new `[detect]` key is one field of
+/// [`DetectSettings`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct DetectorParams {
+pub(crate) struct Params {
+    /// The validated settings.
+    pub(crate) d: DetectSettings,
     /// Bin width.
-    pub bin_ms: i64,
-    /// The scales the volume statistic is computed at, in bins (sorted,
-    /// distinct, each at least 1).
-    pub scales: Vec<usize>,
+    pub(crate) bin_ms: i64,
+    /// The scales, in bins (sorted, distinct, each at least 1).
+    pub(crate) scales: Vec<usize>,
     /// Allowed lateness.
-    pub lateness_ms: i64,
+    pub(crate) lateness_ms: i64,
     /// EWMA weight per bin of the level and the residuals.
-    pub alpha: f64,
+    pub(crate) alpha: f64,
     /// EWMA weight per bin of the baseline shares.
-    pub share_alpha: f64,
+    pub(crate) share_alpha: f64,
     /// Learning rate of the hour-of-day factors (0: off).
-    pub seasonal_rate: f64,
-    /// Cap of an hour-of-day factor.
-    pub seasonal_max_factor: f64,
+    pub(crate) seasonal_rate: f64,
     /// Bins before z may fire.
-    pub warmup_bins: u64,
-    /// Minimum count for a volume spike.
-    pub min_count: u64,
-    /// Minimum z for a volume spike (and for a share surge).
-    pub z_floor: f64,
-    /// Upper deviations of the watch's own z history a spike must exceed.
-    pub calibration_sigmas: f64,
-    /// EWMA weight per bin of that history.
-    pub calibration_alpha: f64,
+    pub(crate) warmup_bins: u64,
+    /// EWMA weight per bin of the watch's history of z-scores.
+    pub(crate) calibration_alpha: f64,
     /// The standard-normal prior of that history counts as this many bins
     /// (one day).
-    pub calibration_prior_bins: f64,
-    /// Count that fires during warm-up.
-    pub absolute_count: u64,
-    /// Minimum count for a negative surge.
-    pub negative_min_count: u64,
-    /// Minimum negative share.
-    pub negative_share_min: f64,
-    /// Minimum rise of the negative share.
-    pub negative_share_delta: f64,
-    /// Minimum share of one crisis kind.
-    pub crisis_share_min: f64,
-    /// Minimum rise of a crisis kind's share.
-    pub crisis_share_delta: f64,
-    /// Hysteresis fraction.
-    pub sustain_ratio: f64,
+    pub(crate) calibration_prior_bins: f64,
     /// Quiet windows before resolve.
-    pub resolve_after_quiet_bins: u32,
-    /// Sentiment at or below this is negative.
-    pub negative_threshold: f32,
+    pub(crate) resolve_after_quiet_bins: u32,
+    /// Sentiment at or below this is negative (`score.negative_threshold`).
+    pub(crate) negative_threshold: f32,
     /// EWMA weight per bin of each scale's persistence, the short-term
     /// mean of its z-scores (0: off).
-    pub persistence_alpha: f64,
-    /// Upper deviations of the watch's own persistence history a
-    /// persistence must exceed.
-    pub persistence_sigmas: f64,
+    pub(crate) persistence_alpha: f64,
 }
 
-impl DetectorParams {
-    /// From the `[detect]` section and the score stage's negative threshold.
-    pub fn new(d: &DetectConfig, negative_threshold: f32) -> DetectorParams {
-        DetectorParams {
-            bin_ms: (d.bin_secs * 1000) as i64,
-            scales: scale_bins(&d.scales_secs, d.bin_secs),
-            lateness_ms: (d.allowed_lateness_secs * 1000) as i64,
-            alpha: 1.0 - 0.5f64.powf(d.bin_secs as f64 / d.baseline_half_life_secs.max(1.0)),
-            share_alpha: 1.0 - 0.5f64.powf(d.bin_secs as f64 / d.share_half_life_secs.max(1.0)),
-            seasonal_rate: if d.seasonal_half_life_days > 0.0 {
-                // Each hour's factor is updated once per window of that
-                // hour: 3600 / bin_secs times a day (once for longer bins).
-                let per_day = (3600.0 / d.bin_secs as f64).max(1.0);
-                1.0 - 0.5f64.powf(1.0 / (d.seasonal_half_life_days * per_day))
-            } else {
-                0.0
-            },
-            seasonal_max_factor: d.seasonal_max_factor,
-            warmup_bins: d.warmup_secs.div_ceil(d.bin_secs.max(1)),
-            min_count: d.min_count,
-            z_floor: d.z_floor,
-            calibration_sigmas: d.calibration_sigmas,
-            calibration_alpha: 1.0
-                - 0.5f64.powf(d.bin_secs as f64 / d.calibration_half_life_secs.max(1.0)),
-            calibration_prior_bins: 86_400.0 / d.bin_secs.max(1) as f64,
-            absolute_count: d.absolute_count,
-            negative_min_count: d.negative_min_count,
-            negative_share_min: d.negative_share_min,
-            negative_share_delta: d.negative_share_delta,
-            crisis_share_min: d.crisis_share_min,
-            crisis_share_delta: d.crisis_share_delta,
-            sustain_ratio: d.sustain_ratio,
-            resolve_after_quiet_bins: (d.resolve_after_quiet_secs.div_ceil(d.bin_secs.max(1)))
-                .clamp(1, u64::from(u32::MAX)) as u32,
+/// The EWMA weight per step of `step` for a half-life of `half_life`.
+fn ewma_weight(step: f64, half_life: f64) -> f64 {
+    1.0 - 0.5f64.powf(step / half_life.max(1.0))
+}
+
+impl Params {
+    pub(crate) fn new(d: &DetectSettings, negative_threshold: f32) -> Params {
+        let bin_secs = d.bin.as_secs().max(1);
+        let bin = bin_secs as f64;
+        let bins = |t: Duration| t.as_secs().div_ceil(bin_secs);
+        Params {
+            bin_ms: d.bin.as_millis().max(1) as i64,
+            scales: scale_bins(&d.scales, d.bin),
+            lateness_ms: d.allowed_lateness.as_millis() as i64,
+            alpha: ewma_weight(bin, d.baseline_half_life.as_secs_f64()),
+            share_alpha: ewma_weight(bin, d.share_half_life.as_secs_f64()),
+            // Each hour's factor is updated once per window of that hour:
+            // 3600 / bin_secs times a day (once for longer bins).
+            seasonal_rate: d.seasonal_half_life.map_or(0.0, |h| {
+                let per_day = (3600.0 / bin).max(1.0);
+                1.0 - 0.5f64.powf(1.0 / (h.as_secs_f64() / 86_400.0 * per_day))
+            }),
+            warmup_bins: bins(d.warmup),
+            calibration_alpha: ewma_weight(bin, d.calibration_half_life.as_secs_f64()),
+            calibration_prior_bins: 86_400.0 / bin,
+            resolve_after_quiet_bins: bins(d.resolve_after_quiet).clamp(1, u64::from(u32::MAX))
+                as u32,
             negative_threshold,
-            // An EWMA whose mean age matches a moving average over
-            // `persistence_secs` (N bins: weight 2 / (N + 1)).
-            persistence_alpha: if d.persistence_secs > 0.0 {
-                let n = (d.persistence_secs / d.bin_secs.max(1) as f64).max(1.0);
+            // An EWMA whose mean age matches a moving average over the
+            // persistence window (N bins: weight 2 / (N + 1)).
+            persistence_alpha: d.persistence.map_or(0.0, |t| {
+                let n = (t.as_secs_f64() / bin).max(1.0);
                 2.0 / (n + 1.0)
-            } else {
-                0.0
-            },
-            persistence_sigmas: d.persistence_sigmas,
+            }),
+            d: d.clone(),
         }
     }
-}
 
-impl DetectorParams {
     /// The persistence window in bins (the inverse of its EWMA weight).
-    pub fn persistence_bins(&self) -> usize {
+    pub(crate) fn persistence_bins(&self) -> usize {
         if self.persistence_alpha > 0.0 {
             (2.0 / self.persistence_alpha - 1.0).round().max(1.0) as usize
         } else {
             0
         }
     }
+
+    /// The longest scale, in bins: how many closed bins a watch keeps.
+    pub(crate) fn max_scale(&self) -> usize {
+        self.scales.last().copied().unwrap_or(1)
+    }
 }
 
-/// Scales in seconds to distinct, sorted whole bins (rounded). A scale
-/// shorter than one bin is not used (at 5-minute bins a one-minute scale
-/// does not exist); if none is left, the longest becomes one bin.
-pub fn scale_bins(scales_secs: &[u64], bin_secs: u64) -> Vec<usize> {
-    let bin = bin_secs.max(1);
-    let mut v: Vec<usize> = scales_secs
+/// Scales to distinct, sorted whole bins (rounded). A scale shorter than
+/// one bin is not used (at 5-minute bins a one-minute scale does not
+/// exist); if none is left, the longest becomes one bin.
+fn scale_bins(scales: &[Duration], bin: Duration) -> Vec<usize> {
+    let bin = bin.as_secs().max(1);
+    let mut v: Vec<usize> = scales
         .iter()
-        .filter(|&&s| s >= bin)
+        .map(Duration::as_secs)
+        .filter(|&s| s >= bin)
         .map(|s| ((s + bin / 2) / bin) as usize)
         .collect();
     if v.is_empty() {
@@ -163,13 +141,6 @@ pub fn scale_bins(scales_secs: &[u64], bin_secs: u64) -> Vec<usize> {
     v.sort_unstable();
     v.dedup();
     v
-}
-
-impl DetectorParams {
-    /// The longest scale, in bins: how many closed bins a watch keeps.
-    pub fn max_scale(&self) -> usize {
-        self.scales.last().copied().unwrap_or(1)
-    }
 }
 
 /// What happened to one observed post.
@@ -265,7 +236,7 @@ pub struct WindowUpdate {
 /// The detector for every configured watch.
 #[derive(Debug)]
 pub struct Detector {
-    p: DetectorParams,
+    p: Params,
     watches: Vec<WatchState>,
     index: HashMap<WatchId, usize>,
     origin: Option<i64>,
@@ -313,7 +284,7 @@ fn expected_count(w: &WatchState, k: usize) -> f64 {
 
 /// The forecast for a bin starting at `start`: the level times its
 /// hour-of-day factor (the level itself when seasonality is off).
-fn forecast(p: &DetectorParams, w: &WatchState, start: i64) -> f64 {
+fn forecast(p: &Params, w: &WatchState, start: i64) -> f64 {
     let level = if w.measured {
         w.baseline.mean
     } else {
@@ -348,12 +319,9 @@ fn intern(map: &mut HashMap<String, u32>, names: Option<&mut Vec<String>>, s: &s
 impl Detector {
     /// A detector for the watches of `settings`.
     pub fn new(settings: &Settings) -> Detector {
-        let p = DetectorParams::new(
-            &settings.config.detect,
-            settings.config.score.negative_threshold,
-        );
-        Detector::with_params(
-            p,
+        Detector::with_settings(
+            &settings.detect,
+            settings.score.negative_threshold,
             settings
                 .watches
                 .iter()
@@ -361,9 +329,18 @@ impl Detector {
         )
     }
 
-    /// A detector from explicit parameters and (watch, grading) pairs.
-    pub fn with_params(
-        p: DetectorParams,
+    /// A detector from `[detect]` settings, the negative threshold and
+    /// (watch, grading) pairs.
+    pub fn with_settings(
+        d: &DetectSettings,
+        negative_threshold: f32,
+        watches: impl IntoIterator<Item = (WatchId, GradingConfig)>,
+    ) -> Detector {
+        Detector::with_params(Params::new(d, negative_threshold), watches)
+    }
+
+    fn with_params(
+        p: Params,
         watches: impl IntoIterator<Item = (WatchId, GradingConfig)>,
     ) -> Detector {
         let watches: Vec<WatchState> = watches
@@ -471,9 +448,9 @@ impl Detector {
             .collect();
     }
 
-    /// Parameters.
-    pub fn params(&self) -> &DetectorParams {
-        &self.p
+    /// The `[detect]` settings.
+    pub fn settings(&self) -> &DetectSettings {
+        &self.p.d
     }
 
     /// The watermark: newest event time seen minus the allowed lateness
@@ -1161,7 +1138,7 @@ fn compact_time(ms: i64) -> String {
 /// One scale's window at one closed bin.
 #[derive(Clone, Copy, Debug)]
 struct ScaleView {
-    /// Index into `DetectorParams::scales`.
+    /// Index into `Params::scales`.
     i: usize,
     /// Bins in the window.
     k: usize,
@@ -1269,7 +1246,7 @@ fn volume(w: &WatchState, k: usize) -> f64 {
 }
 
 /// The statistic at every scale that has enough closed bins.
-fn scale_views(p: &DetectorParams, w: &WatchState) -> Vec<ScaleView> {
+fn scale_views(p: &Params, w: &WatchState) -> Vec<ScaleView> {
     let mut views = Vec::with_capacity(p.scales.len());
     for (i, &k) in p.scales.iter().enumerate() {
         if w.window.len() < k {
@@ -1285,9 +1262,9 @@ fn scale_views(p: &DetectorParams, w: &WatchState) -> Vec<ScaleView> {
             spike_z(x, m, rms)
         };
         let thr = if st.cal.n >= p.warmup_bins {
-            st.cal.threshold(p.calibration_sigmas, p.z_floor)
+            st.cal.threshold(p.d.calibration_sigmas, p.d.z_floor)
         } else {
-            Calibration::default().threshold(p.calibration_sigmas, p.z_floor)
+            Calibration::default().threshold(p.d.calibration_sigmas, p.d.z_floor)
         };
         // A deviation that lasts: many moderate z-scores in a row are as
         // rare for this watch as one big one. The persistence is judged
@@ -1300,7 +1277,7 @@ fn scale_views(p: &DetectorParams, w: &WatchState) -> Vec<ScaleView> {
         let known = st.persist_cal.n as f64 >= p.calibration_prior_bins.max(p.warmup_bins as f64);
         let persist_thr = if a > 0.0 && known {
             st.persist_cal
-                .threshold(p.persistence_sigmas, p.z_floor / 2.0)
+                .threshold(p.d.persistence_sigmas, p.d.z_floor / 2.0)
         } else {
             f64::INFINITY
         };
@@ -1318,10 +1295,10 @@ fn scale_views(p: &DetectorParams, w: &WatchState) -> Vec<ScaleView> {
     views
 }
 
-fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
+fn decide(p: &Params, w: &WatchState, s: &WindowSummary) -> Decision {
     let views = scale_views(p, w);
     let warm = w.baseline.n >= p.warmup_bins;
-    let enough = |v: &ScaleView, r: f64| w.measured || v.x >= p.min_count as f64 * r;
+    let enough = |v: &ScaleView, r: f64| w.measured || v.x >= p.d.min_count.get() as f64 * r;
     let mut triggers = Vec::new();
     // Without a live incident, a window reaching back into the last one
     // cannot open a new one.
@@ -1341,7 +1318,7 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
     if fired.is_some() {
         triggers.push(Trigger::Volume);
     }
-    if !warm && !w.measured && s.count >= p.absolute_count {
+    if !warm && !w.measured && s.count >= p.d.absolute_count.get() {
         triggers.push(Trigger::AbsoluteFloor);
     }
     let share = s.negative_share();
@@ -1360,17 +1337,17 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
         let p0 = base.clamp(0.05, 0.95);
         let n = s.count as f64;
         let z = 2.0 * n.sqrt() * (share.sqrt().asin() - p0.sqrt().asin());
-        s.count as f64 >= p.negative_min_count as f64 * r
+        s.count as f64 >= p.d.negative_min_count as f64 * r
             && share >= min * r
             && share - base >= delta * r
-            && z >= p.z_floor * r
+            && z >= p.d.z_floor * r
     };
     if warm
         && surge(
             share,
             neg_base,
-            p.negative_share_min,
-            p.negative_share_delta,
+            p.d.negative_share_min,
+            p.d.negative_share_delta,
             1.0,
         )
     {
@@ -1385,19 +1362,19 @@ fn decide(p: &DetectorParams, w: &WatchState, s: &WindowSummary) -> Decision {
             } else {
                 0.0
             };
-            surge(share, base, p.crisis_share_min, p.crisis_share_delta, r)
+            surge(share, base, p.d.crisis_share_min, p.d.crisis_share_delta, r)
         })
     };
     if warm && kind_surge(1.0) {
         triggers.push(Trigger::CrisisShare);
     }
-    let r = p.sustain_ratio;
+    let r = p.d.sustain_ratio;
     let sustained = triggers.is_empty()
         && w.incident.is_some()
         && (views.iter().any(|v| enough(v, r) && v.excess() >= r)
-            || (s.count as f64 >= p.negative_min_count as f64 * r
-                && share - neg_base >= p.negative_share_delta * r
-                && share >= p.negative_share_min * r)
+            || (s.count as f64 >= p.d.negative_min_count as f64 * r
+                && share - neg_base >= p.d.negative_share_delta * r
+                && share >= p.d.negative_share_min * r)
             || kind_surge(r));
     Decision {
         triggers,
@@ -1494,7 +1471,7 @@ fn grade(g: &GradingConfig, s: &WindowSummary, mean: f64) -> (Level, String) {
     )
 }
 
-fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut Vec<Spike>) {
+fn evaluate(p: &Params, w: &mut WatchState, names: &Names<'_>, out: &mut Vec<Spike>) {
     if w.scales.len() != p.scales.len() {
         w.scales.resize(p.scales.len(), ScaleState::default());
     }
@@ -1573,7 +1550,7 @@ fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut
                 let reason = format!(
                     "resolved: {} quiet windows (no trigger, below {:.0}% of the thresholds)",
                     inc.quiet,
-                    p.sustain_ratio * 100.0
+                    p.d.sustain_ratio * 100.0
                 );
                 Some((Transition::Resolved, level, reason))
             } else {
@@ -1644,7 +1621,7 @@ fn evaluate(p: &DetectorParams, w: &mut WatchState, names: &Names<'_>, out: &mut
 /// residual and z calibration, the hour-of-day factors, the level and the
 /// share baselines. Everything is winsorised at the thresholds, so a spike
 /// moves the history by at most a threshold-sized step.
-fn learn(p: &DetectorParams, w: &mut WatchState, views: &[ScaleView], s0: &WindowSummary) {
+fn learn(p: &Params, w: &mut WatchState, views: &[ScaleView], s0: &WindowSummary) {
     let warm = w.baseline.n >= p.warmup_bins;
     for v in views {
         let st = &mut w.scales[v.i];
@@ -1708,12 +1685,13 @@ fn learn(p: &DetectorParams, w: &mut WatchState, views: &[ScaleView], s0: &Windo
     if seasonal && warm {
         // The hour's factor follows volume / level (+1 smoothing, capped, so
         // a spike moves it by at most rate * cap).
-        let r = ((x.max(0.0) + 1.0) / (w.baseline.mean.max(0.0) + 1.0)).min(p.seasonal_max_factor);
+        let r =
+            ((x.max(0.0) + 1.0) / (w.baseline.mean.max(0.0) + 1.0)).min(p.d.seasonal_max_factor);
         w.season[slot] = w.season[slot] * (1.0 - p.seasonal_rate) + p.seasonal_rate * r;
     }
     let x = x / factor;
     let x = if warm {
-        let thr = views.first().map_or(p.z_floor, |v| v.thr);
+        let thr = views.first().map_or(p.d.z_floor, |v| v.thr);
         let floor = if w.measured {
             0.0
         } else {
@@ -1734,7 +1712,7 @@ fn learn(p: &DetectorParams, w: &mut WatchState, views: &[ScaleView], s0: &Windo
     if s.count > 0 {
         let share = s.negative_share();
         let share = if w.negative.n > 0 {
-            share.min(w.negative.mean + p.negative_share_delta)
+            share.min(w.negative.mean + p.d.negative_share_delta)
         } else {
             share
         };
@@ -1743,7 +1721,7 @@ fn learn(p: &DetectorParams, w: &mut WatchState, views: &[ScaleView], s0: &Windo
             let share = kind_share(s, k);
             let e = &mut w.kind_share[k];
             let share = if e.n > 0 {
-                share.min(e.mean + p.crisis_share_delta)
+                share.min(e.mean + p.d.crisis_share_delta)
             } else {
                 share
             };

@@ -26,7 +26,7 @@ mod stage;
 mod window;
 
 pub use crate::{
-    detector::{spike_z, Detector, DetectorParams, Observation, PartitionSnapshot, WindowUpdate},
+    detector::{spike_z, Detector, Observation, PartitionSnapshot, WindowUpdate},
     evidence::{
         BinEvidence, StoryTally, TagBaseline, MAX_STORY_SOURCES, RISING_PER_ALERT, SAMPLES,
         STORIES_PER_ALERT, STORIES_PER_BIN, TAGS_PER_BIN, TAG_BASELINE,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use vigil_config::{AlertConfig, EscalationLevelConfig, IncidentsConfig, LevelTargetsConfig};
+use vigil_config::{AlertSettings, EscalationLevelConfig, IncidentsSettings, LevelTargetsConfig};
 use vigil_types::{CrisisKind, Level};
 
 use crate::model::Target;
@@ -135,7 +135,7 @@ impl EscalationPolicy {
     /// From `[alert]`: sink names from `alert.sinks`, levels from
     /// `[alert.escalation.<level>]` and targets from `[alert.targets.<level>]`
     /// (already validated by `vigil-config`).
-    pub fn from_config(alert: &AlertConfig) -> EscalationPolicy {
+    pub fn from_settings(alert: &AlertSettings) -> EscalationPolicy {
         let all_sinks = alert.sinks.iter().map(|s| s.name().to_string()).collect();
         let e = &alert.escalation;
         let conv = |c: &Option<EscalationLevelConfig>| {
@@ -173,7 +173,7 @@ impl EscalationPolicy {
     /// Adds the reporting paths of `[incidents]`: each person or team
     /// becomes the sinks that reach them (a team without sinks of its own:
     /// its members').
-    pub fn with_roster(mut self, incidents: &IncidentsConfig) -> EscalationPolicy {
+    pub fn with_roster(mut self, incidents: &IncidentsSettings) -> EscalationPolicy {
         let reach = |name: &str| -> (Vec<String>, Vec<String>) {
             if let Some(p) = incidents.people.iter().find(|p| p.name == name) {
                 return (p.sinks.clone(), vec![p.name.clone()]);

@@ -521,8 +521,7 @@ impl IncidentStore {
     /// with the escalation policy and targets of `[alert]`, the retention of
     /// `[incidents]` and the settings' playbooks.
     pub fn open_configured(settings: &vigil_config::Settings) -> Result<IncidentStore, Error> {
-        let config = &settings.config;
-        let dir = Path::new(&config.incidents.data_dir);
+        let dir = &settings.incidents.data_dir;
         std::fs::create_dir_all(dir).map_err(|source| Error::DataDir {
             path: dir.display().to_string(),
             source,
@@ -530,7 +529,7 @@ impl IncidentStore {
         let store = IncidentStore::open_with(
             &dir.join(STORE_FILE),
             EscalationPolicy::default(),
-            Duration::from_secs(config.incidents.retention_days.saturating_mul(86_400)),
+            settings.incidents.retention,
         )?;
         store.apply_settings(settings);
         Ok(store)
@@ -542,10 +541,9 @@ impl IncidentStore {
     /// escalations continue from their step under the new policy; running
     /// incidents keep their checklists.
     pub fn apply_settings(&self, settings: &vigil_config::Settings) {
-        let config = &settings.config;
         let mut g = self.lock();
         g.tracker.set_policy(
-            EscalationPolicy::from_config(&config.alert).with_roster(&config.incidents),
+            EscalationPolicy::from_settings(&settings.alert).with_roster(&settings.incidents),
         );
         g.tracker.set_playbooks(settings.playbooks.clone());
         g.tracker.set_templates(settings.templates.clone());

@@ -1120,7 +1120,7 @@ terms = ["acme"]
         let n = s.tick(t(60)).unwrap();
         assert_eq!(n.len(), 1);
         assert_eq!(n[0].step, Some(1));
-        let p = EscalationPolicy::from_config(&settings.config.alert);
+        let p = EscalationPolicy::from_settings(&settings.alert);
         assert_eq!(p.all_sinks, ["stdout"]);
         assert!(p.level(Level::Minor).is_none());
         assert_eq!(
@@ -2557,8 +2557,7 @@ steps = [{ after_secs = 0, to = "erin" }]
 fn a_reporting_path_assigns_the_owner_and_climbs_people_until_acknowledged() {
     use vigil_types::CrisisKind::ProductSafety;
     let settings = roster_settings();
-    let policy = EscalationPolicy::from_config(&settings.config.alert)
-        .with_roster(&settings.config.incidents);
+    let policy = EscalationPolicy::from_settings(&settings.alert).with_roster(&settings.incidents);
     let mut tr = IncidentTracker::new(policy);
     let out = tr.on_alert(
         &kinded(

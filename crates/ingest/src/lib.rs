@@ -21,7 +21,7 @@
 //! use vigil_types::EventTime;
 //! let s = vigil_config::Settings::from_toml_str(
 //!     "[[watches]]\nid = \"w\"\nterms = [\"x\"]\n", "t.toml", &[]).unwrap();
-//! let mut ing = Ingestor::new(&s.config.ingest);
+//! let mut ing = Ingestor::new(&s.ingest);
 //! // The ingest (processing) time: posts dated over a day later are refused.
 //! let now = EventTime::parse_rfc3339("2026-11-23T15:00:00Z").unwrap();
 //! let post = ing.parse_line(

@@ -6,7 +6,7 @@ use std::collections::{HashSet, VecDeque};
 use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::Value;
-use vigil_config::IngestConfig;
+use vigil_config::IngestSettings;
 use vigil_types::{hash_author, Engagement, EventTime, Post, PostId};
 
 /// Why a line was rejected; the `reason` label of
@@ -182,9 +182,9 @@ pub struct Ingestor {
 
 impl Ingestor {
     /// A parser for the given `[ingest]` section.
-    pub fn new(cfg: &IngestConfig) -> Ingestor {
+    pub fn new(cfg: &IngestSettings) -> Ingestor {
         Ingestor {
-            max_post_bytes: cfg.max_post_bytes,
+            max_post_bytes: cfg.max_post_bytes.get(),
             salt: cfg.author_salt.expose().clone(),
             default_source: cfg.default_source.clone(),
             keep_author_handle: cfg.keep_author_handle,
@@ -385,7 +385,7 @@ mod tests {
             &[],
         )
         .unwrap();
-        Ingestor::new(&s.config.ingest)
+        Ingestor::new(&s.ingest)
     }
 
     /// 2026-12-01T00:00:00Z.
@@ -568,7 +568,7 @@ mod tests {
             &[],
         )
         .unwrap();
-        let keep = Ingestor::new(&s.config.ingest);
+        let keep = Ingestor::new(&s.ingest);
         let p = keep.parse_only(tweet, NOW).unwrap();
         assert_eq!(p.handle.as_deref(), Some("fan_1"));
         assert_eq!(p.url.as_deref(), Some("https://x.com/fan_1/status/20"));
@@ -628,7 +628,7 @@ mod tests {
             &[],
         )
         .unwrap();
-        let mut i = Ingestor::new(&s.config.ingest);
+        let mut i = Ingestor::new(&s.ingest);
         let (mut n, mut reposts, mut with_reach) = (0, 0, 0);
         for line in text.lines() {
             let p = i

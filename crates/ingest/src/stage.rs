@@ -350,7 +350,7 @@ mod tests {
         let metrics = Metrics::new();
         let replay = IngestRunner {
             source: "file".into(),
-            ingestor: Ingestor::new(&s.config.ingest),
+            ingestor: Ingestor::new(&s.ingest),
             producer: tx,
             batch_size: 1,
             metrics: metrics.clone(),
@@ -488,7 +488,7 @@ mod tests {
         let metrics = Metrics::new();
         let runner = IngestRunner {
             source: "kafka".into(),
-            ingestor: Ingestor::new(&s.config.ingest),
+            ingestor: Ingestor::new(&s.ingest),
             producer: Out(log.clone()),
             batch_size: 100,
             metrics: metrics.clone(),

@@ -24,7 +24,7 @@ use tokio::io::AsyncBufRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{info_span, Instrument};
 use vigil_alert::AlertStage;
-use vigil_config::Settings;
+use vigil_config::{KafkaSettings, Settings};
 use vigil_detect::{DetectRun, Detector};
 use vigil_ingest::{IngestRunner, Ingestor};
 use vigil_telemetry::{LogLimiter, Metrics, Readiness};
@@ -147,6 +147,8 @@ pub fn spawn_kafka_exporter(
 pub struct KafkaRun<'a> {
     /// Validated settings.
     pub settings: &'a Settings,
+    /// Their Kafka section (`transport.type = "kafka"`).
+    pub kafka: &'a KafkaSettings,
     /// Live scorer and watches.
     pub live: &'a LiveConfig,
     /// Metrics.
@@ -165,21 +167,14 @@ impl std::fmt::Debug for KafkaRun<'_> {
 
 impl KafkaRun<'_> {
     fn group(&self, stage: StageName) -> String {
-        format!(
-            "{}-{}",
-            self.settings.config.transport.kafka.group_prefix,
-            stage.as_str()
-        )
+        format!("{}-{}", self.kafka.group_prefix, stage.as_str())
     }
 
     /// Creates the topics when missing (retrying while the broker is down).
     pub async fn ensure_topics(&self) -> anyhow::Result<()> {
-        ensure_topics(
-            &self.settings.config.transport.kafka,
-            Duration::from_secs(120),
-        )
-        .await
-        .context("creating Kafka topics")
+        ensure_topics(self.kafka, Duration::from_secs(120))
+            .await
+            .context("creating Kafka topics")
     }
 
     /// Ingest from a file or stdin into the posts topic; rejected lines go to
@@ -199,23 +194,22 @@ impl KafkaRun<'_> {
     /// Ingest from an existing Kafka topic of JSON posts (a source), until
     /// cancelled: the same runner as a file's, reading a consumer.
     pub async fn ingest_kafka_source(&self) -> anyhow::Result<vigil_ingest::IngestStats> {
-        let cfg = &self.settings.config;
-        let k = &cfg.transport.kafka;
-        anyhow::ensure!(
-            !k.source_kafka_topic.is_empty(),
-            "--input kafka needs transport.kafka.source_kafka_topic"
-        );
+        let k = self.kafka;
+        let source = k
+            .source_topic
+            .as_ref()
+            .context("--input kafka needs transport.kafka.source_kafka_topic")?;
         let consumer = KafkaConsumer::<Vec<u8>>::new(
             k,
-            k.source_kafka_topic.clone(),
+            source.clone(),
             &self.group(StageName::Ingest),
             "ingest",
-            cfg.transport.batch_size,
+            self.settings.transport.batch_size.get(),
             decode_raw,
             self.stats.clone(),
             self.cancel.clone(),
         )?;
-        let origin = format!("kafka:{}", k.source_kafka_topic);
+        let origin = format!("kafka:{source}");
         Ok(self
             .ingest_runner("kafka")?
             .consume(consumer, &origin)
@@ -229,17 +223,14 @@ impl KafkaRun<'_> {
         &self,
         source: &str,
     ) -> anyhow::Result<IngestRunner<KafkaProducer<Post>, KafkaDeadLetters>> {
-        let cfg = &self.settings.config;
-        let k = &cfg.transport.kafka;
+        let (cfg, k) = (self.settings, self.kafka);
         Ok(IngestRunner {
             source: source.to_string(),
             ingestor: Ingestor::new(&cfg.ingest),
             producer: KafkaProducer::<Post>::new(k, topic(k, Stream::Posts), self.stats.clone())?,
-            batch_size: cfg.transport.batch_size,
+            batch_size: cfg.transport.batch_size.get(),
             metrics: self.metrics.clone(),
-            limiter: Arc::new(LogLimiter::new(Duration::from_secs(
-                cfg.telemetry.error_log_interval_secs,
-            ))),
+            limiter: Arc::new(LogLimiter::new(cfg.telemetry.error_log_interval)),
             now: EventTime::wall_clock,
             dead_letters: KafkaDeadLetters::new(k, self.stats.clone())?,
         })
@@ -247,14 +238,13 @@ impl KafkaRun<'_> {
 
     /// Score: posts topic to scored topic, until cancelled.
     pub async fn score(&self) -> anyhow::Result<vigil_score::ScoreTotals> {
-        let cfg = &self.settings.config;
-        let k = &cfg.transport.kafka;
+        let (cfg, k) = (self.settings, self.kafka);
         let consumer = KafkaConsumer::<Post>::new(
             k,
             topic(k, Stream::Posts),
             &self.group(StageName::Score),
             "score",
-            cfg.transport.batch_size,
+            cfg.transport.batch_size.get(),
             decode_envelope::<Post>,
             self.stats.clone(),
             self.cancel.clone(),
@@ -285,14 +275,13 @@ impl KafkaRun<'_> {
     }
 
     async fn detect_inner(&self) -> anyhow::Result<vigil_detect::DetectTotals> {
-        let cfg = &self.settings.config;
-        let k = cfg.transport.kafka.clone();
+        let (cfg, k) = (self.settings, self.kafka.clone());
         let consumer = KafkaConsumer::<Scored>::new(
             &k,
             topic(&k, Stream::Scored),
             &self.group(StageName::Detect),
             "detect",
-            cfg.transport.batch_size,
+            cfg.transport.batch_size.get(),
             decode_envelope::<Scored>,
             self.stats.clone(),
             self.cancel.clone(),
@@ -307,11 +296,11 @@ impl KafkaRun<'_> {
         detector.update_watches(&watches.borrow());
         // A partition silent this long (and with nothing waiting) no
         // longer holds the watermark back.
-        detector.set_idle_timeout(Duration::from_secs(k.idle_timeout_secs));
+        detector.set_idle_timeout(k.idle_timeout);
         let run = DetectRun {
             now: EventTime::wall_clock,
-            upstream_partitions: k.partitions,
-            checkpoint_every: Duration::from_secs(k.checkpoint_interval_secs),
+            upstream_partitions: i32::from(k.partitions.get()),
+            checkpoint_every: k.checkpoint_interval,
         };
         Ok(vigil_detect::run_detect(
             detector,
@@ -333,14 +322,13 @@ impl KafkaRun<'_> {
         stage: AlertStage,
         tap: impl FnMut(&Alert) + Send,
     ) -> anyhow::Result<vigil_alert::AlertTotals> {
-        let cfg = &self.settings.config;
-        let k = cfg.transport.kafka.clone();
+        let (cfg, k) = (self.settings, self.kafka.clone());
         let consumer = KafkaConsumer::<Spike>::new(
             &k,
             topic(&k, Stream::Spikes),
             &self.group(StageName::Alert),
             "alert",
-            cfg.transport.batch_size,
+            cfg.transport.batch_size.get(),
             decode_envelope::<Spike>,
             self.stats.clone(),
             self.cancel.clone(),

@@ -114,16 +114,14 @@ pub async fn run_embedded(
     tap: impl FnMut(&Alert) + Send + 'static,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
-    let cfg = &settings.config;
-    let cap = cfg.transport.channel_capacity;
+    let cfg = settings;
+    let cap = cfg.transport.channel_capacity.get();
     let mut detector = Detector::new(settings);
     // Standard input is a live stream: while it is silent, detect's clock
     // runs on with the wall clock. A file is a replay: its results depend
     // on its content only.
     detector.set_live(source == "stdin");
-    let limiter = Arc::new(LogLimiter::new(std::time::Duration::from_secs(
-        cfg.telemetry.error_log_interval_secs,
-    )));
+    let limiter = Arc::new(LogLimiter::new(cfg.telemetry.error_log_interval));
 
     let (posts_tx, posts_rx) = memory_stream(cap);
     let (scored_tx, scored_rx) = memory_stream(cap);
@@ -133,7 +131,7 @@ pub async fn run_embedded(
         source,
         ingestor: Ingestor::new(&cfg.ingest),
         producer: posts_tx,
-        batch_size: cfg.transport.batch_size,
+        batch_size: cfg.transport.batch_size.get(),
         metrics: metrics.clone(),
         limiter,
         now: EventTime::wall_clock,

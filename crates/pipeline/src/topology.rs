@@ -52,18 +52,14 @@ impl Topology {
     /// Checks `options` against `settings`: one stage per process needs
     /// Kafka, the ingest stage needs an input, `--input kafka` needs Kafka.
     pub fn plan(mut settings: Settings, options: RunOptions) -> anyhow::Result<Topology> {
-        let kafka = settings.config.transport.kind == "kafka";
+        let kafka = settings.transport.kafka().is_some();
         if kafka && !cfg!(feature = "kafka") {
             anyhow::bail!(
                 "transport.type = \"kafka\", but this vigil was built without Kafka support (cargo feature `kafka`)"
             );
         }
-        if let Some(id) = options.instance_id {
-            settings
-                .config
-                .transport
-                .kafka
-                .client
+        if let (Some(id), Some(k)) = (options.instance_id, settings.transport.kafka_mut()) {
+            k.client
                 .insert("group.instance.id".into(), vigil_config::Sensitive(id));
         }
         let stage = options.stage;
@@ -142,8 +138,8 @@ impl Process {
             let store = vigil_incidents::IncidentStore::open_configured(settings)
                 .context("opening the incident store")?;
             info!(path = %store.path().display(), "Incident store open.");
-            let sinks = vigil_alert::build_sinks(&settings.config.alert.sinks)
-                .context("building alert sinks")?;
+            let sinks =
+                vigil_alert::build_sinks(&settings.alert.sinks).context("building alert sinks")?;
             let store = std::sync::Arc::new(store);
             let stage = AlertStage {
                 store: store.clone(),
@@ -151,7 +147,7 @@ impl Process {
                     sinks,
                     metrics.clone(),
                     store,
-                    vigil_alert::DispatchOptions::from_config(&settings.config.alert),
+                    vigil_alert::DispatchOptions::from_settings(&settings.alert),
                     vigil_types::EventTime::wall_clock,
                 ),
                 metrics: metrics.clone(),
@@ -402,8 +398,13 @@ async fn run_kafka(
         } = &process;
         info!(stage = ?stage, "Kafka mode.");
         let stats = std::sync::Arc::new(KafkaStats::default());
+        let kafka = settings
+            .transport
+            .kafka()
+            .context("checked in Topology::plan: transport.type is kafka")?;
         let run = KafkaRun {
             settings: &settings,
+            kafka,
             live,
             metrics: metrics.clone(),
             stats: stats.clone(),
@@ -416,7 +417,7 @@ async fn run_kafka(
             stats,
             metrics.clone(),
             ready.clone(),
-            settings.config.transport.kafka.topic_prefix.clone(),
+            kafka.topic_prefix.clone(),
             admin_cancel.clone(),
         );
         ready.set(true);

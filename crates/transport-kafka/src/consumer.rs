@@ -20,7 +20,7 @@ use rdkafka::{
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use vigil_config::KafkaConfig;
+use vigil_config::KafkaSettings;
 use vigil_transport::{
     Assignment, CommitTracker, Consumer, DeadLetter, Delivery, Position, TransportError,
 };
@@ -150,7 +150,7 @@ impl<T> KafkaConsumer<T> {
     /// `cancel` fires (Kafka streams do not end by themselves).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        cfg: &KafkaConfig,
+        cfg: &KafkaSettings,
         topic: String,
         group: &str,
         stage: &'static str,
@@ -190,7 +190,7 @@ impl<T> KafkaConsumer<T> {
             consumer.clone(),
             topic.clone(),
             stats.clone(),
-            Duration::from_secs(cfg.stall_timeout_secs),
+            cfg.stall_timeout,
             poller.clone(),
         );
         Ok(KafkaConsumer {

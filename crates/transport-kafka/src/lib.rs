@@ -33,7 +33,7 @@ use rdkafka::{
     types::RDKafkaErrorCode,
 };
 use tracing::{info, warn};
-use vigil_config::KafkaConfig;
+use vigil_config::KafkaSettings;
 use vigil_transport::{Stream, TransportError};
 
 pub use vigil_transport::Assignment;
@@ -58,24 +58,24 @@ pub const DETECT_STATE_TOPIC: &str = "vigil.detect-state.v1";
 pub const STATE_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// The Kafka topic of a stream, with the configured prefix.
-pub fn topic(cfg: &KafkaConfig, stream: Stream) -> String {
+pub fn topic(cfg: &KafkaSettings, stream: Stream) -> String {
     format!("{}{}", cfg.topic_prefix, stream.kafka_topic())
 }
 
 /// A prefixed topic name.
-pub fn prefixed(cfg: &KafkaConfig, name: &str) -> String {
+pub fn prefixed(cfg: &KafkaSettings, name: &str) -> String {
     format!("{}{name}", cfg.topic_prefix)
 }
 
 /// Client configuration: brokers plus the passthrough options.
-pub fn client_config(cfg: &KafkaConfig) -> ClientConfig {
+pub fn client_config(cfg: &KafkaSettings) -> ClientConfig {
     client_config_over(cfg, &[])
 }
 
 /// Client configuration over Vigil's defaults for one kind of client: the
 /// passthrough options (`transport.kafka.client`) override them. Options
 /// correctness depends on are set by the caller afterwards instead.
-pub fn client_config_over(cfg: &KafkaConfig, defaults: &[(&str, &str)]) -> ClientConfig {
+pub fn client_config_over(cfg: &KafkaSettings, defaults: &[(&str, &str)]) -> ClientConfig {
     client_config_for(cfg, defaults, &[])
 }
 
@@ -117,7 +117,7 @@ pub const CONSUMER_ONLY: &[&str] = &[
 /// As [`client_config_over`], leaving out the `skip` properties of
 /// `transport.kafka.client` (e.g. [`CONSUMER_ONLY`] for a producer).
 pub fn client_config_for(
-    cfg: &KafkaConfig,
+    cfg: &KafkaSettings,
     defaults: &[(&str, &str)],
     skip: &[&str],
 ) -> ClientConfig {
@@ -137,7 +137,7 @@ pub fn client_config_for(
 /// Creates every Vigil topic that does not exist yet (streams, dead
 /// letters, the compacted detect state). Retries with capped backoff while
 /// the broker is unreachable, up to `deadline`.
-pub async fn ensure_topics(cfg: &KafkaConfig, deadline: Duration) -> Result<(), TransportError> {
+pub async fn ensure_topics(cfg: &KafkaSettings, deadline: Duration) -> Result<(), TransportError> {
     let admin: AdminClient<DefaultClientContext> = client_config(cfg)
         .create()
         .map_err(|e| TransportError::Backend(format!("creating the admin client: {e}")))?;
@@ -147,13 +147,19 @@ pub async fn ensure_topics(cfg: &KafkaConfig, deadline: Duration) -> Result<(), 
     let state_max = STATE_MAX_MESSAGE_BYTES.to_string();
     let mut topics: Vec<NewTopic<'_>> = names
         .iter()
-        .map(|n| NewTopic::new(n, cfg.partitions, TopicReplication::Fixed(cfg.replication)))
+        .map(|n| {
+            NewTopic::new(
+                n,
+                i32::from(cfg.partitions.get()),
+                TopicReplication::Fixed(i32::from(cfg.replication.get())),
+            )
+        })
         .collect();
     topics.push(
         NewTopic::new(
             &state,
-            cfg.partitions,
-            TopicReplication::Fixed(cfg.replication),
+            i32::from(cfg.partitions.get()),
+            TopicReplication::Fixed(i32::from(cfg.replication.get())),
         )
         .set("cleanup.policy", "compact")
         .set("max.message.bytes", &state_max),
@@ -202,12 +208,12 @@ mod tests {
     #[test]
     fn passthrough_options_override_the_defaults() {
         let settings = vigil_config::Settings::from_toml_str(
-            "[[watches]]\nid = \"w\"\nterms = [\"w\"]\n[transport.kafka]\nbrokers = \"h:1\"\n[transport.kafka.client]\n\"max.poll.interval.ms\" = \"120000\"\n",
+            "[[watches]]\nid = \"w\"\nterms = [\"w\"]\n[transport]\ntype = \"kafka\"\n[transport.kafka]\nbrokers = \"h:1\"\n[transport.kafka.client]\n\"max.poll.interval.ms\" = \"120000\"\n",
             "t.toml",
             &[],
         )
         .unwrap();
-        let k = &settings.config.transport.kafka;
+        let k = settings.transport.kafka().unwrap();
         let c = client_config_over(k, consumer::CONSUMER_DEFAULTS);
         assert_eq!(c.get("max.poll.interval.ms"), Some("120000"));
         assert_eq!(c.get("session.timeout.ms"), Some("10000"));

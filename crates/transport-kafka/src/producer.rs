@@ -9,7 +9,7 @@ use rdkafka::{
     util::Timeout,
 };
 use serde::Serialize;
-use vigil_config::KafkaConfig;
+use vigil_config::KafkaSettings;
 use vigil_transport::{
     encode, frame, frame_len, DeadLetter, DeadLetters, Producer, Record, TransportError,
 };
@@ -20,7 +20,7 @@ use crate::{
 };
 
 fn make_producer(
-    cfg: &KafkaConfig,
+    cfg: &KafkaSettings,
     max_message_bytes: Option<usize>,
 ) -> Result<FutureProducer, TransportError> {
     let mut c = client_config_for(
@@ -69,7 +69,7 @@ impl<T> std::fmt::Debug for KafkaProducer<T> {
 impl<T> KafkaProducer<T> {
     /// A producer for `topic`.
     pub fn new(
-        cfg: &KafkaConfig,
+        cfg: &KafkaSettings,
         topic: String,
         stats: Arc<KafkaStats>,
     ) -> Result<KafkaProducer<T>, TransportError> {
@@ -78,7 +78,7 @@ impl<T> KafkaProducer<T> {
             topic,
             stats,
             pack: false,
-            partitions: cfg.partitions,
+            partitions: i32::from(cfg.partitions.get()),
             _t: PhantomData,
         })
     }
@@ -87,7 +87,7 @@ impl<T> KafkaProducer<T> {
     /// partition's whole detect state) may exceed the default 1 MB limit: up
     /// to [`STATE_MAX_MESSAGE_BYTES`], which the topic is created with too.
     pub fn for_state(
-        cfg: &KafkaConfig,
+        cfg: &KafkaSettings,
         topic: String,
         stats: Arc<KafkaStats>,
     ) -> Result<KafkaProducer<T>, TransportError> {
@@ -96,7 +96,7 @@ impl<T> KafkaProducer<T> {
             topic,
             stats,
             pack: false,
-            partitions: cfg.partitions,
+            partitions: i32::from(cfg.partitions.get()),
             _t: PhantomData,
         })
     }
@@ -289,7 +289,7 @@ impl std::fmt::Debug for KafkaDeadLetters {
 
 impl KafkaDeadLetters {
     /// Dead letters for this configuration's prefix.
-    pub fn new(cfg: &KafkaConfig, stats: Arc<KafkaStats>) -> Result<Self, TransportError> {
+    pub fn new(cfg: &KafkaSettings, stats: Arc<KafkaStats>) -> Result<Self, TransportError> {
         Ok(KafkaDeadLetters {
             producer: make_producer(cfg, None)?,
             topic: prefixed(cfg, DEAD_LETTER_TOPIC),
@@ -381,14 +381,15 @@ mod tests {
     #[test]
     fn producers_leave_out_consumer_only_properties() {
         let mut cfg = vigil_config::Settings::from_toml_str(
-            "[[watches]]\nid = \"w\"\nterms = [\"w\"]\n",
+            "[[watches]]\nid = \"w\"\nterms = [\"w\"]\n[transport]\ntype = \"kafka\"\n",
             "t.toml",
             &[],
         )
         .unwrap()
-        .config
         .transport
-        .kafka;
+        .kafka()
+        .cloned()
+        .unwrap();
         for (k, v) in [
             ("group.instance.id", "detect-0"),
             ("fetch.message.max.bytes", "65536"),

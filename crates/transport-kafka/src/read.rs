@@ -8,7 +8,7 @@ use rdkafka::{
     message::{Headers, Message},
     Offset, TopicPartitionList,
 };
-use vigil_config::KafkaConfig;
+use vigil_config::KafkaSettings;
 use vigil_transport::TransportError;
 
 use crate::client_config;
@@ -32,7 +32,7 @@ fn backend(e: rdkafka::error::KafkaError) -> TransportError {
     TransportError::Backend(e.to_string())
 }
 
-fn reader(cfg: &KafkaConfig) -> Result<BaseConsumer, TransportError> {
+fn reader(cfg: &KafkaSettings) -> Result<BaseConsumer, TransportError> {
     client_config(cfg)
         .set("group.id", "vigil-reader")
         .set("enable.auto.commit", "false")
@@ -143,7 +143,7 @@ fn read_ranges(
 /// Reads every record of `topic` that exists now, from the beginning,
 /// optionally only `partitions`. Blocking: call from `spawn_blocking`.
 pub fn read_to_end(
-    cfg: &KafkaConfig,
+    cfg: &KafkaSettings,
     topic: &str,
     partitions: Option<&[i32]>,
     timeout: Duration,
@@ -163,7 +163,7 @@ pub fn read_to_end(
 /// record per partition and checkpoint). Blocking: call from
 /// `spawn_blocking`.
 pub fn read_latest(
-    cfg: &KafkaConfig,
+    cfg: &KafkaSettings,
     topic: &str,
     keys: &[String],
     timeout: Duration,

@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use vigil_config::KafkaConfig;
+use vigil_config::KafkaSettings;
 use vigil_transport::{StateStore, TransportError};
 
 use crate::{read_latest, KafkaProducer, KafkaStats};
@@ -15,7 +15,7 @@ use crate::{read_latest, KafkaProducer, KafkaStats};
 /// only newly owned partitions are read back from the topic (newest
 /// records first, [`read_latest`]).
 pub struct KafkaStateStore {
-    cfg: KafkaConfig,
+    cfg: KafkaSettings,
     topic: String,
     producer: KafkaProducer<()>,
     written: BTreeMap<i32, Vec<u8>>,
@@ -35,7 +35,7 @@ impl KafkaStateStore {
     /// A store on `topic` (already prefixed), created by
     /// [`crate::ensure_topics`] when it is one of Vigil's.
     pub fn new(
-        cfg: &KafkaConfig,
+        cfg: &KafkaSettings,
         topic: String,
         stats: Arc<KafkaStats>,
     ) -> Result<KafkaStateStore, TransportError> {

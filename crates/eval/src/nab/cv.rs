@@ -9,7 +9,7 @@
 //! cross-validated score.
 
 use serde::Serialize;
-use vigil_config::DetectConfig;
+use vigil_config::DetectSettings;
 
 use super::corpus::{score_corpus, FileDetections};
 use super::detect::find_series;
@@ -112,7 +112,7 @@ impl CvGrid {
             .collect()
     }
 
-    fn apply(&self, detect: &mut DetectConfig, point: &[usize]) -> Result<(), Error> {
+    fn apply(&self, detect: &mut DetectSettings, point: &[usize]) -> Result<(), Error> {
         for (axis, &i) in self.axes.iter().zip(point) {
             axis.apply(detect, axis.values[i])?;
         }
@@ -131,14 +131,24 @@ pub const CV_KEYS: [&str; 6] = [
 ];
 
 impl CvAxis {
-    fn apply(&self, detect: &mut DetectConfig, value: f64) -> Result<(), Error> {
+    fn apply(&self, detect: &mut DetectSettings, value: f64) -> Result<(), Error> {
         match self.key.as_str() {
             "calibration_sigmas" => detect.calibration_sigmas = value,
             "persistence_sigmas" => detect.persistence_sigmas = value,
-            "persistence_secs" => detect.persistence_secs = value,
+            "persistence_secs" => detect.persistence = secs(value).filter(|d| !d.is_zero()),
             "z_floor" => detect.z_floor = value,
-            "baseline_half_life_secs" => detect.baseline_half_life_secs = value,
-            "calibration_half_life_secs" => detect.calibration_half_life_secs = value,
+            "baseline_half_life_secs" => {
+                detect.baseline_half_life = secs(value).ok_or_else(|| Error::CvValue {
+                    key: self.key.clone(),
+                    value,
+                })?
+            }
+            "calibration_half_life_secs" => {
+                detect.calibration_half_life = secs(value).ok_or_else(|| Error::CvValue {
+                    key: self.key.clone(),
+                    value,
+                })?
+            }
             other => {
                 return Err(Error::CvKey {
                     key: other.to_owned(),
@@ -147,6 +157,11 @@ impl CvAxis {
         }
         Ok(())
     }
+}
+
+/// `value` seconds, when it is a number of seconds.
+fn secs(value: f64) -> Option<std::time::Duration> {
+    (value >= 0.0 && value.is_finite()).then(|| std::time::Duration::from_secs_f64(value))
 }
 
 /// One held-out series.
@@ -260,14 +275,14 @@ pub fn cross_validate(options: &NabEvalOptions, grid: &CvGrid) -> Result<CvRepor
             dir: options.data.clone(),
         });
     }
-    let negative = options.settings.config.score.negative_threshold;
+    let negative = options.settings.score.negative_threshold;
     let points = grid.points();
     // runs[v][f]: detections of file f at grid point v.
     let mut runs: Vec<Vec<FileDetections>> = vec![Vec::new(); points.len()];
     for path in &paths {
         let (key, series) = load_series(&options.data, &windows, path)?;
         for (v, point) in points.iter().enumerate() {
-            let mut detect = options.settings.config.detect.clone();
+            let mut detect = options.settings.detect.clone();
             grid.apply(&mut detect, point)?;
             let run = run_series(&detect, negative, &series, options.series).map_err(|source| {
                 Error::InFile {

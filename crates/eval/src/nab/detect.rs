@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
-use vigil_config::{GradingConfig, Settings};
-use vigil_detect::{Detector, DetectorParams, Observation};
+use vigil_config::{DetectSettings, Settings};
+use vigil_detect::{Detector, Observation};
 use vigil_types::{EventTime, Spike, Transition, WatchId};
 
 use super::error::Error;
@@ -77,8 +77,8 @@ pub enum SeriesKind {
     Measured,
 }
 
-/// Feed `series` into a fresh detector with parameters `params` (one watch,
-/// graded by `grading`): row `i`'s value is the count of the bin holding its
+/// Feed `series` into a fresh detector with the `[detect]` settings
+/// `detect` (one watch, graded by `detect.grading`): row `i`'s value is the count of the bin holding its
 /// timestamp, observed at that event time (processing time = event time, as
 /// in a replay), then the watermark closes every bin it passed. At the end
 /// the last bin is closed too ([`Detector::finish`]).
@@ -87,8 +87,8 @@ pub enum SeriesKind {
 /// `bin_ms`); rows further apart leave empty bins between them, and a spike
 /// in an empty bin is attributed to the next row.
 pub fn detect_series(
-    params: &DetectorParams,
-    grading: &GradingConfig,
+    detect: &DetectSettings,
+    negative_threshold: f32,
     series: &Series,
     kind: SeriesKind,
 ) -> Result<SeriesRun, Error> {
@@ -100,7 +100,7 @@ pub fn detect_series(
             found: series.values.len(),
         });
     }
-    let bin_ms = params.bin_ms;
+    let bin_ms = detect.bin.as_millis().max(1) as i64;
     let bins: Vec<i64> = series
         .timestamps
         .iter()
@@ -113,7 +113,11 @@ pub fn detect_series(
         });
     }
     let watch = WatchId::from(WATCH);
-    let mut detector = Detector::with_params(params.clone(), [(watch.clone(), grading.clone())]);
+    let mut detector = Detector::with_settings(
+        detect,
+        negative_threshold,
+        [(watch.clone(), detect.grading.clone())],
+    );
     let mut run = SeriesRun {
         detections: vec![false; rows],
         opened: 0,
@@ -224,15 +228,11 @@ mod tests {
         load_settings(NAB_CONFIG_TOML, "config/nab.toml", &[]).unwrap()
     }
 
-    fn params(s: &Settings) -> DetectorParams {
-        DetectorParams::new(&s.config.detect, s.config.score.negative_threshold)
-    }
-
     /// `detect_series` with the settings' parameters, whole numbers as counts.
     fn run_auto(s: &Settings, series: &Series) -> SeriesRun {
         detect_series(
-            &params(s),
-            &s.config.detect.grading,
+            &s.detect,
+            s.score.negative_threshold,
             series,
             SeriesKind::Auto,
         )
@@ -346,10 +346,17 @@ mod tests {
             .map(|i| if (90..93).contains(&i) { 60 } else { 3 + i % 3 })
             .collect();
         let watch = WatchId::from(WATCH);
-        let p = params(&s);
-        let grading = &s.config.detect.grading;
-        let mut by_count = Detector::with_params(p.clone(), [(watch.clone(), grading.clone())]);
-        let mut by_post = Detector::with_params(p, [(watch.clone(), grading.clone())]);
+        let grading = &s.detect.grading;
+        let mut by_count = Detector::with_settings(
+            &s.detect,
+            s.score.negative_threshold,
+            [(watch.clone(), grading.clone())],
+        );
+        let mut by_post = Detector::with_settings(
+            &s.detect,
+            s.score.negative_threshold,
+            [(watch.clone(), grading.clone())],
+        );
         let (mut a, mut b, mut updates) = (Vec::new(), Vec::new(), Vec::new());
         for (i, &n) in counts.iter().enumerate() {
             let t = EventTime(1_425_000_000_000 + 60_000 * i as i64 + 7_000);
@@ -403,23 +410,22 @@ mod tests {
     #[test]
     fn values_must_be_finite_and_rows_must_not_share_a_bin() {
         let s = settings();
-        let p = params(&s);
-        let g = &s.config.detect.grading;
+        let (p, g) = (&s.detect, s.score.negative_threshold);
         let mut series = synthetic(10, 5.0, (0, 0, 0.0));
         // Non-integer and negative values are a measurement, not an error.
         series.values[4] = 2.5;
-        assert!(detect_series(&p, g, &series, SeriesKind::Auto).is_ok());
+        assert!(detect_series(p, g, &series, SeriesKind::Auto).is_ok());
         series.values[4] = -1.0;
-        assert!(detect_series(&p, g, &series, SeriesKind::Auto).is_ok());
+        assert!(detect_series(p, g, &series, SeriesKind::Auto).is_ok());
         series.values[4] = f64::NAN;
         assert!(matches!(
-            detect_series(&p, g, &series, SeriesKind::Auto),
+            detect_series(p, g, &series, SeriesKind::Auto),
             Err(Error::NotACount { row: 4, .. })
         ));
         series.values[4] = 1.0;
         series.timestamps[5] = series.timestamps[4] + chrono::Duration::seconds(60);
         assert!(matches!(
-            detect_series(&p, g, &series, SeriesKind::Auto),
+            detect_series(p, g, &series, SeriesKind::Auto),
             Err(Error::BinsNotIncreasing {
                 row: 5,
                 bin_secs: 300
@@ -431,15 +437,15 @@ mod tests {
     fn settings_get_a_watch_when_the_file_has_none_and_errors_are_listed() {
         let s = load_settings("[detect]\nbin_secs = 300\n", "t.toml", &[]).unwrap();
         assert_eq!(s.watches.len(), 1);
-        assert_eq!(s.config.detect.bin_secs, 300);
+        assert_eq!(s.detect.bin, std::time::Duration::from_secs(300));
         // The built-in file states its own watch and the 5-minute bins.
         let nab = settings();
         assert_eq!(nab.watches[0].id.as_str(), WATCH);
-        assert_eq!(nab.config.detect.bin_secs, 300);
+        assert_eq!(nab.detect.bin, std::time::Duration::from_secs(300));
         // Environment overrides layer on top.
         let env = [("VIGIL__DETECT__Z_FLOOR".to_owned(), "7.5".to_owned())];
         let s = load_settings(NAB_CONFIG_TOML, "nab", &env).unwrap();
-        assert_eq!(s.config.detect.z_floor, 7.5);
+        assert_eq!(s.detect.z_floor, 7.5);
         let err = load_settings(
             "[detect]\nbin_secs = 0\nscales_secs = []\n",
             "bad.toml",

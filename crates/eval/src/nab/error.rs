@@ -152,6 +152,14 @@ pub enum Error {
         /// The key asked for.
         key: String,
     },
+    /// A `--cv` value that is not a number of seconds.
+    #[error("cannot cross-validate `{key}` at {value}: it is a number of seconds, at least 0")]
+    CvValue {
+        /// The key.
+        key: String,
+        /// The value asked for.
+        value: f64,
+    },
     /// Two rows fall in the same detect bin (or go back in time): the
     /// series' step is shorter than `detect.bin_secs`.
     #[error("row {row} falls in the same {bin_secs}-second detect bin as the row before it (or an earlier one); set detect.bin_secs to at most the series' step")]

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
-use vigil_config::{DetectConfig, Settings};
-use vigil_detect::DetectorParams;
+use vigil_config::{DetectSettings, Settings};
 
 use super::corpus::{score_corpus, score_corpus_profiles, CorpusScores, FileDetections};
 use super::detect::{detect_series, find_series, SeriesKind, SeriesRun};
@@ -121,7 +121,7 @@ pub struct NabEvaluation {
     /// What the series' values were taken to be.
     pub series: SeriesKind,
     /// The `[detect]` section used for every series.
-    pub detect: DetectConfig,
+    pub detect: DetectSettings,
     /// The series, in path order.
     pub files: Vec<EvaluatedFile>,
     /// Labelled files with no series under the data folder.
@@ -168,7 +168,7 @@ pub(crate) fn load_series(
 /// irregular gaps or a repeated hour). Every other setting is in time, so
 /// it means the same at any step.
 pub(crate) fn run_series(
-    detect: &DetectConfig,
+    detect: &DetectSettings,
     negative_threshold: f32,
     series: &Series,
     kind: SeriesKind,
@@ -182,8 +182,7 @@ pub(crate) fn run_series(
     steps.sort_unstable();
     let step = steps.get(steps.len() / 2).copied().unwrap_or(300).max(1);
     let mut detect = detect.clone();
-    detect.bin_secs = step as u64;
-    let params = DetectorParams::new(&detect, negative_threshold);
+    detect.bin = std::time::Duration::from_secs(step as u64);
     let first = series.timestamps.first().copied().unwrap_or_default();
     let regular = Series {
         timestamps: (0..series.timestamps.len())
@@ -191,7 +190,7 @@ pub(crate) fn run_series(
             .collect(),
         values: series.values.clone(),
     };
-    detect_series(&params, &detect.grading, &regular, kind)
+    detect_series(&detect, negative_threshold, &regular, kind)
 }
 
 /// Run the detector over every series under `options.data` and score it.
@@ -220,8 +219,8 @@ pub fn evaluate_nab(options: &NabEvalOptions) -> Result<NabEvaluation, Error> {
     for path in paths {
         let (key, series) = load_series(&options.data, &windows, &path)?;
         let run = run_series(
-            &options.settings.config.detect,
-            options.settings.config.score.negative_threshold,
+            &options.settings.detect,
+            options.settings.score.negative_threshold,
             &series,
             options.series,
         )
@@ -272,7 +271,7 @@ pub fn evaluate_nab(options: &NabEvalOptions) -> Result<NabEvaluation, Error> {
     Ok(NabEvaluation {
         config_origin: options.config_origin.clone(),
         series: options.series,
-        detect: options.settings.config.detect.clone(),
+        detect: options.settings.detect.clone(),
         files,
         missing,
         scores,
@@ -544,6 +543,10 @@ fn delays(d: &DelayStats) -> String {
     }
 }
 
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
 impl fmt::Display for NabEvaluation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = &self.detect;
@@ -558,17 +561,17 @@ impl fmt::Display for NabEvaluation {
         writeln!(
             f,
             "  bin_secs = {}, scales_secs = {:?}, allowed_lateness_secs = {}, baseline_half_life_secs = {}, warmup_secs = {},",
-            d.bin_secs, d.scales_secs, d.allowed_lateness_secs, d.baseline_half_life_secs, d.warmup_secs
+            secs(d.bin), d.scales.iter().map(Duration::as_secs).collect::<Vec<_>>(), secs(d.allowed_lateness), secs(d.baseline_half_life), secs(d.warmup)
         )?;
         writeln!(
             f,
             "  z_floor = {}, calibration_sigmas = {}, calibration_half_life_secs = {}, min_count = {}, absolute_count = {}, sustain_ratio = {}, resolve_after_quiet_secs = {},",
-            d.z_floor, d.calibration_sigmas, d.calibration_half_life_secs, d.min_count, d.absolute_count, d.sustain_ratio, d.resolve_after_quiet_secs
+            d.z_floor, d.calibration_sigmas, secs(d.calibration_half_life), d.min_count, d.absolute_count, d.sustain_ratio, secs(d.resolve_after_quiet)
         )?;
         writeln!(
             f,
             "  persistence_secs = {}, persistence_sigmas = {}, seasonal_half_life_days = {}, seasonal_max_factor = {}",
-            d.persistence_secs, d.persistence_sigmas, d.seasonal_half_life_days, d.seasonal_max_factor
+            d.persistence.map_or(0.0, secs), d.persistence_sigmas, d.seasonal_half_life.map_or(0.0, |h| secs(h) / 86_400.0), d.seasonal_max_factor
         )?;
         writeln!(
             f,
