@@ -18,7 +18,9 @@ use crate::{
         PathConfig, PersonConfig, ScoreConfig, Sensitive, SinkConfig, TargetsConfig, TeamConfig,
         TelemetryConfig, TransportConfig,
     },
-    validate::{check_grading, Collector, MAX_SCALE_BINS},
+    validate::{
+        check_escalation, check_grading, check_roster, check_targets, Collector, MAX_SCALE_BINS,
+    },
 };
 
 /// How the stages are joined (`[transport]`).
@@ -517,13 +519,34 @@ pub(crate) fn detect(c: &mut Collector, d: &DetectConfig) -> Option<DetectSettin
     )
 }
 
-/// The scalar part of `[alert]` (its sinks, escalation, targets and
-/// stakeholders are checked where they are deserialised and against the
-/// roster).
-pub(crate) fn alert(c: &mut Collector, a: &AlertConfig) -> Option<AlertSettings> {
+/// `[alert]`: escalation, targets and stakeholders against the sinks and
+/// the roster of `[incidents]`, and the delivery settings (each sink was
+/// checked where it was deserialised).
+pub(crate) fn alert(
+    c: &mut Collector,
+    a: &AlertConfig,
+    incidents: Option<&IncidentsConfig>,
+) -> Option<AlertSettings> {
     built(
         c,
         |c| {
+            check_escalation(c, a);
+            check_targets(c, a);
+            if let Some(i) = incidents {
+                check_roster(c, i, a);
+            }
+            let names: Vec<&str> = a.sinks.iter().map(|s| s.name()).collect();
+            for (i, n) in a.stakeholder_sinks.iter().enumerate() {
+                if !names.contains(&n.as_str()) {
+                    c.push(
+                        format!("alert.stakeholder_sinks[{i}]"),
+                        format!(
+                            "unknown sink `{n}` (configured sinks: {})",
+                            names.join(", ")
+                        ),
+                    );
+                }
+            }
             c.check(
                 (1..=1_000_000).contains(&a.sink_queue_capacity),
                 "alert.sink_queue_capacity",

@@ -351,39 +351,9 @@ pub(crate) fn load_layers(
         env_keys: HashSet::new(),
         problems: Vec::new(),
     };
-    let mut root: Table = DEFAULT_TOML
-        .parse()
-        .expect("config/default.toml is valid TOML (checked by a unit test)");
-    match text.parse::<Table>() {
-        Ok(file) => merge(&mut root, file),
-        Err(e) => {
-            c.push("", format!("not valid TOML: {}", e.message()));
-            if let Some(span) = e.span() {
-                let line = text[..span.start.min(text.len())].lines().count().max(1);
-                c.problems.last_mut().expect("just pushed").message += &format!(" (line {line})");
-            }
-            return Err(ConfigError::Invalid(c.problems));
-        }
-    }
-    for (k, v) in env {
-        let Some(rest) = k.strip_prefix("VIGIL__") else {
-            continue;
-        };
-        let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
-        if path.iter().any(|p| p.is_empty()) {
-            c.problems.push(Problem {
-                origin: "environment".into(),
-                key: k.clone(),
-                message: "malformed variable name".into(),
-            });
-            continue;
-        }
-        let dotted = path.join(".");
-        c.env_keys.insert(dotted.clone());
-        if !set_path(&mut root, &path, env_value(v)) {
-            c.push(dotted, "cannot set a key inside a non-table value");
-        }
-    }
+    let Some(root) = merged_layers(&mut c, text, env) else {
+        return Err(ConfigError::Invalid(c.problems));
+    };
 
     for key in root.keys() {
         if ![
@@ -409,100 +379,22 @@ pub(crate) fn load_layers(
     let alert = deserialize_alert(&mut c, &root);
     let telemetry: Option<TelemetryConfig> = deserialize_section(&mut c, &root, "telemetry");
     let incidents: Option<IncidentsConfig> = deserialize_section(&mut c, &root, "incidents");
-    let api: Option<ApiConfig> = match root.get("api") {
-        None => Some(ApiConfig::default()),
-        Some(_) => {
-            let before = c.problems.len();
-            let api = deserialize_section(&mut c, &root, "api");
-            // serde_ignored writes `tokens.3.x`; say `tokens[3].x` like sinks do.
-            for p in &mut c.problems[before..] {
-                if let Some(rest) = p.key.strip_prefix("api.tokens.") {
-                    if let Some((n, tail)) = rest.split_once('.') {
-                        if n.bytes().all(|b| b.is_ascii_digit()) {
-                            p.key = format!("api.tokens[{n}].{tail}");
-                        }
-                    }
-                }
-            }
-            api
-        }
-    };
-    let mut watches_raw: Vec<Option<WatchConfig>> = Vec::new();
-    match root.get("watches") {
-        None => {}
-        Some(Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                let key = format!("watches[{i}]");
-                let mut unknown = Vec::new();
-                let r: Result<WatchConfig, _> =
-                    serde_ignored::deserialize(item.clone(), |p| unknown.push(p.to_string()));
-                for u in unknown {
-                    c.push(format!("{key}.{u}"), "unknown key");
-                }
-                match r {
-                    Ok(w) => watches_raw.push(Some(w)),
-                    Err(e) => {
-                        c.push(key, e.to_string());
-                        watches_raw.push(None);
-                    }
-                }
-            }
-        }
-        Some(_) => c.push("watches", "must be an array of tables ([[watches]])"),
-    }
+    let api = deserialize_api(&mut c, &root);
+    let watches_raw = deserialize_watches(&mut c, &root);
 
     let transport_settings = transport
         .as_ref()
         .and_then(|t| sections::transport(&mut c, t));
     let ingest_settings = ingest.as_ref().and_then(|i| sections::ingest(&mut c, i));
     let score_settings = score.as_ref().and_then(|s| sections::score(&mut c, s));
-    let mut lexicons = Vec::new();
-    if let Some(s) = &score {
-        for (kind, builtin) in BUILTIN_LEXICONS {
-            let (text, name) = if s.lexicon_dir.is_empty() {
-                (Some(builtin.to_string()), format!("built-in {kind}.txt"))
-            } else {
-                let path = std::path::Path::new(&s.lexicon_dir).join(format!("{kind}.txt"));
-                match std::fs::read_to_string(&path) {
-                    Ok(t) => (Some(t), path.display().to_string()),
-                    Err(e) => {
-                        c.push(
-                            "score.lexicon_dir",
-                            format!("cannot read {}: {e}", path.display()),
-                        );
-                        (None, String::new())
-                    }
-                }
-            };
-            if let Some(text) = text {
-                match parse_lexicon(kind, &text) {
-                    Ok(l) => lexicons.push(l),
-                    Err(e) => c.push("score.lexicon_dir", format!("{name}: {e}")),
-                }
-            }
-        }
-    }
+    let lexicons = score
+        .as_ref()
+        .map(|s| load_lexicons(&mut c, s))
+        .unwrap_or_default();
     let detect_settings = detect.as_ref().and_then(|d| sections::detect(&mut c, d));
-    if let Some(a) = &alert {
-        check_escalation(&mut c, a);
-        check_targets(&mut c, a);
-        if let Some(i) = &incidents {
-            check_roster(&mut c, i, a);
-        }
-        let names: Vec<&str> = a.sinks.iter().map(|s| s.name()).collect();
-        for (i, n) in a.stakeholder_sinks.iter().enumerate() {
-            if !names.contains(&n.as_str()) {
-                c.push(
-                    format!("alert.stakeholder_sinks[{i}]"),
-                    format!(
-                        "unknown sink `{n}` (configured sinks: {})",
-                        names.join(", ")
-                    ),
-                );
-            }
-        }
-    }
-    let alert_settings = alert.as_ref().and_then(|a| sections::alert(&mut c, a));
+    let alert_settings = alert
+        .as_ref()
+        .and_then(|a| sections::alert(&mut c, a, incidents.as_ref()));
     let incidents_settings = incidents
         .as_ref()
         .and_then(|i| sections::incidents(&mut c, i));
@@ -526,6 +418,169 @@ pub(crate) fn load_layers(
 
     let api_settings = api.as_ref().map(|a| check_api(&mut c, a, env));
 
+    let watches = check_watches(&mut c, &root, watches_raw, detect.as_ref());
+
+    if !c.problems.is_empty() {
+        return Err(ConfigError::Invalid(c.problems));
+    }
+    const PARSED: &str = "no problems means every section parsed and checked";
+    let resolved = Config {
+        transport: transport.expect(PARSED),
+        ingest: ingest.expect(PARSED),
+        score: score.expect(PARSED),
+        detect: detect.expect(PARSED),
+        alert: alert.expect(PARSED),
+        telemetry: telemetry.expect(PARSED),
+        incidents: incidents.expect(PARSED),
+        api: api.expect(PARSED),
+        watches: root
+            .get("watches")
+            .and_then(|v| v.clone().try_into().ok())
+            .unwrap_or_default(),
+    };
+    Ok(Settings {
+        transport: transport_settings.expect(PARSED),
+        ingest: ingest_settings.expect(PARSED),
+        score: score_settings.expect(PARSED),
+        detect: detect_settings.expect(PARSED),
+        alert: alert_settings.expect(PARSED),
+        incidents: incidents_settings.expect(PARSED),
+        telemetry: telemetry_settings.expect(PARSED),
+        watches,
+        lexicons,
+        api: api_settings.expect(PARSED),
+        playbooks,
+        templates,
+        resolved,
+    })
+}
+
+/// The built-in defaults, then `text`, then the `VIGIL__*` variables of
+/// `env`, merged; `None` when `text` is not TOML.
+fn merged_layers(c: &mut Collector, text: &str, env: &[(String, String)]) -> Option<Table> {
+    let mut root: Table = DEFAULT_TOML
+        .parse()
+        .expect("config/default.toml is valid TOML (checked by a unit test)");
+    match text.parse::<Table>() {
+        Ok(file) => merge(&mut root, file),
+        Err(e) => {
+            c.push("", format!("not valid TOML: {}", e.message()));
+            if let Some(span) = e.span() {
+                let line = text[..span.start.min(text.len())].lines().count().max(1);
+                c.problems.last_mut().expect("just pushed").message += &format!(" (line {line})");
+            }
+            return None;
+        }
+    }
+    for (k, v) in env {
+        let Some(rest) = k.strip_prefix("VIGIL__") else {
+            continue;
+        };
+        let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+        if path.iter().any(|p| p.is_empty()) {
+            c.problems.push(Problem {
+                origin: "environment".into(),
+                key: k.clone(),
+                message: "malformed variable name".into(),
+            });
+            continue;
+        }
+        let dotted = path.join(".");
+        c.env_keys.insert(dotted.clone());
+        if !set_path(&mut root, &path, env_value(v)) {
+            c.push(dotted, "cannot set a key inside a non-table value");
+        }
+    }
+    Some(root)
+}
+
+/// `[api]`, or its defaults when the section is absent.
+fn deserialize_api(c: &mut Collector, root: &Table) -> Option<ApiConfig> {
+    match root.get("api") {
+        None => Some(ApiConfig::default()),
+        Some(_) => {
+            let before = c.problems.len();
+            let api = deserialize_section(c, root, "api");
+            // serde_ignored writes `tokens.3.x`; say `tokens[3].x` like sinks do.
+            for p in &mut c.problems[before..] {
+                if let Some(rest) = p.key.strip_prefix("api.tokens.") {
+                    if let Some((n, tail)) = rest.split_once('.') {
+                        if n.bytes().all(|b| b.is_ascii_digit()) {
+                            p.key = format!("api.tokens[{n}].{tail}");
+                        }
+                    }
+                }
+            }
+            api
+        }
+    }
+}
+
+/// Each `[[watches]]` entry as read (`None` where it did not parse).
+fn deserialize_watches(c: &mut Collector, root: &Table) -> Vec<Option<WatchConfig>> {
+    let mut watches_raw: Vec<Option<WatchConfig>> = Vec::new();
+    match root.get("watches") {
+        None => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let key = format!("watches[{i}]");
+                let mut unknown = Vec::new();
+                let r: Result<WatchConfig, _> =
+                    serde_ignored::deserialize(item.clone(), |p| unknown.push(p.to_string()));
+                for u in unknown {
+                    c.push(format!("{key}.{u}"), "unknown key");
+                }
+                match r {
+                    Ok(w) => watches_raw.push(Some(w)),
+                    Err(e) => {
+                        c.push(key, e.to_string());
+                        watches_raw.push(None);
+                    }
+                }
+            }
+        }
+        Some(_) => c.push("watches", "must be an array of tables ([[watches]])"),
+    }
+    watches_raw
+}
+
+/// The crisis-kind lexicons: built in, or `<kind>.txt` in `score.lexicon_dir`.
+fn load_lexicons(c: &mut Collector, s: &ScoreConfig) -> Vec<Lexicon> {
+    let mut lexicons = Vec::new();
+    for (kind, builtin) in BUILTIN_LEXICONS {
+        let (text, name) = if s.lexicon_dir.is_empty() {
+            (Some(builtin.to_string()), format!("built-in {kind}.txt"))
+        } else {
+            let path = std::path::Path::new(&s.lexicon_dir).join(format!("{kind}.txt"));
+            match std::fs::read_to_string(&path) {
+                Ok(t) => (Some(t), path.display().to_string()),
+                Err(e) => {
+                    c.push(
+                        "score.lexicon_dir",
+                        format!("cannot read {}: {e}", path.display()),
+                    );
+                    (None, String::new())
+                }
+            }
+        };
+        if let Some(text) = text {
+            match parse_lexicon(kind, &text) {
+                Ok(l) => lexicons.push(l),
+                Err(e) => c.push("score.lexicon_dir", format!("{name}: {e}")),
+            }
+        }
+    }
+    lexicons
+}
+
+/// The watches, validated, each with its grading (the detect section's
+/// with the watch's overrides) and its parsed query.
+fn check_watches(
+    c: &mut Collector,
+    root: &Table,
+    watches_raw: Vec<Option<WatchConfig>>,
+    detect: Option<&DetectConfig>,
+) -> Vec<Watch> {
     let mut watches = Vec::new();
     if watches_raw.is_empty() && root.get("watches").is_none() {
         c.push(
@@ -589,10 +644,10 @@ pub(crate) fn load_layers(
                 exclude.push(t.to_string());
             }
         }
-        let grading = match (&detect, &w.grading) {
+        let grading = match (detect, &w.grading) {
             (Some(d), Some(o)) => {
                 let g = d.grading.with(o);
-                check_grading(&mut c, &format!("{key}.grading"), &g);
+                check_grading(c, &format!("{key}.grading"), &g);
                 g
             }
             (Some(d), None) => d.grading.clone(),
@@ -620,40 +675,7 @@ pub(crate) fn load_layers(
             grading,
         });
     }
-
-    if !c.problems.is_empty() {
-        return Err(ConfigError::Invalid(c.problems));
-    }
-    const PARSED: &str = "no problems means every section parsed and checked";
-    let resolved = Config {
-        transport: transport.expect(PARSED),
-        ingest: ingest.expect(PARSED),
-        score: score.expect(PARSED),
-        detect: detect.expect(PARSED),
-        alert: alert.expect(PARSED),
-        telemetry: telemetry.expect(PARSED),
-        incidents: incidents.expect(PARSED),
-        api: api.expect(PARSED),
-        watches: root
-            .get("watches")
-            .and_then(|v| v.clone().try_into().ok())
-            .unwrap_or_default(),
-    };
-    Ok(Settings {
-        transport: transport_settings.expect(PARSED),
-        ingest: ingest_settings.expect(PARSED),
-        score: score_settings.expect(PARSED),
-        detect: detect_settings.expect(PARSED),
-        alert: alert_settings.expect(PARSED),
-        incidents: incidents_settings.expect(PARSED),
-        telemetry: telemetry_settings.expect(PARSED),
-        watches,
-        lexicons,
-        api: api_settings.expect(PARSED),
-        playbooks,
-        templates,
-        resolved,
-    })
+    watches
 }
 
 /// Validates `[api]` and resolves each token's secret: from `token`, or
@@ -997,7 +1019,7 @@ const MAX_ESCALATION_SECS: u64 = 30 * 86_400;
 
 /// Checks `[alert.escalation.<level>]`: steps start at 0 and grow, name
 /// configured sinks, and the timers are in range.
-fn check_escalation(c: &mut Collector, a: &AlertConfig) {
+pub(crate) fn check_escalation(c: &mut Collector, a: &AlertConfig) {
     let names: Vec<&str> = a.sinks.iter().map(|s| s.name()).collect();
     let e = &a.escalation;
     for (level, p) in [
@@ -1080,7 +1102,7 @@ fn loaded<T>(c: &mut Collector, key: &str, r: Option<Result<Vec<T>, Vec<String>>
 /// Checks the roster: unique names, people and teams reached by configured
 /// sinks, teams of known people, and paths whose steps start at 0, grow,
 /// and name known people or teams.
-fn check_roster(c: &mut Collector, i: &IncidentsConfig, a: &AlertConfig) {
+pub(crate) fn check_roster(c: &mut Collector, i: &IncidentsConfig, a: &AlertConfig) {
     let sinks: Vec<&str> = a.sinks.iter().map(|s| s.name()).collect();
     let mut names: Vec<&str> = Vec::new();
     let check_sinks = |c: &mut Collector, key: &str, list: &[String]| {
@@ -1186,7 +1208,7 @@ fn check_roster(c: &mut Collector, i: &IncidentsConfig, a: &AlertConfig) {
 
 /// Checks `[alert.targets.<level>]`: each target 1 s..30 days, and
 /// neither acknowledging nor responding due after resolving.
-fn check_targets(c: &mut Collector, a: &AlertConfig) {
+pub(crate) fn check_targets(c: &mut Collector, a: &AlertConfig) {
     let t = &a.targets;
     for (level, p) in [
         ("minor", &t.minor),
@@ -1265,6 +1287,44 @@ mod tests {
     use std::time::Duration;
 
     const MIN: &str = "[[watches]]\nid = \"acme\"\nterms = [\"acme\", \"艾克美\"]\n";
+
+    #[test]
+    fn each_section_is_typed_and_the_transport_is_an_enum() {
+        use crate::Transport;
+        let s = Settings::from_toml_str(MIN, "t.toml", &[]).unwrap();
+        assert!(matches!(s.transport.kind, Transport::Memory));
+        assert!(s.transport.kafka().is_none());
+        assert_eq!(s.detect.scales, [60, 900, 3600].map(Duration::from_secs));
+        assert_eq!(s.detect.persistence, Some(Duration::from_secs(7200)));
+        assert_eq!(
+            s.detect.seasonal_half_life,
+            Some(Duration::from_secs(5 * 86_400))
+        );
+        assert_eq!(s.telemetry.error_log_interval, Duration::from_secs(10));
+        assert_eq!(s.alert.outbox_retry_max, Duration::from_secs(600));
+
+        let kafka = format!(
+            "{MIN}[transport]\ntype = \"kafka\"\nbatch_size = 7\n[transport.kafka]\n\
+             partitions = 3\nidle_timeout_secs = 12\nsource_kafka_topic = \"raw\"\n\
+             [detect]\npersistence_secs = 0\nseasonal_half_life_days = 0\n"
+        );
+        let s = Settings::from_toml_str(&kafka, "t.toml", &[]).unwrap();
+        let Transport::Kafka(k) = &s.transport.kind else {
+            panic!(
+                "type = \"kafka\" gives Transport::Kafka: {:?}",
+                s.transport.kind
+            );
+        };
+        assert_eq!(k.partitions.get(), 3);
+        assert_eq!(k.idle_timeout, Duration::from_secs(12));
+        assert_eq!(k.source_topic.as_deref(), Some("raw"));
+        assert_eq!(s.transport.batch_size.get(), 7);
+        // 0 means off, and off is `None`, not a zero duration.
+        assert_eq!(s.detect.persistence, None);
+        assert_eq!(s.detect.seasonal_half_life, None);
+        // `config show` prints what was read, not the typed form.
+        assert!(s.to_toml().unwrap().contains("idle_timeout_secs = 12"));
+    }
 
     #[test]
     fn default_toml_parses() {
