@@ -12,7 +12,7 @@ use std::{
 use tokio_util::sync::CancellationToken;
 use vigil_config::Settings;
 use vigil_telemetry::Metrics;
-use vigil_types::{Alert, IncidentState, Level};
+use vigil_types::{Alert, Level, Transition};
 
 use crate::util::{alert_stage, free_port, temp_dir, vigil};
 
@@ -99,7 +99,7 @@ fn a_narrow_query_quiet_for_ten_hours_alerts_on_a_burst_within_two_bins_at_major
     let alerts = alerts.lock().unwrap();
     let opened: Vec<&Alert> = alerts
         .iter()
-        .filter(|a| a.watch.as_str() == "acme-breach" && a.state == IncidentState::Opened)
+        .filter(|a| a.watch.as_str() == "acme-breach" && a.transition == Transition::Opened)
         .collect();
     assert_eq!(opened.len(), 1, "{alerts:#?}");
     let a = opened[0];
@@ -161,7 +161,7 @@ fn live_on_stdin_a_burst_then_silence_alerts_within_a_bin_plus_lateness_plus_5_s
     drop(stdin);
     let (at, l) = got.expect("no alert while stdin stayed open and silent");
     let alert: Alert = serde_json::from_str(&l).unwrap();
-    assert_eq!(alert.state, IncidentState::Opened, "{l}");
+    assert_eq!(alert.transition, Transition::Opened, "{l}");
     let waited = at.duration_since(sent);
     assert!(
         waited <= budget,

@@ -73,7 +73,7 @@ fn gen_is_deterministic_and_its_spikes_are_detected() {
     let opened: BTreeMap<(String, i64), String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str::<vigil_types::Alert>(l).unwrap())
-        .filter(|a| a.state == vigil_types::IncidentState::Opened)
+        .filter(|a| a.transition == vigil_types::Transition::Opened)
         .map(|a| {
             (
                 (a.watch.0.clone(), a.figures.window_start.0),

@@ -129,7 +129,7 @@ fn golden_scenarios_cover_every_level_and_state() {
         let p = e.unwrap().path().join("expected_alerts.jsonl");
         for line in read(&p).lines() {
             let a: vigil_types::Alert = serde_json::from_str(line).unwrap();
-            seen.insert(format!("{}/{}", a.state.as_str(), a.level.as_str()));
+            seen.insert(format!("{}/{}", a.transition.as_str(), a.level.as_str()));
         }
     }
     for want in [
@@ -179,7 +179,7 @@ fn example_input_alerts_at_every_level() {
     let levels: std::collections::BTreeSet<String> = reader_alerts
         .iter()
         .map(|l| serde_json::from_str::<vigil_types::Alert>(l).unwrap())
-        .filter(|a| a.state == vigil_types::IncidentState::Opened)
+        .filter(|a| a.transition == vigil_types::Transition::Opened)
         .map(|a| a.level.as_str().to_string())
         .collect();
     assert_eq!(
@@ -199,7 +199,7 @@ fn three_complaints_one_reposted_make_three_stories_largest_first() {
     let opened: Vec<vigil_types::Alert> = alerts
         .iter()
         .map(|l| serde_json::from_str::<vigil_types::Alert>(l).unwrap())
-        .filter(|a| a.state == vigil_types::IncidentState::Opened)
+        .filter(|a| a.transition == vigil_types::Transition::Opened)
         .collect();
     assert_eq!(opened.len(), 1, "{alerts:#?}");
     let a = &opened[0];

@@ -1125,7 +1125,7 @@ fn kafka_a_narrow_query_quiet_for_ten_hours_alerts_as_the_embedded_run() {
     let opened: Vec<vigil_types::Alert> = text
         .lines()
         .map(|l| serde_json::from_str::<vigil_types::Alert>(l).unwrap())
-        .filter(|a| a.state == vigil_types::IncidentState::Opened)
+        .filter(|a| a.transition == vigil_types::Transition::Opened)
         .collect();
     assert_eq!(opened.len(), 1, "{text}");
     assert_eq!(opened[0].level, vigil_types::Level::Major);

@@ -240,7 +240,7 @@ where
                         info!(
                             watch = %alert.watch,
                             level = alert.level.as_str(),
-                            state = alert.state.as_str(),
+                            state = alert.transition.as_str(),
                             alert_id = %alert.alert_id,
                             "Alert."
                         );

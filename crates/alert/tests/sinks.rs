@@ -19,8 +19,8 @@ use sha2::Sha256;
 use vigil_alert::{build_sinks, AttemptError, Sink, SinkError};
 use vigil_config::Settings;
 use vigil_types::{
-    Alert, AlertId, CrisisKind, EventTime, Evidence, IncidentState, Level, PostId, RisingTerm,
-    SamplePost, Story, WatchId,
+    Alert, AlertId, CrisisKind, EventTime, Evidence, Level, PostId, RisingTerm, SamplePost, Story,
+    Transition, WatchId,
 };
 
 /// What the receiver does with one request.
@@ -114,13 +114,13 @@ fn sink(table: &str) -> Sink {
 /// Fast retries for tests: 1 ms backoff.
 const FAST: &str = "backoff_initial_ms = 1\nbackoff_max_ms = 2\n";
 
-fn alert(state: IncidentState, level: Level) -> Alert {
+fn alert(state: Transition, level: Level) -> Alert {
     Alert {
         alert_id: AlertId::derive("acme", "acme-20261123T1400", state.as_str(), level),
         watch: WatchId::from("acme"),
         incident: "acme-20261123T1400".into(),
         level,
-        state,
+        transition: state,
         triggers: vec![],
         figures: vigil_types::WindowFigures {
             reason: "major: 6 posts with a severe term (recall) & 3 sources".into(),
@@ -140,7 +140,7 @@ fn alert(state: IncidentState, level: Level) -> Alert {
 }
 
 fn opened() -> Alert {
-    alert(IncidentState::Opened, Level::Major)
+    alert(Transition::Opened, Level::Major)
 }
 
 fn now_secs() -> i64 {
@@ -388,7 +388,7 @@ async fn slack_payload_shape() {
     });
     assert_eq!(got, want);
     // A resolve says so.
-    s.deliver(&alert(IncidentState::Resolved, Level::Major))
+    s.deliver(&alert(Transition::Resolved, Level::Major))
         .await
         .unwrap();
     let got: Value = serde_json::from_slice(&rx.seen()[1].body).unwrap();
@@ -406,15 +406,15 @@ async fn alertmanager_one_alert_per_incident_resolved_via_ends_at() {
         rx.base
     ));
     assert_eq!((s.name(), s.kind()), ("am", "alertmanager"));
-    let mut minor = alert(IncidentState::Opened, Level::Minor);
+    let mut minor = alert(Transition::Opened, Level::Minor);
     minor.crisis_kinds = vec![CrisisKind::ProductSafety];
     let before = now_secs();
     s.deliver(&minor).await.unwrap();
-    let mut major = alert(IncidentState::Escalated, Level::Major);
+    let mut major = alert(Transition::Escalated, Level::Major);
     major.figures.window_start = EventTime::parse_rfc3339("2026-11-23T14:05:00Z").unwrap();
     major.figures.window_end = EventTime::parse_rfc3339("2026-11-23T14:06:00Z").unwrap();
     s.deliver(&major).await.unwrap();
-    let mut resolved = alert(IncidentState::Resolved, Level::Major);
+    let mut resolved = alert(Transition::Resolved, Level::Major);
     resolved.crisis_kinds = vec![];
     resolved.figures.window_start = EventTime::parse_rfc3339("2026-11-23T14:20:00Z").unwrap();
     resolved.figures.window_end = EventTime::parse_rfc3339("2026-11-23T14:21:00Z").unwrap();

@@ -10,9 +10,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use vigil_incidents::{
-    Action, Filter, NewReport, NewSilence, Review, Role, State as IncidentState, MAX_SILENCE,
-};
+use vigil_incidents::{Action, Filter, NewReport, NewSilence, Review, Role, MAX_SILENCE};
 use vigil_types::{EventTime, Level, WatchId};
 
 use crate::{
@@ -264,7 +262,7 @@ pub(crate) fn parse_filter(params: &[(String, String)]) -> Result<Filter, ApiErr
         let time = |v: &str| time_param(k, v);
         match k.as_str() {
             "level" => f.level = Some(v.parse::<Level>().map_err(bad)?),
-            "state" => f.state = Some(v.parse::<IncidentState>().map_err(bad)?),
+            "state" => f.state = Some(v.parse::<vigil_incidents::State>().map_err(bad)?),
             "watch" => f.watch = Some(WatchId(v.clone())),
             "since" => f.since = Some(time(v)?),
             "until" => f.until = Some(time(v)?),

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use vigil_types::{
-    Alert, AlertId, CrisisKind, EventTime, IncidentId, IncidentState, Level, PostId, WatchId,
+    Alert, AlertId, CrisisKind, EventTime, IncidentId, Level, PostId, Transition, WatchId,
 };
 
 /// The figures of one detect window (the alert's, kept as an incident's
@@ -43,7 +43,9 @@ pub const MAX_TIMELINE_EVENTS: usize = 10_000;
 pub const MAX_TEXT_CHARS: usize = 4096;
 
 /// An incident's workflow state. It is derived from the incident's fields
-/// (see [`Incident::derive_state`]), never set on its own.
+/// (see [`Incident::derive_state`]), never set on its own: from the
+/// detector's events ([`vigil_types::Transition`], the one event
+/// vocabulary) and from what people did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -311,8 +313,8 @@ pub enum EventKind {
     Alert {
         /// Its stable id.
         alert_id: AlertId,
-        /// The incident state it carried.
-        transition: IncidentState,
+        /// What happened to the incident (opened, escalated or resolved).
+        transition: Transition,
         /// Its level.
         level: Level,
     },
@@ -524,8 +526,9 @@ impl EventKind {
 pub struct LevelEvidence {
     /// The level it opened at or rose to.
     pub level: Level,
-    /// Opened or escalated.
-    pub state: IncidentState,
+    /// Opened or escalated (`state` in JSON, as stored).
+    #[serde(rename = "state")]
+    pub transition: Transition,
     /// The window the alert was about (event time: when it happened).
     pub window_start: EventTime,
     /// Window end (event time).
@@ -541,7 +544,7 @@ impl LevelEvidence {
     pub(crate) fn of_alert(a: &Alert, now: EventTime) -> LevelEvidence {
         LevelEvidence {
             level: a.level,
-            state: a.state,
+            transition: a.transition,
             window_start: a.figures.window_start,
             window_end: a.figures.window_end,
             seen_at: now,

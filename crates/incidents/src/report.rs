@@ -466,7 +466,7 @@ impl ReviewReport {
             let _ = writeln!(
                 md,
                 "\n## What people said ({} at {})\n\nHappened {} – {} (event time); seen by Vigil {}.\n",
-                ev.state.as_str(),
+                ev.transition.as_str(),
                 ev.level,
                 ev.window_start,
                 ev.window_end,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use vigil_types::{Alert, EventTime, IncidentState, Level, PostId, Spike, Transition, WatchId};
+use vigil_types::{Alert, EventTime, Level, PostId, Spike, Transition, WatchId};
 
 use crate::*;
 
@@ -152,7 +152,7 @@ fn without_a_policy_every_sink_hears_every_alert_once() {
         t(180),
     );
     assert_eq!(notes(&o), vec![(sinks(), NotifyReason::Resolved)]);
-    assert_eq!(o.notifications()[0].alert.state, IncidentState::Resolved);
+    assert_eq!(o.notifications()[0].alert.transition, Transition::Resolved);
 }
 
 #[test]
@@ -526,7 +526,7 @@ fn person_resolved_incident_that_grows_is_reopened() {
     // The resolve goes to everyone told, as a resolved alert.
     assert_eq!(r.notifications.len(), 1);
     assert_eq!(r.notifications[0].reason, NotifyReason::Resolved);
-    assert_eq!(r.notifications[0].alert.state, IncidentState::Resolved);
+    assert_eq!(r.notifications[0].alert.transition, Transition::Resolved);
     assert_eq!(
         r.notifications[0].alert.alert_id,
         alert("w-1", Transition::Resolved, Level::Minor, 0).alert_id
@@ -840,7 +840,7 @@ fn markdown_review_keeps_no_raw_html_from_untrusted_text() {
     // Post text in the evidence is untrusted too (issue 14).
     r.evidence = vec![crate::LevelEvidence {
         level: Level::Major,
-        state: vigil_types::IncidentState::Opened,
+        transition: vigil_types::Transition::Opened,
         window_start: t(0),
         window_end: t(60),
         seen_at: t(61),

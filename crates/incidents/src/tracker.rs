@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use vigil_config::{Playbook, Template};
-use vigil_types::{
-    Alert, AlertId, EventTime, IncidentId, IncidentState, Level, Spike, Transition, WatchId,
-};
+use vigil_types::{Alert, AlertId, EventTime, IncidentId, Level, Spike, Transition, WatchId};
 
 use crate::{
     model::{
@@ -602,7 +600,7 @@ impl IncidentTracker {
         let mut joining = false;
         if !self.incidents.contains_key(&a.incident)
             && !self.joined.contains_key(&a.incident)
-            && a.state != IncidentState::Resolved
+            && a.transition != Transition::Resolved
         {
             if let Some(home) = self.reported_on(&a.watch).map(|i| i.id.clone()) {
                 let inc = self.incidents.get_mut(&home).expect("found above");
@@ -650,7 +648,7 @@ impl IncidentTracker {
             AUTOMATIC_ACTOR,
             EventKind::Alert {
                 alert_id: a.alert_id.clone(),
-                transition: a.state,
+                transition: a.transition,
                 level: a.level,
             },
         );
@@ -661,12 +659,12 @@ impl IncidentTracker {
             &a.crisis_kinds,
             &a.sample_post_ids,
         );
-        if a.state != IncidentState::Resolved {
+        if a.transition != Transition::Resolved {
             inc.last_firing_at = inc.last_firing_at.max(now);
         }
         let mut sent = Sent::default();
-        match a.state {
-            IncidentState::Resolved => {
+        match a.transition {
+            Transition::Resolved => {
                 inc.detect_resolved = true;
                 if !own {
                     // A detector incident that joined a report or was merged
@@ -679,7 +677,9 @@ impl IncidentTracker {
                     resolve(inc, AUTOMATIC_ACTOR, now, &mut sent);
                 }
             }
-            IncidentState::Opened | IncidentState::Escalated => {
+            // An alert never carries `Ongoing` (`Alert::from_spike`); one that
+            // did would be an incident still firing.
+            Transition::Opened | Transition::Escalated | Transition::Ongoing => {
                 let rose = a.level > inc.level;
                 if rose {
                     raise(inc, a.level, AUTOMATIC_ACTOR, now);
@@ -740,7 +740,7 @@ impl IncidentTracker {
                 }
             }
         }
-        if a.state != IncidentState::Resolved {
+        if a.transition != Transition::Resolved {
             // After a level rise, so that the new level's playbook matches.
             attach_checklist(inc, playbooks);
         }
@@ -1070,7 +1070,7 @@ impl IncidentTracker {
             let mut notifications = Vec::new();
             if r.level > inc.level {
                 let mut alert = reported_alert(&r, &id, &watch, actor, now);
-                alert.state = IncidentState::Escalated;
+                alert.transition = Transition::Escalated;
                 alert.alert_id =
                     AlertId::derive(watch.as_str(), &id, &format!("reported-{}", now.0), r.level);
                 notifications = self.on_alert(&alert, now).notifications().to_vec();
@@ -1342,11 +1342,11 @@ impl IncidentTracker {
 /// report as its reason, no window figures.
 fn reported_alert(r: &NewReport, id: &str, watch: &WatchId, actor: &str, now: EventTime) -> Alert {
     Alert {
-        alert_id: AlertId::derive(watch.as_str(), id, IncidentState::Opened.as_str(), r.level),
+        alert_id: AlertId::derive(watch.as_str(), id, Transition::Opened.as_str(), r.level),
         watch: watch.clone(),
         incident: IncidentId::from(id),
         level: r.level,
-        state: IncidentState::Opened,
+        transition: Transition::Opened,
         triggers: Vec::new(),
         figures: vigil_types::WindowFigures {
             reason: format!("{}: reported by {actor}: {}", r.level, r.title),
@@ -1553,12 +1553,12 @@ fn resolve(inc: &mut Incident, actor: &str, now: EventTime, sent: &mut Sent) {
         return;
     }
     let mut alert = inc.last_alert.clone();
-    if alert.state != IncidentState::Resolved {
-        alert.state = IncidentState::Resolved;
+    if alert.transition != Transition::Resolved {
+        alert.transition = Transition::Resolved;
         alert.alert_id = AlertId::derive(
             inc.watch.as_str(),
             &inc.id,
-            IncidentState::Resolved.as_str(),
+            Transition::Resolved.as_str(),
             inc.level,
         );
         alert.level = inc.level;

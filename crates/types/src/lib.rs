@@ -34,8 +34,8 @@ pub use crate::{
     },
     ids::{hash_author, AlertId, AuthorId, IncidentId, PostId, WatchId},
     records::{
-        Alert, CrisisKind, EventTime, Hit, IncidentState, KindHit, Level, Post, PostGist, Scored,
-        ScoredPost, Spike, StreamClock, Transition, Trigger, WindowFigures,
+        Alert, CrisisKind, EventTime, Hit, KindHit, Level, Post, PostGist, Scored, ScoredPost,
+        Spike, StreamClock, Transition, Trigger, WindowFigures,
     },
 };
 

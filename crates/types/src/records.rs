@@ -369,7 +369,13 @@ impl fmt::Display for Level {
     }
 }
 
-/// What a spike did to its watch's incident.
+/// What happened to a watch's incident at one detect window: the one
+/// word list for incident events, carried by spikes
+/// ([`Spike::transition`]), alerts ([`Alert::transition`]: opened,
+/// escalated or resolved; `state` in their JSON) and incident timelines.
+/// Where an incident *is* in its response (open, acknowledged, assigned,
+/// resolved, reopened...) is `vigil_incidents::State`, derived from these
+/// events and from what people did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transition {
@@ -478,29 +484,6 @@ pub struct Spike {
     pub evidence: Evidence,
 }
 
-/// Incident state carried by an alert.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IncidentState {
-    /// A new incident.
-    Opened,
-    /// Its level rose.
-    Escalated,
-    /// It went quiet and closed.
-    Resolved,
-}
-
-impl IncidentState {
-    /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IncidentState::Opened => "opened",
-            IncidentState::Escalated => "escalated",
-            IncidentState::Resolved => "resolved",
-        }
-    }
-}
-
 /// A graded crisis alert, as sinks receive it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -512,8 +495,11 @@ pub struct Alert {
     pub incident: IncidentId,
     /// Level.
     pub level: Level,
-    /// Incident state.
-    pub state: IncidentState,
+    /// What happened to the incident: opened, escalated or resolved (never
+    /// [`Transition::Ongoing`], which does not alert). `state` in JSON, as
+    /// receivers have always read it.
+    #[serde(rename = "state")]
+    pub transition: Transition,
     /// Signals that fired.
     pub triggers: Vec<Trigger>,
     /// The window, its figures and why this level (flattened).
@@ -532,23 +518,20 @@ impl Alert {
     /// Builds the alert for a spike that changed incident state; `None` for an
     /// [`Transition::Ongoing`] spike, which never alerts by itself.
     pub fn from_spike(s: &Spike) -> Option<Alert> {
-        let state = match s.transition {
-            Transition::Opened => IncidentState::Opened,
-            Transition::Escalated => IncidentState::Escalated,
-            Transition::Resolved => IncidentState::Resolved,
-            Transition::Ongoing => return None,
-        };
+        if s.transition == Transition::Ongoing {
+            return None;
+        }
         Some(Alert {
             alert_id: AlertId::derive(
                 s.watch.as_str(),
                 s.incident.as_str(),
-                state.as_str(),
+                s.transition.as_str(),
                 s.level,
             ),
             watch: s.watch.clone(),
             incident: s.incident.clone(),
             level: s.level,
-            state,
+            transition: s.transition,
             triggers: s.triggers.clone(),
             figures: s.figures.clone(),
             sample_post_ids: s.sample_post_ids.clone(),

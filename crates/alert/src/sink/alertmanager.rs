@@ -40,7 +40,7 @@ use std::{
 };
 
 use serde::Serialize;
-use vigil_types::{Alert, CrisisKind, EventTime, IncidentId, IncidentState, Level};
+use vigil_types::{Alert, CrisisKind, EventTime, IncidentId, Level, Transition};
 
 use super::{HttpDelivery, SinkError};
 
@@ -144,12 +144,12 @@ impl AlertmanagerSink {
             "{} crisis on watch {} ({}): {} posts vs baseline {:.1}",
             a.level,
             a.watch,
-            a.state.as_str(),
+            a.transition.as_str(),
             a.figures.observed,
             a.figures.baseline
         );
-        match a.state {
-            IncidentState::Opened | IncidentState::Escalated => {
+        match a.transition {
+            Transition::Opened | Transition::Escalated | Transition::Ongoing => {
                 let kind = a
                     .crisis_kinds
                     .first()
@@ -166,7 +166,7 @@ impl AlertmanagerSink {
                     ends_at,
                     summary,
                 )];
-                if a.state == IncidentState::Escalated {
+                if a.transition == Transition::Escalated {
                     let superseded = format!("superseded: escalated to {}", a.level);
                     match known {
                         Some(prev) if prev.labels != labels => out.push(entry(
@@ -190,8 +190,8 @@ impl AlertmanagerSink {
                         }
                     }
                 }
-                let starts_at = match (a.state, known) {
-                    (IncidentState::Escalated, _) | (_, None) => a.figures.window_start,
+                let starts_at = match (a.transition, known) {
+                    (Transition::Escalated, _) | (_, None) => a.figures.window_start,
                     (_, Some(prev)) => prev.starts_at,
                 };
                 let firing = Firing {
@@ -201,7 +201,7 @@ impl AlertmanagerSink {
                 };
                 (out, Update::Remember(a.incident.clone(), firing))
             }
-            IncidentState::Resolved => {
+            Transition::Resolved => {
                 let out = match known {
                     Some(prev) => vec![entry(
                         prev.labels.clone(),
@@ -290,13 +290,13 @@ mod tests {
         )
     }
 
-    fn alert(state: IncidentState, level: Level, kinds: Vec<CrisisKind>, start_min: i64) -> Alert {
+    fn alert(state: Transition, level: Level, kinds: Vec<CrisisKind>, start_min: i64) -> Alert {
         Alert {
             alert_id: AlertId::derive("acme", "acme-1", state.as_str(), level),
             watch: WatchId::from("acme"),
             incident: "acme-1".into(),
             level,
-            state,
+            transition: state,
             triggers: vec![],
             figures: vigil_types::WindowFigures {
                 reason: "r".into(),
@@ -331,12 +331,7 @@ mod tests {
     fn open_escalate_resolve_keeps_one_identity_per_level() {
         let mut s = sink(3600);
         let now = EventTime(0);
-        let open = alert(
-            IncidentState::Opened,
-            Level::Minor,
-            vec![CrisisKind::Legal],
-            0,
-        );
+        let open = alert(Transition::Opened, Level::Minor, vec![CrisisKind::Legal], 0);
         let (body, update) = s.plan(&open, now);
         assert_eq!(
             label_set(&body),
@@ -349,7 +344,7 @@ mod tests {
         s.apply(update);
         // Escalation whose window has no kind keeps the remembered one, and
         // resolves the minor alert.
-        let esc = alert(IncidentState::Escalated, Level::Major, vec![], 5);
+        let esc = alert(Transition::Escalated, Level::Major, vec![], 5);
         let (body, update) = s.plan(&esc, now);
         assert_eq!(
             label_set(&body),
@@ -369,7 +364,7 @@ mod tests {
         assert_eq!(body[1].starts_at, "1970-01-01T00:00:00.000Z");
         s.apply(update);
         // The resolve (no kinds in its quiet window) resolves the same alert.
-        let res = alert(IncidentState::Resolved, Level::Major, vec![], 20);
+        let res = alert(Transition::Resolved, Level::Major, vec![], 20);
         let (body, update) = s.plan(&res, now);
         assert_eq!(
             label_set(&body),
@@ -387,14 +382,14 @@ mod tests {
     #[test]
     fn unknown_incident_resolves_every_kind() {
         let s = sink(0);
-        let res = alert(IncidentState::Resolved, Level::Moderate, vec![], 20);
+        let res = alert(Transition::Resolved, Level::Moderate, vec![], 20);
         let (body, _) = s.plan(&res, EventTime(0));
         let kinds: Vec<&str> = body.iter().map(|p| p.labels["kind"].as_str()).collect();
         assert_eq!(kinds.len(), 7);
         assert!(kinds.contains(&"none") && kinds.contains(&"data_breach"));
         assert!(body.iter().all(|p| p.labels["level"] == "moderate"
             && p.ends_at.as_deref() == Some("1970-01-01T00:21:00.000Z")));
-        let esc = alert(IncidentState::Escalated, Level::Major, vec![], 5);
+        let esc = alert(Transition::Escalated, Level::Major, vec![], 5);
         let (body, _) = s.plan(&esc, EventTime(0));
         // The new alert (no endsAt with ttl 0) plus 2 lower levels x 7 kinds.
         assert_eq!(body.len(), 1 + 14);
@@ -405,7 +400,7 @@ mod tests {
     fn memory_is_bounded() {
         let mut s = sink(60);
         for i in 0..(MAX_REMEMBERED + 5) {
-            let mut a = alert(IncidentState::Opened, Level::Minor, vec![], 0);
+            let mut a = alert(Transition::Opened, Level::Minor, vec![], 0);
             a.incident = IncidentId(format!("acme-{i}"));
             let (_, u) = s.plan(&a, EventTime(0));
             s.apply(u);

@@ -9,7 +9,7 @@
 //! Text from the alert is escaped (`&`, `<`, `>`) and cut to Slack's limits.
 
 use serde_json::{json, Value};
-use vigil_types::{Alert, IncidentState};
+use vigil_types::{Alert, Transition};
 
 use super::{HttpDelivery, SinkError};
 
@@ -92,9 +92,9 @@ pub(crate) fn status_message(a: &Alert) -> Value {
 /// The incoming-webhook message for one alert.
 pub(crate) fn message(a: &Alert) -> Value {
     let level = a.level.as_str().to_uppercase();
-    let emoji = match a.state {
-        IncidentState::Opened | IncidentState::Escalated => ":rotating_light:",
-        IncidentState::Resolved => ":white_check_mark:",
+    let emoji = match a.transition {
+        Transition::Opened | Transition::Escalated | Transition::Ongoing => ":rotating_light:",
+        Transition::Resolved => ":white_check_mark:",
     };
     let watch = escape(a.watch.as_str());
     let terms = if a.figures.top_terms.is_empty() {
@@ -121,7 +121,7 @@ pub(crate) fn message(a: &Alert) -> Value {
     let gist = a.evidence.summary_line(SUMMARY_MAX_CHARS);
     let mut text = format!(
         "{emoji} *{level}* crisis {state} on *{watch}*: {reason}\nTop terms: {terms}\nObserved {volume}",
-        state = a.state.as_str(),
+        state = a.transition.as_str(),
         reason = escape(&a.figures.reason),
     );
     if !gist.is_empty() {
@@ -140,7 +140,7 @@ pub(crate) fn message(a: &Alert) -> Value {
             "text": {
                 "type": "plain_text",
                 "text": truncate(
-                    &format!("{level} crisis {}: {}", a.state.as_str(), a.watch),
+                    &format!("{level} crisis {}: {}", a.transition.as_str(), a.watch),
                     HEADER_MAX_CHARS,
                 ),
                 "emoji": true,
@@ -154,7 +154,7 @@ pub(crate) fn message(a: &Alert) -> Value {
             },
             "fields": [
                 field("Level", a.level.as_str()),
-                field("State", a.state.as_str()),
+                field("State", a.transition.as_str()),
                 field("Watch", &watch),
                 field("Observed", &volume),
                 field("Top terms", &terms),

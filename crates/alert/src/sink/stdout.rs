@@ -54,7 +54,7 @@ impl LinesSink {
 #[cfg(test)]
 mod tests {
     use crate::Sink;
-    use vigil_types::{Alert, AlertId, EventTime, IncidentState, Level, WatchId};
+    use vigil_types::{Alert, AlertId, EventTime, Level, Transition, WatchId};
 
     fn alert() -> Alert {
         Alert {
@@ -62,7 +62,7 @@ mod tests {
             watch: WatchId::from("w"),
             incident: "w-1".into(),
             level: Level::Major,
-            state: IncidentState::Opened,
+            transition: Transition::Opened,
             triggers: vec![],
             figures: vigil_types::WindowFigures {
                 reason: "major: impact".into(),
