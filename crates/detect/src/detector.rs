@@ -224,6 +224,30 @@ struct WatchState {
     partition: Option<i32>,
 }
 
+impl WatchState {
+    /// A watch with no history whose next bin to close starts at `next_close`.
+    fn empty(id: WatchId, grading: GradingConfig, next_close: i64) -> WatchState {
+        WatchState {
+            id,
+            grading,
+            pending: BTreeMap::new(),
+            window: VecDeque::new(),
+            scales: Vec::new(),
+            resolved_at: None,
+            measured: false,
+            next_close,
+            baseline: Ewma::default(),
+            season: flat_season(),
+            negative: Ewma::default(),
+            kind_share: Default::default(),
+            incident: None,
+            last_window_count: 0,
+            tag_base: TagBaseline::default(),
+            partition: None,
+        }
+    }
+}
+
 /// A window's count changed: the runner updates `vigil_detect_window_posts`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WindowUpdate {
@@ -345,24 +369,7 @@ impl Detector {
     ) -> Detector {
         let watches: Vec<WatchState> = watches
             .into_iter()
-            .map(|(id, grading)| WatchState {
-                id,
-                grading,
-                pending: BTreeMap::new(),
-                window: VecDeque::new(),
-                scales: Vec::new(),
-                resolved_at: None,
-                measured: false,
-                next_close: 0,
-                baseline: Ewma::default(),
-                season: flat_season(),
-                negative: Ewma::default(),
-                kind_share: Default::default(),
-                incident: None,
-                last_window_count: 0,
-                tag_base: TagBaseline::default(),
-                partition: None,
-            })
+            .map(|(id, grading)| WatchState::empty(id, grading, 0))
             .collect();
         let index = watches
             .iter()
@@ -419,24 +426,7 @@ impl Detector {
                     s.grading = w.grading.clone();
                     s
                 }
-                None => WatchState {
-                    id: w.id.clone(),
-                    grading: w.grading.clone(),
-                    pending: BTreeMap::new(),
-                    window: VecDeque::new(),
-                    scales: Vec::new(),
-                    resolved_at: None,
-                    measured: false,
-                    next_close: next_close.unwrap_or(0),
-                    baseline: Ewma::default(),
-                    season: flat_season(),
-                    negative: Ewma::default(),
-                    kind_share: Default::default(),
-                    incident: None,
-                    last_window_count: 0,
-                    tag_base: TagBaseline::default(),
-                    partition: None,
-                },
+                None => WatchState::empty(w.id.clone(), w.grading.clone(), next_close.unwrap_or(0)),
             };
             self.watches.push(state);
         }

@@ -236,7 +236,7 @@ query = '(acme OR 艾克美) AND (recall OR 召回 OR "data breach") NOT "acme h
         Scorer::new(&Settings::from_toml_str(CONFIG, "t.toml", &[]).unwrap()).unwrap()
     }
 
-    fn post(text: &str) -> Post {
+    pub(super) fn post(text: &str) -> Post {
         Post {
             id: PostId::from("p"),
             source: "x".into(),
@@ -359,10 +359,10 @@ query = '(acme OR 艾克美) AND (recall OR 召回 OR "data breach") NOT "acme h
 
 #[cfg(test)]
 mod props {
+    use super::tests::post;
     use super::*;
     use proptest::prelude::*;
     use vigil_config::Expr;
-    use vigil_types::{AuthorId, EventTime, PostId};
 
     const WORDS: &[&str] = &["acme", "recall", "data breach", "召回", "艾克美", "hotel"];
 
@@ -431,24 +431,6 @@ mod props {
             0..8,
         )
         .prop_map(|v| v.join(" "))
-    }
-
-    fn post(text: &str) -> Post {
-        Post {
-            id: PostId::from("p"),
-            source: "x".into(),
-            author: AuthorId::from("a"),
-            text: text.into(),
-            lang: None,
-            region: None,
-            published_at: EventTime(0),
-            ingested_at: EventTime(0),
-            reach: None,
-            engagement: None,
-            handle: None,
-            repost_of: None,
-            url: None,
-        }
     }
 
     proptest! {
