@@ -12,17 +12,10 @@ VERSION=0.18.3
 ROOT="${VIGIL_CARGO_DENY_ROOT:-$HOME/.cache/vigil/cargo-deny}"
 BIN="$ROOT/bin/cargo-deny"
 
+. scripts/cargo-tool.sh
 install() {
-  if [ -x "$BIN" ] && "$BIN" --version 2>/dev/null | grep -q "$VERSION"; then
-    return 0
-  fi
-  echo "Installing cargo-deny $VERSION into $ROOT (first run only; a few minutes on 2 cores)..." >&2
-  local tmp
-  tmp="$(mktemp -d)"
-  CARGO_TARGET_DIR="$tmp" cargo install "cargo-deny@$VERSION" --locked --root "$ROOT" >&2
-  rm -rf "$tmp"
+  cargo_tool_install cargo-deny "$VERSION" "$ROOT" --version
 }
-
 install
 [ "${1:-}" = install ] && exit 0
 "$BIN" --offline --locked check licenses bans sources

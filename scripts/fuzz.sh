@@ -19,15 +19,9 @@ BIN="$ROOT/bin/cargo-fuzz"
 # Every cargo below, including the ones cargo-fuzz runs, uses stable.
 export RUSTUP_TOOLCHAIN=stable
 
+. scripts/cargo-tool.sh
 install() {
-  if [ -x "$BIN" ] && "$BIN" fuzz --version 2>/dev/null | grep -q "$VERSION"; then
-    return 0
-  fi
-  echo "Installing cargo-fuzz $VERSION into $ROOT (first run only; a few minutes on 2 cores)..." >&2
-  local tmp
-  tmp="$(mktemp -d)"
-  CARGO_TARGET_DIR="$tmp" cargo install "cargo-fuzz@$VERSION" --locked --root "$ROOT" >&2
-  rm -rf "$tmp"
+  cargo_tool_install cargo-fuzz "$VERSION" "$ROOT" fuzz --version
 }
 
 run() {
