@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use crate::util::{free_port, http_get, metric, read, root, temp_dir, vigil, wait_for};
+use crate::util::{free_port, http_get, metric, read, root, run_stdin, temp_dir, vigil, wait_for};
 
 #[test]
 fn run_serves_metrics_while_it_runs_and_prints_a_summary() {
@@ -285,16 +285,7 @@ fn sighup_reloads_watches_and_a_bad_reload_keeps_the_old_ones() {
     let d = temp_dir("sighup");
     let cfg = d.join("c.toml");
     std::fs::write(&cfg, "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n").unwrap();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = vigil()
-        .args(["run", "--input", "-", "--admin-addr", &addr, "--config"])
-        .arg(&cfg)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut child, addr) = run_stdin(&cfg, Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let mut n = 0;
     let mut send = |stdin: &mut std::process::ChildStdin, text: &str| {
@@ -371,15 +362,7 @@ fn post_admin_reload_revokes_a_changed_token() {
     let acme = "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n";
     let (leaked, rotated) = ("leaked-secret-0123456789", "rotated-secret-0123456789");
     std::fs::write(&cfg, config(leaked, acme)).unwrap();
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = vigil()
-        .args(["run", "--input", "-", "--admin-addr", &addr, "--config"])
-        .arg(&cfg)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, addr) = run_stdin(&cfg, Stdio::null());
     let client = reqwest::blocking::Client::new();
     let send = |method: reqwest::Method, path: &str, token: &str, body: Option<&str>| {
         let mut r = client
@@ -443,15 +426,7 @@ fn post_admin_reload_needs_a_responder_and_reloads_like_sighup() {
         format!("{tokens}{data}[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n"),
     )
     .unwrap();
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = vigil()
-        .args(["run", "--input", "-", "--admin-addr", &addr, "--config"])
-        .arg(&cfg)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, addr) = run_stdin(&cfg, Stdio::null());
     let client = reqwest::blocking::Client::new();
     let post = |token: Option<&str>| {
         let mut r = client.post(format!("http://{addr}/admin/reload"));

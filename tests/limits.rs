@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use crate::util::{free_port, http_get, metric, temp_dir, vigil, wait_for};
+use crate::util::{http_get, metric, run_stdin, temp_dir, wait_for};
 
 const TOKEN: &str = "limits-secret-0123456789";
 
@@ -24,15 +24,7 @@ fn start(name: &str, api: &str) -> (Child, String) {
         ),
     )
     .unwrap();
-    let addr = format!("127.0.0.1:{}", free_port());
-    let child = vigil()
-        .args(["run", "--input", "-", "--admin-addr", &addr, "--config"])
-        .arg(&cfg)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (child, addr) = run_stdin(&cfg, Stdio::null());
     wait_for(Duration::from_secs(30), || {
         (http_get(&addr, "/healthz").ok()?.0 == 200).then_some(())
     })

@@ -43,6 +43,22 @@ pub fn alert_stage(name: &str) -> vigil_alert::AlertStage {
 }
 
 /// A free port on 127.0.0.1 (bound, then released).
+/// `vigil run --input - --config cfg` on a free admin port, its stdin
+/// piped, stdout discarded and stderr as given: the child and its admin
+/// address.
+pub fn run_stdin(cfg: &Path, stderr: std::process::Stdio) -> (std::process::Child, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = vigil()
+        .args(["run", "--input", "-", "--admin-addr", &addr, "--config"])
+        .arg(cfg)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("vigil starts");
+    (child, addr)
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
