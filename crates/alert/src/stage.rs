@@ -287,34 +287,12 @@ where
 mod tests {
     use vigil_incidents::EscalationPolicy;
     use vigil_transport::{memory_stream, Discard, Producer, Record};
-    use vigil_types::WatchId;
 
     use super::*;
     use crate::Sink;
 
     fn spike(t: Transition) -> Spike {
-        Spike {
-            watch: WatchId::from("acme"),
-            incident: "acme-1".into(),
-            transition: t,
-            level: Level::Major,
-            triggers: vec![],
-            figures: vigil_types::WindowFigures {
-                reason: "major".into(),
-                window_start: EventTime(0),
-                window_end: EventTime(60_000),
-                observed: 90,
-                baseline: 3.0,
-                z: 30.0,
-                negative_share: 0.7,
-                top_terms: vec!["recall".into()],
-                distinct_sources: 3,
-            },
-            sample_post_ids: vec![],
-            distinct_regions: 0,
-            crisis_kinds: vec![],
-            evidence: Default::default(),
-        }
+        vigil_types::fixtures::spike("acme", "acme-1", t, Level::Major, 60)
     }
 
     /// A crash between the store's commit and the delivery: the next run

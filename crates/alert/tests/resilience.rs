@@ -20,31 +20,11 @@ use vigil_config::Settings;
 use vigil_incidents::{EscalationPolicy, FaultyFile, IncidentStore, DEFAULT_RETENTION};
 use vigil_telemetry::{Metrics, Readiness};
 use vigil_transport::{memory_stream, Discard, MemoryProducer, Producer, Record};
-use vigil_types::{Alert, EventTime, IncidentId, Level, Spike, Transition, WatchId};
+use vigil_types::{Alert, EventTime, Level, Spike, Transition};
 
 fn spike(watch: &str) -> Spike {
-    Spike {
-        watch: WatchId::from(watch),
-        incident: IncidentId(format!("{watch}-1")),
-        transition: Transition::Opened,
-        level: Level::Major,
-        triggers: vec![],
-        figures: vigil_types::WindowFigures {
-            reason: "major".into(),
-            window_start: EventTime(0),
-            window_end: EventTime(60_000),
-            observed: 90,
-            baseline: 3.0,
-            z: 30.0,
-            negative_share: 0.7,
-            top_terms: vec!["recall".into()],
-            distinct_sources: 3,
-        },
-        sample_post_ids: vec![],
-        distinct_regions: 0,
-        crisis_kinds: vec![],
-        evidence: Default::default(),
-    }
+    let incident = format!("{watch}-1");
+    vigil_types::fixtures::spike(watch, &incident, Transition::Opened, Level::Major, 60)
 }
 
 /// The sinks a list of `[[alert.sinks]]` tables describes.

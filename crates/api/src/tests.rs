@@ -17,7 +17,7 @@ use vigil_config::Settings;
 use vigil_incidents::{EscalationPolicy, IncidentStore, Notification, NotifyReason};
 use vigil_telemetry::Metrics;
 use vigil_types::{
-    EventTime, Evidence, Level, PostId, RisingTerm, SamplePost, Spike, Story, Transition, WatchId,
+    EventTime, Evidence, Level, PostId, RisingTerm, SamplePost, Spike, Story, Transition,
 };
 
 use crate::{router, routes, ApiState};
@@ -50,26 +50,14 @@ const TOKENS: &str = "[api]\nmax_body_bytes = 4096\n\
     [[api.tokens]]\nname = \"bob\"\nrole = \"viewer\"\ntoken = \"bob-viewer-0123456789\"\n";
 
 fn spike(incident: &str, level: Level, transition: Transition, end_secs: i64) -> Spike {
+    let watch = incident.split('-').next().unwrap();
+    let mut s = vigil_types::fixtures::spike(watch, incident, transition, level, end_secs);
+    s.figures.observed = 40;
+    s.figures.baseline = 4.0;
+    s.figures.z = 9.0;
+    s.figures.negative_share = 0.6;
+    s.sample_post_ids = vec![PostId::from("p1")];
     Spike {
-        watch: WatchId::from(incident.split('-').next().unwrap()),
-        incident: incident.into(),
-        transition,
-        level,
-        triggers: vec![],
-        figures: vigil_types::WindowFigures {
-            reason: format!("{level}"),
-            window_start: EventTime::from_secs(end_secs - 60),
-            window_end: EventTime::from_secs(end_secs),
-            observed: 40,
-            baseline: 4.0,
-            z: 9.0,
-            negative_share: 0.6,
-            top_terms: vec!["recall".into()],
-            distinct_sources: 3,
-        },
-        sample_post_ids: vec![PostId::from("p1")],
-        distinct_regions: 0,
-        crisis_kinds: vec![],
         evidence: Evidence {
             stories: vec![Story {
                 text: "the acme blender <b>exploded</b>".into(),
@@ -99,6 +87,7 @@ fn spike(incident: &str, level: Level, transition: Transition, end_secs: i64) ->
                 author: None,
             }],
         },
+        ..s
     }
 }
 

@@ -13,34 +13,19 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use vigil_incidents::{Action, EscalationPolicy, IncidentStore, State, STORE_FILE};
-use vigil_types::{Alert, EventTime, Level, PostId, Spike, Transition, WatchId};
+use vigil_types::{Alert, EventTime, Level, PostId, Spike, Transition};
 
 const KILL_CHILD_ENV: &str = "VIGIL_INCIDENTS_KILL_CHILD";
 const KILL_START_ENV: &str = "VIGIL_INCIDENTS_KILL_START";
 
 fn spike(incident: &str, transition: Transition, end_secs: i64) -> Spike {
-    Spike {
-        watch: WatchId::from("acme"),
-        incident: incident.into(),
-        transition,
-        level: Level::Major,
-        triggers: vec![],
-        figures: vigil_types::WindowFigures {
-            reason: "burst".into(),
-            window_start: EventTime((end_secs - 60) * 1000),
-            window_end: EventTime(end_secs * 1000),
-            observed: 50,
-            baseline: 3.0,
-            z: 20.0,
-            negative_share: 0.7,
-            top_terms: vec!["recall".into()],
-            distinct_sources: 3,
-        },
-        sample_post_ids: vec![PostId::from("p1")],
-        distinct_regions: 1,
-        crisis_kinds: vec![],
-        evidence: Default::default(),
-    }
+    let mut s = vigil_types::fixtures::spike("acme", incident, transition, Level::Major, end_secs);
+    s.figures.reason = "burst".into();
+    s.figures.observed = 50;
+    s.figures.z = 20.0;
+    s.sample_post_ids = vec![PostId::from("p1")];
+    s.distinct_regions = 1;
+    s
 }
 
 fn policy() -> EscalationPolicy {

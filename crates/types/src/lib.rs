@@ -23,6 +23,8 @@
 
 mod error;
 mod evidence;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 mod ids;
 mod records;
 
