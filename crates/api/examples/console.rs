@@ -14,31 +14,19 @@ use std::sync::Arc;
 
 use vigil_api::{router, ApiState};
 use vigil_incidents::{EscalationPolicy, IncidentStore};
-use vigil_types::{EventTime, Level, PostId, Spike, Transition, WatchId};
+use vigil_types::{EventTime, Level, PostId, Spike, Transition};
 
 fn spike(incident: &str, level: Level, transition: Transition, end: i64, observed: u64) -> Spike {
-    Spike {
-        watch: WatchId::from(incident.rsplit_once('-').map_or(incident, |x| x.0)),
-        incident: incident.into(),
-        transition,
-        level,
-        triggers: vec![],
-        figures: vigil_types::WindowFigures {
-            reason: format!("{level}"),
-            window_start: EventTime::from_secs(end - 60),
-            window_end: EventTime::from_secs(end),
-            observed,
-            baseline: 4.0 + (end % 7) as f64 / 3.0,
-            z: observed as f64 / 2.0,
-            negative_share: 0.6,
-            top_terms: vec!["recall".into(), "refund".into()],
-            distinct_sources: 3,
-        },
-        sample_post_ids: vec![PostId::from(format!("p{end}").as_str())],
-        distinct_regions: 1,
-        crisis_kinds: vec![],
-        evidence: Default::default(),
-    }
+    let watch = incident.rsplit_once('-').map_or(incident, |x| x.0);
+    let mut s = vigil_types::fixtures::spike(watch, incident, transition, level, end);
+    s.figures.observed = observed;
+    s.figures.baseline = 4.0 + (end % 7) as f64 / 3.0;
+    s.figures.z = observed as f64 / 2.0;
+    s.figures.negative_share = 0.6;
+    s.figures.top_terms = vec!["recall".into(), "refund".into()];
+    s.sample_post_ids = vec![PostId::from(format!("p{end}").as_str())];
+    s.distinct_regions = 1;
+    s
 }
 
 #[tokio::main]

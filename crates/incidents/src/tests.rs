@@ -12,28 +12,17 @@ pub(crate) fn t(secs: i64) -> EventTime {
 }
 
 pub(crate) fn spike(incident: &str, transition: Transition, level: Level, end_secs: i64) -> Spike {
-    Spike {
-        watch: WatchId::from(incident.split('-').next().unwrap_or("w")),
-        incident: incident.into(),
-        transition,
-        level,
-        triggers: vec![],
-        figures: vigil_types::WindowFigures {
-            reason: format!("{} at {level}", transition.as_str()),
-            window_start: t(end_secs - 60),
-            window_end: t(end_secs),
-            observed: 10 + end_secs.unsigned_abs() % 97,
-            baseline: 3.0,
-            z: 8.0,
-            negative_share: 0.4,
-            top_terms: vec!["recall".into(), "acme".into()],
-            distinct_sources: 2,
-        },
-        sample_post_ids: vec![PostId::from(format!("p{end_secs}").as_str())],
-        distinct_regions: 1,
-        crisis_kinds: vec![],
-        evidence: Default::default(),
-    }
+    let watch = incident.split('-').next().unwrap_or("w");
+    let mut s = vigil_types::fixtures::spike(watch, incident, transition, level, end_secs);
+    s.figures.reason = format!("{} at {level}", transition.as_str());
+    s.figures.observed = 10 + end_secs.unsigned_abs() % 97;
+    s.figures.z = 8.0;
+    s.figures.negative_share = 0.4;
+    s.figures.top_terms = vec!["recall".into(), "acme".into()];
+    s.figures.distinct_sources = 2;
+    s.sample_post_ids = vec![PostId::from(format!("p{end_secs}").as_str())];
+    s.distinct_regions = 1;
+    s
 }
 
 pub(crate) fn alert(incident: &str, transition: Transition, level: Level, end_secs: i64) -> Alert {
