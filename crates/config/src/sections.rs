@@ -108,6 +108,8 @@ pub struct IngestSettings {
 pub struct ScoreSettings {
     /// Sentiment at or below this counts a post as negative.
     pub negative_threshold: f32,
+    /// Count hits per watch and term (`vigil_score_term_hits_total`).
+    pub per_term_metrics: bool,
 }
 
 /// `[detect]`, validated: every time-like setting a [`Duration`], so one
@@ -384,6 +386,7 @@ pub(crate) fn score(c: &mut Collector, s: &ScoreConfig) -> Option<ScoreSettings>
         },
         || ScoreSettings {
             negative_threshold: s.negative_threshold,
+            per_term_metrics: s.per_term_metrics,
         },
     )
 }

@@ -42,6 +42,7 @@ pub struct Scorer {
     sentiment: SentimentScorer,
     watch_ids: Vec<WatchId>,
     queries: Vec<Query>,
+    per_term_metrics: bool,
 }
 
 impl Scorer {
@@ -53,7 +54,14 @@ impl Scorer {
             sentiment: SentimentScorer::new(),
             watch_ids: settings.watches.iter().map(|w| w.id.clone()).collect(),
             queries: settings.watches.iter().map(|w| w.query.clone()).collect(),
+            per_term_metrics: settings.score.per_term_metrics,
         })
+    }
+
+    /// True when hits are counted per watch and term
+    /// (`score.per_term_metrics`).
+    pub fn per_term_metrics(&self) -> bool {
+        self.per_term_metrics
     }
 
     /// The matcher (automaton memory, pattern count).
@@ -209,7 +217,7 @@ fn add_hits(stats: &mut ScoreStats, slot: &mut Vec<u32>, watch: u32, n: u64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use vigil_types::{AuthorId, EventTime, PostId};
 
@@ -236,7 +244,7 @@ query = '(acme OR 艾克美) AND (recall OR 召回 OR "data breach") NOT "acme h
         Scorer::new(&Settings::from_toml_str(CONFIG, "t.toml", &[]).unwrap()).unwrap()
     }
 
-    pub(super) fn post(text: &str) -> Post {
+    pub(crate) fn post(text: &str) -> Post {
         Post {
             id: PostId::from("p"),
             source: "x".into(),

@@ -75,6 +75,16 @@ where
             let c = clocks.entry(d.position.partition).or_insert((t, t));
             *c = (c.0.min(t), c.1.max(t));
         }
+        if scorer.per_term_metrics() {
+            for s in &out {
+                for h in &s.hits {
+                    metrics
+                        .score_term_hits
+                        .with_label_values(&[s.watch.as_str(), &h.term])
+                        .inc();
+                }
+            }
+        }
         let mut records: Vec<Record<Scored>> = out
             .drain(..)
             .map(|s| Record::new(s.watch.0.clone(), Scored::Post(s)))
@@ -122,4 +132,63 @@ where
         "Score finished."
     );
     Ok(totals)
+}
+
+#[cfg(test)]
+mod tests {
+    use vigil_config::Settings;
+    use vigil_transport::memory_stream;
+
+    use super::*;
+    use crate::scorer::tests::post;
+
+    /// Scores three posts with `score.per_term_metrics` set as given and
+    /// returns the metrics page.
+    async fn metrics_after_scoring(per_term: bool) -> String {
+        let toml = format!(
+            "[score]\nper_term_metrics = {per_term}\n\
+             [[watches]]\nid = \"acme\"\nterms = [\"acme\", \"艾克美\"]\n\
+             [[watches]]\nid = \"zed\"\nterms = [\"zed\"]\n"
+        );
+        let settings = Settings::from_toml_str(&toml, "t.toml", &[]).unwrap();
+        let scorer = Arc::new(ArcSwap::from_pointee(Scorer::new(&settings).unwrap()));
+        let (mut posts, posts_rx) = memory_stream(4);
+        let (scored, _scored_rx) = memory_stream(16);
+        posts
+            .send(vec![
+                Record::new("p1", post("acme broke, acme again")),
+                Record::new("p2", post("艾克美 漏电")),
+                Record::new("p3", post("zed is fine")),
+            ])
+            .await
+            .unwrap();
+        drop(posts);
+        let metrics = Metrics::new();
+        run_score(
+            scorer,
+            posts_rx,
+            scored,
+            metrics.clone(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        metrics.render()
+    }
+
+    #[tokio::test]
+    async fn hits_are_counted_per_term_only_when_configured() {
+        let on = metrics_after_scoring(true).await;
+        for line in [
+            r#"vigil_score_term_hits_total{term="acme",watch="acme"} 2"#,
+            r#"vigil_score_term_hits_total{term="艾克美",watch="acme"} 1"#,
+            r#"vigil_score_term_hits_total{term="zed",watch="zed"} 1"#,
+        ] {
+            assert!(on.contains(line), "missing {line} in\n{on}");
+        }
+        let off = metrics_after_scoring(false).await;
+        assert!(!off.contains("vigil_score_term_hits_total{"), "{off}");
+        // The per-watch count is there either way.
+        assert!(off.contains(r#"vigil_score_keyword_hits_total{watch="acme"} 3"#));
+    }
 }

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub score_matched_posts: IntCounter,
     /// See [`names::SCORE_KEYWORD_HITS_TOTAL`].
     pub score_keyword_hits: IntCounterVec,
+    /// See [`names::SCORE_TERM_HITS_TOTAL`].
+    pub score_term_hits: IntCounterVec,
     /// See [`names::SCORE_BATCH_DURATION_SECONDS`].
     pub score_batch_duration: Histogram,
     /// See [`names::SCORE_AUTOMATON_MEMORY_BYTES`].
@@ -175,6 +177,12 @@ impl Metrics {
                 names::SCORE_KEYWORD_HITS_TOTAL,
                 "Watch term hits.",
                 &["watch"],
+            ),
+            score_term_hits: counter_vec(
+                &r,
+                names::SCORE_TERM_HITS_TOTAL,
+                "Hits per watch and term (only with score.per_term_metrics).",
+                &["watch", "term"],
             ),
             score_batch_duration: histogram(
                 &r,
@@ -410,6 +418,7 @@ mod tests {
             .with_label_values(&["x", "invalid"])
             .inc();
         m.score_keyword_hits.with_label_values(&["w"]).inc();
+        m.score_term_hits.with_label_values(&["w", "t"]).inc();
         m.detect_window_posts.with_label_values(&["w"]).set(1);
         m.detect_discarded_posts.with_label_values(&["late"]).inc();
         m.detect_spikes.with_label_values(&["w", "minor"]).inc();

@@ -14,6 +14,9 @@ pub const SCORE_SCORED_POSTS_TOTAL: &str = "vigil_score_scored_posts_total";
 pub const SCORE_MATCHED_POSTS_TOTAL: &str = "vigil_score_matched_posts_total";
 /// Watch term hits (counter; labels: watch).
 pub const SCORE_KEYWORD_HITS_TOTAL: &str = "vigil_score_keyword_hits_total";
+/// Hits per watch and term (counter; labels: watch, term), only with
+/// `score.per_term_metrics = true`: one series per configured term.
+pub const SCORE_TERM_HITS_TOTAL: &str = "vigil_score_term_hits_total";
 /// Time to score one batch (histogram, seconds).
 pub const SCORE_BATCH_DURATION_SECONDS: &str = "vigil_score_batch_duration_seconds";
 /// Heap memory of the matching automaton (gauge, bytes).
