@@ -19,8 +19,8 @@ use sha2::Sha256;
 use vigil_alert::{build_sinks, AttemptError, Sink, SinkError};
 use vigil_config::Settings;
 use vigil_types::{
-    Alert, AlertId, CrisisKind, EventTime, Evidence, Level, PostId, RisingTerm, SamplePost, Story,
-    Transition, WatchId,
+    Alert, CrisisKind, EventTime, Evidence, Level, PostId, RisingTerm, SamplePost, Story,
+    Transition,
 };
 
 /// What the receiver does with one request.
@@ -115,28 +115,16 @@ fn sink(table: &str) -> Sink {
 const FAST: &str = "backoff_initial_ms = 1\nbackoff_max_ms = 2\n";
 
 fn alert(state: Transition, level: Level) -> Alert {
-    Alert {
-        alert_id: AlertId::derive("acme", "acme-20261123T1400", state.as_str(), level),
-        watch: WatchId::from("acme"),
-        incident: "acme-20261123T1400".into(),
-        level,
-        transition: state,
-        triggers: vec![],
-        figures: vigil_types::WindowFigures {
-            reason: "major: 6 posts with a severe term (recall) & 3 sources".into(),
-            window_start: EventTime::parse_rfc3339("2026-11-23T14:00:00Z").unwrap(),
-            window_end: EventTime::parse_rfc3339("2026-11-23T14:01:00Z").unwrap(),
-            observed: 30,
-            baseline: 3.0,
-            z: 9.25,
-            negative_share: 0.5,
-            top_terms: vec!["recall".into(), "acme".into()],
-            distinct_sources: 3,
-        },
-        sample_post_ids: vec![PostId::from("p1")],
-        crisis_kinds: vec![CrisisKind::ProductSafety, CrisisKind::Legal],
-        evidence: Default::default(),
-    }
+    let end = EventTime::parse_rfc3339("2026-11-23T14:01:00Z").unwrap().0 / 1000;
+    let mut a = vigil_types::fixtures::alert("acme", "acme-20261123T1400", state, level, end);
+    a.figures.reason = "major: 6 posts with a severe term (recall) & 3 sources".into();
+    a.figures.observed = 30;
+    a.figures.z = 9.25;
+    a.figures.negative_share = 0.5;
+    a.figures.top_terms = vec!["recall".into(), "acme".into()];
+    a.sample_post_ids = vec![PostId::from("p1")];
+    a.crisis_kinds = vec![CrisisKind::ProductSafety, CrisisKind::Legal];
+    a
 }
 
 fn opened() -> Alert {

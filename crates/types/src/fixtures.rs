@@ -39,3 +39,16 @@ pub fn spike(
         evidence: Default::default(),
     }
 }
+
+/// The alert [`spike`] makes (`transition` opened, escalated or resolved:
+/// an ongoing spike makes no alert).
+pub fn alert(
+    watch: &str,
+    incident: &str,
+    transition: Transition,
+    level: Level,
+    end_secs: i64,
+) -> crate::Alert {
+    crate::Alert::from_spike(&spike(watch, incident, transition, level, end_secs))
+        .expect("an opened, escalated or resolved spike makes an alert")
+}

@@ -274,7 +274,6 @@ fn every_kind() -> impl Iterator<Item = &'static str> {
 mod tests {
     use super::*;
     use vigil_config::Delivery;
-    use vigil_types::{AlertId, WatchId};
 
     fn sink(ttl_secs: u64) -> AlertmanagerSink {
         let d = Delivery {
@@ -291,28 +290,17 @@ mod tests {
     }
 
     fn alert(state: Transition, level: Level, kinds: Vec<CrisisKind>, start_min: i64) -> Alert {
-        Alert {
-            alert_id: AlertId::derive("acme", "acme-1", state.as_str(), level),
-            watch: WatchId::from("acme"),
-            incident: "acme-1".into(),
-            level,
-            transition: state,
-            triggers: vec![],
-            figures: vigil_types::WindowFigures {
-                reason: "r".into(),
-                window_start: EventTime(start_min * 60_000),
-                window_end: EventTime((start_min + 1) * 60_000),
-                observed: 10,
-                baseline: 1.0,
-                z: 5.0,
-                negative_share: 0.2,
-                top_terms: vec![],
-                distinct_sources: 1,
-            },
-            sample_post_ids: vec![],
-            crisis_kinds: kinds,
-            evidence: Default::default(),
-        }
+        let end = (start_min + 1) * 60;
+        let mut a = vigil_types::fixtures::alert("acme", "acme-1", state, level, end);
+        a.figures.reason = "r".into();
+        a.figures.observed = 10;
+        a.figures.baseline = 1.0;
+        a.figures.z = 5.0;
+        a.figures.negative_share = 0.2;
+        a.figures.top_terms = vec![];
+        a.figures.distinct_sources = 1;
+        a.crisis_kinds = kinds;
+        a
     }
 
     fn label_set(p: &[PostableAlert]) -> Vec<(String, String, Option<String>)> {

@@ -54,31 +54,16 @@ impl LinesSink {
 #[cfg(test)]
 mod tests {
     use crate::Sink;
-    use vigil_types::{Alert, AlertId, EventTime, Level, Transition, WatchId};
+    use vigil_types::{Alert, Level, Transition};
 
     fn alert() -> Alert {
-        Alert {
-            alert_id: AlertId::derive("w", "w-1", "opened", Level::Major),
-            watch: WatchId::from("w"),
-            incident: "w-1".into(),
-            level: Level::Major,
-            transition: Transition::Opened,
-            triggers: vec![],
-            figures: vigil_types::WindowFigures {
-                reason: "major: impact".into(),
-                window_start: EventTime(0),
-                window_end: EventTime(60_000),
-                observed: 30,
-                baseline: 3.0,
-                z: 9.0,
-                negative_share: 0.5,
-                top_terms: vec!["recall".into()],
-                distinct_sources: 2,
-            },
-            sample_post_ids: vec![],
-            crisis_kinds: vec![],
-            evidence: Default::default(),
-        }
+        let mut a = vigil_types::fixtures::alert("w", "w-1", Transition::Opened, Level::Major, 60);
+        a.figures.reason = "major: impact".into();
+        a.figures.observed = 30;
+        a.figures.z = 9.0;
+        a.figures.negative_share = 0.5;
+        a.figures.distinct_sources = 2;
+        a
     }
 
     #[tokio::test]
