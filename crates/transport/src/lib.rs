@@ -35,7 +35,6 @@ pub use crate::{
     commit::CommitTracker,
     memory::{memory_stream, MemoryConsumer, MemoryProducer},
 };
-use vigil_types::ErrorClass;
 
 /// A named connection between two stages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -139,17 +138,6 @@ pub enum TransportError {
     /// The backend (a broker) failed.
     #[error("backend error: {0}")]
     Backend(String),
-}
-
-impl TransportError {
-    /// The error's class (the `error_type` label).
-    pub fn class(&self) -> ErrorClass {
-        match self {
-            TransportError::Closed(_) => ErrorClass::Internal,
-            TransportError::Codec(_) => ErrorClass::Input,
-            TransportError::Backend(_) => ErrorClass::External,
-        }
-    }
 }
 
 /// The sending half of a stream.

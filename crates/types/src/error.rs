@@ -1,5 +1,5 @@
 //! Runtime error classification shared by every stage (after Arroyo's
-//! `ErrorDomain` and `RetryHint`, narrowed).
+//! `ErrorDomain`, narrowed).
 
 use std::fmt;
 
@@ -24,27 +24,10 @@ impl ErrorClass {
             ErrorClass::Internal => "internal",
         }
     }
-
-    /// Whether retrying can help.
-    pub fn retry_hint(self) -> RetryHint {
-        match self {
-            ErrorClass::External => RetryHint::Backoff,
-            ErrorClass::Input | ErrorClass::Internal => RetryHint::No,
-        }
-    }
 }
 
 impl fmt::Display for ErrorClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// Whether an operation that failed should be retried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RetryHint {
-    /// Retrying gives the same result.
-    No,
-    /// Retry after a capped exponential backoff.
-    Backoff,
 }

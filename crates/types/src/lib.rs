@@ -29,7 +29,7 @@ mod ids;
 mod records;
 
 pub use crate::{
-    error::{ErrorClass, RetryHint},
+    error::ErrorClass,
     evidence::{
         excerpt, excerpt_arc, same_story, summary_line, Engagement, Evidence, RisingTerm,
         SamplePost, Story, EXCERPT_CHARS, STORY_BITS,
