@@ -143,11 +143,7 @@ fn verify(secret: &[u8], r: &Received) -> bool {
     let Some(sig_hex) = sig.strip_prefix("sha256=") else {
         return false;
     };
-    let Ok(sig_bytes) = (0..sig_hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(sig_hex.get(i..i + 2).unwrap_or("zz"), 16))
-        .collect::<Result<Vec<u8>, _>>()
-    else {
+    let Ok(sig_bytes) = hex::decode(sig_hex) else {
         return false;
     };
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
