@@ -255,15 +255,11 @@ impl KafkaRun<'_> {
         let producer =
             KafkaProducer::<Scored>::new(k, topic(k, Stream::Scored), self.stats.clone())?
                 .packing();
-        Ok(vigil_score::run_score(
-            self.live.scorer(),
-            consumer,
-            producer,
-            self.metrics.clone(),
-            self.cancel.clone(),
+        Ok(
+            vigil_score::run_score(self.live.scorer(), consumer, producer, self.metrics.clone())
+                .instrument(info_span!("stage", stage = "score", mode = "kafka"))
+                .await?,
         )
-        .instrument(info_span!("stage", stage = "score", mode = "kafka"))
-        .await?)
     }
 
     /// Detect: scored topic to spikes topic, with per-partition checkpoints,

@@ -143,14 +143,8 @@ pub async fn run_embedded(
         mode = "embedded"
     )));
     let score = tokio::spawn(
-        vigil_score::run_score(
-            live.scorer(),
-            posts_rx,
-            scored_tx,
-            metrics.clone(),
-            cancel.clone(),
-        )
-        .instrument(info_span!("stage", stage = "score", mode = "embedded")),
+        vigil_score::run_score(live.scorer(), posts_rx, scored_tx, metrics.clone())
+            .instrument(info_span!("stage", stage = "score", mode = "embedded")),
     );
     let detect = tokio::spawn(
         vigil_detect::run_detect(

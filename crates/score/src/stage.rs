@@ -4,7 +4,6 @@ use std::{collections::BTreeMap, sync::Arc, time::Instant};
 
 use arc_swap::ArcSwap;
 
-use tokio_util::sync::CancellationToken;
 use tracing::info;
 use vigil_telemetry::Metrics;
 use vigil_transport::{Consumer, Producer, Record, Stream, TransportError};
@@ -23,9 +22,10 @@ pub struct ScoreTotals {
     pub records: u64,
 }
 
-/// Runs the score stage until the input ends (or `cancel` fires and the
-/// input has drained: cancellation stops ingest, and score drains what is
-/// already in flight). The scorer is loaded once per batch from `scorer`,
+/// Runs the score stage until its input ends. Shutdown reaches it through
+/// the input, as it does detect and alert: embedded, cancellation stops
+/// ingest, whose stream closes once score has drained what is in flight;
+/// in Kafka mode the consumer ends on the process's cancellation. The scorer is loaded once per batch from `scorer`,
 /// so a reload (a new automaton built off the hot path and swapped in)
 /// takes effect at the next batch. Each batch's matches are followed by
 /// its event-time clock ([`Scored::Clock`]: per posts partition, the newest
@@ -36,7 +36,6 @@ pub async fn run_score<C, P>(
     mut input: C,
     mut output: P,
     metrics: Metrics,
-    _cancel: CancellationToken,
 ) -> Result<ScoreTotals, TransportError>
 where
     C: Consumer<Post>,
@@ -164,15 +163,9 @@ mod tests {
             .unwrap();
         drop(posts);
         let metrics = Metrics::new();
-        run_score(
-            scorer,
-            posts_rx,
-            scored,
-            metrics.clone(),
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        run_score(scorer, posts_rx, scored, metrics.clone())
+            .await
+            .unwrap();
         metrics.render()
     }
 
