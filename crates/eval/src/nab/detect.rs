@@ -199,20 +199,15 @@ pub fn find_series(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 }
 
 fn is_series_csv(path: &Path) -> Result<bool, Error> {
-    use std::io::BufRead;
     let file = std::fs::File::open(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
     })?;
-    let mut header = String::new();
-    std::io::BufReader::new(file)
-        .read_line(&mut header)
-        .map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-    let fields: Vec<&str> = header.trim().split(',').map(str::trim).collect();
-    Ok(fields == ["timestamp", "value"])
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(file);
+    let header = reader.headers().map_err(|source| Error::Csv { source })?;
+    Ok(header.iter().eq(["timestamp", "value"]))
 }
 
 #[cfg(test)]

@@ -28,6 +28,12 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A CSV file could not be read as CSV.
+    #[error("reading CSV: {source}")]
+    Csv {
+        /// Why.
+        source: csv::Error,
+    },
     /// A CSV file has no header line.
     #[error("CSV has no header line")]
     EmptyCsv,

@@ -39,34 +39,44 @@ fn read_text(path: &Path) -> Result<String, Error> {
 
 // ---------------------------------------------------------------- CSV
 
-/// A NAB CSV split into header and rows. NAB's CSVs never quote fields, so a
-/// plain split on commas is exact.
-struct Csv<'a> {
-    header: Vec<&'a str>,
+/// A NAB CSV read with the `csv` crate (the same reader as the sentiment
+/// sets'), fields trimmed, blank lines skipped.
+struct Csv {
+    header: Vec<String>,
     /// (1-based line number, fields)
-    rows: Vec<(usize, Vec<&'a str>)>,
+    rows: Vec<(usize, csv::StringRecord)>,
 }
 
-impl<'a> Csv<'a> {
-    fn parse(text: &'a str) -> Result<Self, Error> {
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .map(|(i, line)| (i + 1, line.trim_end_matches('\r')))
-            .filter(|(_, line)| !line.trim().is_empty());
-        let (_, header_line) = lines.next().ok_or(Error::EmptyCsv)?;
-        let header: Vec<&str> = header_line.split(',').map(str::trim).collect();
+impl Csv {
+    fn parse(text: &str) -> Result<Self, Error> {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|source| Error::Csv { source })?
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        if header.iter().all(String::is_empty) {
+            return Err(Error::EmptyCsv);
+        }
         let mut rows = Vec::new();
-        for (line, text) in lines {
-            let fields: Vec<&str> = text.split(',').map(str::trim).collect();
-            if fields.len() < header.len() {
+        for record in reader.records() {
+            let record = record.map_err(|source| Error::Csv { source })?;
+            let line = record.position().map_or(0, |p| p.line() as usize);
+            if record.iter().all(str::is_empty) {
+                continue;
+            }
+            if record.len() < header.len() {
                 return Err(Error::ShortRow {
                     line,
                     expected: header.len(),
-                    found: fields.len(),
+                    found: record.len(),
                 });
             }
-            rows.push((line, fields));
+            rows.push((line, record));
         }
         Ok(Self { header, rows })
     }
@@ -74,7 +84,7 @@ impl<'a> Csv<'a> {
     fn column(&self, name: &str) -> Result<usize, Error> {
         self.header
             .iter()
-            .position(|h| *h == name)
+            .position(|h| h == name)
             .ok_or_else(|| Error::MissingColumn {
                 column: name.to_owned(),
             })
@@ -83,7 +93,7 @@ impl<'a> Csv<'a> {
     fn timestamps(&self, column: usize) -> Result<Vec<NaiveDateTime>, Error> {
         self.rows
             .iter()
-            .map(|(_, fields)| parse_timestamp(fields[column]))
+            .map(|(_, fields)| parse_timestamp(&fields[column]))
             .collect()
     }
 
@@ -91,7 +101,7 @@ impl<'a> Csv<'a> {
         self.rows
             .iter()
             .map(|(line, fields)| {
-                parse_f64(fields[column], || {
+                parse_f64(&fields[column], || {
                     format!("line {line}, column `{}`", self.header[column])
                 })
             })
