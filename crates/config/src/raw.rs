@@ -328,46 +328,29 @@ impl SinkConfig {
 
     /// The HTTP delivery options (`None` for stdout, which does not retry).
     pub fn delivery(&self) -> Option<Delivery> {
-        let d = |timeout_ms, max_retries, backoff_initial_ms, backoff_max_ms| Delivery {
-            timeout_ms,
-            max_retries,
-            backoff_initial_ms,
-            backoff_max_ms,
-        };
         match self {
             SinkConfig::Stdout(_) => None,
-            SinkConfig::Webhook(c) => Some(d(
-                c.timeout_ms,
-                c.max_retries,
-                c.backoff_initial_ms,
-                c.backoff_max_ms,
-            )),
-            SinkConfig::Slack(c) => Some(d(
-                c.timeout_ms,
-                c.max_retries,
-                c.backoff_initial_ms,
-                c.backoff_max_ms,
-            )),
-            SinkConfig::Alertmanager(c) => Some(d(
-                c.timeout_ms,
-                c.max_retries,
-                c.backoff_initial_ms,
-                c.backoff_max_ms,
-            )),
+            SinkConfig::Webhook(c) => Some(c.delivery),
+            SinkConfig::Slack(c) => Some(c.delivery),
+            SinkConfig::Alertmanager(c) => Some(c.delivery),
         }
     }
 }
 
 /// Delivery options every HTTP sink has (the same keys in each sink table).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Delivery {
     /// Per-request timeout, milliseconds.
+    #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     /// Retries after the first attempt.
+    #[serde(default = "default_max_retries")]
     pub max_retries: u32,
     /// First retry delay, milliseconds (doubles each retry).
+    #[serde(default = "default_backoff_initial_ms")]
     pub backoff_initial_ms: u64,
     /// Cap of the retry delay, milliseconds.
+    #[serde(default = "default_backoff_max_ms")]
     pub backoff_max_ms: u64,
 }
 
@@ -391,18 +374,10 @@ pub struct WebhookConfig {
     /// and `X-Vigil-Signature: sha256=<hex>` over `<timestamp>.<body>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Sensitive<String>>,
-    /// Per-request timeout, milliseconds.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-    /// Retries after the first attempt.
-    #[serde(default = "default_max_retries")]
-    pub max_retries: u32,
-    /// First retry delay, milliseconds (doubles each retry).
-    #[serde(default = "default_backoff_initial_ms")]
-    pub backoff_initial_ms: u64,
-    /// Cap of the retry delay, milliseconds.
-    #[serde(default = "default_backoff_max_ms")]
-    pub backoff_max_ms: u64,
+    /// Timeout and retries (`timeout_ms`, `max_retries`,
+    /// `backoff_initial_ms`, `backoff_max_ms`: keys of the sink's table).
+    #[serde(flatten)]
+    pub delivery: Delivery,
 }
 
 /// `type = "slack"` sink options.
@@ -413,18 +388,10 @@ pub struct SlackConfig {
     pub name: Option<String>,
     /// Incoming-webhook URL (it is the credential: masked in `config show`).
     pub url: Sensitive<String>,
-    /// Per-request timeout, milliseconds.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-    /// Retries after the first attempt.
-    #[serde(default = "default_max_retries")]
-    pub max_retries: u32,
-    /// First retry delay, milliseconds (doubles each retry).
-    #[serde(default = "default_backoff_initial_ms")]
-    pub backoff_initial_ms: u64,
-    /// Cap of the retry delay, milliseconds.
-    #[serde(default = "default_backoff_max_ms")]
-    pub backoff_max_ms: u64,
+    /// Timeout and retries (`timeout_ms`, `max_retries`,
+    /// `backoff_initial_ms`, `backoff_max_ms`: keys of the sink's table).
+    #[serde(flatten)]
+    pub delivery: Delivery,
 }
 
 /// `type = "alertmanager"` sink options.
@@ -445,18 +412,10 @@ pub struct AlertmanagerConfig {
     /// `resolve_timeout`.
     #[serde(default = "default_firing_ttl_secs")]
     pub firing_ttl_secs: u64,
-    /// Per-request timeout, milliseconds.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-    /// Retries after the first attempt.
-    #[serde(default = "default_max_retries")]
-    pub max_retries: u32,
-    /// First retry delay, milliseconds (doubles each retry).
-    #[serde(default = "default_backoff_initial_ms")]
-    pub backoff_initial_ms: u64,
-    /// Cap of the retry delay, milliseconds.
-    #[serde(default = "default_backoff_max_ms")]
-    pub backoff_max_ms: u64,
+    /// Timeout and retries (`timeout_ms`, `max_retries`,
+    /// `backoff_initial_ms`, `backoff_max_ms`: keys of the sink's table).
+    #[serde(flatten)]
+    pub delivery: Delivery,
 }
 
 fn default_timeout_ms() -> u64 {
