@@ -237,6 +237,11 @@ where
                         suppress(&mut totals, "silenced");
                     } else if let Some(alert) = Alert::from_spike(spike) {
                         *totals.by_level.entry(alert.level).or_default() += 1;
+                        let late_ms = (now.0 - alert.figures.window_end.0).max(0);
+                        metrics
+                            .alert_delay
+                            .with_label_values(&[alert.level.as_str()])
+                            .observe(late_ms as f64 / 1000.0);
                         info!(
                             watch = %alert.watch,
                             level = alert.level.as_str(),
@@ -345,5 +350,47 @@ mod tests {
         let alert: Alert = serde_json::from_str(lines.trim()).unwrap();
         assert_eq!(alert.incident, "acme-1");
         assert!(store.pending_notifications().unwrap().is_empty());
+    }
+
+    /// Each alert recorded observes how long after its window's end (event
+    /// time) it was recorded (processing time); suppressed spikes do not.
+    #[tokio::test]
+    async fn an_alert_observes_its_delay_from_the_end_of_its_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            IncidentStore::open(
+                &dir.path().join("incidents.redb"),
+                EscalationPolicy::notify_all(vec![]),
+            )
+            .unwrap(),
+        );
+        let metrics = Metrics::new();
+        let stage = AlertStage {
+            store: store.clone(),
+            dispatcher: Dispatcher::spawn(vec![], metrics.clone(), store),
+            metrics: metrics.clone(),
+            readiness: Readiness::default(),
+            // The window ends at 60 s; recorded 12.5 s later.
+            now: || EventTime(72_500),
+        };
+        let (mut tx, rx) = memory_stream(4);
+        tx.send(vec![
+            Record::new("acme", spike(Transition::Opened)),
+            Record::new("acme", spike(Transition::Ongoing)),
+        ])
+        .await
+        .unwrap();
+        drop(tx);
+        let totals = run_alert(stage, rx, Discard, |_| {}).await.unwrap();
+        assert_eq!(totals.total(), 1);
+        let page = metrics.render();
+        for line in [
+            r#"vigil_alert_delay_seconds_count{level="major"} 1"#,
+            r#"vigil_alert_delay_seconds_sum{level="major"} 12.5"#,
+            r#"vigil_alert_delay_seconds_bucket{level="major",le="15"} 1"#,
+            r#"vigil_alert_delay_seconds_bucket{level="major",le="5"} 0"#,
+        ] {
+            assert!(page.contains(line), "missing {line} in\n{page}");
+        }
     }
 }

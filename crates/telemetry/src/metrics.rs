@@ -44,6 +44,8 @@ pub struct Metrics {
     pub alert_failed_alerts: IntCounterVec,
     /// See [`names::ALERT_SUPPRESSED_ALERTS_TOTAL`].
     pub alert_suppressed_alerts: IntCounterVec,
+    /// See [`names::ALERT_DELAY_SECONDS`].
+    pub alert_delay: HistogramVec,
     /// See [`names::ALERT_TIME_TO_ACKNOWLEDGE_SECONDS`].
     pub alert_time_to_acknowledge: HistogramVec,
     /// See [`names::INCIDENT_TARGET_BREACHES_TOTAL`].
@@ -239,6 +241,22 @@ impl Metrics {
                 "Alerts not sent.",
                 &["reason"],
             ),
+            alert_delay: {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(
+                        names::ALERT_DELAY_SECONDS,
+                        "Seconds from the end of an alert's window (event time) to its recording (processing time).",
+                    )
+                    .buckets(vec![
+                        1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+                    ]),
+                    &["level"],
+                )
+                .expect("catalogue names are valid");
+                r.register(Box::new(h.clone()))
+                    .expect("each name is registered once");
+                h
+            },
             alert_time_to_acknowledge: {
                 let h = HistogramVec::new(
                     HistogramOpts::new(
@@ -451,6 +469,7 @@ mod tests {
         m.alert_suppressed_alerts
             .with_label_values(&["duplicate"])
             .inc();
+        m.alert_delay.with_label_values(&["major"]).observe(3.0);
         m.transport_sent_messages
             .with_label_values(&["posts"])
             .inc();

@@ -39,6 +39,11 @@ pub const ALERT_SENT_ALERTS_TOTAL: &str = "vigil_alert_sent_alerts_total";
 pub const ALERT_FAILED_ALERTS_TOTAL: &str = "vigil_alert_failed_alerts_total";
 /// Alerts not sent (counter; labels: reason: duplicate, ongoing).
 pub const ALERT_SUPPRESSED_ALERTS_TOTAL: &str = "vigil_alert_suppressed_alerts_total";
+/// Seconds from the end of an alert's window (event time) to when the
+/// alert stage recorded it (processing time): how late alerts go out
+/// (allowed lateness, the bin's close, the pipeline). A replayed file
+/// shows its age. (histogram; labels: level).
+pub const ALERT_DELAY_SECONDS: &str = "vigil_alert_delay_seconds";
 /// Seconds from an incident's opening to its first acknowledgement
 /// (histogram; labels: level).
 pub const ALERT_TIME_TO_ACKNOWLEDGE_SECONDS: &str = "vigil_alert_time_to_acknowledge_seconds";
@@ -108,6 +113,7 @@ pub const ALL: &[&str] = &[
     SCORE_SCORED_POSTS_TOTAL,
     SCORE_MATCHED_POSTS_TOTAL,
     SCORE_KEYWORD_HITS_TOTAL,
+    SCORE_TERM_HITS_TOTAL,
     SCORE_BATCH_DURATION_SECONDS,
     SCORE_AUTOMATON_MEMORY_BYTES,
     DETECT_WINDOW_POSTS,
@@ -118,6 +124,7 @@ pub const ALL: &[&str] = &[
     ALERT_SENT_ALERTS_TOTAL,
     ALERT_FAILED_ALERTS_TOTAL,
     ALERT_SUPPRESSED_ALERTS_TOTAL,
+    ALERT_DELAY_SECONDS,
     ALERT_TIME_TO_ACKNOWLEDGE_SECONDS,
     INCIDENT_TARGET_BREACHES_TOTAL,
     ALERT_ACTIVE_INCIDENTS,
