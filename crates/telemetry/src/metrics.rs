@@ -132,6 +132,20 @@ fn histogram(r: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogr
     h
 }
 
+fn histogram_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    buckets: Vec<f64>,
+    labels: &[&str],
+) -> HistogramVec {
+    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+        .expect("catalogue names are valid");
+    r.register(Box::new(h.clone()))
+        .expect("each name is registered once");
+    h
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
@@ -241,39 +255,13 @@ impl Metrics {
                 "Alerts not sent.",
                 &["reason"],
             ),
-            alert_delay: {
-                let h = HistogramVec::new(
-                    HistogramOpts::new(
-                        names::ALERT_DELAY_SECONDS,
-                        "Seconds from the end of an alert's window (event time) to its recording (processing time).",
-                    )
-                    .buckets(vec![
+            alert_delay: histogram_vec(&r, names::ALERT_DELAY_SECONDS, "Seconds from the end of an alert's window (event time) to its recording (processing time).", vec![
                         1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
-                    ]),
-                    &["level"],
-                )
-                .expect("catalogue names are valid");
-                r.register(Box::new(h.clone()))
-                    .expect("each name is registered once");
-                h
-            },
-            alert_time_to_acknowledge: {
-                let h = HistogramVec::new(
-                    HistogramOpts::new(
-                        names::ALERT_TIME_TO_ACKNOWLEDGE_SECONDS,
-                        "Seconds from an incident's opening to its first acknowledgement.",
-                    )
-                    .buckets(vec![
+                    ], &["level"]),
+            alert_time_to_acknowledge: histogram_vec(&r, names::ALERT_TIME_TO_ACKNOWLEDGE_SECONDS, "Seconds from an incident's opening to its first acknowledgement.", vec![
                         10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
                         14400.0, 43200.0, 86400.0,
-                    ]),
-                    &["level"],
-                )
-                .expect("catalogue names are valid");
-                r.register(Box::new(h.clone()))
-                    .expect("each name is registered once");
-                h
-            },
+                    ], &["level"]),
             incident_target_breaches: counter_vec(
                 &r,
                 names::INCIDENT_TARGET_BREACHES_TOTAL,
