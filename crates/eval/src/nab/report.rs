@@ -543,10 +543,6 @@ fn delays(d: &DelayStats) -> String {
     }
 }
 
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
-}
-
 impl fmt::Display for NabEvaluation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = &self.detect;
@@ -561,17 +557,17 @@ impl fmt::Display for NabEvaluation {
         writeln!(
             f,
             "  bin_secs = {}, scales_secs = {:?}, allowed_lateness_secs = {}, baseline_half_life_secs = {}, warmup_secs = {},",
-            secs(d.bin), d.scales.iter().map(Duration::as_secs).collect::<Vec<_>>(), secs(d.allowed_lateness), secs(d.baseline_half_life), secs(d.warmup)
+            d.bin.as_secs_f64(), d.scales.iter().map(Duration::as_secs).collect::<Vec<_>>(), d.allowed_lateness.as_secs_f64(), d.baseline_half_life.as_secs_f64(), d.warmup.as_secs_f64()
         )?;
         writeln!(
             f,
             "  z_floor = {}, calibration_sigmas = {}, calibration_half_life_secs = {}, min_count = {}, absolute_count = {}, sustain_ratio = {}, resolve_after_quiet_secs = {},",
-            d.z_floor, d.calibration_sigmas, secs(d.calibration_half_life), d.min_count, d.absolute_count, d.sustain_ratio, secs(d.resolve_after_quiet)
+            d.z_floor, d.calibration_sigmas, d.calibration_half_life.as_secs_f64(), d.min_count, d.absolute_count, d.sustain_ratio, d.resolve_after_quiet.as_secs_f64()
         )?;
         writeln!(
             f,
             "  persistence_secs = {}, persistence_sigmas = {}, seasonal_half_life_days = {}, seasonal_max_factor = {}",
-            d.persistence.map_or(0.0, secs), d.persistence_sigmas, d.seasonal_half_life.map_or(0.0, |h| secs(h) / 86_400.0), d.seasonal_max_factor
+            d.persistence.as_ref().map_or(0.0, Duration::as_secs_f64), d.persistence_sigmas, d.seasonal_half_life.map_or(0.0, |h| h.as_secs_f64() / 86_400.0), d.seasonal_max_factor
         )?;
         writeln!(
             f,
