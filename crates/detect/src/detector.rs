@@ -205,9 +205,13 @@ struct WatchState {
     /// The deseasonalised level of the window count.
     baseline: Ewma,
     /// Hour-of-day (UTC) factors: the expected count in hour h is
-    /// `baseline * season[h]`.
+    /// `baseline * season[h]`; for a measurement, offsets:
+    /// `baseline + season[h]`.
     #[serde(default = "flat_season")]
     season: [f64; 24],
+    /// A measurement's bins learned per hour offset (see `season_weight`).
+    #[serde(default)]
+    season_n: [u16; 24],
     negative: Ewma,
     /// Baseline share of posts hitting each crisis kind.
     #[serde(default)]
@@ -238,6 +242,7 @@ impl WatchState {
             next_close,
             baseline: Ewma::default(),
             season: flat_season(),
+            season_n: [0; 24],
             negative: Ewma::default(),
             kind_share: Default::default(),
             incident: None,
@@ -316,6 +321,8 @@ fn forecast(p: &Params, w: &WatchState, start: i64) -> f64 {
     };
     if p.seasonal_rate == 0.0 {
         level
+    } else if w.measured {
+        level + w.season[hour_of(start)]
     } else {
         level * w.season[hour_of(start)]
     }
@@ -683,7 +690,12 @@ impl Detector {
         now: EventTime,
     ) -> Observation {
         self.replay(watch, at, now, |w, bin| {
-            w.measured = true;
+            if !w.measured {
+                // A measurement's daily rhythm is additive (hour offsets
+                // start at 0), a count's multiplicative (factors start at 1).
+                w.measured = true;
+                w.season = [0.0; 24];
+            }
             if value.is_finite() {
                 bin.value += value;
             }
@@ -1672,14 +1684,32 @@ fn learn(p: &Params, w: &mut WatchState, views: &[ScaleView], s0: &WindowSummary
     let slot = hour_of(newest.start);
     let seasonal = p.seasonal_rate > 0.0;
     let factor = if seasonal { w.season[slot] } else { 1.0 };
-    if seasonal && warm {
-        // The hour's factor follows volume / level (+1 smoothing, capped, so
-        // a spike moves it by at most rate * cap).
-        let r =
-            ((x.max(0.0) + 1.0) / (w.baseline.mean.max(0.0) + 1.0)).min(p.d.seasonal_max_factor);
-        w.season[slot] = w.season[slot] * (1.0 - p.seasonal_rate) + p.seasonal_rate * r;
-    }
-    let x = x / factor;
+    let x = if w.measured {
+        // A measurement's daily rhythm is additive: its hour offset
+        // follows value - level (a series around zero, a temperature in
+        // Fahrenheit, has no meaningful ratio to its level).
+        let offset = if seasonal { w.season[slot] } else { 0.0 };
+        if seasonal && warm {
+            // The additive twin of a count's factor cap: an hour lies at
+            // most `seasonal_max_factor` times the level's scale (its size,
+            // or its spread for a series around zero) from the level.
+            let bound = p.d.seasonal_max_factor * w.baseline.mean.abs().max(w.baseline.std());
+            let r = (x - w.baseline.mean).clamp(-bound, bound);
+            let a = season_weight(p, w, slot);
+            w.season[slot] = w.season[slot] * (1.0 - a) + a * r;
+        }
+        x - offset
+    } else {
+        if seasonal && warm {
+            // The hour's factor follows volume / level (+1 smoothing, capped,
+            // so a spike moves it by at most rate * cap).
+            let r = ((x.max(0.0) + 1.0) / (w.baseline.mean.max(0.0) + 1.0))
+                .min(p.d.seasonal_max_factor);
+            let a = season_weight(p, w, slot);
+            w.season[slot] = w.season[slot] * (1.0 - a) + a * r;
+        }
+        x / factor
+    };
     let x = if warm {
         let thr = views.first().map_or(p.d.z_floor, |v| v.thr);
         let floor = if w.measured {
@@ -1718,6 +1748,20 @@ fn learn(p: &Params, w: &mut WatchState, views: &[ScaleView], s0: &WindowSummary
             e.update(share, p.share_alpha);
         }
     }
+}
+
+/// The weight of one more bin in hour `slot`'s factor. A measurement's
+/// offsets start as the plain mean of their first bins (weight 1/n, as the
+/// level starts), so its rhythm is known after a day; a count's factors
+/// start at 1 and learn at the rate alone (the first few bins of an hour
+/// are Poisson noise: averaging them cost the tweets 0.3 to 1.7 points at
+/// every thinning, docs/EVAL-nab.md).
+fn season_weight(p: &Params, w: &mut WatchState, slot: usize) -> f64 {
+    if !w.measured {
+        return p.seasonal_rate;
+    }
+    w.season_n[slot] = w.season_n[slot].saturating_add(1);
+    p.seasonal_rate.max(1.0 / f64::from(w.season_n[slot]))
 }
 
 fn kind_share(s: &WindowSummary, k: usize) -> f64 {

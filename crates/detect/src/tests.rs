@@ -1027,19 +1027,34 @@ fn noise(m: i64) -> f64 {
 #[test]
 fn a_measured_series_is_judged_without_the_poisson_term() {
     // A load around 0.5 (never a count: the Poisson term would never fire
-    // on values below 1), then a jump to 0.9.
-    let load = |m| if m >= 300 { 0.9 } else { 0.5 + 0.02 * noise(m) };
-    assert_eq!(opened_on_rows(400, load, true), vec![300]);
+    // on values below 1), then a jump to 0.9 after the first day.
+    let load = |m| {
+        if m >= STEP {
+            0.9
+        } else {
+            0.5 + 0.02 * noise(m)
+        }
+    };
+    assert_eq!(opened_on_rows(STEP + 100, load, true), vec![STEP]);
 }
 
 #[test]
 fn a_measured_series_alerts_on_a_drop_as_on_a_jump() {
     // A measurement deviates either way (a temperature falling before a
     // failure); a count of posts only alerts on a surge.
-    let level = |m| if m >= 300 { 20.0 } else { 50.0 + noise(m) };
-    assert_eq!(opened_on_rows(400, |m| level(m) + 0.5, true), vec![300]);
-    assert_eq!(opened_on_rows(400, level, false), Vec::<i64>::new());
+    let level = |m| if m >= STEP { 20.0 } else { 50.0 + noise(m) };
+    assert_eq!(
+        opened_on_rows(STEP + 100, |m| level(m) + 0.5, true),
+        vec![STEP]
+    );
+    assert_eq!(opened_on_rows(STEP + 100, level, false), Vec::<i64>::new());
 }
+
+/// A level shift of the measurement tests, at 05:00 on the second day:
+/// during its first day a measurement's hour offsets are still the mean of
+/// that hour's first bins, so a shift then reads as the rhythm of the hour
+/// it starts in (and alerts again as the next, unseen, hour begins).
+const STEP: i64 = 1440 + 300;
 
 #[test]
 fn a_measured_series_learns_its_variation_at_every_scale() {
@@ -1074,6 +1089,40 @@ seasonal_half_life_days = 0",
     assert_eq!(opened_minutes(&spikes, "acme"), vec![2880]);
     let z = opened[0].figures.z;
     assert!((4.0..100.0).contains(&z), "z = {z}");
+}
+
+#[test]
+fn a_measurement_around_zero_learns_its_daily_rhythm_as_offsets() {
+    // NAB's art_daily_flatmiddle shape: -20 at night, 80 from 09:00 to
+    // 18:00 (UTC), then a whole day flat at 40. A ratio to a level near
+    // zero means nothing (the factors learned a negative daytime forecast
+    // and the flat day never alerted); a measurement's rhythm is additive
+    // hour offsets, known after its first day.
+    let day = 1440;
+    let value = |m: i64| {
+        let hour = m.rem_euclid(day) / 60;
+        if m >= 4 * day {
+            40.0
+        } else if (9..18).contains(&hour) {
+            80.0 + noise(m)
+        } else {
+            -20.0 + noise(m)
+        }
+    };
+    let opened = opened_on_rows_with(
+        "baseline_half_life_secs = 604800\nseasonal_half_life_days = 5",
+        4 * day + 240,
+        value,
+        true,
+    );
+    let after_day_one: Vec<i64> = opened.into_iter().filter(|&m| m >= day).collect();
+    assert_eq!(after_day_one.len(), 1, "{after_day_one:?}");
+    assert!(
+        (4 * day..4 * day + 60).contains(&after_day_one[0]),
+        "opened at minute {} (the flat day starts at {})",
+        after_day_one[0],
+        4 * day
+    );
 }
 
 #[test]
