@@ -163,10 +163,10 @@ pub(crate) fn load_series(
 
 /// Runs one series through a detector with the `[detect]` settings
 /// `detect`. One row is one bin: the bin is the series' own median step
-/// (rounded to whole seconds, at least 1) and rows are fed at regular steps
-/// from the first timestamp (NAB's series are sequences; a few have
-/// irregular gaps or a repeated hour). Every other setting is in time, so
-/// it means the same at any step.
+/// (rounded to whole seconds, at least 1) and each row is fed in the bin
+/// of its own timestamp, or the next free one (NAB's series have gaps,
+/// steps shorter than their median and a repeated hour). Every other
+/// setting is in time, so it means the same at any step.
 pub(crate) fn run_series(
     detect: &DetectSettings,
     negative_threshold: f32,
@@ -183,14 +183,28 @@ pub(crate) fn run_series(
     let step = steps.get(steps.len() / 2).copied().unwrap_or(300).max(1);
     let mut detect = detect.clone();
     detect.bin = std::time::Duration::from_secs(step as u64);
-    let first = series.timestamps.first().copied().unwrap_or_default();
     let regular = Series {
-        timestamps: (0..series.timestamps.len())
-            .map(|i| first + chrono::Duration::seconds(step * i as i64))
-            .collect(),
+        timestamps: row_times(&series.timestamps, step),
         values: series.values.clone(),
     };
     detect_series(&detect, negative_threshold, &regular, kind)
+}
+
+/// The time each row is fed at, with bins of `step` seconds: its own bin,
+/// so the hour of day the detector learns its rhythm by is the row's (a
+/// gap stays a gap), unless the row before it took that bin (a repeated or
+/// backward timestamp, two rows closer than the step): then the next bin.
+fn row_times(timestamps: &[NaiveDateTime], step: i64) -> Vec<NaiveDateTime> {
+    let mut prev: Option<i64> = None;
+    timestamps
+        .iter()
+        .map(|t| {
+            let own = t.and_utc().timestamp().div_euclid(step) * step;
+            let bin = prev.map_or(own, |p| own.max(p + step));
+            prev = Some(bin);
+            chrono::DateTime::from_timestamp(bin, 0).map_or(*t, |d| d.naive_utc())
+        })
+        .collect()
 }
 
 /// Run the detector over every series under `options.data` and score it.
@@ -713,6 +727,35 @@ impl fmt::Display for NabEvaluation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_keep_their_own_time_and_only_a_taken_bin_moves_a_row() {
+        // A gap stays a gap (a traffic sensor silent for an hour must not
+        // shift the rest of its series an hour earlier: the detector
+        // learns its daily rhythm by hour of day); a repeated timestamp and
+        // a row closer than the step move to the next free bin.
+        let t = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        let rows = [
+            "2015-09-01 00:00:00",
+            "2015-09-01 00:05:00",
+            "2015-09-01 00:05:00",
+            "2015-09-01 01:20:00",
+            "2015-09-01 01:24:00",
+            "2015-09-01 01:22:00",
+        ]
+        .map(t);
+        let got = row_times(&rows, 300);
+        let want = [
+            "2015-09-01 00:00:00",
+            "2015-09-01 00:05:00",
+            "2015-09-01 00:10:00",
+            "2015-09-01 01:20:00",
+            "2015-09-01 01:25:00",
+            "2015-09-01 01:30:00",
+        ]
+        .map(t);
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn delay_stats_median_of_even_and_odd_counts() {
