@@ -209,9 +209,16 @@ struct WatchState {
     /// `baseline + season[h]`.
     #[serde(default = "flat_season")]
     season: [f64; 24],
-    /// A measurement's bins learned per hour offset (see `season_weight`).
+    /// A measurement's bins learned per hour offset (see `learn_offset`).
     #[serde(default)]
     season_n: [u16; 24],
+    /// A measurement's hour-of-the-week offsets (168, UTC, from Thursday
+    /// 00:00) and the bins each learned from: used for an hour once it has
+    /// been seen in two weeks (`hour_offset`). Empty for a count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    week: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    week_n: Vec<u16>,
     negative: Ewma,
     /// Baseline share of posts hitting each crisis kind.
     #[serde(default)]
@@ -243,6 +250,8 @@ impl WatchState {
             baseline: Ewma::default(),
             season: flat_season(),
             season_n: [0; 24],
+            week: Vec::new(),
+            week_n: Vec::new(),
             negative: Ewma::default(),
             kind_share: Default::default(),
             incident: None,
@@ -305,6 +314,28 @@ fn hour_of(start: i64) -> usize {
     start.div_euclid(3_600_000).rem_euclid(24) as usize
 }
 
+const HOURS_PER_WEEK: usize = 168;
+
+/// The hour of the week (UTC, from Thursday 00:00) of the bin at `start`.
+fn hour_of_week(start: i64) -> usize {
+    start
+        .div_euclid(3_600_000)
+        .rem_euclid(HOURS_PER_WEEK as i64) as usize
+}
+
+/// A measurement's offset for the bin starting at `start`: its hour of
+/// the week's once that hour has been seen in two weeks (its bins of two
+/// hours: a week's rhythm cannot be told from one odd day), before that
+/// its hour of the day's.
+fn hour_offset(p: &Params, w: &WatchState, start: i64) -> f64 {
+    let slot = hour_of_week(start);
+    let per_hour = u16::try_from((3_600_000 / p.bin_ms).max(1)).unwrap_or(u16::MAX);
+    match (w.week.get(slot), w.week_n.get(slot)) {
+        (Some(&offset), Some(&n)) if n >= per_hour.saturating_mul(2) => offset,
+        _ => w.season[hour_of(start)],
+    }
+}
+
 /// What the newest `k` closed bins were expected to hold, each forecast
 /// when it closed.
 fn expected_count(w: &WatchState, k: usize) -> f64 {
@@ -322,7 +353,7 @@ fn forecast(p: &Params, w: &WatchState, start: i64) -> f64 {
     if p.seasonal_rate == 0.0 {
         level
     } else if w.measured {
-        level + w.season[hour_of(start)]
+        level + hour_offset(p, w, start)
     } else {
         level * w.season[hour_of(start)]
     }
@@ -691,10 +722,12 @@ impl Detector {
     ) -> Observation {
         self.replay(watch, at, now, |w, bin| {
             if !w.measured {
-                // A measurement's daily rhythm is additive (hour offsets
-                // start at 0), a count's multiplicative (factors start at 1).
+                // A measurement's rhythm is additive (hour offsets start at
+                // 0), a count's multiplicative (factors start at 1).
                 w.measured = true;
                 w.season = [0.0; 24];
+                w.week = vec![0.0; HOURS_PER_WEEK];
+                w.week_n = vec![0; HOURS_PER_WEEK];
             }
             if value.is_finite() {
                 bin.value += value;
@@ -1688,15 +1721,22 @@ fn learn(p: &Params, w: &mut WatchState, views: &[ScaleView], s0: &WindowSummary
         // A measurement's daily rhythm is additive: its hour offset
         // follows value - level (a series around zero, a temperature in
         // Fahrenheit, has no meaningful ratio to its level).
-        let offset = if seasonal { w.season[slot] } else { 0.0 };
+        let offset = if seasonal {
+            hour_offset(p, w, newest.start)
+        } else {
+            0.0
+        };
         if seasonal && warm {
             // The additive twin of a count's factor cap: an hour lies at
             // most `seasonal_max_factor` times the level's scale (its size,
             // or its spread for a series around zero) from the level.
             let bound = p.d.seasonal_max_factor * w.baseline.mean.abs().max(w.baseline.std());
             let r = (x - w.baseline.mean).clamp(-bound, bound);
-            let a = season_weight(p, w, slot);
-            w.season[slot] = w.season[slot] * (1.0 - a) + a * r;
+            learn_offset(p, &mut w.season[slot], &mut w.season_n[slot], r);
+            let week = hour_of_week(newest.start);
+            if let (Some(o), Some(n)) = (w.week.get_mut(week), w.week_n.get_mut(week)) {
+                learn_offset(p, o, n, r);
+            }
         }
         x - offset
     } else {
@@ -1705,7 +1745,7 @@ fn learn(p: &Params, w: &mut WatchState, views: &[ScaleView], s0: &WindowSummary
             // so a spike moves it by at most rate * cap).
             let r = ((x.max(0.0) + 1.0) / (w.baseline.mean.max(0.0) + 1.0))
                 .min(p.d.seasonal_max_factor);
-            let a = season_weight(p, w, slot);
+            let a = p.seasonal_rate;
             w.season[slot] = w.season[slot] * (1.0 - a) + a * r;
         }
         x / factor
@@ -1750,18 +1790,16 @@ fn learn(p: &Params, w: &mut WatchState, views: &[ScaleView], s0: &WindowSummary
     }
 }
 
-/// The weight of one more bin in hour `slot`'s factor. A measurement's
-/// offsets start as the plain mean of their first bins (weight 1/n, as the
-/// level starts), so its rhythm is known after a day; a count's factors
+/// Folds `r` into a measurement's hour offset that has learned from `n`
+/// bins: its first bins are averaged (weight 1/n, as the level starts), so
+/// its rhythm is known after a day, then the rate holds. A count's factors
 /// start at 1 and learn at the rate alone (the first few bins of an hour
 /// are Poisson noise: averaging them cost the tweets 0.3 to 1.7 points at
 /// every thinning, docs/EVAL-nab.md).
-fn season_weight(p: &Params, w: &mut WatchState, slot: usize) -> f64 {
-    if !w.measured {
-        return p.seasonal_rate;
-    }
-    w.season_n[slot] = w.season_n[slot].saturating_add(1);
-    p.seasonal_rate.max(1.0 / f64::from(w.season_n[slot]))
+fn learn_offset(p: &Params, offset: &mut f64, n: &mut u16, r: f64) {
+    *n = n.saturating_add(1);
+    let a = p.seasonal_rate.max(1.0 / f64::from(*n));
+    *offset = *offset * (1.0 - a) + a * r;
 }
 
 fn kind_share(s: &WindowSummary, k: usize) -> f64 {

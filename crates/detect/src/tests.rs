@@ -1126,6 +1126,38 @@ fn a_measurement_around_zero_learns_its_daily_rhythm_as_offsets() {
 }
 
 #[test]
+fn a_measurement_learns_its_weekly_rhythm_once_each_hour_was_seen_twice() {
+    // A load of 50 on weekdays and 20 at weekends (T0 is a Thursday).
+    // With only hour-of-day offsets every weekend is a shift, every week;
+    // once each hour of the week has been seen in two weeks its own offset
+    // is used: weeks three and four are quiet, and a fifth weekend that
+    // stays at the weekday load alerts on the Saturday.
+    let (day, week) = (1440, 7 * 1440);
+    let saturday_5 = 4 * week + 2 * day;
+    let value = move |m: i64| {
+        let weekend = matches!(m.rem_euclid(week) / day, 2 | 3);
+        if weekend && m < saturday_5 {
+            20.0 + noise(m)
+        } else {
+            50.0 + noise(m)
+        }
+    };
+    let opened = opened_on_rows_with(
+        "baseline_half_life_secs = 604800\nseasonal_half_life_days = 5",
+        saturday_5 + 240,
+        value,
+        true,
+    );
+    let late: Vec<i64> = opened.into_iter().filter(|&m| m >= 2 * week).collect();
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert!(
+        (saturday_5..saturday_5 + 60).contains(&late[0]),
+        "opened at minute {} (the fifth Saturday starts at {saturday_5})",
+        late[0]
+    );
+}
+
+#[test]
 fn a_deviation_that_lasts_fires_by_its_persistence() {
     // Five days of a noisy measurement, then a shift of about two of its
     // deviations that lasts: no single minute is rare (z about 2, below
