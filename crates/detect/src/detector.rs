@@ -948,6 +948,8 @@ impl Detector {
                 .sum::<usize>()
             + w.incident.as_ref().map_or(0, |i| i.id.0.capacity())
             + w.tag_base.heap_bytes()
+            + w.week.capacity() * std::mem::size_of::<f64>()
+            + w.week_n.capacity() * std::mem::size_of::<u16>()
     }
 
     /// Number of watches.
