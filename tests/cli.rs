@@ -83,6 +83,19 @@ fn run_serves_metrics_while_it_runs_and_prints_a_summary() {
     );
     assert!(summary.contains("invalid_json=1"), "{summary}");
     assert!(summary.contains("posts_per_sec="), "{summary}");
+    // Score's batch times (HdrHistogram percentiles, microseconds): the
+    // run scored at least one batch, and p50 <= p99 <= max.
+    let batch: Vec<u64> = summary
+        .split("score_batch_us(p50/p99/max)=")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no score batch times in {summary}"))
+        .split('/')
+        .map(|v| v.trim().parse().expect("a whole number of microseconds"))
+        .collect();
+    assert!(
+        batch.len() == 3 && batch[2] > 0 && batch[0] <= batch[1] && batch[1] <= batch[2],
+        "{summary}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let alerts: Vec<vigil_types::Alert> = stdout
         .lines()

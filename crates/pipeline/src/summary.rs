@@ -53,7 +53,7 @@ impl fmt::Display for Summary {
         }
         write!(
             f,
-            "summary: posts_read={} rejected={} ({}) late={} matched={} spikes={} alerts={} (minor={} moderate={} major={}) wall_secs={:.3} posts_per_sec={:.0}",
+            "summary: posts_read={} rejected={} ({}) late={} matched={} spikes={} alerts={} (minor={} moderate={} major={}) wall_secs={:.3} posts_per_sec={:.0} score_batch_us(p50/p99/max)={}/{}/{}",
             self.ingest.lines,
             self.ingest.rejected_total() + self.detect.dropped_posts(),
             if reasons.is_empty() {
@@ -70,6 +70,9 @@ impl fmt::Display for Summary {
             level(Level::Major),
             self.wall.as_secs_f64(),
             self.posts_per_sec(),
+            self.score.batch_latency.p50,
+            self.score.batch_latency.p99,
+            self.score.batch_latency.max,
         )
     }
 }

@@ -450,7 +450,11 @@ async fn run_kafka(
         match stage {
             Some(StageName::Ingest) => ingest.await,
             Some(StageName::Score) => run.score().await.map(|t| {
-                eprintln!("score summary: scored={} matched={}", t.scored, t.matched);
+                let l = t.batch_latency;
+                eprintln!(
+                    "score summary: scored={} matched={} batch_us(p50/p99/max)={}/{}/{}",
+                    t.scored, t.matched, l.p50, l.p99, l.max
+                );
             }),
             Some(StageName::Detect) => run.detect().await.map(|t| {
                 eprintln!(

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Instant};
 use arc_swap::ArcSwap;
 
 use tracing::info;
-use vigil_telemetry::Metrics;
+use vigil_telemetry::{LatencyRecorder, Metrics, Percentiles};
 use vigil_transport::{Consumer, Producer, Record, Stream, TransportError};
 use vigil_types::{EventTime, Post, Scored, ScoredPost, StreamClock};
 
@@ -20,6 +20,9 @@ pub struct ScoreTotals {
     pub matched: u64,
     /// ScoredPost records sent.
     pub records: u64,
+    /// How long scoring a batch took (scoring, the clock records and the
+    /// sends), for the run summary.
+    pub batch_latency: Percentiles,
 }
 
 /// Runs the score stage until its input ends. Shutdown reaches it through
@@ -50,6 +53,7 @@ where
         .with_label_values(&[Stream::Scored.as_str()]);
     let mut scratch = Scratch::default();
     let mut totals = ScoreTotals::default();
+    let mut latency = LatencyRecorder::new();
     let mut out: Vec<ScoredPost> = Vec::new();
     while let Some(batch) = input.recv().await? {
         let started = Instant::now();
@@ -117,14 +121,15 @@ where
                 .with_label_values(&[scorer.watch_id(*w).as_str()])
                 .inc_by(*hits);
         }
-        metrics
-            .score_batch_duration
-            .observe(started.elapsed().as_secs_f64());
+        let took = started.elapsed();
+        metrics.score_batch_duration.observe(took.as_secs_f64());
+        latency.record(took);
         totals.scored += stats.scored;
         totals.matched += stats.matched;
         totals.records += n;
     }
     output.flush().await?;
+    totals.batch_latency = latency.percentiles();
     info!(
         scored = totals.scored,
         matched = totals.matched,

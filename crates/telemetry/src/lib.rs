@@ -24,7 +24,7 @@ pub mod names;
 
 pub use crate::{
     admin::{admin_router, serve_admin, AdminServer, Readiness, ServerLimits},
-    latency::LatencyRecorder,
+    latency::{LatencyRecorder, Percentiles},
     limiter::LogLimiter,
     logging::{init_logging, is_broken_pipe, LogFormat},
     metrics::Metrics,
