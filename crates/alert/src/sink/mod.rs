@@ -216,8 +216,8 @@ impl Sink {
     /// the alert did not reach this sink.
     pub async fn deliver(&mut self, alert: &Alert) -> Result<(), SinkError> {
         match &mut self.inner {
-            Inner::Lines(s) => s.deliver(alert).await,
-            Inner::Webhook(s) => s.deliver(alert).await,
+            Inner::Lines(s) => s.deliver_tagged(alert, None).await,
+            Inner::Webhook(s) => s.deliver_tagged(alert, None).await,
             Inner::Slack(s) => s.deliver(alert).await,
             Inner::Alertmanager(s) => s.deliver(alert).await,
         }

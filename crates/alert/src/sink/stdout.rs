@@ -25,10 +25,6 @@ impl LinesSink {
         LinesSink { writer }
     }
 
-    pub(crate) async fn deliver(&mut self, alert: &Alert) -> Result<(), SinkError> {
-        self.deliver_tagged(alert, None).await
-    }
-
     /// One line: the alert's JSON, with `notification` when it is not an
     /// alert (a published status update).
     pub(crate) async fn deliver_tagged(

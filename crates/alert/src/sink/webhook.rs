@@ -56,10 +56,6 @@ impl WebhookSink {
         WebhookSink { http, secret }
     }
 
-    pub(crate) async fn deliver(&mut self, alert: &Alert) -> Result<(), SinkError> {
-        self.deliver_tagged(alert, None).await
-    }
-
     /// The alert's body, with `notification` when it is not an alert (a
     /// published status update).
     pub(crate) async fn deliver_tagged(
