@@ -154,6 +154,12 @@ struct Inner {
     /// Memory holds a refused change that could not be undone by reloading
     /// the file: reload before the next use.
     stale: bool,
+    /// The highest outbox id this process handed out. Ids are never reused
+    /// while it lives: a delivered entry is deleted *before* its round
+    /// leaves the dispatcher's in-flight set, and a new notification that
+    /// took the freed id (the table's last + 1) in between was skipped as
+    /// already in flight and stayed in the outbox until the next start.
+    outbox_high: u64,
 }
 
 impl Inner {
@@ -179,6 +185,7 @@ impl Inner {
                 &mut self.tracker,
                 d,
                 outbox,
+                &mut self.outbox_high,
             ),
             Err(e) => Err(e),
         };
@@ -269,19 +276,28 @@ fn remove_timeline(
     Ok(())
 }
 
+/// A new outbox id: after the table's last entry and after every id this
+/// process handed out (see `Inner::outbox_high`).
+fn next_outbox_id(table: &redb::Table<'_, u64, &[u8]>, high: &mut u64) -> Result<u64, Error> {
+    let last = table.last()?.map(|(k, _)| k.value()).unwrap_or(0);
+    *high = last.max(*high) + 1;
+    Ok(*high)
+}
+
 fn write(
     db: &Database,
     t: &mut IncidentTracker,
     d: &Dirty,
     outbox: &mut [&mut Notification],
+    outbox_high: &mut u64,
 ) -> Result<(), Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate);
     {
         if !outbox.is_empty() {
             let mut table = txn.open_table(OUTBOX)?;
-            let first = table.last()?.map(|(k, _)| k.value()).unwrap_or(0) + 1;
-            for (id, n) in (first..).zip(outbox.iter_mut()) {
+            for n in outbox.iter_mut() {
+                let id = next_outbox_id(&table, outbox_high)?;
                 n.outbox_id = id;
                 let bytes = serde_json::to_vec(&**n).expect("a notification always serialises");
                 table.insert(id, bytes.as_slice())?;
@@ -512,6 +528,7 @@ impl IncidentStore {
                 held: Dirty::default(),
                 failing: false,
                 stale: false,
+                outbox_high: 0,
             }),
             changes,
         })
@@ -736,7 +753,7 @@ impl IncidentStore {
         if ids.is_empty() {
             return Ok(());
         }
-        self.write_outbox(|table| {
+        self.write_outbox(|table, _| {
             for id in ids {
                 table.remove(id)?;
             }
@@ -751,9 +768,9 @@ impl IncidentStore {
     /// id.
     pub fn notification_failed(&self, n: &Notification) -> Result<u64, Error> {
         let mut n = n.clone();
-        self.write_outbox(move |table| {
+        self.write_outbox(move |table, high| {
             if n.outbox_id == 0 {
-                n.outbox_id = table.last()?.map(|(k, _)| k.value()).unwrap_or(0) + 1;
+                n.outbox_id = next_outbox_id(table, high)?;
             }
             let bytes = serde_json::to_vec(&n).expect("a notification always serialises");
             table.insert(n.outbox_id, bytes.as_slice())?;
@@ -764,19 +781,23 @@ impl IncidentStore {
     /// One durable write transaction on the outbox alone.
     fn write_outbox<T>(
         &self,
-        f: impl FnOnce(&mut redb::Table<'_, u64, &[u8]>) -> Result<T, Error>,
+        f: impl FnOnce(&mut redb::Table<'_, u64, &[u8]>, &mut u64) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let mut g = self.lock();
+        let mut high = g.outbox_high;
         let result = (|| {
             let mut txn = g.db(&self.open_db)?.begin_write()?;
             txn.set_durability(Durability::Immediate);
             let v = {
                 let mut table = txn.open_table(OUTBOX)?;
-                f(&mut table)?
+                f(&mut table, &mut high)?
             };
             txn.commit()?;
             Ok(v)
         })();
+        if result.is_ok() {
+            g.outbox_high = g.outbox_high.max(high);
+        }
         g.settle(&result);
         result
     }
