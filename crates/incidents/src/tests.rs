@@ -1640,29 +1640,16 @@ fn an_outbox_id_is_never_handed_out_twice_while_the_process_lives() {
     // test's reference run).
     let dir = tempfile::tempdir().unwrap();
     let store = IncidentStore::open(&dir.path().join(STORE_FILE), policy()).unwrap();
-    let sent = |o: Outcome| match o {
-        Outcome::Recorded { notifications, .. } => notifications,
+    let sent = |transition, secs| match store
+        .on_alert(&alert("acme-1", transition, Level::Minor, secs), t(secs))
+    {
+        Ok(Outcome::Recorded { notifications, .. }) => notifications,
         other => panic!("not recorded: {other:?}"),
     };
-    let opened = sent(
-        store
-            .on_alert(
-                &alert("acme-1", Transition::Opened, Level::Minor, 100),
-                t(100),
-            )
-            .unwrap(),
-    );
-    let first = opened[0].outbox_id;
+    let first = sent(Transition::Opened, 100)[0].outbox_id;
     assert!(first > 0, "in the outbox");
     store.notifications_done(&[first]).unwrap();
-    let resolved = sent(
-        store
-            .on_alert(
-                &alert("acme-1", Transition::Resolved, Level::Minor, 200),
-                t(200),
-            )
-            .unwrap(),
-    );
+    let resolved = sent(Transition::Resolved, 200);
     assert!(
         resolved[0].outbox_id > first,
         "{} reuses the delivered entry's id {first}",
