@@ -276,12 +276,17 @@ fn remove_timeline(
     Ok(())
 }
 
-/// A new outbox id: after the table's last entry and after every id this
-/// process handed out (see `Inner::outbox_high`).
-fn next_outbox_id(table: &redb::Table<'_, u64, &[u8]>, high: &mut u64) -> Result<u64, Error> {
+/// The first of `count` new outbox ids: after the table's last entry and
+/// after every id this process handed out (see `Inner::outbox_high`).
+fn next_outbox_ids(
+    table: &redb::Table<'_, u64, &[u8]>,
+    high: &mut u64,
+    count: u64,
+) -> Result<u64, Error> {
     let last = table.last()?.map(|(k, _)| k.value()).unwrap_or(0);
-    *high = last.max(*high) + 1;
-    Ok(*high)
+    let first = last.max(*high) + 1;
+    *high = first + count - 1;
+    Ok(first)
 }
 
 fn write(
@@ -296,8 +301,8 @@ fn write(
     {
         if !outbox.is_empty() {
             let mut table = txn.open_table(OUTBOX)?;
-            for n in outbox.iter_mut() {
-                let id = next_outbox_id(&table, outbox_high)?;
+            let first = next_outbox_ids(&table, outbox_high, outbox.len() as u64)?;
+            for (id, n) in (first..).zip(outbox.iter_mut()) {
                 n.outbox_id = id;
                 let bytes = serde_json::to_vec(&**n).expect("a notification always serialises");
                 table.insert(id, bytes.as_slice())?;
@@ -770,7 +775,7 @@ impl IncidentStore {
         let mut n = n.clone();
         self.write_outbox(move |table, high| {
             if n.outbox_id == 0 {
-                n.outbox_id = next_outbox_id(table, high)?;
+                n.outbox_id = next_outbox_ids(table, high, 1)?;
             }
             let bytes = serde_json::to_vec(&n).expect("a notification always serialises");
             table.insert(n.outbox_id, bytes.as_slice())?;
@@ -795,9 +800,7 @@ impl IncidentStore {
             txn.commit()?;
             Ok(v)
         })();
-        if result.is_ok() {
-            g.outbox_high = g.outbox_high.max(high);
-        }
+        g.outbox_high = g.outbox_high.max(high);
         g.settle(&result);
         result
     }
