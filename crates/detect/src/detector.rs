@@ -19,7 +19,7 @@ use vigil_types::{
 };
 
 use crate::evidence::{day_keep, window_evidence, TagBaseline};
-use crate::window::{summarize, Bin, Ewma, WindowSummary, SAMPLES};
+use crate::window::{summarize, tally, Bin, Ewma, WindowSummary, SAMPLES};
 
 /// Most distinct source (and region) names interned; later ones count as
 /// one "other" value, so memory stays bounded.
@@ -861,7 +861,7 @@ impl Detector {
     }
 
     fn close_until(&mut self, until: i64, out: &mut Vec<Spike>, updates: &mut Vec<WindowUpdate>) {
-        let p = self.p.clone();
+        let p = &self.p;
         let names = Names {
             terms: &self.term_names,
             sources: &self.source_names,
@@ -908,7 +908,7 @@ impl Detector {
                     // No history: the first bin is its own expectation.
                     bin.volume()
                 } else {
-                    forecast(&p, w, bin.start)
+                    forecast(p, w, bin.start)
                 };
                 w.next_close += p.bin_ms;
                 w.window.push_back(bin);
@@ -929,7 +929,7 @@ impl Detector {
                         count,
                     });
                 }
-                evaluate(&p, w, &names, out);
+                evaluate(p, w, &names, out);
             }
         }
     }
@@ -1277,21 +1277,23 @@ impl Calibration {
     }
 }
 
-/// Volume of the newest `k` closed bins.
-fn volume(w: &WatchState, k: usize) -> f64 {
-    w.window.iter().rev().take(k).map(Bin::volume).sum()
-}
-
 /// The statistic at every scale that has enough closed bins.
 fn scale_views(p: &Params, w: &WatchState) -> Vec<ScaleView> {
     let mut views = Vec::with_capacity(p.scales.len());
+    // Each scale's observed and expected volume, in one pass over the
+    // window from its newest bin (the scales increase).
+    let mut newest_first = w.window.iter().rev();
+    let (mut x, mut m, mut summed) = (0.0, 0.0, 0);
     for (i, &k) in p.scales.iter().enumerate() {
         if w.window.len() < k {
             break;
         }
+        for b in newest_first.by_ref().take(k - summed) {
+            x += b.volume();
+            m += b.expected;
+        }
+        summed = k;
         let st = w.scales.get(i).copied().unwrap_or_default();
-        let x = volume(w, k);
-        let m = expected_count(w, k);
         let rms = (st.resid.var.max(0.0) + st.resid.mean * st.resid.mean).sqrt();
         let z = if w.measured {
             (x - m).abs() / rms.max(1e-9 * (m.abs() + 1.0))
@@ -1512,9 +1514,10 @@ fn evaluate(p: &Params, w: &mut WatchState, names: &Names<'_>, out: &mut Vec<Spi
     if w.scales.len() != p.scales.len() {
         w.scales.resize(p.scales.len(), ScaleState::default());
     }
-    // Share tests look at the newest bin.
+    // Share tests look at the newest bin (its counts: the lists are only
+    // summarised for a window that alerts or resolves).
     let newest = w.window.len().saturating_sub(1);
-    let s0 = summarize(w.window.range(newest..), p.bin_ms);
+    let s0 = tally(w.window.range(newest..), p.bin_ms);
     let d = decide(p, w, &s0);
     let triggered = !d.triggers.is_empty();
     // The reported window: the scale whose volume fired, else the newest
@@ -1523,10 +1526,10 @@ fn evaluate(p: &Params, w: &mut WatchState, names: &Names<'_>, out: &mut Vec<Spi
         Some(v) if v.k > 1 => w.window.len() - v.k,
         _ => newest,
     };
-    let summary = if first_bin == newest {
-        s0.clone()
+    let summary = if triggered {
+        Some(summarize(w.window.range(first_bin..), p.bin_ms))
     } else {
-        summarize(w.window.range(first_bin..), p.bin_ms)
+        None
     };
     let mean_before = d.fired.map_or_else(|| expected_count(w, 1), |v| v.m);
     let z = d
@@ -1554,8 +1557,8 @@ fn evaluate(p: &Params, w: &mut WatchState, names: &Names<'_>, out: &mut Vec<Spi
             }
         })
         .unwrap_or_default();
-    let transition = if triggered {
-        let (level, reason) = grade(&w.grading, &summary, mean_before);
+    let transition = if let Some(summary) = &summary {
+        let (level, reason) = grade(&w.grading, summary, mean_before);
         let reason = reason + &scale_note;
         match &mut w.incident {
             None => {
@@ -1598,6 +1601,7 @@ fn evaluate(p: &Params, w: &mut WatchState, names: &Names<'_>, out: &mut Vec<Spi
         None
     };
     if let Some((transition, level, reason)) = transition {
+        let summary = summary.unwrap_or_else(|| summarize(w.window.range(first_bin..), p.bin_ms));
         let incident = w
             .incident
             .as_ref()

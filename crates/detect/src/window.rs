@@ -153,8 +153,11 @@ impl WindowSummary {
     }
 }
 
-/// Summarises `bins` (oldest first).
-pub fn summarize<'a, I>(bins: I, bin_ms: i64) -> WindowSummary
+/// The counts of a window (posts, negative and severe posts, crisis kinds,
+/// the largest reach, its span) without its lists: sources, regions,
+/// terms and samples stay empty. What the detector's tests read on every
+/// closed bin, with no allocation; [`summarize`] adds the lists.
+pub fn tally<'a, I>(bins: I, bin_ms: i64) -> WindowSummary
 where
     I: DoubleEndedIterator<Item = &'a Bin> + Clone,
 {
@@ -163,7 +166,7 @@ where
         end: bins.clone().next_back().map_or(0, |b| b.start + bin_ms),
         ..WindowSummary::default()
     };
-    for b in bins.clone() {
+    for b in bins {
         s.count += u64::from(b.count);
         s.negative += u64::from(b.negative);
         s.severe += u64::from(b.severe);
@@ -171,6 +174,17 @@ where
         for (k, n) in s.kinds.iter_mut().zip(b.kinds) {
             *k += u64::from(n);
         }
+    }
+    s
+}
+
+/// Summarises `bins` (oldest first).
+pub fn summarize<'a, I>(bins: I, bin_ms: i64) -> WindowSummary
+where
+    I: DoubleEndedIterator<Item = &'a Bin> + Clone,
+{
+    let mut s = tally(bins.clone(), bin_ms);
+    for b in bins.clone() {
         for &(x, n) in &b.sources {
             add_count(&mut s.sources, x, u64::from(n));
         }
