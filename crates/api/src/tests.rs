@@ -172,6 +172,14 @@ impl Reply {
     }
 }
 
+/// Asserts that `r` is an error with this status and a message that starts
+/// with `message`; `context` names the case in a failure.
+#[track_caller]
+fn assert_rejected(r: &Reply, status: u16, message: &str, context: &str) {
+    assert_eq!(r.status, status, "{context}: {}", r.text);
+    assert!(r.error().starts_with(message), "{context}: {}", r.error());
+}
+
 fn request(method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> Request<Body> {
     let mut r = Request::builder().method(method).uri(path);
     if let Some(t) = token {
@@ -184,8 +192,13 @@ fn request(method: Method, path: &str, token: Option<&str>, body: Option<&str>) 
         .unwrap()
 }
 
+/// The response with its body unread (for event streams).
+async fn respond(app: &Router, req: Request<Body>) -> axum::response::Response {
+    app.clone().oneshot(req).await.unwrap()
+}
+
 async fn send(app: &Router, req: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(req).await.unwrap();
+    let response = respond(app, req).await;
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -207,7 +220,30 @@ async fn call(
 }
 
 async fn get(app: &Router, path: &str) -> Reply {
-    call(app, Method::GET, path, Some(ALICE), None).await
+    get_as(app, ALICE, path).await
+}
+
+async fn get_as(app: &Router, token: &str, path: &str) -> Reply {
+    call(app, Method::GET, path, Some(token), None).await
+}
+
+/// A GET with no Authorization header.
+async fn get_public(app: &Router, path: &str) -> Reply {
+    call(app, Method::GET, path, None, None).await
+}
+
+/// A POST as Alice (a responder).
+async fn post(app: &Router, path: &str, body: Option<&str>) -> Reply {
+    post_as(app, ALICE, path, body).await
+}
+
+async fn post_as(app: &Router, token: &str, path: &str, body: Option<&str>) -> Reply {
+    call(app, Method::POST, path, Some(token), body).await
+}
+
+/// A DELETE as Alice (a responder).
+async fn delete(app: &Router, path: &str) -> Reply {
+    call(app, Method::DELETE, path, Some(ALICE), None).await
 }
 
 fn ids(v: &Value) -> Vec<String> {
@@ -217,6 +253,27 @@ fn ids(v: &Value) -> Vec<String> {
         .iter()
         .map(|i| i["id"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// One string field (`kind`, `summary`, ...) of every event in an
+/// incident's timeline, in order.
+fn timeline_strs<'a>(incident: &'a Value, field: &str) -> Vec<&'a str> {
+    incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[field].as_str().unwrap())
+        .collect()
+}
+
+/// The last event in an incident's timeline.
+fn last_event(incident: &Value) -> Value {
+    incident["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone()
 }
 
 #[tokio::test]
@@ -263,8 +320,7 @@ async fn lists_and_filters_incidents() {
         ("colour=red", "unknown query parameter `colour`"),
     ] {
         let r = get(&h.app, &format!("/api/v1/incidents?{query}")).await;
-        assert_eq!(r.status, 400, "{query}");
-        assert!(r.error().starts_with(message), "{query}: {}", r.error());
+        assert_rejected(&r, 400, message, query);
     }
 }
 
@@ -279,12 +335,7 @@ async fn gets_one_incident_with_timeline_and_volume() {
     assert_eq!(i["volume"].as_array().unwrap().len(), 2);
     assert_eq!(i["volume"][0]["observed"], 40);
     assert_eq!(i["volume"][0]["baseline"], 4.0);
-    let kinds: Vec<&str> = i["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds = timeline_strs(&i, "kind");
     assert_eq!(kinds, ["alert", "notified"]);
     // What people were saying when it opened (issue 14).
     let ev = &i["evidence"][0];
@@ -303,39 +354,20 @@ async fn gets_one_incident_with_timeline_and_volume() {
 #[tokio::test]
 async fn ack_is_idempotent_and_observes_time_to_acknowledge() {
     let h = harness();
-    let first = call(
-        &h.app,
-        Method::POST,
-        "/api/v1/incidents/acme-1/ack",
-        Some(ALICE),
-        None,
-    )
-    .await;
+    let first = post(&h.app, "/api/v1/incidents/acme-1/ack", None).await;
     assert_eq!(first.status, 200, "{}", first.text);
     let first = first.json();
     assert_eq!(first["changed"], true);
     assert!(first["time_to_acknowledge_secs"].as_f64().unwrap() > 3000.0);
     assert_eq!(first["incident"]["state"], "acknowledged");
     assert_eq!(first["incident"]["acknowledged"]["by"], "alice");
-    let last = first["incident"]["timeline"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_event(&first["incident"]);
     assert_eq!(
         (last["kind"].as_str(), last["actor"].as_str()),
         (Some("ack"), Some("alice"))
     );
 
-    let second = call(
-        &h.app,
-        Method::POST,
-        "/api/v1/incidents/acme-1/ack",
-        Some(ALICE),
-        None,
-    )
-    .await;
+    let second = post(&h.app, "/api/v1/incidents/acme-1/ack", None).await;
     assert_eq!(second.status, 200);
     let second = second.json();
     assert_eq!(second["changed"], false);
@@ -428,18 +460,8 @@ async fn missing_unknown_or_malformed_tokens_get_401() {
 #[tokio::test]
 async fn viewers_read_but_get_403_when_writing() {
     let mut h = harness();
-    assert_eq!(
-        call(&h.app, Method::GET, "/api/v1/incidents", Some(BOB), None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        call(&h.app, Method::GET, "/api/v1/silences", Some(BOB), None)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(get_as(&h.app, BOB, "/api/v1/incidents").await.status, 200);
+    assert_eq!(get_as(&h.app, BOB, "/api/v1/silences").await.status, 200);
     for (method, path, body) in [
         (Method::POST, "/api/v1/incidents/acme-1/ack", None),
         (Method::POST, "/api/v1/incidents/acme-1/resolve", None),
@@ -472,7 +494,7 @@ async fn viewers_read_but_get_403_when_writing() {
 #[tokio::test]
 async fn with_no_tokens_the_api_is_off_but_documented() {
     let h = harness_with("");
-    let r = call(&h.app, Method::GET, "/api/v1/incidents", Some(ALICE), None).await;
+    let r = get(&h.app, "/api/v1/incidents").await;
     assert_eq!(r.status, 401);
     assert!(
         r.error()
@@ -480,16 +502,8 @@ async fn with_no_tokens_the_api_is_off_but_documented() {
         "{}",
         r.error()
     );
-    assert_eq!(
-        call(&h.app, Method::GET, "/api/v1/openapi.json", None, None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        call(&h.app, Method::GET, "/ui/", None, None).await.status,
-        200
-    );
+    assert_eq!(get_public(&h.app, "/api/v1/openapi.json").await.status, 200);
+    assert_eq!(get_public(&h.app, "/ui/").await.status, 200);
 }
 
 #[tokio::test]
@@ -514,16 +528,8 @@ async fn bad_json_gets_400_with_the_parser_message() {
         ),
         (r#"{"assignee": ""}"#, "invalid request: "),
     ] {
-        let r = call(
-            &h.app,
-            Method::POST,
-            "/api/v1/incidents/acme-1/assign",
-            Some(ALICE),
-            Some(body),
-        )
-        .await;
-        assert_eq!(r.status, 400, "{body}");
-        assert!(r.error().starts_with(message), "{body}: {}", r.error());
+        let r = post(&h.app, "/api/v1/incidents/acme-1/assign", Some(body)).await;
+        assert_rejected(&r, 400, message, body);
     }
     // Any content type: the body is JSON whatever the header says.
     let mut req = request(
@@ -547,14 +553,7 @@ async fn oversize_bodies_get_413() {
     let h = harness();
     let text = "x".repeat(5000);
     let body = format!(r#"{{"text":"{text}"}}"#);
-    let r = call(
-        &h.app,
-        Method::POST,
-        "/api/v1/incidents/acme-1/comment",
-        Some(ALICE),
-        Some(&body),
-    )
-    .await;
+    let r = post(&h.app, "/api/v1/incidents/acme-1/comment", Some(&body)).await;
     assert_eq!(r.status, 413);
     assert_eq!(
         r.error(),
@@ -571,21 +570,14 @@ async fn oversize_bodies_get_413() {
     *req.body_mut() = Body::from_stream(futures::stream::iter(chunks));
     assert_eq!(send(&h.app, req).await.status, 413);
     assert_eq!(h.store.get("acme-1").unwrap().timeline.len(), 2);
-    let ok = call(
+    let ok = post(
         &h.app,
-        Method::POST,
         "/api/v1/incidents/acme-1/comment",
-        Some(ALICE),
         Some(r#"{"text":"Legal is on it."}"#),
     )
     .await;
     assert_eq!(ok.status, 200);
-    let last = ok.json()["incident"]["timeline"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_event(&ok.json()["incident"]);
     assert_eq!(last["kind"], "comment");
     assert_eq!(last["text"], "Legal is on it.");
     assert_eq!(last["actor"], "alice");
@@ -594,14 +586,7 @@ async fn oversize_bodies_get_413() {
 #[tokio::test]
 async fn resolve_and_reopen_notifications_reach_the_notify_channel() {
     let mut h = harness();
-    let r = call(
-        &h.app,
-        Method::POST,
-        "/api/v1/incidents/zephyr-1/resolve",
-        Some(ALICE),
-        None,
-    )
-    .await;
+    let r = post(&h.app, "/api/v1/incidents/zephyr-1/resolve", None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["incident"]["state"], "resolved");
     let n = h.notifications.try_recv().expect("a resolve notifies");
@@ -610,24 +595,10 @@ async fn resolve_and_reopen_notifications_reach_the_notify_channel() {
     assert_eq!(n.sinks, ["stdout"]);
     assert!(h.notifications.try_recv().is_err());
     // Resolving again changes nothing and notifies nothing.
-    let again = call(
-        &h.app,
-        Method::POST,
-        "/api/v1/incidents/zephyr-1/resolve",
-        Some(ALICE),
-        None,
-    )
-    .await;
+    let again = post(&h.app, "/api/v1/incidents/zephyr-1/resolve", None).await;
     assert_eq!(again.json()["changed"], false);
     assert!(h.notifications.try_recv().is_err());
-    let r = call(
-        &h.app,
-        Method::POST,
-        "/api/v1/incidents/zephyr-1/reopen",
-        Some(ALICE),
-        None,
-    )
-    .await;
+    let r = post(&h.app, "/api/v1/incidents/zephyr-1/reopen", None).await;
     assert_eq!(r.json()["incident"]["state"], "reopened");
     assert_eq!(
         h.notifications.try_recv().unwrap().reason,
@@ -635,14 +606,7 @@ async fn resolve_and_reopen_notifications_reach_the_notify_channel() {
     );
     // A closed channel (no alert stage) does not fail the action.
     h.notifications.close();
-    let r = call(
-        &h.app,
-        Method::POST,
-        "/api/v1/incidents/zephyr-1/resolve",
-        Some(ALICE),
-        None,
-    )
-    .await;
+    let r = post(&h.app, "/api/v1/incidents/zephyr-1/resolve", None).await;
     assert_eq!(r.status, 200);
     assert_eq!(h.store.get("zephyr-1").unwrap().state.as_str(), "resolved");
 }
@@ -650,14 +614,7 @@ async fn resolve_and_reopen_notifications_reach_the_notify_channel() {
 #[tokio::test]
 async fn exports_markdown_and_json() {
     let h = harness();
-    call(
-        &h.app,
-        Method::POST,
-        "/api/v1/incidents/acme-1/ack",
-        Some(ALICE),
-        None,
-    )
-    .await;
+    post(&h.app, "/api/v1/incidents/acme-1/ack", None).await;
     let md = get(&h.app, "/api/v1/incidents/acme-1/export?format=md").await;
     assert_eq!(md.status, 200);
     assert_eq!(
@@ -690,11 +647,9 @@ async fn exports_markdown_and_json() {
 #[tokio::test]
 async fn silences_are_added_listed_and_removed() {
     let h = harness();
-    let r = call(
+    let r = post(
         &h.app,
-        Method::POST,
         "/api/v1/silences",
-        Some(ALICE),
         Some(r#"{"watch":"acme","level":"minor","duration_secs":3600,"reason":"planned launch"}"#),
     )
     .await;
@@ -727,35 +682,13 @@ async fn silences_are_added_listed_and_removed() {
             "invalid JSON body: invalid RFC 3339 time `soon`",
         ),
     ] {
-        let r = call(
-            &h.app,
-            Method::POST,
-            "/api/v1/silences",
-            Some(ALICE),
-            Some(body),
-        )
-        .await;
-        assert_eq!(r.status, 400, "{body}");
-        assert!(r.error().starts_with(message), "{body}: {}", r.error());
+        let r = post(&h.app, "/api/v1/silences", Some(body)).await;
+        assert_rejected(&r, 400, message, body);
     }
-    let del = call(
-        &h.app,
-        Method::DELETE,
-        "/api/v1/silences/sil-1",
-        Some(ALICE),
-        None,
-    )
-    .await;
+    let del = delete(&h.app, "/api/v1/silences/sil-1").await;
     assert_eq!(del.status, 200);
     assert_eq!(del.json()["removed"]["id"], "sil-1");
-    let again = call(
-        &h.app,
-        Method::DELETE,
-        "/api/v1/silences/sil-1",
-        Some(ALICE),
-        None,
-    )
-    .await;
+    let again = delete(&h.app, "/api/v1/silences/sil-1").await;
     assert_eq!(
         (again.status.as_u16(), again.error().as_str()),
         (404, "no silence `sil-1`")
@@ -768,67 +701,41 @@ async fn silences_need_a_sane_end_and_a_configured_watch() {
     // 1970-01-01 and muted the watch for ever.
     let h = harness();
     let future = EventTime(routes::now().0 + 91 * 86_400_000).to_rfc3339();
-    for (body, status, message) in [
+    let future = format!(r#""ends_at":"{future}""#);
+    let too_late = "invalid request: a silence may end at most 90 days from now";
+    // The fields of a silence of acme, and what they get.
+    for (fields, message) in [
         (
-            r#"{"watch":"acme","reason":"x","duration_secs":18446744073709551615}"#.to_string(),
-            400,
+            r#""duration_secs":18446744073709551615"#,
             "`duration_secs` 18446744073709551615 is over the limit of 7776000 (90 days)",
         ),
         (
-            r#"{"watch":"acme","reason":"x","duration_secs":7776001}"#.into(),
-            400,
+            r#""duration_secs":7776001"#,
             "`duration_secs` 7776001 is over the limit",
         ),
+        (r#""duration_secs":0"#, "`duration_secs` must be at least 1"),
         (
-            r#"{"watch":"acme","reason":"x","duration_secs":0}"#.into(),
-            400,
-            "`duration_secs` must be at least 1",
-        ),
-        (
-            r#"{"watch":"acme","reason":"x","starts_at":9223372036854775000,"duration_secs":60}"#
-                .into(),
-            400,
+            r#""starts_at":9223372036854775000,"duration_secs":60"#,
             "`starts_at` plus `duration_secs` is out of range",
         ),
         (
-            r#"{"watch":"acme","reason":"x","starts_at":"2000-01-01T00:00:00Z","duration_secs":60}"#
-                .into(),
-            400,
+            r#""starts_at":"2000-01-01T00:00:00Z","duration_secs":60"#,
             "invalid request: a silence must end in the future",
         ),
-        (
-            format!(r#"{{"watch":"acme","reason":"x","ends_at":"{future}"}}"#),
-            400,
-            "invalid request: a silence may end at most 90 days from now",
-        ),
-        (
-            r#"{"watch":"acme","reason":"x","ends_at":9223372036854775807}"#.into(),
-            400,
-            "invalid request: a silence may end at most 90 days from now",
-        ),
-        (
-            r#"{"watch":"zephyr","reason":"x","duration_secs":60}"#.into(),
-            422,
-            "no watch `zephyr` is configured",
-        ),
+        (&future, too_late),
+        (r#""ends_at":9223372036854775807"#, too_late),
     ] {
-        let r = call(
-            &h.app,
-            Method::POST,
-            "/api/v1/silences",
-            Some(ALICE),
-            Some(&body),
-        )
-        .await;
-        assert_eq!(r.status, status, "{body}: {}", r.text);
-        assert!(r.error().starts_with(message), "{body}: {}", r.error());
+        let body = format!(r#"{{"watch":"acme","reason":"x",{fields}}}"#);
+        let r = post(&h.app, "/api/v1/silences", Some(&body)).await;
+        assert_rejected(&r, 400, message, &body);
     }
+    let zephyr = r#"{"watch":"zephyr","reason":"x","duration_secs":60}"#;
+    let r = post(&h.app, "/api/v1/silences", Some(zephyr)).await;
+    assert_rejected(&r, 422, "no watch `zephyr` is configured", zephyr);
     assert!(h.store.silences().is_empty());
-    let ok = call(
+    let ok = post(
         &h.app,
-        Method::POST,
         "/api/v1/silences",
-        Some(ALICE),
         Some(r#"{"watch":"acme","reason":"x","duration_secs":7776000}"#),
     )
     .await;
@@ -842,15 +749,7 @@ async fn a_reload_revokes_removed_tokens_and_learns_new_watches() {
     let h = harness();
     assert_eq!(get(&h.app, "/api/v1/me").await.status, 200);
     let silence = r#"{"watch":"zephyr","duration_secs":60,"reason":"x"}"#;
-    let post = |token| {
-        call(
-            &h.app,
-            Method::POST,
-            "/api/v1/silences",
-            Some(token),
-            Some(silence),
-        )
-    };
+    let post = |token| post_as(&h.app, token, "/api/v1/silences", Some(silence));
     assert_eq!(post(ALICE).await.status, 422);
     let rotated = "alice-rotated-0123456789";
     h.state.reload(
@@ -866,13 +765,13 @@ async fn a_reload_revokes_removed_tokens_and_learns_new_watches() {
         .unwrap(),
     );
     for old in [ALICE, BOB] {
-        let r = call(&h.app, Method::GET, "/api/v1/me", Some(old), None).await;
+        let r = get_as(&h.app, old, "/api/v1/me").await;
         assert_eq!(
             (r.status.as_u16(), r.error().as_str()),
             (401, "unknown token")
         );
     }
-    let me = call(&h.app, Method::GET, "/api/v1/me", Some(rotated), None).await;
+    let me = get_as(&h.app, rotated, "/api/v1/me").await;
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(post(rotated).await.status, 201);
 }
@@ -906,28 +805,36 @@ async fn next_event(body: &mut Body, buf: &mut String) -> Option<(String, String
     }
 }
 
-#[tokio::test]
-async fn an_event_stream_ends_when_a_reload_revokes_its_token() {
-    let h = harness();
-    let response = h
-        .app
-        .clone()
-        .oneshot(request(Method::GET, "/api/v1/events", Some(BOB), None))
-        .await
-        .unwrap();
+/// Opens the event stream as `token` and reads its `ready` event; gives
+/// the body and the read buffer for [`next_event`].
+async fn subscribe(app: &Router, token: &str) -> (Body, String) {
+    let response = respond(
+        app,
+        request(Method::GET, "/api/v1/events", Some(token), None),
+    )
+    .await;
     assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
     let mut body = response.into_body();
     let mut buf = String::new();
     assert_eq!(next_event(&mut body, &mut buf).await.unwrap().0, "ready");
+    (body, buf)
+}
+
+#[tokio::test]
+async fn an_event_stream_ends_when_a_reload_revokes_its_token() {
+    let h = harness();
+    let (mut body, mut buf) = subscribe(&h.app, BOB).await;
     // Bob's token is gone from the reloaded config; Alice's stays.
     h.state.reload(&settings(
         "[[api.tokens]]\nname = \"alice\"\nrole = \"responder\"\ntoken = \"alice-0123456789abcdef\"\n",
     ));
-    let r = call(
+    let r = post(
         &h.app,
-        Method::POST,
         "/api/v1/incidents/acme-1/comment",
-        Some(ALICE),
         Some(r#"{"text":"not for bob"}"#),
     )
     .await;
@@ -938,29 +845,9 @@ async fn an_event_stream_ends_when_a_reload_revokes_its_token() {
 #[tokio::test]
 async fn events_stream_changes_resync_when_lagging_and_end_on_shutdown() {
     let h = harness();
-    let response = h
-        .app
-        .clone()
-        .oneshot(request(Method::GET, "/api/v1/events", Some(BOB), None))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()[header::CONTENT_TYPE],
-        "text/event-stream"
-    );
-    let mut body = response.into_body();
-    let mut buf = String::new();
-    assert_eq!(next_event(&mut body, &mut buf).await.unwrap().0, "ready");
+    let (mut body, mut buf) = subscribe(&h.app, BOB).await;
 
-    let r = call(
-        &h.app,
-        Method::POST,
-        "/api/v1/incidents/acme-1/ack",
-        Some(ALICE),
-        None,
-    )
-    .await;
+    let r = post(&h.app, "/api/v1/incidents/acme-1/ack", None).await;
     assert_eq!(r.status, 200);
     let (name, data) = next_event(&mut body, &mut buf).await.unwrap();
     assert_eq!(name, "incident");
@@ -1013,7 +900,7 @@ fn documented() -> Vec<(Method, String)> {
 #[tokio::test]
 async fn openapi_document_matches_the_real_routes() {
     let h = harness();
-    let served = call(&h.app, Method::GET, "/api/v1/openapi.json", None, None).await;
+    let served = get_public(&h.app, "/api/v1/openapi.json").await;
     assert_eq!(served.status, 200);
     assert_eq!(served.headers[header::CONTENT_TYPE], "application/json");
     let doc = served.json();
@@ -1041,11 +928,9 @@ async fn openapi_document_matches_the_real_routes() {
 
     // Every documented operation answers (not 404, not 405), with real ids;
     // every other method on a documented path is a 405.
-    let silence = call(
+    let silence = post(
         &h.app,
-        Method::POST,
         "/api/v1/silences",
-        Some(ALICE),
         Some(r#"{"watch":"acme","duration_secs":60,"reason":"probe"}"#),
     )
     .await;
@@ -1070,12 +955,7 @@ async fn openapi_document_matches_the_real_routes() {
             _ => None,
         };
         if path == "/api/v1/events" {
-            let response = h
-                .app
-                .clone()
-                .oneshot(request(Method::GET, &real, Some(ALICE), None))
-                .await
-                .unwrap();
+            let response = respond(&h.app, request(Method::GET, &real, Some(ALICE), None)).await;
             assert_eq!(response.status(), 200);
             continue;
         }
@@ -1131,14 +1011,12 @@ async fn openapi_document_matches_the_real_routes() {
 #[tokio::test]
 async fn console_is_served_from_the_binary() {
     let h = harness();
-    let root = call(&h.app, Method::GET, "/", None, None).await;
-    assert_eq!(root.status, 303);
-    assert_eq!(root.headers[header::LOCATION], "/ui/");
-    assert_eq!(
-        call(&h.app, Method::GET, "/ui", None, None).await.headers[header::LOCATION],
-        "/ui/"
-    );
-    let index = call(&h.app, Method::GET, "/ui/", None, None).await;
+    for path in ["/", "/ui"] {
+        let redirect = get_public(&h.app, path).await;
+        assert_eq!(redirect.status, 303, "{path}");
+        assert_eq!(redirect.headers[header::LOCATION], "/ui/", "{path}");
+    }
+    let index = get_public(&h.app, "/ui/").await;
     assert_eq!(index.status, 200);
     assert_eq!(
         index.headers[header::CONTENT_TYPE],
@@ -1154,7 +1032,7 @@ async fn console_is_served_from_the_binary() {
     assert!(index.text.contains("id=\"login-form\""));
     // No third-party origin anywhere.
     for asset in ["/ui/", "/ui/app.js", "/ui/app.css", "/ui/favicon.svg"] {
-        let r = call(&h.app, Method::GET, asset, None, None).await;
+        let r = get_public(&h.app, asset).await;
         assert_eq!(r.status, 200, "{asset}");
         // The only URL is the SVG namespace, which nothing loads.
         let urls = r.text.replace("http://www.w3.org/2000/svg", "");
@@ -1187,14 +1065,8 @@ async fn reports_an_incident_by_hand() {
     let body = r#"{"title":"Cracked jars in Shanghai stores","level":"moderate",
         "crisis_kind":"product_safety","description":"Three customers sent photos",
         "links":["https://weibo.example/p/1"],"post_ids":["w1"]}"#;
-    let r = call(
-        &h.app,
-        Method::POST,
-        "/api/v1/incidents",
-        Some(CAROL),
-        Some(body),
-    )
-    .await;
+    let report = |token, body| post_as(&h.app, token, "/api/v1/incidents", Some(body));
+    let r = report(CAROL, body).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let v = r.json();
     assert_eq!(v["created"], true);
@@ -1221,22 +1093,13 @@ async fn reports_an_incident_by_hand() {
     assert_eq!(n.incident, id);
     assert_eq!(n.reason, NotifyReason::New);
     // It is a normal incident: listed with its title, readable by a viewer.
-    let list = call(&h.app, Method::GET, "/api/v1/incidents", Some(BOB), None)
-        .await
-        .json();
+    let list = get_as(&h.app, BOB, "/api/v1/incidents").await.json();
     assert_eq!(
         list["incidents"][0]["title"],
         "Cracked jars in Shanghai stores"
     );
     // A reporter reports; acting stays with responders.
-    let ack = call(
-        &h.app,
-        Method::POST,
-        &format!("/api/v1/incidents/{id}/ack"),
-        Some(CAROL),
-        None,
-    )
-    .await;
+    let ack = post_as(&h.app, CAROL, &format!("/api/v1/incidents/{id}/ack"), None).await;
     assert_eq!(ack.status, 403, "{}", ack.text);
     assert!(
         ack.error()
@@ -1245,14 +1108,7 @@ async fn reports_an_incident_by_hand() {
         ack.text
     );
     // A viewer may not report.
-    let viewer = call(
-        &h.app,
-        Method::POST,
-        "/api/v1/incidents",
-        Some(BOB),
-        Some(body),
-    )
-    .await;
+    let viewer = report(BOB, body).await;
     assert_eq!(viewer.status, 403);
     assert!(
         viewer.error().contains("needs role reporter or responder"),
@@ -1260,12 +1116,9 @@ async fn reports_an_incident_by_hand() {
         viewer.text
     );
     // On a watch with an active incident (acme-1, major) the report joins it.
-    let join = call(
-        &h.app,
-        Method::POST,
-        "/api/v1/incidents",
-        Some(ALICE),
-        Some(r#"{"title":"Hotline flooded","level":"minor","watch":"acme"}"#),
+    let join = report(
+        ALICE,
+        r#"{"title":"Hotline flooded","level":"minor","watch":"acme"}"#,
     )
     .await;
     assert_eq!(join.status, 200, "{}", join.text);
@@ -1280,14 +1133,7 @@ async fn reports_an_incident_by_hand() {
         (r#"{"title":"x","level":"minor","colour":"red"}"#, 400),
         (r#"{"title":"x","level":"minor","watch":"nobody"}"#, 422),
     ] {
-        let r = call(
-            &h.app,
-            Method::POST,
-            "/api/v1/incidents",
-            Some(ALICE),
-            Some(bad),
-        )
-        .await;
+        let r = report(ALICE, bad).await;
         assert_eq!(r.status, status, "{bad}: {}", r.text);
         assert!(!r.error().is_empty());
     }
@@ -1302,10 +1148,7 @@ async fn reports_an_incident_by_hand() {
 #[tokio::test]
 async fn roles_and_status_updates_through_the_api() {
     let h = harness();
-    let post = |path: &'static str, token: &'static str, body: &'static str| {
-        let app = h.app.clone();
-        async move { call(&app, Method::POST, path, Some(token), Some(body)).await }
-    };
+    let post = |path, token, body| post_as(&h.app, token, path, Some(body));
     let r = post(
         "/api/v1/incidents/acme-1/role",
         ALICE,
@@ -1331,23 +1174,13 @@ async fn roles_and_status_updates_through_the_api() {
     assert_eq!(r.status, 200, "{}", r.text);
     let i = &r.json()["incident"];
     assert_eq!(i["first_response"]["by"], "alice");
-    let kinds: Vec<&str> = i["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds = timeline_strs(i, "kind");
     assert!(
         kinds.ends_with(&["role", "role", "status_update"]),
         "{kinds:?}"
     );
     // Each event comes with its words (the export's and CLI's describer).
-    let words: Vec<&str> = i["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["summary"].as_str().unwrap())
-        .collect();
+    let words = timeline_strs(i, "summary");
     assert!(
         words.ends_with(&[
             "incident lead: dana",
@@ -1384,11 +1217,10 @@ async fn roles_and_status_updates_through_the_api() {
 #[tokio::test]
 async fn review_and_period_report_through_the_api() {
     let h = harness();
-    let r = call(
+    let review = "/api/v1/incidents/acme-1/review";
+    let r = post(
         &h.app,
-        Method::POST,
-        "/api/v1/incidents/acme-1/review",
-        Some(ALICE),
+        review,
         Some(r#"{"root_cause":"A bad seal batch.","actions":"Recall batch 42."}"#),
     )
     .await;
@@ -1403,14 +1235,7 @@ async fn review_and_period_report_through_the_api() {
     assert!(md.contains("- **Root cause:** A bad seal batch."), "{md}");
     assert!(md.contains("## Measured effectiveness"), "{md}");
     for bad in [r#"{}"#, r#"{"root_cause":""}"#, r#"{"cause":"x"}"#] {
-        let r = call(
-            &h.app,
-            Method::POST,
-            "/api/v1/incidents/acme-1/review",
-            Some(ALICE),
-            Some(bad),
-        )
-        .await;
+        let r = post(&h.app, review, Some(bad)).await;
         assert_eq!(r.status, 400, "{bad}: {}", r.text);
     }
     // The harness opened three incidents an hour ago: all in the default
@@ -1469,11 +1294,9 @@ async fn playbook_steps_are_ticked_through_the_api() {
         .as_str()
         .unwrap()
         .to_string();
-    let r = call(
+    let r = post(
         &h.app,
-        Method::POST,
         "/api/v1/incidents/acme-1/step",
-        Some(ALICE),
         Some(r#"{"step":0}"#),
     )
     .await;
@@ -1484,28 +1307,19 @@ async fn playbook_steps_are_ticked_through_the_api() {
         v["incident"]["checklist"]["steps"][0]["done"]["by"],
         "alice"
     );
-    let last = v["incident"]["timeline"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_event(&v["incident"]);
     assert_eq!(last["kind"], "step");
     assert_eq!(last["text"], first);
-    let again = call(
+    let again = post(
         &h.app,
-        Method::POST,
         "/api/v1/incidents/acme-1/step",
-        Some(ALICE),
         Some(r#"{"step":0,"done":true}"#),
     )
     .await;
     assert_eq!(again.json()["changed"], false);
-    let undo = call(
+    let undo = post(
         &h.app,
-        Method::POST,
         "/api/v1/incidents/acme-1/step",
-        Some(ALICE),
         Some(r#"{"step":0,"done":false}"#),
     )
     .await;
@@ -1515,22 +1329,14 @@ async fn playbook_steps_are_ticked_through_the_api() {
         (r#"{"step":-1}"#, 400, "invalid JSON body"),
         (r#"{}"#, 400, "missing field `step`"),
     ] {
-        let r = call(
-            &h.app,
-            Method::POST,
-            "/api/v1/incidents/acme-1/step",
-            Some(ALICE),
-            Some(body),
-        )
-        .await;
+        let r = post(&h.app, "/api/v1/incidents/acme-1/step", Some(body)).await;
         assert_eq!(r.status, status, "{body}: {}", r.text);
         assert!(r.error().contains(want), "{body}: {}", r.text);
     }
-    let viewer = call(
+    let viewer = post_as(
         &h.app,
-        Method::POST,
+        BOB,
         "/api/v1/incidents/acme-1/step",
-        Some(BOB),
         Some(r#"{"step":1}"#),
     )
     .await;
@@ -1559,11 +1365,9 @@ async fn drafts_and_publishing_through_the_api() {
         get(&h.app, "/api/v1/incidents/nope/drafts").await.status,
         404
     );
-    let r = call(
+    let r = post(
         &h.app,
-        Method::POST,
         "/api/v1/incidents/acme-1/status",
-        Some(ALICE),
         Some(r#"{"text":"x","publish":true}"#),
     )
     .await;
@@ -1588,11 +1392,9 @@ async fn a_reported_incident_gets_its_paths_owner() {
     .unwrap();
     h.store
         .set_policy(EscalationPolicy::from_settings(&s.alert).with_roster(&s.incidents));
-    let r = call(
+    let r = post(
         &h.app,
-        Method::POST,
         "/api/v1/incidents",
-        Some(ALICE),
         Some(r#"{"title":"Lawsuit filed","level":"moderate","crisis_kind":"legal"}"#),
     )
     .await;

@@ -324,11 +324,24 @@ fn deserialize_section<T: serde::de::DeserializeOwned>(
         c.push(key, "missing section");
         return None;
     };
-    let mut unknown = Vec::new();
-    let result: Result<T, _> = serde_ignored::deserialize(value, |path| {
+    deserialize_reported(c, key, value, |path| {
         // serde_ignored writes `?` for the inside of an `Option`: leave it out.
-        unknown.push(format!("{key}.{path}").replace(".?.", "."));
-    });
+        format!("{key}.{path}").replace(".?.", ".")
+    })
+}
+
+/// Deserializes `value`, reporting each key it does not know (under the
+/// key `unknown_key` makes of its path) and then, if it does not parse,
+/// the error under `key`.
+fn deserialize_reported<T: serde::de::DeserializeOwned>(
+    c: &mut Collector,
+    key: &str,
+    value: Value,
+    unknown_key: impl Fn(&str) -> String,
+) -> Option<T> {
+    let mut unknown = Vec::new();
+    let result: Result<T, _> =
+        serde_ignored::deserialize(value, |path| unknown.push(unknown_key(&path.to_string())));
     for u in unknown {
         c.push(u, "unknown key");
     }
@@ -401,20 +414,11 @@ pub(crate) fn load_layers(
     let telemetry_settings = telemetry
         .as_ref()
         .and_then(|t| sections::telemetry(&mut c, t));
-    let playbooks = loaded(
-        &mut c,
-        "incidents.playbooks_dir",
-        incidents
-            .as_ref()
-            .map(|i| crate::playbooks::load_playbooks(&i.playbooks_dir)),
-    );
-    let templates = loaded(
-        &mut c,
-        "incidents.templates_dir",
-        incidents
-            .as_ref()
-            .map(|i| crate::templates::load_templates(&i.templates_dir)),
-    );
+    let dirs = incidents.as_ref();
+    let playbooks = dirs.map(|i| crate::playbooks::load_playbooks(&i.playbooks_dir));
+    let playbooks = loaded(&mut c, "incidents.playbooks_dir", playbooks);
+    let templates = dirs.map(|i| crate::templates::load_templates(&i.templates_dir));
+    let templates = loaded(&mut c, "incidents.templates_dir", templates);
 
     let api_settings = api.as_ref().map(|a| check_api(&mut c, a, env));
 
@@ -524,19 +528,9 @@ fn deserialize_watches(c: &mut Collector, root: &Table) -> Vec<Option<WatchConfi
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 let key = format!("watches[{i}]");
-                let mut unknown = Vec::new();
-                let r: Result<WatchConfig, _> =
-                    serde_ignored::deserialize(item.clone(), |p| unknown.push(p.to_string()));
-                for u in unknown {
-                    c.push(format!("{key}.{u}"), "unknown key");
-                }
-                match r {
-                    Ok(w) => watches_raw.push(Some(w)),
-                    Err(e) => {
-                        c.push(key, e.to_string());
-                        watches_raw.push(None);
-                    }
-                }
+                watches_raw.push(deserialize_reported(c, &key, item.clone(), |p| {
+                    format!("{key}.{p}")
+                }));
             }
         }
         Some(_) => c.push("watches", "must be an array of tables ([[watches]])"),
@@ -883,34 +877,21 @@ fn deserialize_sink(c: &mut Collector, key: &str, item: &Value) -> Option<SinkCo
         );
         return None;
     }
-    let mut unknown = Vec::new();
-    let result: Result<SinkConfig, _> =
-        serde_ignored::deserialize(item.clone(), |p| unknown.push(p.to_string()));
-    for u in unknown {
-        c.push(format!("{key}.{u}"), "unknown key");
-    }
+    let s: SinkConfig = deserialize_reported(c, key, item.clone(), |p| format!("{key}.{p}"))?;
     // serde buffers an internally tagged enum's content, so `serde_ignored`
     // does not see unknown keys inside the variant: compare the table's keys
     // with a round trip of what was parsed instead (optional keys left out
     // are not in the round trip: `optional_sink_key` lists them).
-    match result {
-        Ok(s) => {
-            let known: Table = Value::try_from(&s)
-                .ok()
-                .and_then(|v| v.as_table().cloned())
-                .unwrap_or_default();
-            for k in table.keys() {
-                if !known.contains_key(k) && !optional_sink_key(&s, k) {
-                    c.push(format!("{key}.{k}"), "unknown key");
-                }
-            }
-            Some(s)
-        }
-        Err(e) => {
-            c.push(key, e.to_string());
-            None
+    let known: Table = Value::try_from(&s)
+        .ok()
+        .and_then(|v| v.as_table().cloned())
+        .unwrap_or_default();
+    for k in table.keys() {
+        if !known.contains_key(k) && !optional_sink_key(&s, k) {
+            c.push(format!("{key}.{k}"), "unknown key");
         }
     }
+    Some(s)
 }
 
 /// Optional keys a sink may leave out, which a round trip therefore omits.
@@ -1014,6 +995,15 @@ fn check_sinks(c: &mut Collector, sinks: &[(usize, SinkConfig)]) {
     }
 }
 
+/// The levels a per-level section configures (given minor, moderate,
+/// major), with their names.
+fn configured_levels<T>(levels: [&Option<T>; 3]) -> impl Iterator<Item = (&'static str, &T)> {
+    ["minor", "moderate", "major"]
+        .into_iter()
+        .zip(levels)
+        .filter_map(|(name, p)| p.as_ref().map(|p| (name, p)))
+}
+
 /// Longest escalation delay, ack timeout or repeat interval: 30 days.
 const MAX_ESCALATION_SECS: u64 = 30 * 86_400;
 
@@ -1022,51 +1012,21 @@ const MAX_ESCALATION_SECS: u64 = 30 * 86_400;
 pub(crate) fn check_escalation(c: &mut Collector, a: &AlertConfig) {
     let names: Vec<&str> = a.sinks.iter().map(|s| s.name()).collect();
     let e = &a.escalation;
-    for (level, p) in [
-        ("minor", &e.minor),
-        ("moderate", &e.moderate),
-        ("major", &e.major),
-    ] {
-        let Some(p) = p else { continue };
+    for (level, p) in configured_levels([&e.minor, &e.moderate, &e.major]) {
         let key = format!("alert.escalation.{level}");
-        if p.steps.is_empty() {
-            c.push(format!("{key}.steps"), "needs at least one step");
-        }
-        for (i, s) in p.steps.iter().enumerate() {
-            let skey = format!("{key}.steps[{i}]");
-            if i == 0 {
-                c.check(
-                    s.after_secs == 0,
-                    &format!("{skey}.after_secs"),
-                    "the first step notifies at once: it must be 0",
-                );
-            } else {
-                c.check(
-                    s.after_secs > p.steps[i - 1].after_secs,
-                    &format!("{skey}.after_secs"),
-                    "must be larger than the previous step's after_secs",
-                );
-            }
-            c.check(
-                s.after_secs <= MAX_ESCALATION_SECS,
-                &format!("{skey}.after_secs"),
-                "must be at most 2592000 (30 days)",
-            );
-            if s.sinks.is_empty() {
-                c.push(format!("{skey}.sinks"), "needs at least one sink name");
-            }
-            for (j, n) in s.sinks.iter().enumerate() {
-                if !names.contains(&n.as_str()) {
-                    c.push(
-                        format!("{skey}.sinks[{j}]"),
-                        format!(
-                            "unknown sink `{n}` (configured sinks: {})",
-                            names.join(", ")
-                        ),
-                    );
+        check_steps(
+            c,
+            &key,
+            &p.steps,
+            |s| s.after_secs,
+            |c, skey, s| {
+                let sinks_key = format!("{skey}.sinks");
+                if s.sinks.is_empty() {
+                    c.push(sinks_key.clone(), "needs at least one sink name");
                 }
-            }
-        }
+                check_sink_names(c, &sinks_key, &s.sinks, &names);
+            },
+        );
         if let Some(t) = p.ack_timeout_secs {
             c.check(
                 (1..=MAX_ESCALATION_SECS).contains(&t),
@@ -1081,6 +1041,71 @@ pub(crate) fn check_escalation(c: &mut Collector, a: &AlertConfig) {
                 "must be between 60 and 2592000 (30 days)",
             );
         }
+    }
+}
+
+/// Reports each entry of the list at `key` (as `<key>[j]`) that is not
+/// one of `known`, with the message `unknown` gives for it.
+fn check_known(
+    c: &mut Collector,
+    key: &str,
+    list: &[String],
+    known: &[&str],
+    unknown: impl Fn(&str) -> String,
+) {
+    for (j, n) in list.iter().enumerate() {
+        if !known.contains(&n.as_str()) {
+            c.push(format!("{key}[{j}]"), unknown(n));
+        }
+    }
+}
+
+/// Reports each entry of the sink list at `key` that is not one of the
+/// configured `sinks`.
+fn check_sink_names(c: &mut Collector, key: &str, list: &[String], sinks: &[&str]) {
+    check_known(c, key, list, sinks, |n| {
+        format!(
+            "unknown sink `{n}` (configured sinks: {})",
+            sinks.join(", ")
+        )
+    });
+}
+
+/// Checks the steps at `<key>.steps`: at least one, the first's
+/// `after_secs` 0, each later one's larger than the one before, none over
+/// 30 days; `each` then checks the rest of each step, given its key.
+fn check_steps<S>(
+    c: &mut Collector,
+    key: &str,
+    steps: &[S],
+    after_secs: impl Fn(&S) -> u64,
+    mut each: impl FnMut(&mut Collector, &str, &S),
+) {
+    if steps.is_empty() {
+        c.push(format!("{key}.steps"), "needs at least one step");
+    }
+    for (i, s) in steps.iter().enumerate() {
+        let skey = format!("{key}.steps[{i}]");
+        let after = after_secs(s);
+        let after_key = format!("{skey}.after_secs");
+        match i.checked_sub(1).map(|i| after_secs(&steps[i])) {
+            None => c.check(
+                after == 0,
+                &after_key,
+                "the first step notifies at once: it must be 0",
+            ),
+            Some(previous) => c.check(
+                after > previous,
+                &after_key,
+                "must be larger than the previous step's after_secs",
+            ),
+        }
+        c.check(
+            after <= MAX_ESCALATION_SECS,
+            &after_key,
+            "must be at most 2592000 (30 days)",
+        );
+        each(c, &skey, s);
     }
 }
 
@@ -1106,17 +1131,7 @@ pub(crate) fn check_roster(c: &mut Collector, i: &IncidentsConfig, a: &AlertConf
     let sinks: Vec<&str> = a.sinks.iter().map(|s| s.name()).collect();
     let mut names: Vec<&str> = Vec::new();
     let check_sinks = |c: &mut Collector, key: &str, list: &[String]| {
-        for (j, n) in list.iter().enumerate() {
-            if !sinks.contains(&n.as_str()) {
-                c.push(
-                    format!("{key}.sinks[{j}]"),
-                    format!(
-                        "unknown sink `{n}` (configured sinks: {})",
-                        sinks.join(", ")
-                    ),
-                );
-            }
-        }
+        check_sink_names(c, &format!("{key}.sinks"), list, &sinks);
     };
     let name_ok = |c: &mut Collector, key: &str, name: &str, names: &mut Vec<String>| {
         if name.trim().is_empty() || name.chars().count() > 64 {
@@ -1149,14 +1164,9 @@ pub(crate) fn check_roster(c: &mut Collector, i: &IncidentsConfig, a: &AlertConf
         if t.members.is_empty() {
             c.push(format!("{key}.members"), "needs at least one member");
         }
-        for (j, m) in t.members.iter().enumerate() {
-            if !names.contains(&m.as_str()) {
-                c.push(
-                    format!("{key}.members[{j}]"),
-                    format!("`{m}` is not in incidents.people"),
-                );
-            }
-        }
+        check_known(c, &format!("{key}.members"), &t.members, &names, |m| {
+            format!("`{m}` is not in incidents.people")
+        });
         check_sinks(c, &key, &t.sinks);
     }
     let known = |n: &str| taken.iter().any(|t| t == n);
@@ -1173,36 +1183,20 @@ pub(crate) fn check_roster(c: &mut Collector, i: &IncidentsConfig, a: &AlertConf
                 format!("`{o}` is not a person or team"),
             );
         }
-        if p.steps.is_empty() {
-            c.push(format!("{key}.steps"), "needs at least one step");
-        }
-        for (j, s) in p.steps.iter().enumerate() {
-            let skey = format!("{key}.steps[{j}]");
-            if j == 0 && s.after_secs != 0 {
-                c.push(
-                    format!("{skey}.after_secs"),
-                    "the first step notifies at once: it must be 0",
-                );
-            }
-            if j > 0 && s.after_secs <= p.steps[j - 1].after_secs {
-                c.push(
-                    format!("{skey}.after_secs"),
-                    "must be larger than the previous step's after_secs",
-                );
-            }
-            if s.after_secs > MAX_ESCALATION_SECS {
-                c.push(
-                    format!("{skey}.after_secs"),
-                    "must be at most 2592000 (30 days)",
-                );
-            }
-            if !known(&s.to) {
-                c.push(
-                    format!("{skey}.to"),
-                    format!("`{}` is not a person or team", s.to),
-                );
-            }
-        }
+        check_steps(
+            c,
+            &key,
+            &p.steps,
+            |s| s.after_secs,
+            |c, skey, s| {
+                if !known(&s.to) {
+                    c.push(
+                        format!("{skey}.to"),
+                        format!("`{}` is not a person or team", s.to),
+                    );
+                }
+            },
+        );
     }
 }
 
@@ -1210,12 +1204,7 @@ pub(crate) fn check_roster(c: &mut Collector, i: &IncidentsConfig, a: &AlertConf
 /// neither acknowledging nor responding due after resolving.
 pub(crate) fn check_targets(c: &mut Collector, a: &AlertConfig) {
     let t = &a.targets;
-    for (level, p) in [
-        ("minor", &t.minor),
-        ("moderate", &t.moderate),
-        ("major", &t.major),
-    ] {
-        let Some(p) = p else { continue };
+    for (level, p) in configured_levels([&t.minor, &t.moderate, &t.major]) {
         let key = format!("alert.targets.{level}");
         for (name, v) in [
             ("acknowledge_secs", p.acknowledge_secs),
@@ -1446,13 +1435,43 @@ terms = ["y"]
         assert_eq!(err.problems()[0].key, "alert.sinks[0].url");
     }
 
-    fn sinks_toml(sinks: &str) -> String {
-        format!("{MIN}\n[alert]\n{sinks}")
+    /// The commented-out block of `example` that starts at the line
+    /// `first`, uncommented: up to the first line that is not a comment.
+    pub(super) fn uncommented_block(example: &str, first: &str) -> String {
+        let mut block = String::new();
+        let mut in_block = false;
+        for line in example.lines() {
+            in_block |= line == first;
+            if !in_block {
+                continue;
+            }
+            match line.strip_prefix("# ").or(line.strip_prefix('#')) {
+                Some(l) => {
+                    block.push_str(l);
+                    block.push('\n');
+                }
+                None => break,
+            }
+        }
+        block
+    }
+
+    /// `MIN` with these `[alert]` sinks, loaded.
+    fn with_sinks(sinks: &str) -> Result<Settings, ConfigError> {
+        Settings::from_toml_str(&format!("{MIN}\n[alert]\n{sinks}"), "f.toml", &[])
+    }
+
+    /// Each problem of `err` as (key, message).
+    fn keyed(err: &ConfigError) -> Vec<(&str, &str)> {
+        err.problems()
+            .iter()
+            .map(|p| (p.key.as_str(), p.message.as_str()))
+            .collect()
     }
 
     #[test]
     fn every_sink_type_parses_with_names_and_defaults() {
-        let text = sinks_toml(
+        let s = with_sinks(
             r#"
 [[alert.sinks]]
 type = "stdout"
@@ -1470,8 +1489,8 @@ type = "alertmanager"
 url = "http://alertmanager:9093"
 generator_url = "https://vigil.example/ui"
 "#,
-        );
-        let s = Settings::from_toml_str(&text, "f.toml", &[]).unwrap();
+        )
+        .unwrap();
         let sinks = &s.alert.sinks;
         let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
         assert_eq!(names, ["stdout", "webhook", "slack-pr", "alertmanager"]);
@@ -1495,7 +1514,7 @@ generator_url = "https://vigil.example/ui"
 
     #[test]
     fn duplicate_sink_names_are_rejected() {
-        let text = sinks_toml(
+        let err = with_sinks(
             r#"
 [[alert.sinks]]
 type = "webhook"
@@ -1511,13 +1530,9 @@ url = "https://c.example/"
 type = "stdout"
 name = "pager"
 "#,
-        );
-        let err = Settings::from_toml_str(&text, "f.toml", &[]).unwrap_err();
-        let got: Vec<(&str, &str)> = err
-            .problems()
-            .iter()
-            .map(|p| (p.key.as_str(), p.message.as_str()))
-            .collect();
+        )
+        .unwrap_err();
+        let got = keyed(&err);
         assert_eq!(got.len(), 2, "{err}");
         assert_eq!(got[0].0, "alert.sinks[1].name");
         assert!(
@@ -1532,7 +1547,7 @@ name = "pager"
 
     #[test]
     fn unknown_sink_type_and_keys_are_reported_with_their_index() {
-        let text = sinks_toml(
+        let err = with_sinks(
             r#"
 [[alert.sinks]]
 type = "pagerduty"
@@ -1548,13 +1563,9 @@ type = "alertmanager"
 url = "http://am:9093/api/v2/alerts"
 timeout_ms = 0
 "#,
-        );
-        let err = Settings::from_toml_str(&text, "f.toml", &[]).unwrap_err();
-        let got: Vec<(&str, &str)> = err
-            .problems()
-            .iter()
-            .map(|p| (p.key.as_str(), p.message.as_str()))
-            .collect();
+        )
+        .unwrap_err();
+        let got = keyed(&err);
         assert_eq!(
             got,
             [
@@ -1579,7 +1590,7 @@ timeout_ms = 0
 
     #[test]
     fn sink_secrets_are_masked_when_shown() {
-        let text = sinks_toml(
+        let s = with_sinks(
             r#"
 [[alert.sinks]]
 type = "webhook"
@@ -1592,8 +1603,8 @@ url = "https://hooks.slack.example/services/SLACKTOKEN"
 type = "alertmanager"
 url = "https://user:AMPASS@am.example"
 "#,
-        );
-        let s = Settings::from_toml_str(&text, "f.toml", &[]).unwrap();
+        )
+        .unwrap();
         let shown = s.to_toml().unwrap();
         let debug = format!("{s:?}");
         for secret in ["URLTOKEN", "HMACKEY", "SLACKTOKEN", "AMPASS"] {
@@ -1614,21 +1625,7 @@ url = "https://user:AMPASS@am.example"
     #[test]
     fn example_sinks_are_valid_when_uncommented() {
         let example = include_str!("../../../config/example.toml");
-        let mut sinks = String::new();
-        let mut in_block = false;
-        for line in example.lines() {
-            in_block |= line == "# [[alert.sinks]]";
-            if !in_block {
-                continue;
-            }
-            match line.strip_prefix("# ").or(line.strip_prefix('#')) {
-                Some(l) => {
-                    sinks.push_str(l);
-                    sinks.push('\n');
-                }
-                None => break,
-            }
-        }
+        let sinks = uncommented_block(example, "# [[alert.sinks]]");
         let text = format!("{example}\n{sinks}");
         let s = Settings::from_toml_str(&text, "example.toml", &[]).unwrap();
         let names: Vec<&str> = s.alert.sinks.iter().map(|s| s.name()).collect();
@@ -1637,13 +1634,12 @@ url = "https://user:AMPASS@am.example"
 
     #[test]
     fn empty_sinks_and_empty_secret_are_rejected() {
-        let err = Settings::from_toml_str(&sinks_toml("sinks = []\n"), "f.toml", &[]).unwrap_err();
+        let err = with_sinks("sinks = []\n").unwrap_err();
         assert_eq!(err.problems()[0].key, "alert.sinks");
         assert_eq!(err.problems()[0].message, "needs at least one sink");
-        let text = sinks_toml(
+        let err = with_sinks(
             "[[alert.sinks]]\ntype = \"webhook\"\nurl = \"https://x.example\"\nsecret = \"\"\nname = \"Bad Name\"\n",
-        );
-        let err = Settings::from_toml_str(&text, "f.toml", &[]).unwrap_err();
+        ).unwrap_err();
         let keys: Vec<&str> = err.problems().iter().map(|p| p.key.as_str()).collect();
         assert_eq!(
             keys,
@@ -2025,21 +2021,7 @@ mod api_tests {
     #[test]
     fn example_api_section_is_valid_when_uncommented() {
         let example = include_str!("../../../config/example.toml");
-        let mut api = String::new();
-        let mut in_block = false;
-        for line in example.lines() {
-            in_block |= line == "# [api]";
-            if !in_block {
-                continue;
-            }
-            match line.strip_prefix("# ").or(line.strip_prefix('#')) {
-                Some(l) => {
-                    api.push_str(l);
-                    api.push('\n');
-                }
-                None => break,
-            }
-        }
+        let api = super::tests::uncommented_block(example, "# [api]");
         assert!(api.contains("[[api.tokens]]"), "no [api] example found");
         let text = format!("{example}\n{api}");
         let env = vec![

@@ -29,6 +29,13 @@ pub(crate) fn alert(incident: &str, transition: Transition, level: Level, end_se
     Alert::from_spike(&spike(incident, transition, level, end_secs)).expect("not ongoing")
 }
 
+/// A temporary directory and the store file's path in it.
+fn temp_store() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(STORE_FILE);
+    (dir, path)
+}
+
 fn sinks() -> Vec<String> {
     vec!["stdout".into(), "slack".into(), "alertmanager".into()]
 }
@@ -75,6 +82,40 @@ fn tracker() -> IncidentTracker {
     IncidentTracker::new(policy())
 }
 
+/// `tracker()` after an alert opened `incident` at `level` (its window
+/// ending at 60 s), seen at `at_secs`.
+fn tracker_with_open(incident: &str, level: Level, at_secs: i64) -> IncidentTracker {
+    opened_under(policy(), incident, level, at_secs)
+}
+
+/// A tracker under `policy` after an alert opened `incident` at `level`
+/// (its window ending at 60 s), seen at `at_secs`.
+fn opened_under(
+    policy: EscalationPolicy,
+    incident: &str,
+    level: Level,
+    at_secs: i64,
+) -> IncidentTracker {
+    let mut tr = IncidentTracker::new(policy);
+    tr.on_alert(&alert(incident, Transition::Opened, level, 60), t(at_secs));
+    tr
+}
+
+/// Detect resolves `incident` with a window ending at `secs`, seen then.
+fn detect_resolves(tr: &mut IncidentTracker, incident: &str, level: Level, secs: i64) -> Outcome {
+    tr.on_alert(&alert(incident, Transition::Resolved, level, secs), t(secs))
+}
+
+/// Asserts that nothing is due just before `at_secs` and that one
+/// notification is due at it; gives the tick's notifications.
+#[track_caller]
+fn due_at(tr: &mut IncidentTracker, at_secs: i64) -> Vec<Notification> {
+    assert!(tr.tick(t(at_secs - 1)).is_empty(), "due before {at_secs}");
+    let n = tr.tick(t(at_secs));
+    assert_eq!(n.len(), 1, "{n:?}");
+    n
+}
+
 fn notes(o: &Outcome) -> Vec<(Vec<String>, NotifyReason)> {
     o.notifications()
         .iter()
@@ -84,6 +125,48 @@ fn notes(o: &Outcome) -> Vec<(Vec<String>, NotifyReason)> {
 
 fn strs(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
+}
+
+fn comment(text: impl Into<String>) -> Action {
+    Action::Comment { text: text.into() }
+}
+
+fn assign(assignee: &str) -> Action {
+    Action::Assign {
+        assignee: assignee.into(),
+    }
+}
+
+/// A status update, recorded only.
+fn status(text: impl Into<String>) -> Action {
+    Action::StatusUpdate {
+        text: text.into(),
+        publish: false,
+    }
+}
+
+/// A status update, published to the stakeholder sinks.
+fn published(text: impl Into<String>) -> Action {
+    Action::StatusUpdate {
+        text: text.into(),
+        publish: true,
+    }
+}
+
+/// A review action that fills in the fields given.
+fn review(root_cause: Option<&str>, actions: Option<&str>, effectiveness: Option<&str>) -> Action {
+    Action::Review(Review {
+        root_cause: root_cause.map(Into::into),
+        actions: actions.map(Into::into),
+        effectiveness: effectiveness.map(Into::into),
+    })
+}
+
+fn role(role: Role, person: &str) -> Action {
+    Action::Role {
+        role,
+        person: person.into(),
+    }
 }
 
 fn count(i: &Incident, f: impl Fn(&EventKind) -> bool) -> usize {
@@ -136,10 +219,7 @@ fn without_a_policy_every_sink_hears_every_alert_once() {
     );
     assert!(o.notifications().is_empty());
     assert!(tr.tick(t(100_000)).is_empty(), "no timers without a policy");
-    let o = tr.on_alert(
-        &alert("w-1", Transition::Resolved, Level::Major, 180),
-        t(180),
-    );
+    let o = detect_resolves(&mut tr, "w-1", Level::Major, 180);
     assert_eq!(notes(&o), vec![(sinks(), NotifyReason::Resolved)]);
     assert_eq!(o.notifications()[0].alert.transition, Transition::Resolved);
 }
@@ -169,11 +249,8 @@ fn ack_stops_renotification_and_is_idempotent() {
 
 #[test]
 fn escalation_steps_fire_on_time_and_catch_up() {
-    let mut tr = tracker();
-    tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(1000));
-    assert!(tr.tick(t(1899)).is_empty());
-    let n = tr.tick(t(1900));
-    assert_eq!(n.len(), 1);
+    let mut tr = tracker_with_open("w-1", Level::Major, 1000);
+    let n = due_at(&mut tr, 1900);
     assert_eq!(n[0].sinks, strs(&["slack", "alertmanager"]));
     assert_eq!(n[0].reason, NotifyReason::Renotify);
     assert_eq!(n[0].step, Some(1));
@@ -204,11 +281,8 @@ fn escalation_steps_fire_on_time_and_catch_up() {
 
 #[test]
 fn last_step_repeats_when_configured() {
-    let mut tr = tracker();
-    tr.on_alert(&alert("w-1", Transition::Opened, Level::Moderate, 60), t(0));
-    assert!(tr.tick(t(599)).is_empty());
-    let n = tr.tick(t(600));
-    assert_eq!(n.len(), 1);
+    let mut tr = tracker_with_open("w-1", Level::Moderate, 0);
+    let n = due_at(&mut tr, 600);
     assert_eq!(n[0].reason, NotifyReason::Renotify);
     assert_eq!(n[0].sinks, strs(&["stdout"]));
     assert!(tr.tick(t(1199)).is_empty());
@@ -267,16 +341,13 @@ fn level_rise_notifies_again_even_when_acknowledged() {
 
 #[test]
 fn ack_timeout_returns_a_still_firing_incident_to_unacknowledged() {
-    let mut tr = tracker();
-    tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
+    let mut tr = tracker_with_open("w-1", Level::Major, 0);
     tr.act("w-1", Action::Ack, "alice", t(10)).unwrap();
     tr.on_spike(
         &spike("w-1", Transition::Ongoing, Level::Major, 120),
         t(500),
     );
-    assert!(tr.tick(t(1809)).is_empty());
-    let n = tr.tick(t(1810));
-    assert_eq!(n.len(), 1);
+    let n = due_at(&mut tr, 1810);
     assert_eq!(n[0].reason, NotifyReason::AckTimeout);
     assert_eq!(n[0].sinks, strs(&["stdout"]));
     let inc = tr.get("w-1").unwrap();
@@ -293,8 +364,7 @@ fn ack_timeout_returns_a_still_firing_incident_to_unacknowledged() {
     assert_eq!(tr.tick(t(2710)).len(), 1);
 
     // Not firing since the ack: the ack holds past the timeout.
-    let mut tr = tracker();
-    tr.on_alert(&alert("w-2", Transition::Opened, Level::Major, 60), t(0));
+    let mut tr = tracker_with_open("w-2", Level::Major, 0);
     tr.on_spike(&spike("w-2", Transition::Ongoing, Level::Major, 120), t(5));
     tr.act("w-2", Action::Ack, "alice", t(10)).unwrap();
     assert!(tr.tick(t(5000)).is_empty());
@@ -351,9 +421,7 @@ fn silences_record_and_count_but_do_not_notify() {
         "the alert itself is in the timeline"
     );
     // The policy waits for the silence to end, then notifies what is due.
-    assert!(tr.tick(t(999)).is_empty());
-    let n = tr.tick(t(1000));
-    assert_eq!(n.len(), 1);
+    let n = due_at(&mut tr, 1000);
     assert_eq!(n[0].reason, NotifyReason::New);
     assert_eq!(n[0].sinks, strs(&["stdout", "slack", "alertmanager"]));
 
@@ -446,8 +514,7 @@ fn silences_record_and_count_but_do_not_notify() {
 }
 
 fn race(ack_first: bool) -> Incident {
-    let mut tr = tracker();
-    tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
+    let mut tr = tracker_with_open("w-1", Level::Major, 0);
     let resolved = alert("w-1", Transition::Resolved, Level::Major, 600);
     if ack_first {
         tr.act("w-1", Action::Ack, "alice", t(600)).unwrap();
@@ -480,12 +547,8 @@ fn ack_racing_an_automatic_resolve_keeps_both_in_either_order() {
 
 #[test]
 fn a_spike_after_resolve_opens_a_new_incident() {
-    let mut tr = tracker();
-    tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(0));
-    tr.on_alert(
-        &alert("w-1", Transition::Resolved, Level::Minor, 600),
-        t(600),
-    );
+    let mut tr = tracker_with_open("w-1", Level::Minor, 0);
+    detect_resolves(&mut tr, "w-1", Level::Minor, 600);
     // Detect opens a new incident id for the next spike.
     let o = tr.on_alert(&alert("w-2", Transition::Opened, Level::Minor, 900), t(900));
     assert_eq!(notes(&o), vec![(sinks(), NotifyReason::New)]);
@@ -509,8 +572,7 @@ fn a_spike_after_resolve_opens_a_new_incident() {
 
 #[test]
 fn person_resolved_incident_that_grows_is_reopened() {
-    let mut tr = tracker();
-    tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(0));
+    let mut tr = tracker_with_open("w-1", Level::Minor, 0);
     let r = tr.act("w-1", Action::Resolve, "alice", t(100)).unwrap();
     // The resolve goes to everyone told, as a resolved alert.
     assert_eq!(r.notifications.len(), 1);
@@ -538,28 +600,15 @@ fn person_resolved_incident_that_grows_is_reopened() {
     assert!(inc.resolved.is_none());
     assert_eq!(count(inc, |k| matches!(k, EventKind::Reopen)), 1);
     // Detect's own resolve later closes it.
-    let o = tr.on_alert(
-        &alert("w-1", Transition::Resolved, Level::Major, 900),
-        t(900),
-    );
+    let o = detect_resolves(&mut tr, "w-1", Level::Major, 900);
     assert_eq!(o.notifications()[0].reason, NotifyReason::Resolved);
     assert_eq!(tr.get("w-1").unwrap().state, State::Resolved);
 }
 
 #[test]
 fn assign_comment_reopen_and_bad_requests() {
-    let mut tr = tracker();
-    tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
-    let a = tr
-        .act(
-            "w-1",
-            Action::Assign {
-                assignee: "dana".into(),
-            },
-            "alice",
-            t(30),
-        )
-        .unwrap();
+    let mut tr = tracker_with_open("w-1", Level::Major, 0);
+    let a = tr.act("w-1", assign("dana"), "alice", t(30)).unwrap();
     assert_eq!(a.incident.state, State::Assigned);
     assert_eq!(
         a.time_to_acknowledge_secs,
@@ -567,26 +616,12 @@ fn assign_comment_reopen_and_bad_requests() {
         "assigning acknowledges"
     );
     assert!(
-        !tr.act(
-            "w-1",
-            Action::Assign {
-                assignee: "dana".into()
-            },
-            "alice",
-            t(31)
-        )
-        .unwrap()
-        .changed
+        !tr.act("w-1", assign("dana"), "alice", t(31))
+            .unwrap()
+            .changed
     );
     let c = tr
-        .act(
-            "w-1",
-            Action::Comment {
-                text: "statement drafted".into(),
-            },
-            "dana",
-            t(40),
-        )
+        .act("w-1", comment("statement drafted"), "dana", t(40))
         .unwrap();
     assert!(c.changed);
     assert!(
@@ -610,7 +645,7 @@ fn assign_comment_reopen_and_bad_requests() {
         Err(Error::IncidentNotFound(_))
     ));
     assert!(matches!(
-        tr.act("w-1", Action::Comment { text: "  ".into() }, "x", t(0)),
+        tr.act("w-1", comment("  "), "x", t(0)),
         Err(Error::Invalid(_))
     ));
     assert!(matches!(
@@ -618,22 +653,14 @@ fn assign_comment_reopen_and_bad_requests() {
         Err(Error::Invalid(_))
     ));
     assert!(matches!(
-        tr.act(
-            "w-1",
-            Action::Comment {
-                text: "x".repeat(MAX_TEXT_CHARS + 1)
-            },
-            "x",
-            t(0)
-        ),
+        tr.act("w-1", comment("x".repeat(MAX_TEXT_CHARS + 1)), "x", t(0)),
         Err(Error::Invalid(_))
     ));
 }
 
 #[test]
 fn volume_series_is_bounded_and_ordered() {
-    let mut tr = tracker();
-    tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(60));
+    let mut tr = tracker_with_open("w-1", Level::Minor, 60);
     for i in 2..(MAX_VOLUME_POINTS as i64 + 100) {
         tr.on_spike(
             &spike("w-1", Transition::Ongoing, Level::Minor, i * 60),
@@ -652,14 +679,10 @@ fn volume_series_is_bounded_and_ordered() {
 
 #[test]
 fn list_filters_and_stats() {
-    let mut tr = tracker();
-    tr.on_alert(&alert("a-1", Transition::Opened, Level::Minor, 60), t(10));
+    let mut tr = tracker_with_open("a-1", Level::Minor, 10);
     tr.on_alert(&alert("b-1", Transition::Opened, Level::Major, 60), t(20));
     tr.on_alert(&alert("c-1", Transition::Opened, Level::Major, 60), t(30));
-    tr.on_alert(
-        &alert("c-1", Transition::Resolved, Level::Major, 600),
-        t(600),
-    );
+    detect_resolves(&mut tr, "c-1", Level::Major, 600);
     tr.act("b-1", Action::Ack, "x", t(40)).unwrap();
     let ids = |f: Filter| -> Vec<String> { tr.list(&f).into_iter().map(|s| s.id.0).collect() };
     assert_eq!(ids(Filter::default()), ["c-1", "b-1", "a-1"]);
@@ -718,27 +741,21 @@ fn list_filters_and_stats() {
 fn retention_prunes_old_resolved_incidents_only() {
     let mut tr = tracker().with_retention(Duration::from_secs(3600));
     tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(0));
-    tr.on_alert(
-        &alert("w-1", Transition::Resolved, Level::Minor, 600),
-        t(600),
-    );
-    tr.on_alert(&alert("v-1", Transition::Opened, Level::Minor, 60), t(0));
+    detect_resolves(&mut tr, "w-1", Level::Minor, 600);
+    let v1 = alert("v-1", Transition::Opened, Level::Minor, 60);
+    tr.on_alert(&v1, t(0));
     tr.tick(t(4199));
     assert!(tr.get("w-1").is_some());
     tr.tick(t(4201));
     assert!(tr.get("w-1").is_none());
     assert!(tr.get("v-1").is_some(), "open incidents are never pruned");
     // v-1's own alert ids still dedupe after the global memory was pruned.
-    assert_eq!(
-        tr.on_alert(&alert("v-1", Transition::Opened, Level::Minor, 60), t(4300)),
-        Outcome::Duplicate
-    );
+    assert_eq!(tr.on_alert(&v1, t(4300)), Outcome::Duplicate);
 }
 
 #[test]
 fn review_report_has_levels_times_and_markdown() {
-    let mut tr = tracker();
-    tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(0));
+    let mut tr = tracker_with_open("w-1", Level::Minor, 0);
     tr.on_spike(
         &spike("w-1", Transition::Ongoing, Level::Minor, 120),
         t(120),
@@ -750,17 +767,12 @@ fn review_report_has_levels_times_and_markdown() {
     tr.act("w-1", Action::Ack, "alice", t(240)).unwrap();
     tr.act(
         "w-1",
-        Action::Comment {
-            text: "holding statement | posted".into(),
-        },
+        comment("holding statement | posted"),
         "alice",
         t(300),
     )
     .unwrap();
-    tr.on_alert(
-        &alert("w-1", Transition::Resolved, Level::Major, 3600),
-        t(3600),
-    );
+    detect_resolves(&mut tr, "w-1", Level::Major, 3600);
     let r = tr.export("w-1").unwrap();
     assert_eq!(r.time_to_acknowledge_secs, Some(240.0));
     assert_eq!(r.time_to_resolve_secs, Some(3600.0));
@@ -802,28 +814,12 @@ fn review_report_has_levels_times_and_markdown() {
 #[test]
 fn markdown_review_keeps_no_raw_html_from_untrusted_text() {
     // Issue 12: the export kept raw HTML from comments and post ids.
-    let mut tr = tracker();
-    tr.on_alert(&alert("w-1", Transition::Opened, Level::Minor, 60), t(0));
+    let mut tr = tracker_with_open("w-1", Level::Minor, 0);
     let hostile = "<script>alert(1)</script> <img src=x onerror=alert(2)>\n\
                    | forged | row |\r\n[click](javascript:alert(3)) \u{1b}[31mred";
-    tr.act(
-        "w-1",
-        Action::Comment {
-            text: hostile.into(),
-        },
-        "alice",
-        t(10),
-    )
-    .unwrap();
-    tr.act(
-        "w-1",
-        Action::Assign {
-            assignee: "<b onmouseover=x>eve</b>".into(),
-        },
-        "alice",
-        t(20),
-    )
-    .unwrap();
+    tr.act("w-1", comment(hostile), "alice", t(10)).unwrap();
+    tr.act("w-1", assign("<b onmouseover=x>eve</b>"), "alice", t(20))
+        .unwrap();
     let mut r = tr.export("w-1").unwrap();
     r.sample_post_ids = vec![PostId::from("p`<img src=x>`|1"), PostId::from("p2")];
     // Post text in the evidence is untrusted too (issue 14).
@@ -898,8 +894,7 @@ fn markdown_review_keeps_no_raw_html_from_untrusted_text() {
 
 #[test]
 fn incident_json_round_trips_and_names_its_fields() {
-    let mut tr = tracker();
-    tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
+    let mut tr = tracker_with_open("w-1", Level::Major, 0);
     tr.act("w-1", Action::Ack, "alice", t(5)).unwrap();
     let inc = tr.get("w-1").unwrap();
     let v = serde_json::to_value(inc).unwrap();
@@ -909,12 +904,7 @@ fn incident_json_round_trips_and_names_its_fields() {
     assert_eq!(v["timeline"][0]["actor"], "vigil");
     assert_eq!(serde_json::from_value::<Incident>(v).unwrap(), inc.clone());
     let a: Action = serde_json::from_str(r#"{"action":"assign","assignee":"dana"}"#).unwrap();
-    assert_eq!(
-        a,
-        Action::Assign {
-            assignee: "dana".into()
-        }
-    );
+    assert_eq!(a, assign("dana"));
 }
 
 #[test]
@@ -1130,8 +1120,7 @@ fn a_full_disk_holds_spikes_in_memory_and_the_store_recovers() {
         atomic::{AtomicBool, Ordering},
         Arc,
     };
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(STORE_FILE);
+    let (_dir, path) = temp_store();
     let full = Arc::new(AtomicBool::new(false));
     let open = |full: &Arc<AtomicBool>| {
         let (p, full) = (path.clone(), full.clone());
@@ -1184,8 +1173,7 @@ mod damaged_store_file {
 
     /// A store with one incident, then its file cut to `keep(len)` bytes.
     fn damaged(keep: impl Fn(u64) -> u64) -> (tempfile::TempDir, std::path::PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(STORE_FILE);
+        let (dir, path) = temp_store();
         {
             let s = IncidentStore::open(&path, policy()).unwrap();
             s.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0))
@@ -1269,10 +1257,9 @@ mod timeline_storage {
     use super::*;
     use crate::store::{INCIDENTS, META};
 
-    fn comment(n: usize) -> Action {
-        Action::Comment {
-            text: format!("{n}: {}", "x".repeat(1000)),
-        }
+    /// A comment of about 1 KB.
+    fn long_comment(n: usize) -> Action {
+        comment(format!("{n}: {}", "x".repeat(1000)))
     }
 
     /// The stored incident record's size, with the store closed.
@@ -1289,14 +1276,13 @@ mod timeline_storage {
         // Issue 12 item 10: 1,718 comments of 4 KB made every write rewrite
         // a 7 MB incident. The record now holds the incident without its
         // timeline; each event is its own row, written once.
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(STORE_FILE);
+        let (_dir, path) = temp_store();
         let before = {
             let s = IncidentStore::open(&path, policy()).unwrap();
             s.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0))
                 .unwrap();
             for n in 0..2000 {
-                s.act("w-1", comment(n), "alice", t(100 + n as i64))
+                s.act("w-1", long_comment(n), "alice", t(100 + n as i64))
                     .unwrap();
             }
             s.get("w-1").unwrap()
@@ -1311,11 +1297,9 @@ mod timeline_storage {
 
     #[test]
     fn a_schema_1_store_keeps_its_timelines_and_becomes_schema_2() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(STORE_FILE);
+        let (_dir, path) = temp_store();
         // A schema-1 file: the timeline inside the incident record.
-        let mut tr = tracker();
-        tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
+        let mut tr = tracker_with_open("w-1", Level::Major, 0);
         tr.act("w-1", Action::Ack, "alice", t(60)).unwrap();
         let legacy = tr.get("w-1").unwrap().clone();
         assert!(legacy.timeline.len() >= 2);
@@ -1334,7 +1318,7 @@ mod timeline_storage {
         }
         let s = IncidentStore::open(&path, policy()).unwrap();
         assert_eq!(s.get("w-1").unwrap(), legacy);
-        s.act("w-1", comment(1), "bob", t(120)).unwrap();
+        s.act("w-1", long_comment(1), "bob", t(120)).unwrap();
         let now = s.get("w-1").unwrap();
         assert_eq!(now.timeline.len(), legacy.timeline.len() + 1);
         drop(s);
@@ -1356,23 +1340,14 @@ mod timeline_storage {
 
     #[test]
     fn a_full_timeline_refuses_comments_but_records_actions() {
-        let mut tr = tracker();
-        tr.on_alert(&alert("w-1", Transition::Opened, Level::Major, 60), t(0));
+        let mut tr = tracker_with_open("w-1", Level::Major, 0);
         let mut n = tr.get("w-1").unwrap().timeline.len();
         while n < MAX_TIMELINE_EVENTS {
-            tr.act("w-1", Action::Comment { text: "c".into() }, "alice", t(1))
-                .unwrap();
+            tr.act("w-1", comment("c"), "alice", t(1)).unwrap();
             n += 1;
         }
         let e = tr
-            .act(
-                "w-1",
-                Action::Comment {
-                    text: "one more".into(),
-                },
-                "alice",
-                t(2),
-            )
+            .act("w-1", comment("one more"), "alice", t(2))
             .unwrap_err();
         assert!(matches!(e, Error::TimelineFull(_)), "{e}");
         assert_eq!(e.class(), vigil_types::ErrorClass::Input);
@@ -1398,16 +1373,21 @@ fn new_report(title: &str, level: Level, watch: Option<&str>) -> NewReport {
     }
 }
 
+/// A report on acme.
+fn acme_report(title: &str, level: Level) -> NewReport {
+    new_report(title, level, Some("acme"))
+}
+
+/// Carol reports cracked jars on acme at `level`, at 100 s.
+fn carol_reports(tr: &mut IncidentTracker, level: Level) -> ReportOutcome {
+    tr.report(acme_report("Cracked jars", level), "carol", t(100))
+        .unwrap()
+}
+
 #[test]
 fn a_report_opens_an_incident_notified_like_a_detected_one() {
     let mut tr = tracker();
-    let out = tr
-        .report(
-            new_report("Cracked jars", Level::Major, Some("acme")),
-            "carol",
-            t(100),
-        )
-        .unwrap();
+    let out = carol_reports(&mut tr, Level::Major);
     assert!(out.created);
     let inc = &out.incident;
     assert_eq!(inc.id, "acme-report-100000");
@@ -1447,13 +1427,7 @@ fn a_report_opens_an_incident_notified_like_a_detected_one() {
 #[test]
 fn a_detector_incident_on_the_reported_watch_joins_the_report() {
     let mut tr = tracker();
-    let rep = tr
-        .report(
-            new_report("Cracked jars", Level::Minor, Some("acme")),
-            "carol",
-            t(100),
-        )
-        .unwrap();
+    let rep = carol_reports(&mut tr, Level::Minor);
     let id = rep.incident.id.clone();
     tr.act(&id, Action::Ack, "dave", t(110)).unwrap();
     // Detect opens its own incident at moderate: one incident, a level
@@ -1485,10 +1459,7 @@ fn a_detector_incident_on_the_reported_watch_joins_the_report() {
         Outcome::Duplicate
     );
     // Detect's resolve is recorded but does not end a reported incident.
-    tr.on_alert(
-        &alert("acme-1", Transition::Resolved, Level::Moderate, 400),
-        t(400),
-    );
+    detect_resolves(&mut tr, "acme-1", Level::Moderate, 400);
     let inc = tr.get(&id).unwrap();
     assert_eq!(inc.state, State::Escalated);
     assert!(inc.detect_resolved);
@@ -1517,19 +1488,11 @@ fn a_detector_incident_on_the_reported_watch_joins_the_report() {
 
 #[test]
 fn a_report_on_a_watch_with_an_active_incident_joins_it() {
-    let mut tr = tracker();
-    tr.on_alert(
-        &alert("acme-1", Transition::Opened, Level::Minor, 60),
-        t(60),
-    );
+    let mut tr = tracker_with_open("acme-1", Level::Minor, 60);
     tr.act("acme-1", Action::Ack, "dave", t(70)).unwrap();
     // Same level: recorded, nobody paged again.
     let same = tr
-        .report(
-            new_report("Seen it too", Level::Minor, Some("acme")),
-            "carol",
-            t(80),
-        )
+        .report(acme_report("Seen it too", Level::Minor), "carol", t(80))
         .unwrap();
     assert!(!same.created);
     assert_eq!(same.incident.id, "acme-1");
@@ -1537,11 +1500,7 @@ fn a_report_on_a_watch_with_an_active_incident_joins_it() {
     assert_eq!(same.incident.state, State::Acknowledged);
     // Higher: a level rise, notified as one, the acknowledgement withdrawn.
     let higher = tr
-        .report(
-            new_report("Hospital cases", Level::Major, Some("acme")),
-            "erin",
-            t(90),
-        )
+        .report(acme_report("Hospital cases", Level::Major), "erin", t(90))
         .unwrap();
     assert!(!higher.created);
     let inc = &higher.incident;
@@ -1594,16 +1553,11 @@ fn reports_are_checked() {
 
 #[test]
 fn a_report_and_its_joined_detector_incident_survive_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(STORE_FILE);
+    let (_dir, path) = temp_store();
     let id = {
         let store = IncidentStore::open(&path, policy()).unwrap();
         let out = store
-            .report(
-                new_report("Cracked jars", Level::Minor, Some("acme")),
-                "carol",
-                t(100),
-            )
+            .report(acme_report("Cracked jars", Level::Minor), "carol", t(100))
             .unwrap();
         assert!(out.notifications[0].outbox_id > 0, "in the outbox");
         store
@@ -1694,11 +1648,7 @@ fn clock(inc: &Incident, target: Target) -> Clock {
 
 #[test]
 fn response_targets_run_from_the_opening_and_a_miss_is_recorded_and_notified_once() {
-    let mut tr = IncidentTracker::new(targeted());
-    tr.on_alert(
-        &alert("acme-1", Transition::Opened, Level::Moderate, 60),
-        t(100),
-    );
+    let mut tr = opened_under(targeted(), "acme-1", Level::Moderate, 100);
     let inc = tr.get("acme-1").unwrap();
     assert_eq!(inc.clocks.len(), 1, "moderate has only a resolve target");
     assert_eq!(clock(inc, Target::Resolve).due_at, t(100 + 14_400));
@@ -1751,24 +1701,13 @@ fn response_targets_run_from_the_opening_and_a_miss_is_recorded_and_notified_onc
     tr.act("acme-1", Action::Ack, "alice", t(800)).unwrap();
     tr.act(
         "acme-1",
-        Action::StatusUpdate {
-            publish: false,
-            text: "We are investigating reports of cracked jars.".into(),
-        },
+        status("We are investigating reports of cracked jars."),
         "alice",
         t(1000),
     )
     .unwrap();
     let second = tr
-        .act(
-            "acme-1",
-            Action::StatusUpdate {
-                publish: false,
-                text: "Batch 42 recalled.".into(),
-            },
-            "bob",
-            t(1500),
-        )
+        .act("acme-1", status("Batch 42 recalled."), "bob", t(1500))
         .unwrap();
     assert!(second.changed);
     let inc = &second.incident;
@@ -1808,28 +1747,15 @@ fn without_a_policy_a_missed_target_goes_to_every_sink_and_no_targets_means_no_c
         .collect();
     assert_eq!(missed.len(), 1);
     assert_eq!(missed[0].sinks, sinks());
-    let mut plain = tracker();
-    plain.on_alert(&alert("zed-1", Transition::Opened, Level::Major, 60), t(0));
+    let plain = tracker_with_open("zed-1", Level::Major, 0);
     assert!(plain.get("zed-1").unwrap().clocks.is_empty());
 }
 
 #[test]
 fn roles_are_recorded_and_replaced() {
-    let mut tr = tracker();
-    tr.on_alert(
-        &alert("acme-1", Transition::Opened, Level::Major, 60),
-        t(60),
-    );
+    let mut tr = tracker_with_open("acme-1", Level::Major, 60);
     let lead = tr
-        .act(
-            "acme-1",
-            Action::Role {
-                role: Role::Lead,
-                person: "dana".into(),
-            },
-            "alice",
-            t(70),
-        )
+        .act("acme-1", role(Role::Lead, "dana"), "alice", t(70))
         .unwrap();
     assert!(lead.changed);
     assert_eq!(lead.incident.lead.as_deref(), Some("dana"));
@@ -1839,37 +1765,13 @@ fn roles_are_recorded_and_replaced() {
         "a role does not acknowledge"
     );
     let same = tr
-        .act(
-            "acme-1",
-            Action::Role {
-                role: Role::Lead,
-                person: "dana".into(),
-            },
-            "alice",
-            t(71),
-        )
+        .act("acme-1", role(Role::Lead, "dana"), "alice", t(71))
         .unwrap();
     assert!(!same.changed);
-    tr.act(
-        "acme-1",
-        Action::Role {
-            role: Role::Communications,
-            person: "erin".into(),
-        },
-        "alice",
-        t(72),
-    )
-    .unwrap();
+    tr.act("acme-1", role(Role::Communications, "erin"), "alice", t(72))
+        .unwrap();
     let out = tr
-        .act(
-            "acme-1",
-            Action::Role {
-                role: Role::Lead,
-                person: "frank".into(),
-            },
-            "dana",
-            t(80),
-        )
+        .act("acme-1", role(Role::Lead, "frank"), "dana", t(80))
         .unwrap();
     let inc = &out.incident;
     assert_eq!(inc.lead.as_deref(), Some("frank"));
@@ -1893,15 +1795,7 @@ fn roles_are_recorded_and_replaced() {
         ]
     );
     assert!(matches!(
-        tr.act(
-            "acme-1",
-            Action::Role {
-                role: Role::Lead,
-                person: " ".into()
-            },
-            "alice",
-            t(90)
-        ),
+        tr.act("acme-1", role(Role::Lead, " "), "alice", t(90)),
         Err(Error::Invalid(_))
     ));
     assert_eq!(
@@ -1916,34 +1810,17 @@ fn roles_are_recorded_and_replaced() {
 
 #[test]
 fn clocks_roles_and_status_updates_survive_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(STORE_FILE);
+    let (_dir, path) = temp_store();
     {
         let store = IncidentStore::open(&path, targeted()).unwrap();
         store
             .on_alert(&alert("acme-1", Transition::Opened, Level::Major, 60), t(0))
             .unwrap();
         store
-            .act(
-                "acme-1",
-                Action::Role {
-                    role: Role::Lead,
-                    person: "dana".into(),
-                },
-                "alice",
-                t(10),
-            )
+            .act("acme-1", role(Role::Lead, "dana"), "alice", t(10))
             .unwrap();
         store
-            .act(
-                "acme-1",
-                Action::StatusUpdate {
-                    publish: false,
-                    text: "Looking into it.".into(),
-                },
-                "erin",
-                t(20),
-            )
+            .act("acme-1", status("Looking into it."), "erin", t(20))
             .unwrap();
         let missed = store.tick(t(601)).unwrap();
         assert_eq!(missed.iter().filter(|n| n.target.is_some()).count(), 1);
@@ -1965,23 +1842,14 @@ fn clocks_roles_and_status_updates_survive_a_restart() {
 
 #[test]
 fn the_review_is_filled_in_field_by_field_and_exported() {
-    let mut tr = IncidentTracker::new(targeted());
-    tr.on_alert(&alert("acme-1", Transition::Opened, Level::Major, 60), t(0));
+    let mut tr = opened_under(targeted(), "acme-1", Level::Major, 0);
     tr.on_spike(
         &spike("acme-1", Transition::Ongoing, Level::Major, 120),
         t(120),
     );
     tr.act("acme-1", Action::Ack, "alice", t(300)).unwrap();
-    tr.act(
-        "acme-1",
-        Action::StatusUpdate {
-            publish: false,
-            text: "Investigating.".into(),
-        },
-        "erin",
-        t(2000),
-    )
-    .unwrap();
+    tr.act("acme-1", status("Investigating."), "erin", t(2000))
+        .unwrap();
     tr.act("acme-1", Action::Resolve, "alice", t(3000)).unwrap();
     tr.tick(t(3001));
     let none = Review::default();
@@ -1989,50 +1857,25 @@ fn the_review_is_filled_in_field_by_field_and_exported() {
         tr.act("acme-1", Action::Review(none), "alice", t(4000)),
         Err(Error::Invalid(_))
     ));
+    let cause = "A bad seal batch at the Ningbo plant.";
+    let actions = "Recall batch 42; seal supplier audit.";
     let first = tr
-        .act(
-            "acme-1",
-            Action::Review(Review {
-                root_cause: Some("A bad seal batch at the Ningbo plant.".into()),
-                ..Review::default()
-            }),
-            "alice",
-            t(4000),
-        )
+        .act("acme-1", review(Some(cause), None, None), "alice", t(4000))
         .unwrap();
     assert!(first.changed);
     let second = tr
         .act(
             "acme-1",
-            Action::Review(Review {
-                actions: Some("Recall batch 42; seal supplier audit.".into()),
-                effectiveness: Some("Holding statement was late.".into()),
-                ..Review::default()
-            }),
+            review(None, Some(actions), Some("Holding statement was late.")),
             "bob",
             t(4100),
         )
         .unwrap();
     let r = second.incident.review.clone().unwrap();
-    assert_eq!(
-        r.root_cause.as_deref(),
-        Some("A bad seal batch at the Ningbo plant."),
-        "kept"
-    );
-    assert_eq!(
-        r.actions.as_deref(),
-        Some("Recall batch 42; seal supplier audit.")
-    );
+    assert_eq!(r.root_cause.as_deref(), Some(cause), "kept");
+    assert_eq!(r.actions.as_deref(), Some(actions));
     let again = tr
-        .act(
-            "acme-1",
-            Action::Review(Review {
-                actions: Some("Recall batch 42; seal supplier audit.".into()),
-                ..Review::default()
-            }),
-            "bob",
-            t(4200),
-        )
+        .act("acme-1", review(None, Some(actions), None), "bob", t(4200))
         .unwrap();
     assert!(!again.changed, "the same text again changes nothing");
     let report = tr.export("acme-1").unwrap();
@@ -2069,16 +1912,7 @@ fn the_period_report_sums_up_the_incidents_opened_in_it() {
         t(1000),
     );
     tr.act("acme-1", Action::Ack, "a", t(1060)).unwrap();
-    tr.act(
-        "acme-1",
-        Action::StatusUpdate {
-            publish: false,
-            text: "x".into(),
-        },
-        "a",
-        t(1600),
-    )
-    .unwrap();
+    tr.act("acme-1", status("x"), "a", t(1600)).unwrap();
     tr.act("acme-1", Action::Resolve, "a", t(4000)).unwrap();
     tr.on_alert(
         &alert("acme-2", Transition::Opened, Level::Major, 60),
@@ -2156,6 +1990,17 @@ fn with_playbooks(policy: EscalationPolicy) -> IncidentTracker {
     let mut tr = IncidentTracker::new(policy);
     tr.set_playbooks(settings.playbooks);
     tr
+}
+
+/// An alert opening a product-safety `incident` at `level`.
+fn product_safety(incident: &str, level: Level) -> Alert {
+    kinded(
+        incident,
+        Transition::Opened,
+        level,
+        60,
+        &[vigil_types::CrisisKind::ProductSafety],
+    )
 }
 
 fn kinded(
@@ -2238,27 +2083,14 @@ fn an_incident_follows_the_playbook_that_matches_it_until_someone_ticks_a_step()
     );
     assert_eq!(playbook_of(&tr, "acme-1"), "product_safety");
     // A new major product-safety incident gets the major playbook at once.
-    tr.on_alert(
-        &kinded(
-            "zed-1",
-            Transition::Opened,
-            Level::Major,
-            60,
-            &[ProductSafety],
-        ),
-        t(300),
-    );
+    tr.on_alert(&product_safety("zed-1", Level::Major), t(300));
     assert_eq!(playbook_of(&tr, "zed-1"), "product_safety.major");
     // Errors: no such step; no checklist without playbooks.
     assert!(matches!(
         tr.act("acme-1", Action::Step { step: 99, done: true }, "dana", t(300)),
         Err(Error::Invalid(m)) if m.contains("not in the checklist")
     ));
-    let mut bare = tracker();
-    bare.on_alert(
-        &alert("acme-1", Transition::Opened, Level::Minor, 60),
-        t(60),
-    );
+    let mut bare = tracker_with_open("acme-1", Level::Minor, 60);
     assert!(bare.get("acme-1").unwrap().checklist.is_none());
     assert!(matches!(
         bare.act("acme-1", Action::Step { step: 0, done: true }, "dana", t(70)),
@@ -2269,13 +2101,7 @@ fn an_incident_follows_the_playbook_that_matches_it_until_someone_ticks_a_step()
 #[test]
 fn a_report_gets_the_playbook_of_its_kind() {
     let mut tr = with_playbooks(policy());
-    let out = tr
-        .report(
-            new_report("Cracked jars", Level::Major, Some("acme")),
-            "carol",
-            t(100),
-        )
-        .unwrap();
+    let out = carol_reports(&mut tr, Level::Major);
     assert_eq!(
         out.incident.checklist.as_ref().unwrap().playbook,
         "product_safety.major"
@@ -2286,7 +2112,6 @@ fn a_report_gets_the_playbook_of_its_kind() {
 
 #[test]
 fn drafts_fill_the_templates_of_the_incidents_kind_and_publishing_notifies_stakeholders() {
-    use vigil_types::CrisisKind::ProductSafety;
     let settings = vigil_config::Settings::from_toml_str(
         "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n",
         "t.toml",
@@ -2296,13 +2121,7 @@ fn drafts_fill_the_templates_of_the_incidents_kind_and_publishing_notifies_stake
     let mut tr = IncidentTracker::new(policy().with_stakeholders(strs(&["slack"])));
     tr.set_templates(settings.templates);
     tr.on_alert(
-        &kinded(
-            "acme-1",
-            Transition::Opened,
-            Level::Major,
-            60,
-            &[ProductSafety],
-        ),
+        &product_safety("acme-1", Level::Major),
         EventTime::parse_rfc3339("2026-12-05T13:00:00Z").unwrap(),
     );
     let now = EventTime::parse_rfc3339("2026-12-05T13:20:00Z").unwrap();
@@ -2350,15 +2169,7 @@ fn drafts_fill_the_templates_of_the_incidents_kind_and_publishing_notifies_stake
     // Published: recorded with its stakeholders, notified to them only.
     let text = drafts[1].text.clone();
     let out = tr
-        .act(
-            "acme-1",
-            Action::StatusUpdate {
-                text: text.clone(),
-                publish: true,
-            },
-            "erin",
-            t(2_000_000_000),
-        )
+        .act("acme-1", published(text.clone()), "erin", t(2_000_000_000))
         .unwrap();
     assert_eq!(out.notifications.len(), 1);
     let n = &out.notifications[0];
@@ -2373,22 +2184,13 @@ fn drafts_fill_the_templates_of_the_incidents_kind_and_publishing_notifies_stake
     ));
     assert!(out.incident.first_response.is_some());
     // Without stakeholder sinks, publishing is refused (recording is not).
-    let mut plain = tracker();
-    plain.on_alert(&alert("acme-1", Transition::Opened, Level::Minor, 60), t(0));
+    let mut plain = tracker_with_open("acme-1", Level::Minor, 0);
     assert!(matches!(
-        plain.act("acme-1", Action::StatusUpdate { text: "x".into(), publish: true }, "erin", t(1)),
+        plain.act("acme-1", published("x"), "erin", t(1)),
         Err(Error::Invalid(m)) if m.contains("alert.stakeholder_sinks")
     ));
     assert!(plain
-        .act(
-            "acme-1",
-            Action::StatusUpdate {
-                text: "x".into(),
-                publish: false
-            },
-            "erin",
-            t(1)
-        )
+        .act("acme-1", status("x"), "erin", t(1))
         .unwrap()
         .notifications
         .is_empty());
@@ -2398,8 +2200,7 @@ fn drafts_fill_the_templates_of_the_incidents_kind_and_publishing_notifies_stake
 
 #[test]
 fn merging_keeps_both_timelines_and_routes_the_detectors_alerts_to_one_incident() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(STORE_FILE);
+    let (_dir, path) = temp_store();
     {
         let store = IncidentStore::open(&path, policy()).unwrap();
         store
@@ -2416,14 +2217,7 @@ fn merging_keeps_both_timelines_and_routes_the_detectors_alerts_to_one_incident(
             .unwrap();
         store.act("acme-1", Action::Ack, "alice", t(80)).unwrap();
         store
-            .act(
-                "acmeapp-1",
-                Action::Comment {
-                    text: "same recall".into(),
-                },
-                "bob",
-                t(90),
-            )
+            .act("acmeapp-1", comment("same recall"), "bob", t(90))
             .unwrap();
         let before = store.get("acmeapp-1").unwrap().timeline.len();
         let out = store.merge("acmeapp-1", "acme-1", "alice", t(100)).unwrap();
@@ -2471,14 +2265,7 @@ fn merging_keeps_both_timelines_and_routes_the_detectors_alerts_to_one_incident(
             Err(Error::Invalid(m)) if m.contains("merged into `acme-1`")
         ));
         store
-            .act(
-                "acmeapp-1",
-                Action::Comment {
-                    text: "see acme-1".into(),
-                },
-                "bob",
-                t(111),
-            )
+            .act("acmeapp-1", comment("see acme-1"), "bob", t(111))
             .unwrap();
     }
     // After a restart, the detector's next alert of the merged incident
@@ -2578,16 +2365,7 @@ fn a_reporting_path_assigns_the_owner_and_climbs_people_until_acknowledged() {
     let settings = roster_settings();
     let policy = EscalationPolicy::from_settings(&settings.alert).with_roster(&settings.incidents);
     let mut tr = IncidentTracker::new(policy);
-    let out = tr.on_alert(
-        &kinded(
-            "acme-1",
-            Transition::Opened,
-            Level::Major,
-            60,
-            &[ProductSafety],
-        ),
-        t(0),
-    );
+    let out = tr.on_alert(&product_safety("acme-1", Level::Major), t(0));
     // The owner of the major product-safety path owns it at once; step 0
     // reaches dana's sink.
     assert_eq!(
