@@ -2,26 +2,87 @@
 //! shutdown on SIGTERM, the replay summary.
 
 use std::{
+    ffi::OsStr,
     io::{BufRead, BufReader, Write},
-    process::Stdio,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
     time::Duration,
 };
 
-use crate::util::{free_port, http_get, metric, read, root, run_stdin, temp_dir, vigil, wait_for};
+use crate::util::{
+    free_port, http_get, metric, read, root, run_stdin, succeeded, temp_dir, vigil, wait_for,
+};
+
+/// `vigil run` of `config/example.toml` from the repository root, reading
+/// stdin, on admin address `addr`: its stdin and stderr piped.
+fn spawn_example(addr: &str, stdout: Stdio) -> Child {
+    vigil()
+        .args(["run", "--config", "config/example.toml", "--input", "-"])
+        .args(["--admin-addr", addr])
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `cmd run --config <config> --input <input>` from the repository root on
+/// a free admin port, run to its end.
+fn run_to_end(cmd: &mut Command, config: impl AsRef<OsStr>, input: impl AsRef<OsStr>) -> Output {
+    cmd.args(["run", "--config"])
+        .arg(config)
+        .arg("--input")
+        .arg(input)
+        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+/// `vigil config check <config>` from the repository root: its exit code
+/// and stderr.
+fn config_check(config: &Path) -> (Option<i32>, String) {
+    let out = vigil()
+        .args(["config", "check"])
+        .arg(config)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stderr)
+}
+
+/// Waits (at most 30 s) until the metric `series` on the admin server at
+/// `addr` is at least `min`; panics with `what` if it never is.
+fn wait_metric(addr: &str, series: &str, min: f64, what: &str) {
+    wait_for(Duration::from_secs(30), || {
+        let (_, body) = http_get(addr, "/metrics").ok()?;
+        (metric(&body, series)? >= min).then_some(())
+    })
+    .expect(what);
+}
+
+/// A config file `name` holding `text`, in a fresh temporary directory
+/// named after `dir`.
+fn write_config(dir: &str, name: &str, text: &str) -> PathBuf {
+    let path = temp_dir(dir).join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The `summary:` line of a run's stderr.
+fn summary_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("summary:"))
+        .unwrap_or_else(|| panic!("no summary in {stderr}"))
+}
 
 #[test]
 fn run_serves_metrics_while_it_runs_and_prints_a_summary() {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = vigil()
-        .args(["run", "--config", "config/example.toml", "--input", "-"])
-        .args(["--admin-addr", &addr])
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = spawn_example(&addr, Stdio::piped());
     let input = read(&root().join("examples/posts.jsonl"));
     let lines: Vec<&str> = input.lines().collect();
     let half = lines.len() / 2;
@@ -67,16 +128,8 @@ fn run_serves_metrics_while_it_runs_and_prints_a_summary() {
     }
     drop(stdin);
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary = stderr
-        .lines()
-        .find(|l| l.starts_with("summary:"))
-        .unwrap_or_else(|| panic!("no summary in {stderr}"));
+    let stderr = succeeded(&out);
+    let summary = summary_line(&stderr);
     assert!(
         summary.contains(&format!("posts_read={}", lines.len() + 1)),
         "{summary}"
@@ -108,19 +161,8 @@ fn run_serves_metrics_while_it_runs_and_prints_a_summary() {
 
 #[test]
 fn run_file_replay_matches_stdin_replay() {
-    let out = vigil()
-        .args([
-            "run",
-            "--config",
-            "config/example.toml",
-            "--input",
-            "examples/posts.jsonl",
-        ])
-        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = run_to_end(&mut vigil(), "config/example.toml", "examples/posts.jsonl");
+    succeeded(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let ids: Vec<String> = stdout
         .lines()
@@ -133,45 +175,26 @@ fn run_file_replay_matches_stdin_replay() {
         .collect();
     assert_eq!(ids.len(), 6, "{stdout}");
     // Replaying again gives the same alert ids (stable ids).
-    let again = vigil()
-        .args([
-            "run",
-            "--config",
-            "config/example.toml",
-            "--input",
-            "examples/posts.jsonl",
-        ])
-        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
-        .current_dir(root())
-        .output()
-        .unwrap();
+    let again = run_to_end(&mut vigil(), "config/example.toml", "examples/posts.jsonl");
     assert_eq!(again.stdout, out.stdout);
 }
 
 #[test]
 fn sigterm_drains_and_exits_zero() {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = vigil()
-        .args(["run", "--config", "config/example.toml", "--input", "-"])
-        .args(["--admin-addr", &addr])
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = spawn_example(&addr, Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let input = read(&root().join("examples/posts.jsonl"));
     for l in input.lines().take(100) {
         writeln!(stdin, "{l}").unwrap();
     }
     stdin.flush().unwrap();
-    wait_for(Duration::from_secs(30), || {
-        let (_, body) = http_get(&addr, "/metrics").ok()?;
-        (metric(&body, "vigil_score_scored_posts_total")? >= 100.0).then_some(())
-    })
-    .expect("posts never reached score");
+    wait_metric(
+        &addr,
+        "vigil_score_scored_posts_total",
+        100.0,
+        "posts never reached score",
+    );
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -187,20 +210,13 @@ fn sigterm_drains_and_exits_zero() {
 
 #[test]
 fn config_check_lists_every_problem_and_exits_nonzero() {
-    let d = temp_dir("config-check");
-    let bad = d.join("bad.toml");
-    std::fs::write(
-        &bad,
+    let bad = write_config(
+        "config-check",
+        "bad.toml",
         "[detect]\nbin_secs = 0\nwindw_bins = 2\n[transport]\ntype = \"carrier-pigeon\"\n[[watches]]\nid = \"Bad Id\"\nterms = []\n",
-    )
-    .unwrap();
-    let out = vigil()
-        .args(["config", "check"])
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
+    let (code, err) = config_check(&bad);
+    assert_eq!(code, Some(2));
     for key in [
         "`detect.bin_secs`",
         "`detect.windw_bins`: unknown key",
@@ -211,12 +227,8 @@ fn config_check_lists_every_problem_and_exits_nonzero() {
         assert!(err.contains(key), "missing {key} in:\n{err}");
     }
     assert!(err.contains("bad.toml"), "{err}");
-    let ok = vigil()
-        .args(["config", "check", "config/example.toml"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(ok.status.success());
+    let (ok, err) = config_check(Path::new("config/example.toml"));
+    assert_eq!(ok, Some(0), "{err}");
 }
 
 /// Issue 12: 5,000 nested levels passed the check (then overflowed the
@@ -231,13 +243,8 @@ fn config_check_refuses_deeply_nested_queries_by_name() {
         let cfg = d.join(format!("deep-{levels}.toml"));
         let q = format!("{}a{}", "(".repeat(levels), ")".repeat(levels));
         std::fs::write(&cfg, format!("[[watches]]\nid = \"q\"\nquery = '{q}'\n")).unwrap();
-        let out = vigil()
-            .args(["config", "check"])
-            .arg(&cfg)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{levels}: {err}");
+        let (code, err) = config_check(&cfg);
+        assert_eq!(code, Some(2), "{levels}: {err}");
         assert!(
             err.contains("`watches[0].query`") && err.contains(limit),
             "{levels}: {err}"
@@ -247,13 +254,11 @@ fn config_check_refuses_deeply_nested_queries_by_name() {
 
 #[test]
 fn config_show_masks_secrets() {
-    let d = temp_dir("config-show");
-    let f = d.join("c.toml");
-    std::fs::write(
-        &f,
+    let f = write_config(
+        "config-show",
+        "c.toml",
         "[ingest]\nauthor_salt = \"pepper-SECRET\"\n[[alert.sinks]]\ntype = \"webhook\"\nurl = \"https://hooks.example/TOKEN123\"\n[[watches]]\nid = \"w\"\nterms = [\"x\"]\n",
-    )
-    .unwrap();
+    );
     let out = vigil().args(["config", "show"]).arg(&f).output().unwrap();
     assert!(out.status.success());
     let shown = String::from_utf8_lossy(&out.stdout);
@@ -266,21 +271,12 @@ fn config_show_masks_secrets() {
 
 #[test]
 fn stdout_carries_only_alerts_and_logs_go_to_stderr_as_json() {
-    let out = vigil()
-        .args([
-            "--log-format",
-            "json",
-            "run",
-            "--config",
-            "config/example.toml",
-        ])
-        .args(["--input", "examples/posts.jsonl"])
-        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = run_to_end(
+        vigil().args(["--log-format", "json"]),
+        "config/example.toml",
+        "examples/posts.jsonl",
+    );
+    let stderr = succeeded(&out);
     let json_logs = BufReader::new(out.stderr.as_slice())
         .lines()
         .map_while(Result::ok)
@@ -295,9 +291,11 @@ fn stdout_carries_only_alerts_and_logs_go_to_stderr_as_json() {
 
 #[test]
 fn sighup_reloads_watches_and_a_bad_reload_keeps_the_old_ones() {
-    let d = temp_dir("sighup");
-    let cfg = d.join("c.toml");
-    std::fs::write(&cfg, "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n").unwrap();
+    let cfg = write_config(
+        "sighup",
+        "c.toml",
+        "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n",
+    );
     let (mut child, addr) = run_stdin(&cfg, Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let mut n = 0;
@@ -311,15 +309,13 @@ fn sighup_reloads_watches_and_a_bad_reload_keeps_the_old_ones() {
         .unwrap();
         stdin.flush().unwrap();
     };
-    let scrape = |series: &str| -> Option<f64> {
-        let (_, body) = http_get(&addr, "/metrics").ok()?;
-        metric(&body, series)
-    };
     send(&mut stdin, "zephyr phone and acme");
-    wait_for(Duration::from_secs(30), || {
-        (scrape(r#"vigil_score_keyword_hits_total{watch="acme"}"#)? >= 1.0).then_some(())
-    })
-    .expect("acme never hit");
+    wait_metric(
+        &addr,
+        r#"vigil_score_keyword_hits_total{watch="acme"}"#,
+        1.0,
+        "acme never hit",
+    );
     let hup = |pid: u32| {
         assert!(std::process::Command::new("kill")
             .args(["-HUP", &pid.to_string()])
@@ -333,31 +329,38 @@ fn sighup_reloads_watches_and_a_bad_reload_keeps_the_old_ones() {
     )
     .unwrap();
     hup(child.id());
-    wait_for(Duration::from_secs(30), || {
-        (scrape(r#"vigil_config_reloads_total{result="success"}"#)? >= 1.0).then_some(())
-    })
-    .expect("reload never succeeded");
+    wait_metric(
+        &addr,
+        r#"vigil_config_reloads_total{result="success"}"#,
+        1.0,
+        "reload never succeeded",
+    );
     send(&mut stdin, "my 泽风手机 is hot");
-    wait_for(Duration::from_secs(30), || {
-        (scrape(r#"vigil_score_keyword_hits_total{watch="zephyr"}"#)? >= 1.0).then_some(())
-    })
-    .expect("the reloaded watch never hit");
+    wait_metric(
+        &addr,
+        r#"vigil_score_keyword_hits_total{watch="zephyr"}"#,
+        1.0,
+        "the reloaded watch never hit",
+    );
     // A broken config is refused and the running watches stay.
     std::fs::write(&cfg, "[[watches]]\nid = \"Bad Id\"\n").unwrap();
     hup(child.id());
-    wait_for(Duration::from_secs(30), || {
-        (scrape(r#"vigil_config_reloads_total{result="failure"}"#)? >= 1.0).then_some(())
-    })
-    .expect("the bad reload was not counted");
+    wait_metric(
+        &addr,
+        r#"vigil_config_reloads_total{result="failure"}"#,
+        1.0,
+        "the bad reload was not counted",
+    );
     send(&mut stdin, "zephyr phone again");
-    wait_for(Duration::from_secs(30), || {
-        (scrape(r#"vigil_score_keyword_hits_total{watch="zephyr"}"#)? >= 2.0).then_some(())
-    })
-    .expect("the old watches were lost after a failed reload");
+    wait_metric(
+        &addr,
+        r#"vigil_score_keyword_hits_total{watch="zephyr"}"#,
+        2.0,
+        "the old watches were lost after a failed reload",
+    );
     drop(stdin);
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = succeeded(&out);
     assert!(stderr.contains("Configuration reload failed"), "{stderr}");
 }
 
@@ -601,17 +604,13 @@ fn issue_12_a_hanging_webhook_holds_neither_stdout_nor_shutdown_and_the_outbox_r
     };
     let config = config_with_sinks(&dir, "hang.toml", &sinks(hang_port));
     let started = std::time::Instant::now();
-    let out = vigil()
-        .env("VIGIL__INCIDENTS__DATA_DIR", &data)
-        .args(["run", "--config", config.to_str().unwrap()])
-        .args(["--input", "examples/posts.jsonl"])
-        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
-        .current_dir(root())
-        .output()
-        .unwrap();
+    let out = run_to_end(
+        vigil().env("VIGIL__INCIDENTS__DATA_DIR", &data),
+        &config,
+        "examples/posts.jsonl",
+    );
     let took = started.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = succeeded(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 6);
     assert!(took < Duration::from_secs(20), "took {took:?}: {stderr}");
     assert!(
@@ -623,16 +622,12 @@ fn issue_12_a_hanging_webhook_holds_neither_stdout_nor_shutdown_and_the_outbox_r
     let config = config_with_sinks(&dir, "back.toml", &sinks(port));
     let empty = dir.join("empty.jsonl");
     std::fs::write(&empty, "").unwrap();
-    let out = vigil()
-        .env("VIGIL__INCIDENTS__DATA_DIR", &data)
-        .args(["run", "--config", config.to_str().unwrap()])
-        .args(["--input", empty.to_str().unwrap()])
-        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let out = run_to_end(
+        vigil().env("VIGIL__INCIDENTS__DATA_DIR", &data),
+        &config,
+        &empty,
+    );
+    let stderr = succeeded(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).lines().count(),
         0,
@@ -648,15 +643,12 @@ fn issue_12_a_hanging_webhook_holds_neither_stdout_nor_shutdown_and_the_outbox_r
 
 #[test]
 fn a_damaged_store_file_stops_the_run_with_a_clear_error_never_a_panic_or_a_reset() {
-    let run = |data: &std::path::Path| {
-        vigil()
-            .env("VIGIL__INCIDENTS__DATA_DIR", data)
-            .args(["run", "--config", "config/example.toml"])
-            .args(["--input", "examples/posts.jsonl"])
-            .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
-            .current_dir(root())
-            .output()
-            .unwrap()
+    let run = |data: &Path| {
+        run_to_end(
+            vigil().env("VIGIL__INCIDENTS__DATA_DIR", data),
+            "config/example.toml",
+            "examples/posts.jsonl",
+        )
     };
     let data = temp_dir("damaged-store");
     let store = data.join("incidents.redb");
@@ -693,13 +685,11 @@ fn a_damaged_store_file_stops_the_run_with_a_clear_error_never_a_panic_or_a_rese
 fn the_summary_accounts_for_every_line_read_exactly_once() {
     // Issue 12 item 8: three late posts that each match two watches were
     // counted once per watch ("6 lines read, rejected=12").
-    let d = temp_dir("summary-accounting");
-    let cfg = d.join("two.toml");
-    std::fs::write(
-        &cfg,
+    let cfg = write_config(
+        "summary-accounting",
+        "two.toml",
         "[[watches]]\nid = \"acme\"\nterms = [\"acme\"]\n[[watches]]\nid = \"zephyr\"\nterms = [\"zephyr\"]\n",
-    )
-    .unwrap();
+    );
     let line = |id: &str, ts: &str| {
         format!(
             "{{\"id\":\"{id}\",\"source\":\"x\",\"author\":\"a\",\"text\":\"acme zephyr\",\"published_at\":\"{ts}\"}}\n"
@@ -721,20 +711,11 @@ fn the_summary_accounts_for_every_line_read_exactly_once() {
         input += &line(&format!("late{i}"), "2026-03-02T09:00:00Z");
     }
     input += "not json\n";
-    let posts = d.join("posts.jsonl");
+    let posts = cfg.with_file_name("posts.jsonl");
     std::fs::write(&posts, input).unwrap();
-    let out = vigil()
-        .args(["run", "--config", cfg.to_str().unwrap(), "--input"])
-        .arg(&posts)
-        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let summary = stderr
-        .lines()
-        .find(|l| l.starts_with("summary:"))
-        .unwrap_or_else(|| panic!("no summary in {stderr}"));
+    let out = run_to_end(&mut vigil(), &cfg, &posts);
+    let stderr = succeeded(&out);
+    let summary = summary_line(&stderr);
     assert!(
         summary.contains("posts_read=7 rejected=4 (invalid_json=1 late=3) late=3 matched=6"),
         "{summary}"
@@ -745,15 +726,7 @@ fn the_summary_accounts_for_every_line_read_exactly_once() {
 fn text_logs_escape_newlines_and_escape_sequences_from_input() {
     // Issue 12 item 12: a rejected line's value is logged; a raw newline in
     // it forged a log line and a raw ESC reached the terminal.
-    let mut child = vigil()
-        .args(["run", "--config", "config/example.toml", "--input", "-"])
-        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_example(&format!("127.0.0.1:{}", free_port()), Stdio::null());
     let mut stdin = child.stdin.take().unwrap();
     writeln!(
         stdin,

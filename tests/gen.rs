@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::util::{free_port, read, temp_dir, vigil};
+use crate::util::{free_port, read, succeeded, temp_dir, vigil};
 
 fn gen(dir: &std::path::Path, seed: u64) -> std::path::PathBuf {
     let out = dir.join(format!("posts-{seed}.jsonl"));
@@ -63,12 +63,7 @@ fn gen_is_deterministic_and_its_spikes_are_detected() {
         .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = succeeded(&out);
     assert!(stderr.contains("rejected=7"), "{stderr}");
     let opened: BTreeMap<(String, i64), String> = String::from_utf8_lossy(&out.stdout)
         .lines()

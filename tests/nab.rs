@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::util::{root, temp_dir, vigil};
+use crate::util::{root, succeeded, temp_dir, vigil};
 
 const PROFILES: [&str; 3] = ["standard", "reward_low_FP", "reward_low_FN"];
 const TICKERS: [&str; 5] = ["AAPL", "AMZN", "GOOG", "IBM", "KO"];
@@ -178,11 +178,7 @@ fn eval_nab_takes_a_config_and_reports_its_problems() {
         .args(args(&good))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     check_score("fine.toml standard", &json["overall"]["standard"]);
 

@@ -121,6 +121,14 @@ pub fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
+/// The stderr of a finished command, once it is asserted to have
+/// succeeded (a failure shows its status and stderr).
+pub fn succeeded(out: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    stderr
+}
+
 /// Reads a file to a string, panicking with its path.
 pub fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))

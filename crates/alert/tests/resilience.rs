@@ -113,6 +113,55 @@ fn policy() -> EscalationPolicy {
     EscalationPolicy::notify_all(vec!["stdout".into(), "hook".into()])
 }
 
+/// A fresh temporary directory (removed when dropped: keep it), with the
+/// paths of the store file and of the stdout sink's file in it.
+fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(vigil_incidents::STORE_FILE);
+    let out = dir.path().join("stdout.jsonl");
+    (dir, path, out)
+}
+
+/// The store at `path` with [`policy`].
+fn open_store(path: &Path) -> Arc<IncidentStore> {
+    Arc::new(IncidentStore::open(path, policy()).unwrap())
+}
+
+/// A store at `path` notifying `sinks`, whose disk is full while the flag
+/// returned with it is set.
+fn faulty_store(path: &Path, sinks: &[&str]) -> (Arc<IncidentStore>, Arc<AtomicBool>) {
+    let full = Arc::new(AtomicBool::new(false));
+    let (p, f) = (path.to_path_buf(), full.clone());
+    let store = IncidentStore::open_with_backend(
+        path,
+        EscalationPolicy::notify_all(sinks.iter().map(|s| s.to_string()).collect()),
+        DEFAULT_RETENTION,
+        move || FaultyFile::open(&p, f.clone()),
+    )
+    .unwrap();
+    (Arc::new(store), full)
+}
+
+/// A stage on `store` notifying the stdout file `out` and the webhook
+/// `hook` at `url`.
+async fn stdout_and_hook(store: &Arc<IncidentStore>, out: &Path, url: &str) -> AlertStage {
+    stage(
+        store.clone(),
+        vec![stdout_file(out).await, hook(url)],
+        vigil_pipeline_clock,
+    )
+}
+
+/// Polls `done` every 5 ms until it holds; fails with `what` once `within`
+/// has passed.
+async fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Opens the store at `path`, waiting for a previous run's tasks to let go
 /// of the file (they end shortly after their dispatcher is dropped).
 async fn reopen(path: &Path) -> Arc<IncidentStore> {
@@ -192,21 +241,8 @@ impl Running {
 /// without a restart, what was held is recorded, and readiness returns.
 #[tokio::test]
 async fn issue_12_a_full_store_disk_degrades_the_stage_which_still_notifies_and_recovers() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(vigil_incidents::STORE_FILE);
-    let out = dir.path().join("stdout.jsonl");
-    let full = Arc::new(AtomicBool::new(false));
-    let store = {
-        let (p, full) = (path.clone(), full.clone());
-        IncidentStore::open_with_backend(
-            &path,
-            EscalationPolicy::notify_all(vec!["stdout".into()]),
-            DEFAULT_RETENTION,
-            move || FaultyFile::open(&p, full.clone()),
-        )
-        .unwrap()
-    };
-    let store = Arc::new(store);
+    let (_dir, path, out) = scratch();
+    let (store, full) = faulty_store(&path, &["stdout"]);
     let stage = stage(
         store.clone(),
         vec![stdout_file(&out).await],
@@ -276,16 +312,9 @@ async fn reopen_faulty(path: &Path) -> IncidentStore {
 /// which stays in the outbox for that sink only.
 #[tokio::test]
 async fn issue_12_a_hanging_webhook_delays_neither_stdout_nor_shutdown() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(vigil_incidents::STORE_FILE);
-    let out = dir.path().join("stdout.jsonl");
-    let store = Arc::new(IncidentStore::open(&path, policy()).unwrap());
-    let url = hanging_receiver().await;
-    let stage = stage(
-        store.clone(),
-        vec![stdout_file(&out).await, hook(&url)],
-        vigil_pipeline_clock,
-    );
+    let (_dir, path, out) = scratch();
+    let store = open_store(&path);
+    let stage = stdout_and_hook(&store, &out, &hanging_receiver().await).await;
     let mut run = Running::start(stage);
     let watches = ["w1", "w2", "w3", "w4", "w5"];
     for (i, w) in watches.iter().enumerate() {
@@ -323,16 +352,10 @@ async fn issue_12_a_hanging_webhook_delays_neither_stdout_nor_shutdown() {
 /// not again to stdout), then removed.
 #[tokio::test]
 async fn issue_12_failed_notifications_are_resent_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(vigil_incidents::STORE_FILE);
-    let out = dir.path().join("stdout.jsonl");
+    let (dir, path, out) = scratch();
     {
-        let store = Arc::new(IncidentStore::open(&path, policy()).unwrap());
-        let stage = stage(
-            store.clone(),
-            vec![stdout_file(&out).await, hook(&closed_url())],
-            vigil_pipeline_clock,
-        );
+        let store = open_store(&path);
+        let stage = stdout_and_hook(&store, &out, &closed_url()).await;
         let mut run = Running::start(stage);
         run.spike("w1").await;
         run.spike("w2").await;
@@ -351,11 +374,7 @@ async fn issue_12_failed_notifications_are_resent_after_a_restart() {
     let store = reopen(&path).await;
     let (url, received) = counting_receiver().await;
     let out2: PathBuf = dir.path().join("stdout2.jsonl");
-    let stage = stage(
-        store.clone(),
-        vec![stdout_file(&out2).await, hook(&url)],
-        vigil_pipeline_clock,
-    );
+    let stage = stdout_and_hook(&store, &out2, &url).await;
     let metrics = stage.metrics.clone();
     let totals = Running::start(stage).finish().await;
     assert_eq!(totals.failed, 0);
@@ -375,15 +394,9 @@ async fn issue_12_failed_notifications_are_resent_after_a_restart() {
 /// counted; before that, the timer sends it again once its backoff is over.
 #[tokio::test]
 async fn issue_12_outbox_retries_with_backoff_then_expires() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(vigil_incidents::STORE_FILE);
-    let out = dir.path().join("stdout.jsonl");
-    let store = Arc::new(IncidentStore::open(&path, policy()).unwrap());
-    let stage = stage(
-        store.clone(),
-        vec![stdout_file(&out).await, hook(&closed_url())],
-        vigil_pipeline_clock,
-    );
+    let (_dir, path, out) = scratch();
+    let store = open_store(&path);
+    let stage = stdout_and_hook(&store, &out, &closed_url()).await;
     let (dispatcher, metrics) = (stage.dispatcher.clone(), stage.metrics.clone());
     let mut run = Running::start(stage.clone());
     run.spike("w1").await;
@@ -408,11 +421,10 @@ async fn issue_12_outbox_retries_with_backoff_then_expires() {
             .unwrap(),
         1
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while store.pending_notifications().unwrap()[0].attempts < 2 {
-        assert!(Instant::now() < deadline, "retried");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Duration::from_secs(5), "retried", || {
+        store.pending_notifications().unwrap()[0].attempts >= 2
+    })
+    .await;
     assert_eq!(dispatcher.failed(), 2);
     // A day after the first failure: expired, dropped, counted, never sent
     // again. (The round that recorded attempt 2 may still be settling: a
@@ -446,26 +458,13 @@ async fn issue_12_outbox_retries_with_backoff_then_expires() {
 /// `/metrics`; once the disk has room, `/readyz` is ready again.
 #[tokio::test]
 async fn issue_12_disk_full_and_a_hanging_receiver_during_one_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(vigil_incidents::STORE_FILE);
-    let out = dir.path().join("stdout.jsonl");
-    let full = Arc::new(AtomicBool::new(false));
-    let store = {
-        let (p, full) = (path.clone(), full.clone());
-        IncidentStore::open_with_backend(
-            &path,
-            EscalationPolicy::notify_all(vec!["stdout".into(), "hook".into(), "other".into()]),
-            DEFAULT_RETENTION,
-            move || FaultyFile::open(&p, full.clone()),
-        )
-        .unwrap()
-    };
+    let (_dir, path, out) = scratch();
+    let (store, full) = faulty_store(&path, &["stdout", "hook", "other"]);
     let (other_url, other) = counting_receiver().await;
     let mut all = vec![stdout_file(&out).await, hook(&hanging_receiver().await)];
     all.extend(sinks(&format!(
         "[[alert.sinks]]\ntype = \"webhook\"\nname = \"other\"\nurl = \"{other_url}\"\n"
     )));
-    let store = Arc::new(store);
     let stage = stage(store.clone(), all, vigil_pipeline_clock);
     let admin = vigil_telemetry::serve_admin(
         "127.0.0.1:0".parse().unwrap(),
@@ -492,14 +491,12 @@ async fn issue_12_disk_full_and_a_hanging_receiver_during_one_run() {
         run.spike(w).await;
         wait_lines(&out, i + 2, Duration::from_secs(1)).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while other.load(Ordering::SeqCst) < 4 {
-        assert!(
-            Instant::now() < deadline,
-            "the other webhook got every alert"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until(
+        Duration::from_secs(2),
+        "the other webhook got every alert",
+        || other.load(Ordering::SeqCst) >= 4,
+    )
+    .await;
     assert_eq!(
         get("/readyz").await,
         (503, "not ready: degraded: incident_store\n".to_string())
@@ -533,10 +530,8 @@ async fn issue_12_disk_full_and_a_hanging_receiver_during_one_run() {
 /// still gets all three.
 #[tokio::test]
 async fn issue_12_a_full_sink_queue_keeps_the_notification_in_the_outbox() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(vigil_incidents::STORE_FILE);
-    let out = dir.path().join("stdout.jsonl");
-    let store = Arc::new(IncidentStore::open(&path, policy()).unwrap());
+    let (_dir, path, out) = scratch();
+    let store = open_store(&path);
     let metrics = Metrics::new();
     let options = DispatchOptions {
         queue_capacity: 1,
@@ -564,16 +559,14 @@ async fn issue_12_a_full_sink_queue_keeps_the_notification_in_the_outbox() {
     run.spike("w2").await;
     run.spike("w3").await;
     wait_lines(&out, 3, Duration::from_secs(1)).await;
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while store
-        .pending_notifications()
-        .unwrap()
-        .iter()
-        .all(|n| n.attempts == 0)
-    {
-        assert!(Instant::now() < deadline, "w3 kept after failing");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until(Duration::from_secs(2), "w3 kept after failing", || {
+        store
+            .pending_notifications()
+            .unwrap()
+            .iter()
+            .any(|n| n.attempts != 0)
+    })
+    .await;
     assert_eq!(
         metrics
             .alert_failed_alerts

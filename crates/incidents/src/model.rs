@@ -99,12 +99,6 @@ impl FromStr for State {
     }
 }
 
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A response target (issue 15): how soon an incident must be
 /// acknowledged, get its first public response (a status update) and be
 /// resolved, per level (`[alert.targets.<level>]`).
@@ -130,12 +124,6 @@ impl Target {
             Target::Respond => "respond",
             Target::Resolve => "resolve",
         }
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -233,12 +221,6 @@ impl Role {
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Who did something, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamp {
@@ -287,11 +269,18 @@ impl NotifyReason {
     }
 }
 
-impl fmt::Display for NotifyReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// `Display` for enums with a lower-case name: writes `as_str()`.
+macro_rules! display_as_str {
+    ($($t:ty),+) => {
+        $(impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        })+
+    };
 }
+
+display_as_str!(State, Target, Role, NotifyReason);
 
 /// One timeline entry: when, who, and what.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
