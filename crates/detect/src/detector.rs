@@ -6,9 +6,14 @@
 //! the wall clock.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet, VecDeque},
+    collections::{BTreeMap, VecDeque},
     time::Duration,
 };
+
+// foldhash's seeded hasher: the maps are looked up once or more per post
+// (watch index, interned sources, regions and terms); SipHash's cost
+// showed in the detect bench.
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -627,17 +632,19 @@ impl Detector {
             .region
             .as_deref()
             .map(|r| intern(&mut self.regions, None, r));
-        let term_ids: Vec<u32> = post
-            .hits
-            .iter()
-            .map(|h| intern(&mut self.terms, Some(&mut self.term_names), &h.term))
-            .collect();
-        let w = &mut self.watches[wi];
-        let start = floor_to(t, self.p.bin_ms);
+        let Detector {
+            p,
+            watches,
+            terms,
+            term_names,
+            ..
+        } = self;
+        let w = &mut watches[wi];
+        let start = floor_to(t, p.bin_ms);
         // `start >= next_close` holds (checked in `admit`).
         let bin = w.pending.entry(start).or_insert_with(|| Bin::empty(start));
         bin.count += 1;
-        if post.sentiment <= self.p.negative_threshold {
+        if post.sentiment <= p.negative_threshold {
             bin.negative += 1;
         }
         if post.kinds.iter().any(|k| k.severe) {
@@ -650,8 +657,8 @@ impl Detector {
         if let Some(r) = region {
             bin.add_region(r);
         }
-        for t in term_ids {
-            bin.add_term(t);
+        for h in &post.hits {
+            bin.add_term(intern(terms, Some(term_names), &h.term));
         }
         if bin.samples.len() < SAMPLES {
             bin.samples.push(post.post_id.clone());
