@@ -2,9 +2,9 @@
 //!
 //! A value chosen by sweeping a setting over the very series it is scored
 //! on is an in-sample figure. Here each series is held out in turn: the
-//! value is chosen on the other series only (on a plateau: the best mean
-//! of each value and its grid neighbours, never a lone peak), and the
-//! held-out series is scored with it. The held-out detections of every
+//! value is chosen on the other series only (on a plateau: the value
+//! whose worst grid neighbour scores best, never a lone peak or a cliff
+//! edge), and the held-out series is scored with it. The held-out detections of every
 //! fold are then scored together, with NAB's normalisation, as the
 //! cross-validated score.
 
@@ -211,21 +211,27 @@ pub struct CvReport {
 }
 
 /// The index of the best plateau among `points` (one value index per
-/// axis): the point whose mean score with its grid neighbours (every point
-/// at most one step away on each axis) is highest, the first on ties. A
-/// lone peak between cliffs loses to a broad top. Only points inside the
-/// grid compete (not first or last on an axis of three or more values): a
-/// point on the grid's edge has unmeasured neighbours, so it cannot be
-/// shown to be on a plateau rather than at a cliff edge.
+/// axis): the point whose worst score among itself and its grid
+/// neighbours (every point at most one step away on each axis) is
+/// highest; on equal worsts, the higher mean of that neighbourhood, then
+/// the first. A point beside a cliff has the cliff among its neighbours,
+/// so a lone peak, or the high end of a slope that falls off, loses to a
+/// level stretch. Only points inside the grid compete (not first or last
+/// on an axis of three or more values): a point on the grid's edge has
+/// unmeasured neighbours, so it cannot be shown to be on a plateau rather
+/// than at a cliff edge.
 fn plateau(points: &[Vec<usize>], scores: &[f64]) -> usize {
     let near = |a: &[usize], b: &[usize]| a.iter().zip(b).all(|(x, y)| x.abs_diff(*y) <= 1);
-    let smooth = |i: usize| {
-        let (sum, n) = points
+    // (worst, mean) of the point and its neighbours.
+    let around = |i: usize| {
+        let (worst, sum, n) = points
             .iter()
             .zip(scores)
             .filter(|(q, _)| near(&points[i], q))
-            .fold((0.0, 0usize), |(s, n), (_, &x)| (s + x, n + 1));
-        sum / n.max(1) as f64
+            .fold((f64::INFINITY, 0.0, 0usize), |(w, s, n), (_, &x)| {
+                (w.min(x), s + x, n + 1)
+            });
+        (worst, sum / n.max(1) as f64)
     };
     let axes = points.first().map_or(0, Vec::len);
     let len: Vec<usize> = (0..axes)
@@ -245,8 +251,11 @@ fn plateau(points: &[Vec<usize>], scores: &[f64]) -> usize {
     };
     candidates
         .into_iter()
-        .max_by(|&a, &b| smooth(a).total_cmp(&smooth(b)).then(b.cmp(&a)))
-        .unwrap_or(0)
+        .map(|i| (i, around(i)))
+        .max_by(|(a, (wa, ma)), (b, (wb, mb))| {
+            wa.total_cmp(wb).then(ma.total_cmp(mb)).then(b.cmp(a))
+        })
+        .map_or(0, |(i, _)| i)
 }
 
 /// Leave-one-series-out cross-validation of `grid` over the series of
@@ -425,6 +434,14 @@ mod tests {
         assert_eq!(plateau(&line(8), &scores), 5);
         assert_eq!(plateau(&line(1), &[1.0]), 0);
         assert_eq!(plateau(&line(2), &[3.0, 3.0]), 0);
+    }
+
+    #[test]
+    fn plateau_never_picks_the_top_of_a_slope_beside_a_cliff() {
+        // Index 1 has the best neighbourhood mean (78.3) but a neighbour at
+        // 50 and a cliff two steps on; 4..=6 is lower and level (worst 70).
+        let scores = [50.0, 90.0, 95.0, 20.0, 70.0, 72.0, 71.0, 70.0];
+        assert_eq!(plateau(&line(8), &scores), 5);
     }
 
     #[test]
