@@ -107,6 +107,18 @@ fn run(d: &mut Detector, posts: &[P]) -> (Vec<Spike>, Vec<Observation>) {
     (spikes, obs)
 }
 
+/// Asserts that `spike`'s reason starts with `prefix`.
+fn assert_reason_starts(spike: &Spike, prefix: &str) {
+    let reason = &spike.figures.reason;
+    assert!(reason.starts_with(prefix), "{reason}");
+}
+
+/// Asserts that `spike`'s reason says `part`.
+fn assert_reason_has(spike: &Spike, part: &str) {
+    let reason = &spike.figures.reason;
+    assert!(reason.contains(part), "{reason}");
+}
+
 fn summary(spikes: &[Spike]) -> Vec<(Transition, Level, i64)> {
     spikes
         .iter()
@@ -164,11 +176,7 @@ fn sudden_spike_opens_minor_in_its_onset_bin_then_resolves_once() {
     );
     assert_eq!(open.figures.top_terms, vec!["acme"]);
     assert_eq!(open.sample_post_ids.len(), 5);
-    assert!(
-        open.figures.reason.starts_with("minor:"),
-        "{}",
-        open.figures.reason
-    );
+    assert_reason_starts(open, "minor:");
     assert_eq!(open.incident, "acme-20260101T0100Z");
 }
 
@@ -219,11 +227,7 @@ fn spike_across_sources_is_moderate() {
     let s = summary(&spikes);
     assert_eq!(s[0], (Transition::Opened, Level::Moderate, 60), "{s:?}");
     assert_eq!(spikes[0].figures.distinct_sources, 4);
-    assert!(
-        spikes[0].figures.reason.contains("across 4 sources"),
-        "{}",
-        spikes[0].figures.reason
-    );
+    assert_reason_has(&spikes[0], "across 4 sources");
 }
 
 #[test]
@@ -249,13 +253,9 @@ fn a_post_from_an_author_with_wide_reach_makes_a_narrow_spike_moderate() {
     assert_eq!(summary(&narrow)[0], (Transition::Opened, Level::Minor, 60));
     let wide = burst(Some(2_000_000));
     assert_eq!(summary(&wide)[0], (Transition::Opened, Level::Moderate, 60));
-    assert!(
-        wide[0]
-            .figures
-            .reason
-            .starts_with("moderate: reach: an author with 2000000 followers posted (>= 100000)"),
-        "{}",
-        wide[0].figures.reason
+    assert_reason_starts(
+        &wide[0],
+        "moderate: reach: an author with 2000000 followers posted (>= 100000)",
     );
     // Without follower counts nothing changes; the rule can be turned off.
     assert_eq!(summary(&burst(None))[0].1, Level::Minor);
@@ -284,11 +284,7 @@ fn recall_spike_is_major() {
     let s = summary(&spikes);
     assert_eq!(s[0], (Transition::Opened, Level::Major, 60), "{s:?}");
     assert_eq!(spikes[0].crisis_kinds, vec![CrisisKind::ProductSafety]);
-    assert!(
-        spikes[0].figures.reason.starts_with("major: impact"),
-        "{}",
-        spikes[0].figures.reason
-    );
+    assert_reason_starts(&spikes[0], "major: impact");
 }
 
 #[test]
@@ -591,15 +587,31 @@ fn kafka_detector() -> Detector {
     d
 }
 
-#[test]
-fn snapshot_and_restore_continue_exactly() {
-    let stream = two_partition_stream();
+/// One Kafka-mode detector that reads all of `stream` and never stops:
+/// the reference a stopped and restored one must match.
+fn read_without_a_stop(stream: &[(i32, P)]) -> (Detector, Vec<Spike>) {
     let (mut all, mut u) = (Vec::new(), Vec::new());
     let mut d = kafka_detector();
     for (i, (part, x)) in stream.iter().enumerate() {
         d.observe_from(&scored(x, i), *part, NOW);
         d.advance(&mut all, &mut u);
     }
+    (d, all)
+}
+
+/// A fresh Kafka-mode detector restored from JSON snapshots.
+fn restored(snapshots: Vec<String>) -> Detector {
+    let mut d = kafka_detector();
+    for s in snapshots {
+        d.restore(serde_json::from_str(&s).unwrap(), NOW);
+    }
+    d
+}
+
+#[test]
+fn snapshot_and_restore_continue_exactly() {
+    let stream = two_partition_stream();
+    let (_, all) = read_without_a_stop(&stream);
     // Stop at the middle of the spike, snapshot both partitions, restore
     // into a fresh detector and replay the rest (plus a replayed overlap,
     // which the dedupe ring must drop).
@@ -617,10 +629,7 @@ fn snapshot_and_restore_continue_exactly() {
         .iter()
         .map(|p| serde_json::to_string(&a.snapshot(*p, 0)).unwrap())
         .collect();
-    let mut b = kafka_detector();
-    for s in snaps {
-        b.restore(serde_json::from_str(&s).unwrap(), NOW);
-    }
+    let mut b = restored(snaps);
     let mut dups = 0;
     for (i, (part, x)) in stream.iter().enumerate().skip(cut - 20) {
         if b.observe_from(&scored(x, i), *part, NOW) == Observation::Duplicate {
@@ -642,12 +651,8 @@ fn snapshot_and_restore_continue_exactly() {
 #[test]
 fn snapshots_taken_at_different_points_restore_without_late_posts() {
     let stream = two_partition_stream();
-    let (mut all, mut u) = (Vec::new(), Vec::new());
-    let mut d = kafka_detector();
-    for (i, (part, x)) in stream.iter().enumerate() {
-        d.observe_from(&scored(x, i), *part, NOW);
-        d.advance(&mut all, &mut u);
-    }
+    let (mut d, mut all) = read_without_a_stop(&stream);
+    let mut u = Vec::new();
     let t_end = stream.last().unwrap().1.t_ms;
     let t_start = stream[0].1.t_ms;
     let at = |f: f64| t_start + ((t_end - t_start) as f64 * f) as i64;
@@ -672,10 +677,7 @@ fn snapshots_taken_at_different_points_restore_without_late_posts() {
         }
         snaps.push(serde_json::to_string(&owner.snapshot(part, 0)).unwrap());
     }
-    let mut next = kafka_detector();
-    for s in snaps {
-        next.restore(serde_json::from_str(&s).unwrap(), NOW);
-    }
+    let mut next = restored(snaps);
     let mut late = 0;
     for (i, (part, x)) in stream.iter().enumerate() {
         if (*part == 0 && i < cut0) || (*part == 1 && i < cut1) {
@@ -972,11 +974,7 @@ fn an_hour_long_ramp_alerts_at_the_one_hour_scale_within_the_hour() {
     assert_eq!(opened.len(), 1, "{:?}", summary(&spikes));
     let at = (opened[0].figures.window_end.0 - 60_000 - T0) / 60_000;
     assert!((1440..1500).contains(&at), "opened at minute {at}");
-    assert!(
-        opened[0].figures.reason.contains("1 h scale"),
-        "{}",
-        opened[0].figures.reason
-    );
+    assert_reason_has(opened[0], "1 h scale");
     assert_eq!(
         opened[0].figures.window_end.0 - opened[0].figures.window_start.0,
         3_600_000,
