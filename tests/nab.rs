@@ -298,3 +298,70 @@ fn eval_nab_series_measured_judges_whole_numbers_both_ways() {
         "{table}"
     );
 }
+
+/// `--detections` lists every detection with how it was scored, by the
+/// same rules as the table: per file, the distinct rows listed as false
+/// positives are the table's FP count, and the windows listed as found are
+/// its detected windows.
+#[test]
+fn eval_nab_detections_agree_with_the_table() {
+    let Some(dir) = nab_data() else { return };
+    let data = dir.join("data");
+    let labels = dir.join("combined_windows.json");
+    let stdout = eval_nab(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+        "--detections",
+    ]);
+    let (table, listing) = stdout
+        .split_once("Detections (standard profile):")
+        .unwrap_or_else(|| panic!("no listing:\n{stdout}"));
+    let mut checked = 0;
+    for ticker in TICKERS {
+        let name = format!("realTweets/Twitter_volume_{ticker}.csv");
+        // file  rows  found/windows  FP  ...
+        let row: Vec<&str> = table
+            .lines()
+            .find(|l| l.starts_with(&name))
+            .unwrap_or_else(|| panic!("{name} not in the table:\n{table}"))
+            .split_whitespace()
+            .collect();
+        let found_in_table: usize = row[2].split('/').next().unwrap().parse().unwrap();
+        let fp_in_table: usize = row[3].parse().unwrap();
+        let block: Vec<&str> = listing
+            .split(&format!("{name} ("))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{name} not listed:\n{listing}"))
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with("  row "))
+            .collect();
+        let rows_where = |what: &str| {
+            let mut rows: Vec<&str> = block
+                .iter()
+                .filter(|l| l.contains(what))
+                .map(|l| l.split_whitespace().nth(1).unwrap())
+                .collect();
+            rows.dedup();
+            rows.len()
+        };
+        assert_eq!(rows_where("false positive"), fp_in_table, "{name}");
+        assert_eq!(rows_where("found window"), found_in_table, "{name}");
+        // Every line says how it was scored and why it fired.
+        for line in &block {
+            assert!(
+                ["probation", "found window", "again", "false positive"]
+                    .iter()
+                    .any(|s| line.contains(s))
+                    && (line.contains("minor:")
+                        || line.contains("moderate:")
+                        || line.contains("major:")),
+                "{line}"
+            );
+        }
+        checked += block.len();
+    }
+    assert!(checked > 0, "no detection listed:\n{listing}");
+}

@@ -99,6 +99,12 @@ enum EvalCommand {
         /// persistence_secs over grids around their defaults.
         #[arg(long = "cv-axis", requires = "cv", value_parser = vigil_eval::nab::CvGrid::parse_axis)]
         cv_axes: Vec<vigil_eval::nab::CvAxis>,
+        /// After the table, every detection of every file, one line each:
+        /// its row and time, opened or escalated, the level, how NAB's
+        /// standard profile scored it (window found, again, false
+        /// positive, probation) and the detector's reason.
+        #[arg(long, conflicts_with_all = ["json", "cv"])]
+        detections: bool,
     },
 }
 
@@ -172,6 +178,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     cv,
                     cv_axes,
                     series,
+                    detections,
                 },
         } => {
             use vigil_eval::nab::{
@@ -233,6 +240,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string(&report.summary())?);
             } else {
                 print!("{report}");
+                if detections {
+                    print!("\n{}", report.detection_list());
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -65,7 +65,7 @@ pub use corpus::{
 };
 pub use cv::{cross_validate, CvAxis, CvFold, CvGrid, CvPoint, CvReport, CV_KEYS};
 pub use detect::{
-    detect_series, find_series, load_settings, SeriesKind, SeriesRun, NAB_CONFIG_TOML,
+    detect_series, find_series, load_settings, Detection, SeriesKind, SeriesRun, NAB_CONFIG_TOML,
 };
 pub use error::Error;
 pub use read::{
@@ -75,8 +75,8 @@ pub use read::{
     CostMatrix, Profile, Profiles, ResultsFile, Series, Thresholds, WindowLimits,
 };
 pub use report::{
-    evaluate_nab, DelayStats, EvaluatedFile, NabEvalOptions, NabEvaluation, NabSummary,
-    ProfileScores, PublishedScore, PublishedSource,
+    evaluate_nab, DelayStats, DetectionList, EvaluatedFile, ListedDetection, NabEvalOptions,
+    NabEvaluation, NabSummary, ProfileScores, PublishedScore, PublishedSource, Scored,
 };
 pub use sweep::{
     normalized_score, probationary_length, resolve_windows, row_weights, scaled_sigmoid,

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use vigil_config::{DetectSettings, Settings};
 use vigil_detect::{Detector, Observation};
-use vigil_types::{EventTime, Spike, Transition, WatchId};
+use vigil_types::{EventTime, Level, Spike, Transition, WatchId};
 
 use super::error::Error;
 use super::read::Series;
@@ -41,11 +41,26 @@ pub fn load_settings(
     Settings::from_toml_str(&text, origin, env).map_err(|source| Error::InvalidConfig { source })
 }
 
+/// An incident opened or escalated in one row's bin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Detection {
+    /// The row (0-based, in file order).
+    pub row: usize,
+    /// Opened or escalated.
+    pub transition: Transition,
+    /// The level it opened or escalated to.
+    pub level: Level,
+    /// The detector's reason, as an alert carries it.
+    pub reason: String,
+}
+
 /// What one series did to the detector.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeriesRun {
     /// One flag per row: an incident opened or escalated in the row's bin.
     pub detections: Vec<bool>,
+    /// Each opening and escalation, in order (a row may hold two).
+    pub events: Vec<Detection>,
     /// Incidents opened.
     pub opened: usize,
     /// Escalations of a live incident.
@@ -120,6 +135,7 @@ pub fn detect_series(
     );
     let mut run = SeriesRun {
         detections: vec![false; rows],
+        events: Vec::new(),
         opened: 0,
         escalated: 0,
     };
@@ -137,6 +153,12 @@ pub fn detect_series(
             let row = bins.partition_point(|&b| b < bin);
             if let Some(d) = run.detections.get_mut(row) {
                 *d = true;
+                run.events.push(Detection {
+                    row,
+                    transition: spike.transition,
+                    level: spike.level,
+                    reason: spike.figures.reason,
+                });
             }
         }
     };

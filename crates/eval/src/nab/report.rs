@@ -11,12 +11,13 @@ use serde::Serialize;
 use vigil_config::{DetectSettings, Settings};
 
 use super::corpus::{score_corpus, score_corpus_profiles, CorpusScores, FileDetections};
-use super::detect::{detect_series, find_series, SeriesKind, SeriesRun};
+use super::detect::{detect_series, find_series, Detection, SeriesKind, SeriesRun};
 use super::error::Error;
 use super::read::{
     parse_timestamp, read_profiles_json, read_results_csv, read_series_csv, read_thresholds_json,
-    read_windows_json, CorpusWindows, Profile, Profiles, Series,
+    read_windows_json, CorpusWindows, CostMatrix, Profile, Profiles, Series,
 };
+use super::sweep::{probationary_length, resolve_windows, row_weights};
 
 /// What to evaluate.
 #[derive(Clone, Debug)]
@@ -47,6 +48,98 @@ pub struct EvaluatedFile {
     pub opened: usize,
     /// Escalations.
     pub escalated: usize,
+    /// Every opening and escalation, with what NAB's standard profile
+    /// made of it.
+    pub detections: Vec<ListedDetection>,
+}
+
+/// One detection and what NAB's standard profile made of it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ListedDetection {
+    /// The row's timestamp.
+    pub at: NaiveDateTime,
+    /// The opening or escalation.
+    pub detection: Detection,
+    /// How it was scored.
+    pub scored: Scored,
+}
+
+/// How NAB scores one detection (standard profile).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum Scored {
+    /// In the probationary rows: ignored.
+    Probation,
+    /// The first counted detection in label window `window` (0-based): a
+    /// true positive worth `weight`.
+    Found {
+        /// The window, in file order.
+        window: usize,
+        /// Its weight (NAB's `S(t)` at the row).
+        weight: f64,
+    },
+    /// A later detection in a window already found: not counted.
+    Again {
+        /// The window, in file order.
+        window: usize,
+    },
+    /// Outside every window: a false positive costing `weight` (<= 0).
+    FalsePositive {
+        /// NAB's `S(t)` at the row.
+        weight: f64,
+    },
+}
+
+impl fmt::Display for Scored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scored::Probation => write!(f, "probation (not scored)"),
+            Scored::Found { window, weight } => {
+                write!(f, "found window {} ({weight:+.3})", window + 1)
+            }
+            Scored::Again { window } => write!(f, "window {} again (not counted)", window + 1),
+            Scored::FalsePositive { weight } => write!(f, "false positive ({weight:+.3})"),
+        }
+    }
+}
+
+/// `events` of the series `file` with what NAB's `cost` profile makes of
+/// each: the same rules as the scorer (probation, the first detection in a
+/// window counts, any other outside a window is a false positive).
+fn list_detections(
+    file: &FileDetections,
+    events: Vec<Detection>,
+    windows: &CorpusWindows,
+    cost: &CostMatrix,
+) -> Result<Vec<ListedDetection>, Error> {
+    let limits = windows.lookup(&file.name).map_or(&[][..], |(_, l)| l);
+    let label = resolve_windows(&file.timestamps, limits)?;
+    let weights = row_weights(file.timestamps.len(), &label, cost)?;
+    let probation = probationary_length(file.timestamps.len());
+    let mut found = vec![false; label.len()];
+    Ok(events
+        .into_iter()
+        .map(|detection| {
+            let row = detection.row;
+            let weight = weights.get(row).copied().unwrap_or(0.0);
+            let window = label
+                .iter()
+                .position(|w| (w.start_row..=w.end_row).contains(&row));
+            let scored = match window {
+                _ if row < probation => Scored::Probation,
+                Some(window) if found[window] => Scored::Again { window },
+                Some(window) => {
+                    found[window] = true;
+                    Scored::Found { window, weight }
+                }
+                None => Scored::FalsePositive { weight },
+            };
+            ListedDetection {
+                at: file.timestamps.get(row).copied().unwrap_or_default(),
+                detection,
+                scored,
+            }
+        })
+        .collect())
 }
 
 /// Where a comparison row came from.
@@ -230,6 +323,7 @@ pub fn evaluate_nab(options: &NabEvalOptions) -> Result<NabEvaluation, Error> {
     }
     let mut files = Vec::new();
     let mut detections = Vec::new();
+    let mut events = Vec::new();
     for path in paths {
         let (key, series) = load_series(&options.data, &windows, &path)?;
         let run = run_series(
@@ -248,12 +342,17 @@ pub fn evaluate_nab(options: &NabEvalOptions) -> Result<NabEvaluation, Error> {
             rows: series.timestamps.len(),
             opened: run.opened,
             escalated: run.escalated,
+            detections: Vec::new(),
         });
         detections.push(FileDetections {
             name: key,
             timestamps: series.timestamps,
             detections: run.detections,
         });
+        events.push(run.events);
+    }
+    for ((file, series), events) in files.iter_mut().zip(&detections).zip(events) {
+        file.detections = list_detections(series, events, &windows, &profiles.standard)?;
     }
     let missing = windows
         .iter()
@@ -557,6 +656,41 @@ fn delays(d: &DelayStats) -> String {
     }
 }
 
+/// Every detection of every file and how it was scored (`vigil eval nab
+/// --detections`).
+#[derive(Debug)]
+pub struct DetectionList<'a>(&'a NabEvaluation);
+
+impl NabEvaluation {
+    /// Every detection of every file, one line each, with how NAB's
+    /// standard profile scored it and the detector's reason.
+    pub fn detection_list(&self) -> DetectionList<'_> {
+        DetectionList(self)
+    }
+}
+
+impl fmt::Display for DetectionList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Detections (standard profile):")?;
+        for file in &self.0.files {
+            writeln!(f, "{} ({} detections)", file.name, file.detections.len())?;
+            for d in &file.detections {
+                writeln!(
+                    f,
+                    "  row {:>6}  {}  {:<9}  {:<8}  {:<32}  {}",
+                    d.detection.row,
+                    d.at.format("%Y-%m-%d %H:%M:%S"),
+                    d.detection.transition.as_str(),
+                    d.detection.level.as_str(),
+                    d.scored.to_string(),
+                    d.detection.reason
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for NabEvaluation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = &self.detect;
@@ -727,6 +861,7 @@ impl fmt::Display for NabEvaluation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_types::Transition;
 
     #[test]
     fn rows_keep_their_own_time_and_only_a_taken_bin_moves_a_row() {
@@ -755,6 +890,55 @@ mod tests {
         ]
         .map(t);
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn each_detection_is_scored_as_the_scorer_scores_it() {
+        // 100 rows of 5 minutes: rows 0..15 are probationary, one window
+        // on rows 40..=49.
+        let start =
+            NaiveDateTime::parse_from_str("2015-09-01 00:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        let timestamps: Vec<NaiveDateTime> = (0..100)
+            .map(|i| start + chrono::Duration::minutes(5 * i))
+            .collect();
+        let at = |row: usize| timestamps[row].format("%Y-%m-%d %H:%M:%S").to_string();
+        let windows = super::super::read::parse_windows_json(&format!(
+            r#"{{"f.csv": [["{}", "{}"]]}}"#,
+            at(40),
+            at(49)
+        ))
+        .unwrap();
+        let file = FileDetections {
+            name: "f.csv".to_owned(),
+            timestamps: timestamps.clone(),
+            detections: vec![false; 100],
+        };
+        let event = |row: usize, transition: Transition| Detection {
+            row,
+            transition,
+            level: vigil_types::Level::Minor,
+            reason: "minor: test".to_owned(),
+        };
+        let listed = list_detections(
+            &file,
+            vec![
+                event(5, Transition::Opened),
+                event(42, Transition::Opened),
+                event(42, Transition::Escalated),
+                event(45, Transition::Opened),
+                event(70, Transition::Opened),
+            ],
+            &windows,
+            &Profiles::nab_default().standard,
+        )
+        .unwrap();
+        let scored: Vec<Scored> = listed.iter().map(|l| l.scored).collect();
+        assert_eq!(scored[0], Scored::Probation);
+        assert!(matches!(scored[1], Scored::Found { window: 0, weight } if weight > 0.9));
+        assert_eq!(scored[2], Scored::Again { window: 0 });
+        assert_eq!(scored[3], Scored::Again { window: 0 });
+        assert!(matches!(scored[4], Scored::FalsePositive { weight } if weight < 0.0));
+        assert_eq!(listed[4].at, timestamps[70]);
     }
 
     #[test]
