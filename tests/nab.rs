@@ -42,6 +42,21 @@ fn eval_nab(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `vigil eval nab` on the tweets under `dir` (from [`nab_data`]) with
+/// `extra` arguments.
+fn eval_tweets(dir: &std::path::Path, extra: &[&str]) -> String {
+    let data = dir.join("data");
+    let labels = dir.join("combined_windows.json");
+    let mut args = vec![
+        "--data",
+        data.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    eval_nab(&args)
+}
+
 fn json_run(data: &str, labels: &str) -> Value {
     let stdout = eval_nab(&["--data", data, "--labels", labels, "--json"]);
     assert_eq!(stdout.lines().count(), 1, "one JSON object:\n{stdout}");
@@ -103,14 +118,7 @@ fn eval_nab_json_has_the_documented_shape_and_scores_in_range() {
 #[test]
 fn eval_nab_table_states_the_config_delays_and_published_detectors() {
     let Some(dir) = nab_data() else { return };
-    let data = dir.join("data");
-    let labels = dir.join("combined_windows.json");
-    let table = eval_nab(&[
-        "--data",
-        data.to_str().unwrap(),
-        "--labels",
-        labels.to_str().unwrap(),
-    ]);
+    let table = eval_tweets(&dir, &[]);
     println!("{table}");
     for needle in [
         "one detect configuration for all (config/nab.toml, built in)",
@@ -306,15 +314,7 @@ fn eval_nab_series_measured_judges_whole_numbers_both_ways() {
 #[test]
 fn eval_nab_detections_agree_with_the_table() {
     let Some(dir) = nab_data() else { return };
-    let data = dir.join("data");
-    let labels = dir.join("combined_windows.json");
-    let stdout = eval_nab(&[
-        "--data",
-        data.to_str().unwrap(),
-        "--labels",
-        labels.to_str().unwrap(),
-        "--detections",
-    ]);
+    let stdout = eval_tweets(&dir, &["--detections"]);
     let (table, listing) = stdout
         .split_once("Detections (standard profile):")
         .unwrap_or_else(|| panic!("no listing:\n{stdout}"));
