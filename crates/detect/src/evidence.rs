@@ -247,7 +247,7 @@ impl BinEvidence {
         // bin's samples and stories: counted here as if each were owned.
         let sample = |s: &Kept| {
             std::mem::size_of::<PostGist>()
-                + s.id.0.capacity()
+                + s.id.heap_bytes()
                 + s.gist.text.len()
                 + s.gist.url.as_ref().map_or(0, |u| u.len())
                 + s.gist.handle.as_ref().map_or(0, |a| a.len())

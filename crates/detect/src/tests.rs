@@ -54,7 +54,7 @@ fn p(t_ms: i64) -> P {
 
 fn scored(x: &P, n: usize) -> ScoredPost {
     ScoredPost {
-        post_id: PostId(format!("{}-{n}", x.t_ms)),
+        post_id: PostId::from(format!("{}-{n}", x.t_ms)),
         watch: WatchId::from(x.watch),
         source: x.source.to_string(),
         region: None,

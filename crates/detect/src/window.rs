@@ -99,7 +99,7 @@ impl Bin {
             + self
                 .samples
                 .iter()
-                .map(|p| std::mem::size_of::<PostId>() + p.0.capacity())
+                .map(|p| std::mem::size_of::<PostId>() + p.heap_bytes())
                 .sum::<usize>()
             + self.evidence.heap_bytes()
     }

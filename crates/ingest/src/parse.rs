@@ -176,8 +176,8 @@ pub struct Ingestor {
     default_source: String,
     keep_author_handle: bool,
     capacity: usize,
-    seen: HashSet<(String, String)>,
-    order: VecDeque<(String, String)>,
+    seen: HashSet<(String, PostId)>,
+    order: VecDeque<(String, PostId)>,
 }
 
 impl Ingestor {
@@ -205,7 +205,7 @@ impl Ingestor {
     pub fn parse_line(&mut self, line: &[u8], now: EventTime) -> Result<Post, Reject> {
         let post = self.parse_only(line, now)?;
         if self.capacity > 0 {
-            let key = (post.source.clone(), post.id.0.clone());
+            let key = (post.source.clone(), post.id.clone());
             if self.seen.contains(&key) {
                 return Err(reject(
                     RejectReason::Duplicate,
@@ -326,7 +326,7 @@ impl Ingestor {
             .or_else(|| raw.quoted_status.and_then(Referenced::id))
             .or(raw.quoted_status_id_str.filter(|s| !s.is_empty()))
             .or_else(|| raw.repost_of.map(IdValue::into_string))
-            .map(PostId);
+            .map(PostId::from);
         let engagement = raw.engagement.or_else(|| {
             (raw.retweet_count.is_some()
                 || raw.favorite_count.is_some()
@@ -357,7 +357,7 @@ impl Ingestor {
             .or_else(|| raw.place.and_then(|p| p.country_code))
             .filter(|r| !r.is_empty());
         Ok(Post {
-            id: PostId(id),
+            id: PostId::from(id),
             source,
             author: hash_author(&self.salt, &raw_author),
             text: body.into(),

@@ -244,7 +244,7 @@ where
         let rej = match result {
             Ok(post) => {
                 stats.accepted += 1;
-                batch.push(Record::new(post.id.0.clone(), post));
+                batch.push(Record::new(post.id.to_string(), post));
                 if batch.len() >= self.batch_size {
                     self.send(batch).await?;
                 }
@@ -375,7 +375,7 @@ mod tests {
         assert_eq!(stats.rejected.get("duplicate"), Some(&1));
         let mut ids = Vec::new();
         while let Some(b) = rx.recv().await.unwrap() {
-            ids.extend(b.into_iter().map(|d| d.value.id.0));
+            ids.extend(b.into_iter().map(|d| d.value.id.to_string()));
         }
         assert_eq!(ids, vec!["1", "2"]);
         let text = metrics.render();
@@ -439,7 +439,7 @@ mod tests {
             &mut self,
             batch: Vec<Record<Post>>,
         ) -> Result<(), vigil_transport::TransportError> {
-            let ids: Vec<String> = batch.iter().map(|r| r.value.id.0.clone()).collect();
+            let ids: Vec<String> = batch.iter().map(|r| r.value.id.to_string()).collect();
             self.0.lock().unwrap().push(format!("send {ids:?}"));
             Ok(())
         }

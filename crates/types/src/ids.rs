@@ -5,12 +5,17 @@ use sha2::{Digest, Sha256};
 
 use crate::records::Level;
 
+/// A string id; `$inner` is `String`, or `Arc<str>` for an id cloned
+/// often (a clone is then a reference count, not a copy).
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
+        string_id!($(#[$doc])* $name, String);
+    };
+    ($(#[$doc:meta])* $name:ident, $inner:ty) => {
         $(#[$doc])*
         #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(pub String);
+        pub struct $name(pub $inner);
 
         impl $name {
             /// The id as a string slice.
@@ -27,13 +32,13 @@ macro_rules! string_id {
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                Self(s.to_string())
+                Self(s.into())
             }
         }
 
         impl From<String> for $name {
             fn from(s: String) -> Self {
-                Self(s)
+                Self(s.into())
             }
         }
 
@@ -52,19 +57,19 @@ macro_rules! string_id {
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
-                self.0 == other
+                &*self.0 == other
             }
         }
 
         impl PartialEq<String> for $name {
             fn eq(&self, other: &String) -> bool {
-                &self.0 == other
+                &*self.0 == other.as_str()
             }
         }
 
         impl PartialEq<&str> for $name {
             fn eq(&self, other: &&str) -> bool {
-                self.0 == *other
+                &*self.0 == *other
             }
         }
     };
@@ -72,8 +77,18 @@ macro_rules! string_id {
 
 string_id!(
     /// The id of a post as its platform gave it (for tweets, `id_str`).
-    PostId
+    /// Shared: detect keeps ids per bin (samples, stories' first posts).
+    PostId,
+    std::sync::Arc<str>
 );
+impl PostId {
+    /// Heap bytes of the id (the shared allocation: its two reference
+    /// counts and the text), counted as if owned by every holder.
+    pub fn heap_bytes(&self) -> usize {
+        2 * std::mem::size_of::<usize>() + self.0.len()
+    }
+}
+
 string_id!(
     /// A configured watch id (a monitored subject).
     WatchId
