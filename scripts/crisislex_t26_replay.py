@@ -29,6 +29,7 @@ import csv
 import datetime as dt
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -135,6 +136,25 @@ def replay(vigil, work, event, posts):
     return [json.loads(l) for l in run.stdout.splitlines() if l.startswith("{")]
 
 
+def with_history(posts, onset, days):
+    """`posts` after `days` of synthetic quiet posts at the rate the
+    collection shows before `onset` (none when it starts after it)."""
+    quiet = [t for t, _ in posts if t < onset]
+    if not quiet:
+        return posts
+    hours = max((onset - posts[0][0]).total_seconds() / 3600, 1.0)
+    rate = len(quiet) / hours / 3600.0  # posts per second
+    rng = random.Random(1)
+    start = posts[0][0] - dt.timedelta(days=days)
+    t, extra = start, []
+    while True:
+        t += dt.timedelta(seconds=rng.expovariate(rate))
+        if t >= posts[0][0]:
+            break
+        extra.append((t.replace(microsecond=0), f"synthetic-{len(extra)}"))
+    return extra + posts
+
+
 def when(a):
     return dt.datetime.fromisoformat(a["window_end"].replace("Z", "+00:00"))
 
@@ -144,6 +164,10 @@ def main():
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--vigil", default=os.path.join(REPO_ROOT, "target", "release", "vigil"))
     ap.add_argument("--keep", help="write the replay files here instead of a temporary directory")
+    ap.add_argument("--history-days", type=float, default=0.0,
+                    help="what-if: prepend this many days of synthetic quiet posts at the "
+                         "event's own pre-onset rate (Poisson, seed 1), so the watch is as "
+                         "old as a deployed one; 0 (default) replays the collection alone")
     args = ap.parse_args()
     if not os.path.isdir(os.path.join(args.data, "CrisisLexT26")):
         sys.exit(f"CrisisLexT26 not found under {args.data}: see ../shared/data/crisislex")
@@ -158,7 +182,10 @@ def main():
         for event, (onset_s, _source) in ONSETS.items():
             onset = dt.datetime.fromisoformat(onset_s + ":00+00:00")
             posts = load_posts(args.data, event)
-            alerts = [a for a in replay(args.vigil, work, event, posts)
+            replayed = posts
+            if args.history_days > 0:
+                replayed = with_history(posts, onset, args.history_days)
+            alerts = [a for a in replay(args.vigil, work, event, replayed)
                       if a.get("state") in ("opened", "escalated")]
             hour = dt.timedelta(hours=1)
             before = sum(1 for t, _ in posts if onset - hour <= t < onset)
