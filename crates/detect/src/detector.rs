@@ -24,7 +24,7 @@ use vigil_types::{
 };
 
 use crate::evidence::{day_keep, window_evidence, TagBaseline};
-use crate::window::{summarize, tally, Bin, Ewma, WindowSummary, SAMPLES};
+use crate::window::{summarize, tally, Bin, Ewma, Window, WindowSummary, SAMPLES};
 
 /// Most distinct source (and region) names interned; later ones count as
 /// one "other" value, so memory stays bounded.
@@ -191,7 +191,7 @@ struct WatchState {
     /// Open (not yet closed) bins with posts, by bin start (>= `next_close`).
     pending: BTreeMap<i64, Bin>,
     /// The last closed bins, as many as the longest scale.
-    window: VecDeque<Bin>,
+    window: Window,
     /// Per scale: the residual of its window count and the watch's own
     /// history of its z-score (empty until the first bin closes).
     #[serde(default)]
@@ -247,7 +247,7 @@ impl WatchState {
             id,
             grading,
             pending: BTreeMap::new(),
-            window: VecDeque::new(),
+            window: Window::default(),
             scales: Vec::new(),
             resolved_at: None,
             measured: false,
@@ -344,7 +344,7 @@ fn hour_offset(p: &Params, w: &WatchState, start: i64) -> f64 {
 /// What the newest `k` closed bins were expected to hold, each forecast
 /// when it closed.
 fn expected_count(w: &WatchState, k: usize) -> f64 {
-    w.window.iter().rev().take(k).map(|b| b.expected).sum()
+    w.window.sums_newest_first().take(k).map(|s| s[1]).sum()
 }
 
 /// The forecast for a bin starting at `start`: the level times its
@@ -947,12 +947,9 @@ impl Detector {
         let w = &self.watches[i];
         std::mem::size_of::<WatchState>()
             + w.id.0.capacity()
-            + (w.pending.len() + w.window.capacity()) * (std::mem::size_of::<Bin>() + 16)
-            + w.pending
-                .values()
-                .chain(w.window.iter())
-                .map(Bin::heap_bytes)
-                .sum::<usize>()
+            + w.pending.len() * (std::mem::size_of::<Bin>() + 16)
+            + w.pending.values().map(Bin::heap_bytes).sum::<usize>()
+            + w.window.heap_bytes()
             + w.incident.as_ref().map_or(0, |i| i.id.0.capacity())
             + w.tag_base.heap_bytes()
             + w.week.capacity() * std::mem::size_of::<f64>()
@@ -1150,7 +1147,7 @@ impl Detector {
             if w.partition.is_none() && self.watches[i].partition.is_some() {
                 continue; // a real partition's state wins over an unseen copy
             }
-            for b in w.pending.values_mut().chain(w.window.iter_mut()) {
+            let remap_bin = |b: &mut Bin| {
                 for t in &mut b.terms {
                     t.0 = remap(&term_map, t.0);
                 }
@@ -1160,7 +1157,9 @@ impl Detector {
                 for x in &mut b.regions {
                     x.0 = remap(&region_map, x.0);
                 }
-            }
+            };
+            w.pending.values_mut().for_each(remap_bin);
+            w.window.for_each_mut(remap_bin);
             w.grading = self.watches[i].grading.clone();
             self.watches[i] = w;
         }
@@ -1289,15 +1288,15 @@ fn scale_views(p: &Params, w: &WatchState) -> Vec<ScaleView> {
     let mut views = Vec::with_capacity(p.scales.len());
     // Each scale's observed and expected volume, in one pass over the
     // window from its newest bin (the scales increase).
-    let mut newest_first = w.window.iter().rev();
+    let mut newest_first = w.window.sums_newest_first();
     let (mut x, mut m, mut summed) = (0.0, 0.0, 0);
     for (i, &k) in p.scales.iter().enumerate() {
         if w.window.len() < k {
             break;
         }
-        for b in newest_first.by_ref().take(k - summed) {
-            x += b.volume();
-            m += b.expected;
+        for &[volume, expected] in newest_first.by_ref().take(k - summed) {
+            x += volume;
+            m += expected;
         }
         summed = k;
         let st = w.scales.get(i).copied().unwrap_or_default();

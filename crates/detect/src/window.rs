@@ -1,5 +1,7 @@
 //! Event-time bins for one watch and the EWMA baseline.
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 use vigil_types::PostId;
 
@@ -102,6 +104,100 @@ impl Bin {
                 .map(|p| std::mem::size_of::<PostId>() + p.heap_bytes())
                 .sum::<usize>()
             + self.evidence.heap_bytes()
+    }
+}
+
+/// A watch's last closed bins, oldest first, with each bin's volume and
+/// forecast also packed beside them: every closed bin sums both over every
+/// scale's window, and reading 16 bytes a bin instead of a whole `Bin`
+/// (about 240 bytes) keeps those sums in cache. Checkpoints hold the bins
+/// alone (the packed pairs are rebuilt from them).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(from = "VecDeque<Bin>")]
+pub(crate) struct Window {
+    bins: VecDeque<Bin>,
+    /// (`volume()`, `expected`) of each bin, in the same order.
+    sums: VecDeque<[f64; 2]>,
+}
+
+impl From<VecDeque<Bin>> for Window {
+    fn from(bins: VecDeque<Bin>) -> Self {
+        let sums = bins.iter().map(|b| [b.volume(), b.expected]).collect();
+        Window { bins, sums }
+    }
+}
+
+impl Serialize for Window {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.bins.serialize(s)
+    }
+}
+
+impl Window {
+    /// Appends a closed bin (its `expected` already set).
+    pub(crate) fn push_back(&mut self, bin: Bin) {
+        self.sums.push_back([bin.volume(), bin.expected]);
+        self.bins.push_back(bin);
+    }
+
+    /// Drops the oldest bin.
+    pub(crate) fn pop_front(&mut self) {
+        self.sums.pop_front();
+        self.bins.pop_front();
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.sums.clear();
+        self.bins.clear();
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.bins.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bins.is_empty()
+    }
+
+    pub(crate) fn back(&self) -> Option<&Bin> {
+        self.bins.back()
+    }
+
+    pub(crate) fn iter(&self) -> std::collections::vec_deque::Iter<'_, Bin> {
+        self.bins.iter()
+    }
+
+    pub(crate) fn range(
+        &self,
+        r: std::ops::RangeFrom<usize>,
+    ) -> std::collections::vec_deque::Iter<'_, Bin> {
+        self.bins.range(r)
+    }
+
+    /// Approximate heap bytes held: the bins, their packed pairs and what
+    /// the bins hold.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.bins.capacity() * std::mem::size_of::<Bin>()
+            + self.sums.capacity() * std::mem::size_of::<[f64; 2]>()
+            + self.bins.iter().map(Bin::heap_bytes).sum::<usize>()
+    }
+
+    /// Each bin's (volume, expected), newest first.
+    pub(crate) fn sums_newest_first(&self) -> impl Iterator<Item = &[f64; 2]> {
+        self.sums.iter().rev()
+    }
+
+    /// Changes every bin with `f`, which must leave its volume and
+    /// forecast as they are (checked in debug builds).
+    pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&mut Bin)) {
+        for b in &mut self.bins {
+            f(b);
+        }
+        debug_assert!(self
+            .bins
+            .iter()
+            .zip(&self.sums)
+            .all(|(b, s)| [b.volume(), b.expected] == *s));
     }
 }
 
