@@ -24,7 +24,7 @@ use vigil_types::{
 };
 
 use crate::evidence::{day_keep, window_evidence, TagBaseline};
-use crate::window::{summarize, tally, Bin, Ewma, Window, WindowSummary, SAMPLES};
+use crate::window::{summarize, tally, Bin, Ewma, Pending, Window, WindowSummary, SAMPLES};
 
 /// Most distinct source (and region) names interned; later ones count as
 /// one "other" value, so memory stays bounded.
@@ -189,7 +189,7 @@ struct WatchState {
     id: WatchId,
     grading: GradingConfig,
     /// Open (not yet closed) bins with posts, by bin start (>= `next_close`).
-    pending: BTreeMap<i64, Bin>,
+    pending: Pending,
     /// The last closed bins, as many as the longest scale.
     window: Window,
     /// Per scale: the residual of its window count and the watch's own
@@ -246,7 +246,7 @@ impl WatchState {
         WatchState {
             id,
             grading,
-            pending: BTreeMap::new(),
+            pending: Pending::default(),
             window: Window::default(),
             scales: Vec::new(),
             resolved_at: None,
@@ -642,7 +642,7 @@ impl Detector {
         let w = &mut watches[wi];
         let start = floor_to(t, p.bin_ms);
         // `start >= next_close` holds (checked in `admit`).
-        let bin = w.pending.entry(start).or_insert_with(|| Bin::empty(start));
+        let bin = w.pending.entry(start);
         bin.count += 1;
         if post.sentiment <= p.negative_threshold {
             bin.negative += 1;
@@ -704,12 +704,9 @@ impl Detector {
         let w = &mut self.watches[wi];
         w.partition = Some(0);
         let start = floor_to(at.0, self.p.bin_ms);
-        let mut bin = w
-            .pending
-            .remove(&start)
-            .unwrap_or_else(|| Bin::empty(start));
+        let mut bin = w.pending.take(start).unwrap_or_else(|| Bin::empty(start));
         add(w, &mut bin);
-        w.pending.insert(start, bin);
+        w.pending.put(bin);
         Observation::Accepted
     }
 
@@ -886,7 +883,7 @@ impl Detector {
                     continue;
                 }
                 // Empty bins up to the next bin with posts (or `until`).
-                let next_posts = w.pending.keys().next().copied().unwrap_or(until).min(until);
+                let next_posts = w.pending.first_start().unwrap_or(until).min(until);
                 let gap_bins = (next_posts - w.next_close) / p.bin_ms;
                 if w.measured && gap_bins > 0 {
                     // A missing measurement is not a zero: bins without a
@@ -909,7 +906,7 @@ impl Detector {
                 }
                 let mut bin = w
                     .pending
-                    .remove(&w.next_close)
+                    .take(w.next_close)
                     .unwrap_or_else(|| Bin::empty(w.next_close));
                 bin.expected = if w.baseline.n == 0 {
                     // No history: the first bin is its own expectation.
@@ -948,7 +945,7 @@ impl Detector {
         std::mem::size_of::<WatchState>()
             + w.id.0.capacity()
             + w.pending.len() * (std::mem::size_of::<Bin>() + 16)
-            + w.pending.values().map(Bin::heap_bytes).sum::<usize>()
+            + w.pending.iter().map(Bin::heap_bytes).sum::<usize>()
             + w.window.heap_bytes()
             + w.incident.as_ref().map_or(0, |i| i.id.0.capacity())
             + w.tag_base.heap_bytes()
@@ -1158,7 +1155,7 @@ impl Detector {
                     x.0 = remap(&region_map, x.0);
                 }
             };
-            w.pending.values_mut().for_each(remap_bin);
+            w.pending.iter_mut().for_each(remap_bin);
             w.window.for_each_mut(remap_bin);
             w.grading = self.watches[i].grading.clone();
             self.watches[i] = w;

@@ -107,6 +107,79 @@ impl Bin {
     }
 }
 
+/// A watch's open bins (posts counted, the bin not closed yet), sorted by
+/// start. A watch has one or two at a time, so a sorted deque: it keeps
+/// its buffer (a `BTreeMap` allocated and freed a node of eleven bins for
+/// every minute a quiet watch had a post) and moves no neighbours.
+/// Checkpoints hold it as before: a map from bin start to bin.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Pending {
+    bins: VecDeque<Bin>,
+}
+
+impl Pending {
+    /// The open bin starting at `start`, created empty if there is none.
+    pub(crate) fn entry(&mut self, start: i64) -> &mut Bin {
+        // Posts mostly land in the newest bin: search from the back.
+        let i = match self.bins.iter().rposition(|b| b.start <= start) {
+            Some(i) if self.bins[i].start == start => i,
+            Some(i) => {
+                self.bins.insert(i + 1, Bin::empty(start));
+                i + 1
+            }
+            None => {
+                self.bins.push_front(Bin::empty(start));
+                0
+            }
+        };
+        &mut self.bins[i]
+    }
+
+    /// Removes and returns the bin starting at `start`, if open.
+    pub(crate) fn take(&mut self, start: i64) -> Option<Bin> {
+        let i = self.bins.iter().position(|b| b.start == start)?;
+        self.bins.remove(i)
+    }
+
+    /// Puts back a bin taken with [`Pending::take`] (or a new one).
+    pub(crate) fn put(&mut self, bin: Bin) {
+        let start = bin.start;
+        *self.entry(start) = bin;
+    }
+
+    /// The start of the oldest open bin.
+    pub(crate) fn first_start(&self) -> Option<i64> {
+        self.bins.front().map(|b| b.start)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.bins.len()
+    }
+
+    pub(crate) fn iter(&self) -> std::collections::vec_deque::Iter<'_, Bin> {
+        self.bins.iter()
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> std::collections::vec_deque::IterMut<'_, Bin> {
+        self.bins.iter_mut()
+    }
+}
+
+impl Serialize for Pending {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.bins.iter().map(|b| (b.start, b)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Pending {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = std::collections::BTreeMap::<i64, Bin>::deserialize(d)?;
+        Ok(Pending {
+            bins: map.into_values().collect(),
+        })
+    }
+}
+
 /// A watch's last closed bins, oldest first, with each bin's volume and
 /// forecast also packed beside them: every closed bin sums both over every
 /// scale's window, and reading 16 bytes a bin instead of a whole `Bin`
