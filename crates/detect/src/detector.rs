@@ -944,8 +944,7 @@ impl Detector {
         let w = &self.watches[i];
         std::mem::size_of::<WatchState>()
             + w.id.0.capacity()
-            + w.pending.len() * (std::mem::size_of::<Bin>() + 16)
-            + w.pending.iter().map(Bin::heap_bytes).sum::<usize>()
+            + w.pending.heap_bytes()
             + w.window.heap_bytes()
             + w.incident.as_ref().map_or(0, |i| i.id.0.capacity())
             + w.tag_base.heap_bytes()
@@ -1155,7 +1154,7 @@ impl Detector {
                     x.0 = remap(&region_map, x.0);
                 }
             };
-            w.pending.iter_mut().for_each(remap_bin);
+            w.pending.for_each_mut(remap_bin);
             w.window.for_each_mut(remap_bin);
             w.grading = self.watches[i].grading.clone();
             self.watches[i] = w;

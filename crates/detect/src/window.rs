@@ -107,6 +107,9 @@ impl Bin {
     }
 }
 
+/// Open bins a watch's buffer keeps room for after a burst.
+const KEPT_OPEN_BINS: usize = 2;
+
 /// A watch's open bins (posts counted, the bin not closed yet), sorted by
 /// start. A watch has one or two at a time, so a sorted deque: it keeps
 /// its buffer (a `BTreeMap` allocated and freed a node of eleven bins for
@@ -135,10 +138,16 @@ impl Pending {
         &mut self.bins[i]
     }
 
-    /// Removes and returns the bin starting at `start`, if open.
+    /// Removes and returns the bin starting at `start`, if open. A buffer
+    /// grown by a burst of open bins (a backlog read before its bins
+    /// close) is given back once they have closed.
     pub(crate) fn take(&mut self, start: i64) -> Option<Bin> {
         let i = self.bins.iter().position(|b| b.start == start)?;
-        self.bins.remove(i)
+        let bin = self.bins.remove(i);
+        if self.bins.len() <= KEPT_OPEN_BINS && self.bins.capacity() > 4 * KEPT_OPEN_BINS {
+            self.bins.shrink_to(KEPT_OPEN_BINS);
+        }
+        bin
     }
 
     /// Puts back a bin taken with [`Pending::take`] (or a new one).
@@ -152,16 +161,23 @@ impl Pending {
         self.bins.front().map(|b| b.start)
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.bins.len()
+    /// Approximate heap bytes held: the bins and what they hold.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.bins.capacity() * std::mem::size_of::<Bin>()
+            + self.bins.iter().map(Bin::heap_bytes).sum::<usize>()
     }
 
-    pub(crate) fn iter(&self) -> std::collections::vec_deque::Iter<'_, Bin> {
-        self.bins.iter()
-    }
-
-    pub(crate) fn iter_mut(&mut self) -> std::collections::vec_deque::IterMut<'_, Bin> {
-        self.bins.iter_mut()
+    /// Changes every bin with `f`, which must leave its start as it is
+    /// (checked in debug builds).
+    pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&mut Bin)) {
+        for b in &mut self.bins {
+            f(b);
+        }
+        debug_assert!(self
+            .bins
+            .iter()
+            .zip(self.bins.iter().skip(1))
+            .all(|(a, b)| a.start < b.start));
     }
 }
 
@@ -429,6 +445,79 @@ impl Ewma {
 mod tests {
     use super::*;
     use std::collections::VecDeque;
+
+    fn starts(p: &Pending) -> Vec<i64> {
+        p.bins.iter().map(|b| b.start).collect()
+    }
+
+    #[test]
+    fn open_bins_stay_sorted_and_give_back_a_burst_buffer() {
+        let mut p = Pending::default();
+        for start in [120, 60, 180, 60] {
+            p.entry(start).count += 1;
+        }
+        assert_eq!(starts(&p), [60, 120, 180]);
+        assert_eq!(p.bins[0].count, 2);
+        let mut bin = p.take(120).expect("open");
+        assert_eq!(bin.count, 1);
+        assert!(p.take(120).is_none());
+        bin.count += 5;
+        p.put(bin);
+        assert_eq!(starts(&p), [60, 120, 180]);
+        assert_eq!(p.bins[1].count, 6);
+        assert_eq!(p.first_start(), Some(60));
+        // A backlog: 200 open bins, then all but one closed.
+        for i in 4..204 {
+            p.entry(i * 60);
+        }
+        assert!(p.bins.capacity() >= 203);
+        for start in [60, 120, 180] {
+            assert!(p.take(start).is_some());
+        }
+        for i in 4..203 {
+            assert!(p.take(i * 60).is_some());
+        }
+        assert_eq!(starts(&p), [203 * 60]);
+        assert!(
+            p.bins.capacity() <= 4 * KEPT_OPEN_BINS,
+            "capacity {} kept after the backlog closed",
+            p.bins.capacity()
+        );
+    }
+
+    #[test]
+    fn open_bins_and_the_window_checkpoint_as_before() {
+        let bin = |start: i64, count: u32, expected: f64| Bin {
+            start,
+            count,
+            expected,
+            ..Bin::default()
+        };
+        // Open bins: a map from start to bin, as the `BTreeMap` wrote it.
+        let mut p = Pending::default();
+        p.entry(120).count = 3;
+        p.entry(60).count = 1;
+        let map: std::collections::BTreeMap<i64, Bin> =
+            [(60, bin(60, 1, 0.0)), (120, bin(120, 3, 0.0))].into();
+        let json = serde_json::to_string(&p).expect("serialise");
+        assert_eq!(json, serde_json::to_string(&map).expect("serialise"));
+        let back: Pending = serde_json::from_str(&json).expect("deserialise");
+        assert_eq!(starts(&back), [60, 120]);
+        assert_eq!(back.bins[1].count, 3);
+        // The window: its bins alone, the packed sums rebuilt on reading.
+        let mut w = Window::default();
+        for (i, (count, expected)) in [(2, 1.5), (0, 0.25), (7, 3.0)].into_iter().enumerate() {
+            w.push_back(bin(i as i64 * 60, count, expected));
+        }
+        w.pop_front();
+        let bins: VecDeque<Bin> = [bin(60, 0, 0.25), bin(120, 7, 3.0)].into();
+        let json = serde_json::to_string(&w).expect("serialise");
+        assert_eq!(json, serde_json::to_string(&bins).expect("serialise"));
+        let back: Window = serde_json::from_str(&json).expect("deserialise");
+        let sums: Vec<[f64; 2]> = back.sums_newest_first().copied().collect();
+        assert_eq!(sums, [[7.0, 3.0], [0.0, 0.25]]);
+        assert_eq!(sums, w.sums_newest_first().copied().collect::<Vec<_>>());
+    }
 
     #[test]
     fn ewma_tracks_a_constant() {
