@@ -723,6 +723,44 @@ fn the_summary_accounts_for_every_line_read_exactly_once() {
 }
 
 #[test]
+fn a_second_run_over_the_same_store_says_its_spikes_were_already_recorded() {
+    // The incident store recognises a replay: the same file read twice
+    // over the same store alerts nobody the second time, and says so.
+    let store = temp_dir("rerun").join("data");
+    let run = || {
+        let mut cmd = vigil();
+        cmd.env("VIGIL__INCIDENTS__DATA_DIR", &store);
+        succeeded(&run_to_end(
+            &mut cmd,
+            "config/example.toml",
+            "examples/posts.jsonl",
+        ))
+    };
+    let first = run();
+    let alerts = |summary: &str| -> u64 {
+        let v = summary.split(" alerts=").nth(1).expect("alerts=");
+        v.split(' ').next().unwrap().parse().unwrap()
+    };
+    let sent = alerts(summary_line(&first));
+    assert!(sent > 0, "{first}");
+    assert!(!first.contains("already recorded"), "{first}");
+    let second = run();
+    assert_eq!(alerts(summary_line(&second)), 0, "{second}");
+    let line = second
+        .lines()
+        .find(|l| l.starts_with("already recorded: "))
+        .unwrap_or_else(|| panic!("no `already recorded` line:\n{second}"));
+    let n: u64 = line["already recorded: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n >= sent, "{n} spikes recorded before, {sent} alerts: {line}");
+    assert!(line.contains(&store.display().to_string()), "{line}");
+}
+
+#[test]
 fn text_logs_escape_newlines_and_escape_sequences_from_input() {
     // Issue 12 item 12: a rejected line's value is logged; a raw newline in
     // it forged a log line and a raw ESC reached the terminal.

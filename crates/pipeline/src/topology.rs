@@ -256,7 +256,20 @@ async fn run_embedded(
     let summary = summary?;
     eprintln!("{summary}");
     print_undelivered(&summary.alert);
+    print_already_recorded(&summary.alert, &settings.incidents.data_dir);
     Ok(())
+}
+
+/// Says how many spikes the incident store already held: input an earlier
+/// run over the same store read (a file replayed twice) alerts nobody the
+/// second time, and a run that printed `alerts=0` says why.
+fn print_already_recorded(totals: &vigil_alert::AlertTotals, data_dir: &std::path::Path) {
+    if let Some(n) = totals.suppressed.get("duplicate").filter(|n| **n > 0) {
+        eprintln!(
+            "already recorded: {n} of this run's detections (spikes and resolutions) were in the incident store ({}) from an earlier run over the same input; not alerted again",
+            data_dir.display()
+        );
+    }
 }
 
 /// Says what the sinks had not delivered when the shutdown timeout ran out
