@@ -206,7 +206,7 @@ def main():
                 first_s, level = "none", "-"
             pre_s = "; ".join(f"{a['level']} at {a['window_end'][:16].replace('T', ' ')} "
                               f"({a['observed']} posts)" for a in pre) or "0"
-            quiet_s = f"{quiet_h:.0f}" if quiet_h >= 0 else f"none (starts {-quiet_h:.0f} h after)"
+            quiet_s = f"{quiet_h:.0f}" if quiet_h >= 0 else f"none (starts {-quiet_h * 60:.0f} min after)"
             print(f"| {event} | {onset_s.replace('T', ' ')} | {quiet_s} | {before} / {after} | "
                   f"{first_post_s} | {first_s} | {level} | {pre_s} |")
             totals["events"] += 1
