@@ -171,6 +171,8 @@ def main():
     args = ap.parse_args()
     if not os.path.isdir(os.path.join(args.data, "CrisisLexT26")):
         sys.exit(f"CrisisLexT26 not found under {args.data}: see ../shared/data/crisislex")
+    if not os.access(args.vigil, os.X_OK):
+        sys.exit(f"{args.vigil} is not an executable: build it (cargo build --release) or pass --vigil")
 
     print("| event | onset (UTC) | quiet hours before it | posts in the hour before / after | "
           "first post after onset | first alert after onset | level, reason | alerts before onset |")
