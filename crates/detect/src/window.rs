@@ -167,17 +167,10 @@ impl Pending {
             + self.bins.iter().map(Bin::heap_bytes).sum::<usize>()
     }
 
-    /// Changes every bin with `f`, which must leave its start as it is
-    /// (checked in debug builds).
-    pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&mut Bin)) {
-        for b in &mut self.bins {
-            f(b);
-        }
-        debug_assert!(self
-            .bins
-            .iter()
-            .zip(self.bins.iter().skip(1))
-            .all(|(a, b)| a.start < b.start));
+    /// Changes every bin with `f` (the bins are sorted again after).
+    pub(crate) fn for_each_mut(&mut self, f: impl FnMut(&mut Bin)) {
+        self.bins.iter_mut().for_each(f);
+        self.bins.make_contiguous().sort_by_key(|b| b.start);
     }
 }
 
@@ -209,10 +202,17 @@ pub(crate) struct Window {
     sums: VecDeque<[f64; 2]>,
 }
 
+/// Each bin's (volume, expected), in order.
+fn packed(bins: &VecDeque<Bin>) -> VecDeque<[f64; 2]> {
+    bins.iter().map(|b| [b.volume(), b.expected]).collect()
+}
+
 impl From<VecDeque<Bin>> for Window {
     fn from(bins: VecDeque<Bin>) -> Self {
-        let sums = bins.iter().map(|b| [b.volume(), b.expected]).collect();
-        Window { bins, sums }
+        Window {
+            sums: packed(&bins),
+            bins,
+        }
     }
 }
 
@@ -276,17 +276,10 @@ impl Window {
         self.sums.iter().rev()
     }
 
-    /// Changes every bin with `f`, which must leave its volume and
-    /// forecast as they are (checked in debug builds).
-    pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&mut Bin)) {
-        for b in &mut self.bins {
-            f(b);
-        }
-        debug_assert!(self
-            .bins
-            .iter()
-            .zip(&self.sums)
-            .all(|(b, s)| [b.volume(), b.expected] == *s));
+    /// Changes every bin with `f` (the packed pairs are taken again after).
+    pub(crate) fn for_each_mut(&mut self, f: impl FnMut(&mut Bin)) {
+        self.bins.iter_mut().for_each(f);
+        self.sums = packed(&self.bins);
     }
 }
 
