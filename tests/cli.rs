@@ -756,7 +756,10 @@ fn a_second_run_over_the_same_store_says_its_spikes_were_already_recorded() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(n >= sent, "{n} spikes recorded before, {sent} alerts: {line}");
+    assert!(
+        n >= sent,
+        "{n} spikes recorded before, {sent} alerts: {line}"
+    );
     assert!(line.contains(&store.display().to_string()), "{line}");
 }
 
