@@ -168,15 +168,18 @@ def main():
                     help="what-if: prepend this many days of synthetic quiet posts at the "
                          "event's own pre-onset rate (Poisson, seed 1), so the watch is as "
                          "old as a deployed one; 0 (default) replays the collection alone")
+    ap.add_argument("--json", action="store_true",
+                    help="one JSON object per event instead of the table (for tests/crisislex.rs)")
     args = ap.parse_args()
     if not os.path.isdir(os.path.join(args.data, "CrisisLexT26")):
         sys.exit(f"CrisisLexT26 not found under {args.data}: see ../shared/data/crisislex")
     if not os.access(args.vigil, os.X_OK):
         sys.exit(f"{args.vigil} is not an executable: build it (cargo build --release) or pass --vigil")
 
-    print("| event | onset (UTC) | quiet hours before it | posts in the hour before / after | "
-          "first post after onset | first alert after onset | level, reason | alerts before onset |")
-    print("|---|---|---:|---|---|---|---|---|")
+    if not args.json:
+        print("| event | onset (UTC) | quiet hours before it | posts in the hour before / after | "
+              "first post after onset | first alert after onset | level, reason | alerts before onset |")
+        print("|---|---|---:|---|---|---|---|---|")
     totals = {"events": 0, "in_60": 0, "quiet": 0}
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or tmp
@@ -209,13 +212,21 @@ def main():
             pre_s = "; ".join(f"{a['level']} at {a['window_end'][:16].replace('T', ' ')} "
                               f"({a['observed']} posts)" for a in pre) or "0"
             quiet_s = f"{quiet_h:.0f}" if quiet_h >= 0 else f"none (starts {-quiet_h * 60:.0f} min after)"
-            print(f"| {event} | {onset_s.replace('T', ' ')} | {quiet_s} | {before} / {after} | "
-                  f"{first_post_s} | {first_s} | {level} | {pre_s} |")
+            if args.json:
+                print(json.dumps({
+                    "event": event, "onset": onset_s, "quiet_hours": round(quiet_h, 2),
+                    "posts_first_hour": after, "first_alert_min": delay,
+                    "alerts_before_onset": [a["window_end"] for a in pre],
+                }))
+            else:
+                print(f"| {event} | {onset_s.replace('T', ' ')} | {quiet_s} | {before} / {after} | "
+                      f"{first_post_s} | {first_s} | {level} | {pre_s} |")
             totals["events"] += 1
             totals["in_60"] += int(delay is not None and delay <= 60)
             totals["quiet"] += int(not pre)
-    print(f"\n{totals['in_60']} of {totals['events']} events alerted within 60 minutes of onset; "
-          f"{totals['quiet']} of {totals['events']} had no alert before it.")
+    if not args.json:
+        print(f"\n{totals['in_60']} of {totals['events']} events alerted within 60 minutes of onset; "
+              f"{totals['quiet']} of {totals['events']} had no alert before it.")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 //! Vigil's one integration-test binary (as ripgrep's tests/tests.rs):
-//! golden scenarios, the real `vigil` binary over HTTP, the CLI, and `gen`.
+//! golden scenarios, the real `vigil` binary over HTTP, the CLI, `gen`,
+//! and the evaluation data in ../shared/data (NAB, CrisisLexT26; skipped
+//! when absent).
 
 // Synchronous harnesses: they poll child processes and files.
 #![allow(clippy::disallowed_methods)]
@@ -7,6 +9,7 @@
 mod cli;
 mod clock;
 mod console;
+mod crisislex;
 mod deploy;
 mod gen;
 mod golden;
