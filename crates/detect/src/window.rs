@@ -121,20 +121,22 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// Where the bin starting at `start` is (`Ok`) or goes (`Err`).
+    /// Posts mostly land in the newest bin: the search is from the back.
+    fn find(&self, start: i64) -> Result<usize, usize> {
+        match self.bins.iter().rposition(|b| b.start <= start) {
+            Some(i) if self.bins[i].start == start => Ok(i),
+            Some(i) => Err(i + 1),
+            None => Err(0),
+        }
+    }
+
     /// The open bin starting at `start`, created empty if there is none.
     pub(crate) fn entry(&mut self, start: i64) -> &mut Bin {
-        // Posts mostly land in the newest bin: search from the back.
-        let i = match self.bins.iter().rposition(|b| b.start <= start) {
-            Some(i) if self.bins[i].start == start => i,
-            Some(i) => {
-                self.bins.insert(i + 1, Bin::empty(start));
-                i + 1
-            }
-            None => {
-                self.bins.push_front(Bin::empty(start));
-                0
-            }
-        };
+        let i = self.find(start).unwrap_or_else(|i| {
+            self.bins.insert(i, Bin::empty(start));
+            i
+        });
         &mut self.bins[i]
     }
 
@@ -152,8 +154,10 @@ impl Pending {
 
     /// Puts back a bin taken with [`Pending::take`] (or a new one).
     pub(crate) fn put(&mut self, bin: Bin) {
-        let start = bin.start;
-        *self.entry(start) = bin;
+        match self.find(bin.start) {
+            Ok(i) => self.bins[i] = bin,
+            Err(i) => self.bins.insert(i, bin),
+        }
     }
 
     /// The start of the oldest open bin.
